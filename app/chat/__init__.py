@@ -1,0 +1,1 @@
+"""Conversations without Qt: the session state machine, context budget, export and import."""

@@ -1,0 +1,1 @@
+"""Markdown, code and math rendering of model answers, including the streaming renderer."""

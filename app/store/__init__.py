@@ -1,0 +1,1 @@
+"""The SQLite database of chats: engine, migrations, ORM models, queries and search."""

@@ -1,0 +1,114 @@
+"""Shared fixtures: an isolated data dir per test, Qt offscreen, a real Secret Service."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Qt and Chromium read these before the first QApplication exists; set them before pytest-qt
+# makes one. Widget and web tests run offscreen; Chromium needs --no-sandbox as root.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu")
+if hasattr(os, "geteuid") and os.geteuid() == 0:
+    os.environ["QTWEBENGINE_DISABLE_SANDBOX"] = "1"
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own PhiDesk data dir, and no stray OLLAMA_HOST from the machine."""
+    directory = tmp_path / "phidesk-data"
+    monkeypatch.setenv("PHIDESK_DATA_DIR", str(directory))
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    return directory
+
+
+def _need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is not installed; run scripts/test, which installs the test packages")
+    return path
+
+
+@pytest.fixture(scope="session")
+def secret_service() -> Iterator[str]:
+    """A real freedesktop Secret Service: a private D-Bus session bus with gnome-keyring on it.
+
+    Yields the bus address. The process environment points at that bus while the session lasts,
+    and keyring re-detects its backend, so code under test finds the Secret Service on its own.
+    """
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the Secret Service fixture needs Linux (D-Bus and gnome-keyring)")
+    dbus_daemon = _need("dbus-daemon")
+    keyring_daemon = _need("gnome-keyring-daemon")
+    home = Path(tempfile.mkdtemp(prefix="phidesk-keyring-home-"))
+    bus = subprocess.Popen(
+        [dbus_daemon, "--session", "--nofork", "--print-address=1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert bus.stdout is not None
+    address = bus.stdout.readline().strip()
+    saved = {
+        k: os.environ.get(k)
+        for k in ("DBUS_SESSION_BUS_ADDRESS", "XDG_DATA_HOME", "XDG_RUNTIME_DIR")
+    }
+    runtime = home / "run"
+    runtime.mkdir(mode=0o700)
+    os.environ["DBUS_SESSION_BUS_ADDRESS"] = address
+    os.environ["XDG_DATA_HOME"] = str(home)  # the keyring file goes here, not into ~
+    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    daemon = subprocess.Popen(
+        [keyring_daemon, "--foreground", "--unlock", "--components=secrets"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert daemon.stdin is not None and daemon.stdout is not None
+    daemon.stdin.write("phidesk-test-password")
+    daemon.stdin.close()
+    daemon.stdout.readline()  # it prints its control socket once it is ready
+    import keyring
+    import keyring.core
+
+    previous_backend = keyring.get_keyring()
+    keyring.core.init_backend()
+    try:
+        yield address
+    finally:
+        daemon.terminate()
+        bus.terminate()
+        daemon.wait(10)
+        bus.wait(10)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        keyring.set_keyring(previous_backend)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def qt_loop(qapp: object) -> Iterator[object]:
+    """One qasync event loop on the test QApplication, for GUI code that awaits."""
+    import asyncio
+
+    import qasync
+
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app import __version__
+from app.cli import main
+from app.diagnostics import check_python
+from app.errors import PhiDeskError
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"PhiDesk {__version__}"
+
+
+def test_help_lists_global_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for option in ("--data-dir", "--host", "--version", "--self-test"):
+        assert option in out
+
+
+def test_unknown_option_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--no-such-option"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("phidesk: error: unrecognized arguments: --no-such-option")
+
+
+def test_bad_host_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--host", "ftp://x", "--version"]) == 0  # --version answers before anything
+    assert main(["--host", "ftp://x", "--self-test"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("phidesk: error: the Ollama host 'ftp://x' must use http")
+    assert err.count("\n") == 1
+
+
+def test_unusable_data_dir_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["--data-dir", str(blocker / "d"), "--self-test"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("phidesk: error: cannot create the directory")
+    assert err.count("\n") == 1
+
+
+def test_old_python_is_refused_with_a_clear_message() -> None:
+    with pytest.raises(
+        PhiDeskError, match=r"needs Python 3\.12 or newer, but this is Python 3\.11"
+    ):
+        check_python((3, 11, 7))
+    check_python((3, 12, 0))
