@@ -10,10 +10,10 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import NoReturn
 
 from app import __version__
+from app.commands import Command
 from app.config import AppContext, Paths, resolve_host
 from app.diagnostics import check_python, enable_crash_log, setup_logging
 from app.errors import PhiDeskError, UsageError
@@ -39,19 +39,12 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-@dataclass(frozen=True)
-class Command:
-    """A subcommand: its name, one-line help, how it adds its arguments and how it runs."""
-
-    name: str
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[AppContext, argparse.Namespace], int]
-
-
 def _commands() -> list[Command]:
-    """Subcommands known to this build. Each feature registers its own here."""
-    return []
+    """Subcommands known to this build, each defined beside the feature it drives."""
+    from app.backend.commands import COMMANDS as backend_commands
+    from app.chat.commands import COMMANDS as chat_commands
+
+    return [*backend_commands, *chat_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

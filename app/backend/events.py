@@ -1,0 +1,93 @@
+"""What the backend tells its callers: typed events of a chat stream and of a pull.
+
+A chat stream yields `ThinkingDelta` / `ContentDelta` as they arrive, possibly `StreamStalled`
+reports from the watchdog, and ends with exactly one `Done`; or it raises an `OllamaError`
+(see `app.backend.errors`) after yielding whatever arrived before the failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingDelta:
+    """A piece of the model's reasoning (the `thinking` field, or text inside <think>…</think>)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContentDelta:
+    """A piece of the answer itself."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatStats:
+    """Figures from Ollama's final chunk. Ollama omits zero values, so each may be None."""
+
+    prompt_eval_count: int | None = None
+    eval_count: int | None = None
+    total_duration_ns: int | None = None
+    load_duration_ns: int | None = None
+    prompt_eval_duration_ns: int | None = None
+    eval_duration_ns: int | None = None
+    done_reason: str | None = None
+
+    @property
+    def context_used(self) -> int | None:
+        """Tokens now in the window: the whole prompt plus the reply (reference §3.2)."""
+        if self.prompt_eval_count is None and self.eval_count is None:
+            return None
+        return (self.prompt_eval_count or 0) + (self.eval_count or 0)
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        if not self.eval_count or not self.eval_duration_ns:
+            return None
+        return self.eval_count / (self.eval_duration_ns / 1e9)
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The stream finished normally."""
+
+    model: str
+    stats: ChatStats
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStalled:
+    """The watchdog saw no chunk for `seconds`; the stream is still open and may resume."""
+
+    seconds: float
+
+
+ChatEvent = ThinkingDelta | ContentDelta | StreamStalled | Done
+
+
+@dataclass(frozen=True, slots=True)
+class PullProgress:
+    """Progress of a pull, summed over all layers seen so far."""
+
+    status: str
+    completed: int
+    total: int
+    bytes_per_second: float | None = None
+    eta_seconds: float | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        return self.completed / self.total if self.total else None
+
+
+@dataclass(frozen=True, slots=True)
+class PullDone:
+    """The model is pulled and ready."""
+
+    model: str
+
+
+PullEvent = PullProgress | PullDone
