@@ -21,6 +21,8 @@ if hasattr(os, "geteuid") and os.geteuid() == 0:
 
 REPO = Path(__file__).resolve().parent.parent
 
+pytest_plugins = ["tests.ollama_double.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
