@@ -1,1 +1,97 @@
-"""The SQLite database of chats: engine, migrations, ORM models, queries and search."""
+"""The SQLite database of chats: engine, migrations, ORM models, queries and search. No Qt.
+
+Open / close
+    db = Database.open(Paths.database)   # create or migrate; also recovers from a crash
+    db.close()  (or `with Database.open(p) as db:`)
+    - A file of a newer PhiDesk raises `DatabaseTooNew`; a file that is not a readable PhiDesk
+      database raises `DatabaseCorrupt`. Both are `PhiDeskError`s with one clear sentence, and
+      the file is left byte-for-byte untouched (it is inspected read-only first).
+    - Before an upgrade the file is copied with SQLite's backup API to
+      `<stem>.backup-<old rev>-<UTC timestamp>.sqlite3` beside it (newest 5 kept); the path is
+      `db.backup_path`. A failed upgrade is rolled back and raises `MigrationFailed`.
+    - Answers left `streaming` by a crash become `interrupted`; their ids are
+      `db.interrupted_on_open`. (A second live process that is streaming just writes
+      `streaming` again on its next `update_streaming`, so nothing is lost.)
+    - Every connection: WAL, foreign_keys=ON, busy_timeout=10 s, synchronous=NORMAL. Writes take
+      the lock up front (BEGIN IMMEDIATE), so two processes on one file wait for each other
+      instead of failing or corrupting anything.
+    - Thread-safe: one engine, a session per call. Everything returned is a frozen dataclass
+      from `app.store.records`, safe to pass to another thread.
+
+Chats (`Chat`: id, title, kind, model, system_prompt, settings: ChatSettings, pinned, created_at,
+updated_at, deleted_at, context: ContextUsage(used, limit), message_count)
+    create_chat(title=, model=, system_prompt=, settings=ChatSettings(num_ctx, temperature, seed,
+                think, keep_alive, extra), kind="normal"|"quick"|…, pinned=)
+    get_chat(id)             also for chats in the trash
+    update_chat(id, title=, pinned=, model=, system_prompt=, settings=, kind=, context=, touch=)
+    list_chats(kind=None, deleted=False, limit=None)   pinned first, then newest activity first
+    delete_chat(id)          soft delete: to the trash (hidden from list_chats and search)
+    restore_chat(id)         undo of delete_chat
+    purge_deleted_chats(older_than=timedelta(0)) / delete_chat_permanently(id)  (cascade)
+
+Messages (`Message`: id, chat_id, role, content, thinking, status, error, created_at,
+updated_at, stats: ChatStats | None (app.backend.events), provenance: Provenance | None)
+    add_message(chat_id, role, content, thinking=, status=, error=)   committed on return;
+        the user's message before the request goes out, the answer with status="streaming"
+    update_streaming(message_id, content, thinking)    one UPDATE, fine every ~0.5 s
+    finish_message(message_id, status=, content=, thinking=, error=, stats=, provenance=,
+                   context_limit=)   also sets the chat's context meter from the stats
+    get_message(id), latest_messages(chat_id, limit=200, before=None), messages(chat_id)
+    delete_message(id), delete_messages_after(id, inclusive=False)  (regenerate / edit+resend)
+    Provenance: model, model_digest, quantization, requested_num_ctx, effective_num_ctx,
+    gpu_percent, options (dict), ollama_version, tokens_per_second, excluded_message_ids,
+    warning.
+
+Presets (system prompts): create_preset(name, text), list_presets(), get_preset(id),
+update_preset(id, name=, text=), delete_preset(id). Names are unique (`DuplicateName`).
+
+Search: search(query, limit=50, chat_id=None) -> list[SearchHit]: FTS5 over message content,
+newest first, chats in the trash left out. Any input is safe (`C++`, `"`, `AND`, `*`, `NEAR(`,
+emoji, empty): each word is searched as quoted text, the last as a prefix. A hit carries the
+plain `snippet`, `highlights` as (start, end) offsets into it, and `snippet_html`: the snippet
+HTML-escaped with each match wrapped in <mark>…</mark>.
+
+Errors (all `PhiDeskError`): StoreError, DatabaseTooNew, DatabaseCorrupt, MigrationFailed,
+NotFound, DuplicateName. A locked or full disk becomes a StoreError sentence too.
+"""
+
+from app.store.database import UNSET, Database
+from app.store.errors import (
+    DatabaseCorrupt,
+    DatabaseTooNew,
+    DuplicateName,
+    MigrationFailed,
+    NotFound,
+    StoreError,
+)
+from app.store.records import (
+    Chat,
+    ChatSettings,
+    ContextUsage,
+    Message,
+    Preset,
+    Provenance,
+    Role,
+    SearchHit,
+    Status,
+)
+
+__all__ = [
+    "UNSET",
+    "Chat",
+    "ChatSettings",
+    "ContextUsage",
+    "Database",
+    "DatabaseCorrupt",
+    "DatabaseTooNew",
+    "DuplicateName",
+    "Message",
+    "MigrationFailed",
+    "NotFound",
+    "Preset",
+    "Provenance",
+    "Role",
+    "SearchHit",
+    "Status",
+    "StoreError",
+]

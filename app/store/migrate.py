@@ -1,0 +1,158 @@
+"""Bring a database file to the newest schema: inspect it without touching it, refuse files from
+a newer PhiDesk or that are not PhiDesk's, back it up with SQLite's online backup API, then run the
+Alembic migrations in one IMMEDIATE transaction with foreign keys off (SQLite's recipe for schema
+changes, so no table rebuild can fire an ON DELETE CASCADE)."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+
+from app.resources import migrations_dir
+from app.store.engine import BUSY_TIMEOUT_MS
+from app.store.errors import DatabaseCorrupt, DatabaseTooNew, MigrationFailed
+
+log = logging.getLogger(__name__)
+BACKUPS_KEPT = 5
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    """Alembic's configuration, built in code (PhiDesk ships no alembic.ini)."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def script_directory() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    head = script_directory().get_current_head()
+    if head is None:
+        raise MigrationFailed("PhiDesk's database migrations are missing; reinstall PhiDesk")
+    return head
+
+
+def known_revisions() -> list[str]:
+    """All revisions, oldest first."""
+    return [script.revision for script in reversed(list(script_directory().walk_revisions()))]
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What is in a database file before PhiDesk opens it for writing."""
+
+    revision: str | None
+    """The schema revision, or None for a new (missing or empty) database."""
+
+
+def _corrupt(path: Path, detail: str) -> DatabaseCorrupt:
+    return DatabaseCorrupt(
+        f"the file {path} is not a usable PhiDesk database ({detail}); it was left as it is: "
+        "move it aside to start with an empty database, or restore one of its backups"
+    )
+
+
+def inspect_file(path: Path) -> FileState:
+    """Read the schema revision through a read-only connection, so a file PhiDesk refuses stays
+    byte-for-byte untouched."""
+    if not path.exists() or path.stat().st_size == 0:
+        return FileState(revision=None)
+    uri = f"{path.absolute().as_uri()}?mode=ro"
+    try:
+        connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        raise _corrupt(path, str(exc)) from exc
+    try:
+        tables = {
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if not tables:
+            return FileState(revision=None)
+        if "alembic_version" not in tables:
+            raise _corrupt(path, "it holds tables of another program")
+        rows = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise _corrupt(path, str(exc)) from exc
+    finally:
+        connection.close()
+    if len(rows) != 1:
+        raise _corrupt(path, "its schema version is missing")
+    revision = str(rows[0][0])
+    if revision not in known_revisions():
+        raise DatabaseTooNew(
+            f"the database {path} was written by a newer version of PhiDesk (schema {revision}); "
+            "it was left untouched: install that PhiDesk version or newer to open it"
+        )
+    return FileState(revision=revision)
+
+
+def backup(path: Path, revision: str, *, keep: int = BACKUPS_KEPT) -> Path:
+    """Copy the database next to itself as `<stem>.backup-<rev>-<UTC timestamp>.sqlite3` with
+    SQLite's online backup API (consistent under WAL), and keep only the newest `keep` backups."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = path.with_name(f"{path.stem}.backup-{revision}-{stamp}.sqlite3")
+    source = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        destination = sqlite3.connect(target)
+        try:
+            source.backup(destination)
+        finally:
+            destination.close()
+    finally:
+        source.close()
+    backups = sorted(
+        path.parent.glob(f"{path.stem}.backup-*.sqlite3"), key=lambda p: p.stat().st_mtime
+    )
+    for old in backups[:-keep] if keep > 0 else []:
+        if old != target:
+            old.unlink(missing_ok=True)
+    log.info("backed up %s (schema %s) to %s", path, revision, target)
+    return target
+
+
+def upgrade(engine: sa.Engine, path: Path, state: FileState) -> Path | None:
+    """Migrate to the newest schema. Returns the backup taken, if an upgrade was needed."""
+    head = head_revision()
+    if state.revision == head:
+        return None
+    backup_path = backup(path, state.revision) if state.revision is not None else None
+    try:
+        with engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            raw.execute("PRAGMA foreign_keys = OFF")
+            try:
+                with connection.begin():
+                    # Another PhiDesk process may have migrated while we waited for the lock.
+                    current = MigrationContext.configure(connection).get_current_revision()
+                    if current != head:
+                        command.upgrade(alembic_config(connection), "head")
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise MigrationFailed(f"the upgrade left {len(broken)} dangling rows")
+            finally:
+                raw.execute("PRAGMA foreign_keys = ON")
+    except (sa.exc.SQLAlchemyError, CommandError, MigrationFailed) as exc:
+        log.exception("migration of %s failed", path)
+        where = f"; the backup taken before it is {backup_path}" if backup_path else ""
+        raise MigrationFailed(
+            f"upgrading the database {path} to schema {head} failed ({exc}); nothing was "
+            f"changed{where}"
+        ) from exc
+    log.info("database %s is now at schema %s", path, head)
+    return backup_path

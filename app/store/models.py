@@ -1,0 +1,152 @@
+"""ORM models of PhiDesk's database. The Alembic migrations in `migrations/` build exactly this
+schema (a test compares them); the FTS5 table `message_fts` and its triggers exist only in the
+migrations, since autogenerate cannot describe virtual tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ROLES = ("system", "user", "assistant")
+STATUSES = ("complete", "streaming", "interrupted", "error", "stopped")
+FTS_TABLE = "message_fts"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime stored as SQLite's naive ISO text."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _empty_dict() -> dict[str, Any]:
+    return {}
+
+
+def _empty_list() -> list[int]:
+    return []
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ChatRow(Base):
+    __tablename__ = "chats"
+    __table_args__ = (sa.Index("ix_chats_list", "deleted_at", "pinned", "updated_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.Text, default="")
+    kind: Mapped[str] = mapped_column(sa.Text, default="normal", server_default="normal")
+    model: Mapped[str] = mapped_column(sa.Text, default="")
+    system_prompt: Mapped[str] = mapped_column(sa.Text, default="")
+    num_ctx: Mapped[int | None] = mapped_column(sa.Integer)
+    temperature: Mapped[float | None] = mapped_column(sa.Float)
+    seed: Mapped[int | None] = mapped_column(sa.Integer)
+    think: Mapped[bool | None] = mapped_column(sa.Boolean)
+    keep_alive: Mapped[str | None] = mapped_column(sa.Text)
+    extra_options: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=_empty_dict)
+    pinned: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    context_used: Mapped[int | None] = mapped_column(sa.Integer)
+    context_limit: Mapped[int | None] = mapped_column(sa.Integer)
+
+    messages: Mapped[list[MessageRow]] = relationship(
+        back_populates="chat", passive_deletes=True, order_by="MessageRow.id"
+    )
+
+
+class MessageRow(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        sa.CheckConstraint("role IN ('system', 'user', 'assistant')", name="role"),
+        sa.CheckConstraint(
+            "status IN ('complete', 'streaming', 'interrupted', 'error', 'stopped')", name="status"
+        ),
+        sa.Index("ix_messages_chat_id_id", "chat_id", "id"),
+        sa.Index("ix_messages_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(sa.ForeignKey("chats.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(sa.Text)
+    content: Mapped[str] = mapped_column(sa.Text, default="")
+    thinking: Mapped[str] = mapped_column(sa.Text, default="")
+    status: Mapped[str] = mapped_column(sa.Text, default="complete")
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    prompt_eval_count: Mapped[int | None] = mapped_column(sa.Integer)
+    eval_count: Mapped[int | None] = mapped_column(sa.Integer)
+    total_duration_ns: Mapped[int | None] = mapped_column(sa.BigInteger)
+    load_duration_ns: Mapped[int | None] = mapped_column(sa.BigInteger)
+    prompt_eval_duration_ns: Mapped[int | None] = mapped_column(sa.BigInteger)
+    eval_duration_ns: Mapped[int | None] = mapped_column(sa.BigInteger)
+    done_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    chat: Mapped[ChatRow] = relationship(back_populates="messages")
+    provenance: Mapped[ProvenanceRow | None] = relationship(
+        back_populates="message", lazy="joined", passive_deletes=True
+    )
+
+
+class ProvenanceRow(Base):
+    """Where an answer came from: which model build, with which settings, on which server."""
+
+    __tablename__ = "message_provenance"
+
+    message_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(sa.Text, default="")
+    model_digest: Mapped[str | None] = mapped_column(sa.Text)
+    quantization: Mapped[str | None] = mapped_column(sa.Text)
+    requested_num_ctx: Mapped[int | None] = mapped_column(sa.Integer)
+    effective_num_ctx: Mapped[int | None] = mapped_column(sa.Integer)
+    gpu_percent: Mapped[float | None] = mapped_column(sa.Float)
+    options: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=_empty_dict)
+    ollama_version: Mapped[str | None] = mapped_column(sa.Text)
+    tokens_per_second: Mapped[float | None] = mapped_column(sa.Float)
+    excluded_message_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=_empty_list)
+    warning: Mapped[str | None] = mapped_column(sa.Text)
+
+    message: Mapped[MessageRow] = relationship(back_populates="provenance")
+
+
+class PresetRow(Base):
+    """A named system prompt."""
+
+    __tablename__ = "presets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text, unique=True)
+    text: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

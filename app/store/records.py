@@ -1,0 +1,108 @@
+"""The plain, immutable objects the store returns. Safe to hand between threads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from app.backend.events import ChatStats
+
+Role = Literal["system", "user", "assistant"]
+Status = Literal["complete", "streaming", "interrupted", "error", "stopped"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    """Per-chat generation options. None means "leave it to the model / Ollama default"."""
+
+    num_ctx: int | None = None
+    temperature: float | None = None
+    seed: int | None = None
+    think: bool | None = None
+    keep_alive: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Any other Ollama option (top_p, min_p, …), sent as given."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContextUsage:
+    """The last known fill of a chat's context window (from the last finished answer)."""
+
+    used: int | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    id: int
+    title: str
+    kind: str
+    model: str
+    system_prompt: str
+    settings: ChatSettings
+    pinned: bool
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+    context: ContextUsage
+    message_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where an answer came from. Every field may be unknown except the model name."""
+
+    model: str
+    model_digest: str | None = None
+    quantization: str | None = None
+    requested_num_ctx: int | None = None
+    effective_num_ctx: int | None = None
+    gpu_percent: float | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    ollama_version: str | None = None
+    tokens_per_second: float | None = None
+    excluded_message_ids: tuple[int, ...] = ()
+    """Older messages of the chat PhiDesk left out of this request because they did not fit."""
+    warning: str | None = None
+    """E.g. "Ollama dropped more of the prompt than planned"."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: int
+    chat_id: int
+    role: Role
+    content: str
+    thinking: str
+    status: Status
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+    stats: ChatStats | None
+    provenance: Provenance | None
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    id: int
+    name: str
+    text: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One message matching a search. `snippet` is plain text; `highlights` are (start, end)
+    offsets of the matched terms inside it; `snippet_html` is the same snippet HTML-escaped with
+    each match wrapped in <mark>…</mark>, safe to put into a page as it is."""
+
+    chat_id: int
+    message_id: int
+    chat_title: str
+    role: Role
+    created_at: datetime
+    snippet: str
+    highlights: tuple[tuple[int, int], ...]
+    snippet_html: str
