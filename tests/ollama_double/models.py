@@ -1,0 +1,399 @@
+"""The models the Ollama double knows: what is installed by default and what the "registry" offers.
+
+Facts (architecture, layer and head counts, trained context, capabilities, approximate download
+sizes) follow /work/shared/reference/ollama-api.md §1.7 and §7. Byte sizes and parameter counts are
+plausible round figures, not the registry's exact numbers (the reference marks those UNVERIFIED).
+
+Model names follow Ollama's `[host/][namespace/]model[:tag]` shape: the tag defaults to `latest`,
+`registry.ollama.ai/library/` is the implied prefix, and names compare case-insensitively.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+GIB = 1024**3
+
+# Go template text in Ollama's style (authored here, not copied): ChatML with <|im_sep|> for phi4
+# and phi4-reasoning, <|role|>…<|end|> for the mini models.
+IM_TEMPLATE = (
+    "{{- range $i, $_ := .Messages }}"
+    "{{- $last := eq (len (slice $.Messages $i)) 1 -}}"
+    "<|im_start|>{{ .Role }}<|im_sep|>{{ .Content }}<|im_end|>"
+    '{{- if and $last (ne .Role "assistant") }}<|im_start|>assistant<|im_sep|>{{ end }}'
+    "{{- end }}"
+)
+MINI_TEMPLATE = (
+    "{{- if .System }}<|system|>{{ .System }}<|end|>{{ end }}"
+    "{{- range .Messages }}<|{{ .Role }}|>{{ .Content }}<|end|>{{ end }}<|assistant|>"
+)
+MINI_THINKING_TEMPLATE = (
+    "{{- if .System }}<|system|>{{ .System }}<|end|>{{ end }}"
+    "{{- range .Messages }}<|{{ .Role }}|>"
+    "{{- if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}{{ .Content }}<|end|>{{ end }}"
+    "<|assistant|>"
+)
+
+
+def _parameters(*pairs: tuple[str, str]) -> str:
+    """Modelfile PARAMETER lines as /api/show prints them (name padded to 31 columns)."""
+    return "\n".join(f"{name:<31}{value}" for name, value in pairs)
+
+
+IM_STOPS = (("stop", '"<|im_start|>"'), ("stop", '"<|im_end|>"'), ("stop", '"<|im_sep|>"'))
+IM_PARAMETERS = _parameters(*IM_STOPS)
+MINI_PARAMETERS = _parameters(
+    ("stop", '"<|end|>"'), ("stop", '"<|user|>"'), ("stop", '"<|assistant|>"')
+)
+REASONING_PARAMETERS = _parameters(
+    *IM_STOPS, ("temperature", "0.8"), ("top_k", "50"), ("top_p", "0.95")
+)
+REASONING_SYSTEM = (
+    "You are Phi, a language model trained by Microsoft to help users. Your role as an assistant "
+    "involves thoroughly exploring questions through a systematic thinking process before "
+    "providing the final precise and accurate solutions. Please structure your response into two "
+    "main sections: Thought and Solution using the specified format: <think> {Thought section} "
+    "</think> {Solution section}."
+)
+MIT_LICENSE = (
+    "Microsoft.\nCopyright (c) Microsoft Corporation.\n\nMIT License\n\n"
+    "Permission is hereby granted, free of charge, to any person obtaining a copy of this "
+    'software and associated documentation files (the "Software"), to deal in the Software '
+    "without restriction, including without limitation the rights to use, copy, modify, merge, "
+    "publish, distribute, sublicense, and/or sell copies of the Software.\n"
+)
+
+# GGUF general.file_type values for the quantizations used here.
+FILE_TYPES = {"F16": 1, "Q8_0": 7, "Q4_K_M": 15, "Q5_K_M": 17}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One blob of a model manifest (weights, template, licence, params, system)."""
+
+    media_type: str
+    digest: str  # "sha256:<64 hex>"
+    size: int
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything the double reports about one model (one registry tag)."""
+
+    name: str  # canonical, e.g. "phi4:latest"
+    architecture: str  # GGUF general.architecture: "phi3" (or "llama" for llamafied GGUFs)
+    parameter_size: str  # "14.7B"
+    parameter_count: int
+    quantization: str  # "Q4_K_M"
+    context_length: int  # trained context (<arch>.context_length)
+    block_count: int
+    head_count: int
+    head_count_kv: int
+    embedding_length: int
+    rope_dimension_count: int
+    size: int  # bytes on disk, all layers
+    capabilities: tuple[str, ...]
+    template: str
+    parameters: str
+    system: str = ""  # baked SYSTEM prompt, prepended when the first message is not "system"
+    inline_think: bool = False  # answers start with <think>…</think> inside content
+    prompt_style: str = "im"  # "im" (<|im_start|>) or "mini" (<|user|>)
+    license: str = MIT_LICENSE
+    layers: tuple[Layer, ...] = field(default=())
+
+    @property
+    def family(self) -> str:
+        return self.architecture
+
+    @property
+    def thinking(self) -> bool:
+        return "thinking" in self.capabilities
+
+    @property
+    def digest(self) -> str:
+        """The manifest digest (64 hex, no prefix), as /api/tags and /api/ps show it."""
+        seed = "\n".join(layer.digest for layer in self.layers)
+        return hashlib.sha256(f"manifest:{seed}".encode()).hexdigest()
+
+    @property
+    def file_type(self) -> int:
+        return FILE_TYPES.get(self.quantization.upper(), 15)
+
+    def details(self) -> dict[str, object]:
+        return {
+            "parent_model": "",
+            "format": "gguf",
+            "family": self.family,
+            "families": [self.family],
+            "parameter_size": self.parameter_size,
+            "quantization_level": self.quantization,
+        }
+
+    def model_info(self, *, verbose: bool = False) -> dict[str, object]:
+        arch = self.architecture
+        info: dict[str, object] = {
+            "general.architecture": arch,
+            "general.file_type": self.file_type,
+            "general.parameter_count": self.parameter_count,
+            "general.quantization_version": 2,
+            f"{arch}.context_length": self.context_length,
+            f"{arch}.embedding_length": self.embedding_length,
+            f"{arch}.block_count": self.block_count,
+            f"{arch}.attention.head_count": self.head_count,
+            f"{arch}.attention.head_count_kv": self.head_count_kv,
+            f"{arch}.rope.dimension_count": self.rope_dimension_count,
+            f"{arch}.feed_forward_length": self.embedding_length * 7 // 2,
+            "tokenizer.ggml.model": "gpt2",
+            # Arrays longer than 5 come back empty unless verbose (reference §1.7).
+            "tokenizer.ggml.tokens": ["!", '"', "#", "$", "%", "&", "'"] if verbose else [],
+        }
+        if arch == "phi3":
+            info["phi3.attention.sliding_window"] = 131072
+        return info
+
+    def full_name(self) -> str:
+        """The name Ollama uses in some messages: host/namespace/model:tag."""
+        return full_name(self.name)
+
+    def kv_cache_bytes(self, num_ctx: int) -> int:
+        """f16 KV cache for one slot (reference §8.1)."""
+        head_dim = self.embedding_length // self.head_count
+        return num_ctx * self.block_count * self.head_count_kv * 2 * head_dim * 2
+
+    def weights_bytes(self) -> int:
+        return sum(layer.size for layer in self.layers if layer.media_type.endswith(".model"))
+
+
+def _digest(seed: str) -> str:
+    return "sha256:" + hashlib.sha256(seed.encode()).hexdigest()
+
+
+def _layers(
+    seed: str, size: int, *, system: str, template: str, parameters: str
+) -> tuple[Layer, ...]:
+    small = [
+        Layer("application/vnd.ollama.image.template", _digest(f"{seed}:template"), len(template)),
+        Layer(
+            "application/vnd.ollama.image.license", _digest("license:mit-phi4"), len(MIT_LICENSE)
+        ),
+        Layer("application/vnd.ollama.image.params", _digest(f"{seed}:params"), len(parameters)),
+    ]
+    if system:
+        small.append(
+            Layer("application/vnd.ollama.image.system", _digest(f"{seed}:system"), len(system))
+        )
+    weights = size - sum(layer.size for layer in small)
+    return (
+        Layer("application/vnd.ollama.image.model", _digest(f"{seed}:weights"), weights),
+        *small,
+    )
+
+
+def _spec(**kwargs: object) -> ModelSpec:
+    spec = ModelSpec(**kwargs)  # type: ignore[arg-type]
+    weights_seed = f"{spec.name.split(':')[0]}:{spec.quantization}:{spec.architecture}"
+    layers = _layers(
+        weights_seed,
+        spec.size,
+        system=spec.system,
+        template=spec.template,
+        parameters=spec.parameters,
+    )
+    return ModelSpec(**{**kwargs, "layers": layers})  # type: ignore[arg-type]
+
+
+_PHI4_SHAPE: dict[str, object] = {
+    "architecture": "phi3",
+    "parameter_size": "14.7B",
+    "parameter_count": 14_659_507_200,
+    "block_count": 40,
+    "head_count": 40,
+    "head_count_kv": 10,
+    "embedding_length": 5120,
+    "rope_dimension_count": 128,
+    "template": IM_TEMPLATE,
+    "prompt_style": "im",
+}
+_MINI_SHAPE: dict[str, object] = {
+    "architecture": "phi3",
+    "parameter_size": "3.8B",
+    "parameter_count": 3_836_021_760,
+    "block_count": 32,
+    "head_count": 24,
+    "head_count_kv": 8,
+    "embedding_length": 3072,
+    "rope_dimension_count": 96,
+    "prompt_style": "mini",
+}
+
+
+def _build_registry() -> dict[str, ModelSpec]:
+    phi4 = _spec(
+        name="phi4:latest",
+        quantization="Q4_K_M",
+        context_length=16384,
+        size=9_053_116_391,
+        capabilities=("completion",),
+        parameters=IM_PARAMETERS,
+        **_PHI4_SHAPE,
+    )
+    phi4_q8 = _spec(
+        name="phi4:14b-q8_0",
+        quantization="Q8_0",
+        context_length=16384,
+        size=15_580_500_128,
+        capabilities=("completion",),
+        parameters=IM_PARAMETERS,
+        **_PHI4_SHAPE,
+    )
+    mini = _spec(
+        name="phi4-mini:latest",
+        quantization="Q4_K_M",
+        context_length=131072,
+        size=2_491_876_774,
+        capabilities=("completion", "tools"),
+        parameters=MINI_PARAMETERS,
+        template=MINI_TEMPLATE,
+        **_MINI_SHAPE,
+    )
+    mini_fp16 = _spec(
+        name="phi4-mini:3.8b-fp16",
+        quantization="F16",
+        context_length=131072,
+        size=7_668_555_360,
+        capabilities=("completion", "tools"),
+        parameters=MINI_PARAMETERS,
+        template=MINI_TEMPLATE,
+        **_MINI_SHAPE,
+    )
+    reasoning = _spec(
+        name="phi4-reasoning:latest",
+        quantization="Q4_K_M",
+        context_length=32768,
+        size=11_092_070_455,
+        capabilities=("completion",),
+        parameters=REASONING_PARAMETERS,
+        system=REASONING_SYSTEM,
+        inline_think=True,
+        **_PHI4_SHAPE,
+    )
+    reasoning_plus = _spec(
+        **{
+            **_PHI4_SHAPE,
+            "name": "phi4-reasoning:plus",
+            "quantization": "Q4_K_M",
+            "context_length": 32768,
+            "size": 11_092_070_911,
+            "capabilities": ("completion",),
+            "parameters": REASONING_PARAMETERS,
+            "system": REASONING_SYSTEM,
+            "inline_think": True,
+        }
+    )
+    mini_reasoning = _spec(
+        name="phi4-mini-reasoning:latest",
+        quantization="Q4_K_M",
+        context_length=131072,
+        size=3_155_023_381,
+        capabilities=("completion", "thinking"),
+        parameters=MINI_PARAMETERS,
+        template=MINI_THINKING_TEMPLATE,
+        **_MINI_SHAPE,
+    )
+    # Unsloth's phi-4 GGUF is a "llamafied" conversion: llama.* keys instead of phi3.* (reference
+    # §7 marks this UNVERIFIED for the current files). It exercises clients that read
+    # general.architecture before composing keys.
+    unsloth = _spec(
+        **{
+            **_PHI4_SHAPE,
+            "name": "hf.co/unsloth/phi-4-GGUF:Q5_K_M",
+            "architecture": "llama",
+            "quantization": "Q5_K_M",
+            "context_length": 16384,
+            "size": 10_435_376_608,
+            "capabilities": ("completion",),
+            "parameters": IM_PARAMETERS,
+        }
+    )
+    specs = [phi4, phi4_q8, mini, mini_fp16, reasoning, reasoning_plus, mini_reasoning, unsloth]
+    registry = {spec.name: spec for spec in specs}
+    aliases = {
+        "phi4:14b": phi4,
+        "phi4:14b-q4_K_M": phi4,
+        "phi4-mini:3.8b": mini,
+        "phi4-mini:3.8b-q4_K_M": mini,
+        "phi4-reasoning:14b": reasoning,
+        "phi4-mini-reasoning:3.8b": mini_reasoning,
+    }
+    for alias, spec in aliases.items():
+        registry[alias] = ModelSpec(**{**spec.__dict__, "name": alias})
+    return registry
+
+
+REGISTRY: dict[str, ModelSpec] = _build_registry()
+DEFAULT_INSTALLED: tuple[str, ...] = (
+    "phi4:latest",
+    "phi4-mini:latest",
+    "phi4-reasoning:latest",
+    "phi4-mini-reasoning:latest",
+)
+
+_PART = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}"
+_HOST = r"[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]{1,5})?"
+_NAME_RE = re.compile(
+    rf"^(?:(?P<host>{_HOST})/)?(?:(?P<namespace>{_PART})/)?(?P<model>{_PART})(?::(?P<tag>{_PART}))?$"
+)
+
+
+def canonical_name(name: str) -> str | None:
+    """`phi4` → `phi4:latest`; `registry.ollama.ai/library/phi4:14b` → `phi4:14b`.
+
+    Returns None for a name Ollama would reject as invalid.
+    """
+    name = name.strip()
+    match = _NAME_RE.match(name)
+    if match is None:
+        return None
+    host, namespace, model, tag = match.group("host", "namespace", "model", "tag")
+    if host is not None and namespace is None:
+        # "a/b" is namespace/model, not host/model.
+        if not re.fullmatch(_PART, host):
+            return None
+        host, namespace = None, host
+    tag = tag or "latest"
+    if host is not None and host.lower() == "registry.ollama.ai":
+        host = None
+    if host is None and namespace is not None and namespace.lower() == "library":
+        namespace = None
+    prefix = ""
+    if host is not None:
+        prefix += host + "/"
+    if namespace is not None:
+        prefix += namespace + "/"
+    return f"{prefix}{model}:{tag}"
+
+
+def full_name(name: str) -> str:
+    """`phi4:latest` → `registry.ollama.ai/library/phi4:latest`; names with a host stay."""
+    parts = name.split("/")
+    if len(parts) == 1:
+        return f"registry.ollama.ai/library/{name}"
+    if len(parts) == 2:
+        return f"registry.ollama.ai/{name}"
+    return name
+
+
+def lookup(table: dict[str, ModelSpec], name: str) -> ModelSpec | None:
+    """Find `name` in `table` (keys canonical) the way Ollama does: canonical, case-insensitive."""
+    canon = canonical_name(name)
+    if canon is None:
+        return None
+    if canon in table:
+        return table[canon]
+    lowered = canon.lower()
+    for key, spec in table.items():
+        if key.lower() == lowered:
+            return spec
+    return None
