@@ -1,0 +1,347 @@
+"""PhiDesk's Ollama client: the official `ollama.AsyncClient` behind typed events and errors.
+
+No Qt here. The GUI drives it from the qasync loop, the CLI from `asyncio.run`. To stop a stream,
+cancel the task that iterates it: the HTTP response is closed at once and Ollama stops
+generating (reference §6, "Cancelling a stream").
+
+Timeouts: connecting must succeed within `connect_timeout`; a stream has no read timeout (a
+14B model can take minutes to load before its first token) but a watchdog yields
+`StreamStalled` every `stall_seconds` without a chunk, leaving the stream open. Plain calls
+(list, show, ps, delete) have a read timeout of `call_timeout`.
+
+Two things the official client lacks are done with httpx on the same base URL and headers:
+`/api/version`, and the full `/api/show` body (its typed `ShowResponse` drops `system`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import httpx
+import ollama
+
+from app.backend.errors import OllamaError, StreamInterrupted
+from app.backend.events import (
+    ChatEvent,
+    ChatStats,
+    ContentDelta,
+    Done,
+    PullDone,
+    PullEvent,
+    StreamStalled,
+    ThinkingDelta,
+)
+from app.backend.failures import translate
+from app.backend.models import InstalledModel, LoadedModel, ModelInfo
+from app.backend.names import validate_model_name
+from app.backend.progress import PullProgressTracker
+from app.backend.think import ThinkSplitter
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_CALL_TIMEOUT = 60.0
+DEFAULT_STALL_SECONDS = 30.0
+
+MIN_OLLAMA_VERSION = (0, 10, 0)
+"""Oldest Ollama PhiDesk supports without a warning: 0.10.0 is the first whose `/api/ps`
+reports the effective `context_length` (the context meter needs it), and it has the `think`
+field (0.9.0). Older servers mostly work, but the meter and reasoning display may be wrong."""
+
+KeepAlive = float | str | None
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """`"0.33.0-rc2"` → `(0, 33, 0)`; unparseable parts stop the tuple."""
+    numbers: list[int] = []
+    for part in re.split(r"[.\-+]", text.strip().lstrip("v")):
+        if not part.isdigit():
+            break
+        numbers.append(int(part))
+    return tuple(numbers)
+
+
+def version_warning(version: str) -> str | None:
+    """One sentence if `version` is older than `MIN_OLLAMA_VERSION`, else None."""
+    have = parse_version(version)
+    if not have or have >= MIN_OLLAMA_VERSION:
+        return None
+    need = ".".join(str(n) for n in MIN_OLLAMA_VERSION)
+    return (
+        f"Ollama {version} is older than {need}; the context meter and reasoning display may "
+        f"be wrong, so update Ollama to {need} or newer"
+    )
+
+
+class OllamaClient:
+    """One Ollama server, reached at `host` (a base URL), optionally with a bearer token."""
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        token: str | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
+        stall_seconds: float = DEFAULT_STALL_SECONDS,
+    ) -> None:
+        self.host = host.rstrip("/")
+        self.stall_seconds = stall_seconds
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        stream_timeout = httpx.Timeout(
+            connect=connect_timeout, read=None, write=call_timeout, pool=call_timeout
+        )
+        call = httpx.Timeout(call_timeout, connect=connect_timeout)
+        self._stream = ollama.AsyncClient(self.host, timeout=stream_timeout, headers=headers)
+        self._calls = ollama.AsyncClient(self.host, timeout=call, headers=headers)
+        self._http = httpx.AsyncClient(
+            base_url=self.host,
+            timeout=call,
+            headers={"Accept": "application/json", **headers},
+            follow_redirects=True,
+        )
+
+    def __repr__(self) -> str:  # never shows the token
+        return f"OllamaClient({self.host!r})"
+
+    async def aclose(self) -> None:
+        await self._stream.close()  # type: ignore[no-untyped-call]
+        await self._calls.close()  # type: ignore[no-untyped-call]
+        await self._http.aclose()
+
+    async def __aenter__(self) -> OllamaClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # --- errors -------------------------------------------------------------------------
+
+    def _typed(
+        self,
+        exc: Exception,
+        *,
+        model: str | None = None,
+        pulling: bool = False,
+        streaming: bool = False,
+    ) -> OllamaError | None:
+        return translate(exc, host=self.host, model=model, pulling=pulling, streaming=streaming)
+
+    async def _raw_json(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        try:
+            response = await self._http.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise self._typed(exc) or exc from exc
+        if response.status_code >= 400:
+            error = ollama.ResponseError(response.text, response.status_code)
+            model = str(body.get("model")) if body else None
+            raise self._typed(error, model=model) or error
+        return response.json()
+
+    # --- streams --------------------------------------------------------------------------
+
+    async def _watched(self, source: AsyncIterator[T]) -> AsyncIterator[T | StreamStalled]:
+        """Items of `source`, plus a `StreamStalled` each `stall_seconds` without one."""
+
+        async def next_item() -> T:
+            return await anext(source)
+
+        pending: asyncio.Task[T] | None = None
+        quiet = 0.0
+        try:
+            while True:
+                if pending is None:
+                    pending = asyncio.ensure_future(next_item())
+                done, _ = await asyncio.wait({pending}, timeout=self.stall_seconds)
+                if not done:
+                    quiet += self.stall_seconds
+                    log.info("no chunk from %s for %.0f s", self.host, quiet)
+                    yield StreamStalled(quiet)
+                    continue
+                finished, pending, quiet = pending, None, 0.0
+                try:
+                    item = finished.result()
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            if pending is not None:
+                pending.cancel()  # closes the HTTP response inside the ollama generator
+                await asyncio.wait({pending})
+                if not pending.cancelled() and pending.exception() is not None:
+                    log.debug("stream ended with %r while closing", pending.exception())
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def chat(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        options: Mapping[str, Any] | None = None,
+        num_ctx: int,
+        keep_alive: KeepAlive = None,
+        think: bool | str | None = None,
+        split_think_tags: bool = True,
+        starts_in_thinking: bool = False,
+    ) -> AsyncIterator[ChatEvent]:
+        """Stream one reply as `ThinkingDelta` / `ContentDelta` / `StreamStalled`, then `Done`.
+
+        `num_ctx` is always sent (Ollama's default depends on version and VRAM). `options` go as a
+        plain dict (the typed `Options` drops `min_p`). `think` is sent only when not None: never
+        send `True` to a model without the `thinking` capability (400). For such models the reply's
+        leading `<think>…</think>` becomes `ThinkingDelta`s; set `starts_in_thinking` when the
+        template already opened the tag (`ModelInfo.template_opens_think`).
+        Raises an `OllamaError` subclass after yielding whatever arrived before the failure.
+        """
+        validate_model_name(model)
+        if num_ctx <= 0:
+            raise ValueError(f"num_ctx must be positive, not {num_ctx}")
+        sent_options = {**(options or {}), "num_ctx": int(num_ctx)}
+        splitter = (
+            ThinkSplitter(starts_in_thinking=starts_in_thinking) if split_think_tags else None
+        )
+        thinking_field_seen = False
+        received = False
+        try:
+            stream = await self._stream.chat(
+                model=model,
+                messages=[dict(m) for m in messages],
+                stream=True,
+                options=sent_options,
+                keep_alive=keep_alive,
+                think=think,
+            )
+            async for part in self._watched(stream):
+                if isinstance(part, StreamStalled):
+                    yield part
+                    continue
+                received = True
+                message = part.message
+                if message.thinking:
+                    thinking_field_seen = True
+                    yield ThinkingDelta(message.thinking)
+                if message.content:
+                    if splitter is not None and not thinking_field_seen:
+                        for piece in splitter.feed(message.content):
+                            yield piece
+                    else:
+                        yield ContentDelta(message.content)
+                if part.done:
+                    if splitter is not None:
+                        for piece in splitter.flush():
+                            yield piece
+                    yield Done(model=part.model or model, stats=_stats(part))
+                    return
+            raise StreamInterrupted(
+                f"the connection to {self.host} closed before the answer finished; "
+                "what arrived so far was kept"
+            )
+        except Exception as exc:
+            typed = self._typed(exc, model=model, streaming=received)
+            if typed is None:
+                raise
+            if splitter is not None:
+                for piece in splitter.flush():
+                    yield piece
+            raise typed from exc
+
+    async def pull(self, name: str) -> AsyncIterator[PullEvent]:
+        """Pull a model: `PullProgress` summed over layers, then `PullDone`.
+
+        Cancelling the iterating task closes the connection, which cancels the download on the
+        server; pulling again resumes the partial layers.
+        """
+        validate_model_name(name)
+        tracker = PullProgressTracker()
+        try:
+            stream = await self._stream.pull(name, stream=True)
+            async for part in stream:
+                if part.status == "success":
+                    yield PullDone(model=name)
+                    return
+                yield tracker.update(
+                    part.status, digest=part.digest, total=part.total, completed=part.completed
+                )
+            raise StreamInterrupted(
+                f"the connection to {self.host} closed before the pull of {name} finished; "
+                "pull again to resume where it stopped"
+            )
+        except Exception as exc:
+            typed = self._typed(exc, model=name, pulling=True)
+            if typed is None:
+                raise
+            raise typed from exc
+
+    # --- plain calls ----------------------------------------------------------------------
+
+    async def list_models(self) -> list[InstalledModel]:
+        try:
+            response = await self._calls.list()
+        except Exception as exc:
+            raise self._typed(exc) or exc from exc
+        return [InstalledModel.from_json(m.model_dump()) for m in response.models]
+
+    async def show(self, name: str) -> ModelInfo:
+        validate_model_name(name)
+        raw = await self._raw_json("POST", "/api/show", {"model": name})
+        return ModelInfo.from_json(name, raw if isinstance(raw, dict) else {})
+
+    async def loaded(self) -> list[LoadedModel]:
+        try:
+            response = await self._calls.ps()
+        except Exception as exc:
+            raise self._typed(exc) or exc from exc
+        return [LoadedModel.from_json(m.model_dump()) for m in response.models]
+
+    async def delete(self, name: str) -> None:
+        validate_model_name(name)
+        try:
+            await self._calls.delete(name)
+        except Exception as exc:
+            raise self._typed(exc, model=name) or exc from exc
+
+    async def unload(self, name: str) -> None:
+        """Free the model's memory now: an empty chat with `keep_alive: 0`."""
+        validate_model_name(name)
+        try:
+            await self._calls.chat(model=name, messages=[], keep_alive=0)
+        except Exception as exc:
+            raise self._typed(exc, model=name) or exc from exc
+
+    async def version(self) -> str:
+        raw = await self._raw_json("GET", "/api/version")
+        version = raw.get("version") if isinstance(raw, dict) else None
+        if not isinstance(version, str):
+            raise OllamaError(f"the server at {self.host} does not look like Ollama")
+        return version
+
+    async def ping(self) -> bool:
+        """True if something answers like Ollama at the host; never raises for network trouble."""
+        try:
+            response = await self._http.get("/")
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+
+def _stats(part: ollama.ChatResponse) -> ChatStats:
+    def count(value: int | None) -> int | None:
+        return value if value else None
+
+    return ChatStats(
+        prompt_eval_count=count(part.prompt_eval_count),
+        eval_count=count(part.eval_count),
+        total_duration_ns=count(part.total_duration),
+        load_duration_ns=count(part.load_duration),
+        prompt_eval_duration_ns=count(part.prompt_eval_duration),
+        eval_duration_ns=count(part.eval_duration),
+        done_reason=part.done_reason or None,
+    )
