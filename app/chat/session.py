@@ -1,0 +1,423 @@
+"""One chat's conversation with a model: send a turn, stream the answer, keep everything.
+
+State machine per turn: idle → streaming → done | stopped | failed.
+
+Nothing typed is lost: the user's message is committed before the request goes out, the answer
+row exists (status `streaming`) before the first token and is saved at least every
+`flush_interval` seconds; the final state is `complete`, `stopped` (the user stopped it),
+`interrupted` (the connection or the server died) or `error` (the server refused). To stop,
+cancel the task that iterates `send()` / `regenerate()` / `edit_and_resend()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from app.backend.client import OllamaClient
+from app.backend.errors import ModelNotFound, OllamaError, StreamInterrupted
+from app.backend.events import ContentDelta, Done, StreamStalled, ThinkingDelta
+from app.backend.models import ModelInfo
+from app.chat.context import (
+    BudgetMessage,
+    ContextBudget,
+    ContextPlan,
+    calibrate,
+    dropped_more_than_planned,
+    effective_limit,
+)
+from app.errors import PhiDeskError
+from app.store import Chat, Database, Message, Provenance, Status
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NUM_CTX = 8192
+"""The window PhiDesk asks for when a chat does not say (capped at the model's trained
+length). Ollama's own default changes between versions (reference §2.2), so it is always sent."""
+
+
+class TurnState(StrEnum):
+    IDLE = "idle"
+    STREAMING = "streaming"
+    DONE = "done"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStarted:
+    """The request is about to go out; both rows exist in the database."""
+
+    chat_id: int
+    user_message_id: int
+    answer_message_id: int
+    plan: ContextPlan
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFinished:
+    """The answer's final state, as stored."""
+
+    state: TurnState
+    message: Message
+    error: OllamaError | None = None
+
+
+SessionEvent = TurnStarted | ThinkingDelta | ContentDelta | StreamStalled | TurnFinished
+
+
+class TurnRefused(PhiDeskError):
+    """The turn cannot be sent as it is (no model, or a message too long for the window)."""
+
+
+def title_from(text: str, limit: int = 60) -> str:
+    """A chat title from the first line of the first message."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if not first:
+        return "New chat"
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+
+
+class ChatSession:
+    """Drives the turns of one chat. Not thread-safe: use it from one event loop."""
+
+    def __init__(
+        self,
+        db: Database,
+        client: OllamaClient,
+        chat_id: int,
+        *,
+        flush_interval: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.db = db
+        self.client = client
+        self.chat_id = chat_id
+        self.flush_interval = flush_interval
+        self._clock = clock
+        self.state = TurnState.IDLE
+        self._model_info: dict[str, ModelInfo | None] = {}
+        self._loaded_context: dict[str, int | None] = {}
+        self._version: str | None = None
+
+    # --- the window ---------------------------------------------------------------------
+
+    def chat(self) -> Chat:
+        return self.db.get_chat(self.chat_id)
+
+    async def model_info(self, model: str) -> ModelInfo | None:
+        """`/api/show` of the model, cached; None when the server cannot tell."""
+        if model not in self._model_info:
+            try:
+                self._model_info[model] = await self.client.show(model)
+            except OllamaError as exc:
+                log.info("show %s failed: %s", model, exc)
+                return None
+        return self._model_info[model]
+
+    async def refresh_loaded(self, model: str) -> None:
+        """Learn the window Ollama loaded the model with (`/api/ps`), if it is loaded."""
+        try:
+            loaded = await self.client.loaded()
+        except OllamaError as exc:
+            log.info("ps failed: %s", exc)
+            return
+        self._loaded_context[model] = next(
+            (m.context_length for m in loaded if _same_model(m.name, model)), None
+        )
+
+    def requested_num_ctx(self, chat: Chat, info: ModelInfo | None) -> int:
+        wanted = chat.settings.num_ctx or DEFAULT_NUM_CTX
+        if info is not None and info.context_length:
+            wanted = min(wanted, info.context_length)
+        return wanted
+
+    def budget(
+        self, chat: Chat, info: ModelInfo | None, history: Sequence[Message]
+    ) -> ContextBudget:
+        requested = self.requested_num_ctx(chat, info)
+        loaded = self._loaded_context.get(chat.model)
+        # A loaded window only counts if it was loaded for the size we ask (a different num_ctx
+        # reloads the model with ours).
+        limit = effective_limit(
+            requested,
+            loaded_context=loaded if loaded is not None and loaded <= requested else None,
+            trained=info.context_length if info else None,
+        )
+        return ContextBudget(limit, chars_per_token=self._measured_chars_per_token(chat, history))
+
+    def _measured_chars_per_token(self, chat: Chat, history: Sequence[Message]) -> float | None:
+        """Characters per token of this chat, from the newest answer Ollama counted."""
+        for index in range(len(history) - 1, -1, -1):
+            answer = history[index]
+            if answer.role != "assistant" or answer.stats is None:
+                continue
+            excluded = set(answer.provenance.excluded_message_ids if answer.provenance else ())
+            sent = [m for m in history[:index] if m.id not in excluded and _sendable(m)]
+            chars = sum(len(m.content) for m in sent) + len(chat.system_prompt)
+            count = len(sent) + (1 if chat.system_prompt else 0)
+            return calibrate(chars, answer.stats.prompt_eval_count, count)
+        return None
+
+    def plan(
+        self, chat: Chat, info: ModelInfo | None, history: Sequence[Message], draft: str | None
+    ) -> ContextPlan:
+        budget = self.budget(chat, info, history)
+        candidates = [
+            BudgetMessage(id=m.id, role=m.role, text=m.content) for m in history if _sendable(m)
+        ]
+        return budget.plan(chat.system_prompt or None, candidates, draft)
+
+    async def preview(self, draft: str | None) -> ContextPlan:
+        """What sending `draft` now would fit and leave out (for the context meter)."""
+        chat = self.chat()
+        info = await self.model_info(chat.model) if chat.model else None
+        return self.plan(chat, info, self.db.messages(self.chat_id), draft)
+
+    # --- turns ----------------------------------------------------------------------------
+
+    async def send(self, text: str) -> AsyncIterator[SessionEvent]:
+        """Send a new user message and stream the answer."""
+        chat = self.chat()
+        if not chat.model:
+            raise TurnRefused("this chat has no model yet; choose one first (see phidesk models)")
+        info = await self.model_info(chat.model)
+        history = self.db.messages(self.chat_id)
+        plan = self.plan(chat, info, history, text)
+        if plan.overflow:
+            raise TurnRefused(
+                f"this message is too long for the context window of {plan.limit} tokens; "
+                "raise num_ctx or shorten the message"
+            )
+        user = self.db.add_message(self.chat_id, "user", text)
+        if chat.message_count == 0 and chat.title in ("", "New chat"):
+            self.db.update_chat(self.chat_id, title=title_from(text))
+        async for event in self._turn(chat, info, [*history, user], user.id, plan):
+            yield event
+
+    async def regenerate(self) -> AsyncIterator[SessionEvent]:
+        """Replace the last answer with a new one to the same user message."""
+        history = self.db.messages(self.chat_id)
+        last_user = next((m for m in reversed(history) if m.role == "user"), None)
+        if last_user is None:
+            raise TurnRefused("there is no message to answer again in this chat")
+        self.db.delete_messages_after(last_user.id)
+        async for event in self._resend(last_user):
+            yield event
+
+    async def edit_and_resend(self, message_id: int, text: str) -> AsyncIterator[SessionEvent]:
+        """Change a user message and answer it again; every later message is removed."""
+        message = self.db.get_message(message_id)
+        if message.role != "user" or message.chat_id != self.chat_id:
+            raise TurnRefused("only your own messages in this chat can be edited")
+        self.db.delete_messages_after(message_id, inclusive=True)
+        async for event in self.send(text):
+            yield event
+
+    async def _resend(self, user: Message) -> AsyncIterator[SessionEvent]:
+        chat = self.chat()
+        if not chat.model:
+            raise TurnRefused("this chat has no model yet; choose one first")
+        info = await self.model_info(chat.model)
+        history = self.db.messages(self.chat_id)
+        plan = self.plan(chat, info, history, None)
+        if plan.overflow:
+            raise TurnRefused(
+                f"the last message is too long for the context window of {plan.limit} tokens; "
+                "raise num_ctx"
+            )
+        async for event in self._turn(chat, info, history, user.id, plan):
+            yield event
+
+    def _request_messages(
+        self, chat: Chat, history: Sequence[Message], plan: ContextPlan, user_id: int
+    ) -> list[dict[str, str]]:
+        included = {*plan.included_ids, user_id}
+        messages: list[dict[str, str]] = []
+        if chat.system_prompt:
+            messages.append({"role": "system", "content": chat.system_prompt})
+        # Reasoning is never sent back: only the answers' content.
+        messages += [{"role": m.role, "content": m.content} for m in history if m.id in included]
+        return messages
+
+    def _options(self, chat: Chat) -> dict[str, Any]:
+        options: dict[str, Any] = dict(chat.settings.extra)
+        if chat.settings.temperature is not None:
+            options["temperature"] = chat.settings.temperature
+        if chat.settings.seed is not None:
+            options["seed"] = chat.settings.seed
+        return options
+
+    async def _turn(
+        self,
+        chat: Chat,
+        info: ModelInfo | None,
+        history: Sequence[Message],
+        user_id: int,
+        plan: ContextPlan,
+    ) -> AsyncIterator[SessionEvent]:
+        if self.state is TurnState.STREAMING:
+            raise TurnRefused("an answer is still streaming in this chat; stop it first")
+        num_ctx = self.requested_num_ctx(chat, info)
+        options = self._options(chat)
+        think: bool | None = None
+        if info is not None and info.supports_thinking:
+            think = chat.settings.think
+        messages = self._request_messages(chat, history, plan, user_id)
+        answer = self.db.add_message(self.chat_id, "assistant", "", status="streaming")
+        self.state = TurnState.STREAMING
+        content: list[str] = []
+        thinking: list[str] = []
+        saved_at = self._clock()
+        dirty = False
+        status: Status = "complete"
+        error: OllamaError | None = None
+        done: Done | None = None
+        yield TurnStarted(self.chat_id, user_id, answer.id, plan)
+        try:
+            stream = self.client.chat(
+                chat.model,
+                messages,
+                options=options,
+                num_ctx=num_ctx,
+                keep_alive=chat.settings.keep_alive,
+                think=think,
+                starts_in_thinking=bool(info and info.template_opens_think),
+            )
+            async for event in stream:
+                if isinstance(event, Done):
+                    done = event
+                    break
+                if isinstance(event, ContentDelta):
+                    content.append(event.text)
+                    dirty = True
+                elif isinstance(event, ThinkingDelta):
+                    thinking.append(event.text)
+                    dirty = True
+                yield event
+                if dirty and self._clock() - saved_at >= self.flush_interval:
+                    self.db.update_streaming(answer.id, "".join(content), "".join(thinking))
+                    saved_at = self._clock()
+                    dirty = False
+        except asyncio.CancelledError:
+            status = "stopped"
+            self._finish(
+                answer.id, status, content, thinking, None, None, chat, plan, num_ctx, options
+            )
+            self.state = TurnState.STOPPED
+            raise
+        except StreamInterrupted as exc:
+            status, error = "interrupted", exc
+        except OllamaError as exc:
+            status, error = "error", exc
+            if isinstance(exc, ModelNotFound):
+                self._model_info.pop(chat.model, None)
+        if done is None and error is None:
+            status = "interrupted"
+        provenance_info = await self._provenance_facts(chat.model) if done else None
+        final = self._finish(
+            answer.id,
+            status,
+            content,
+            thinking,
+            error,
+            done,
+            chat,
+            plan,
+            num_ctx,
+            options,
+            facts=provenance_info,
+            info=info,
+        )
+        self.state = TurnState.DONE if status == "complete" else TurnState.FAILED
+        yield TurnFinished(self.state, final, error)
+
+    async def _provenance_facts(
+        self, model: str
+    ) -> tuple[int | None, float | None, str | None, str | None]:
+        """After a turn: (effective num_ctx, GPU %, digest, Ollama version), each if known."""
+        effective: int | None = None
+        gpu: float | None = None
+        digest: str | None = None
+        try:
+            loaded = await self.client.loaded()
+            entry = next((m for m in loaded if _same_model(m.name, model)), None)
+            if entry is not None:
+                effective, gpu = entry.context_length, float(entry.gpu_percent)
+                self._loaded_context[model] = entry.context_length
+            installed = await self.client.list_models()
+            digest = next((m.digest for m in installed if _same_model(m.name, model)), None)
+            if self._version is None:
+                self._version = await self.client.version()
+        except OllamaError as exc:
+            log.info("provenance lookup failed: %s", exc)
+        return effective, gpu, digest, self._version
+
+    def _finish(
+        self,
+        answer_id: int,
+        status: Status,
+        content: list[str],
+        thinking: list[str],
+        error: OllamaError | None,
+        done: Done | None,
+        chat: Chat,
+        plan: ContextPlan,
+        num_ctx: int,
+        options: dict[str, Any],
+        *,
+        facts: tuple[int | None, float | None, str | None, str | None] | None = None,
+        info: ModelInfo | None = None,
+    ) -> Message:
+        stats = done.stats if done else None
+        effective, gpu, digest, version = facts or (None, None, None, self._version)
+        warning = None
+        if stats is not None and dropped_more_than_planned(plan, stats.prompt_eval_count):
+            warning = (
+                f"Ollama read only {stats.prompt_eval_count} prompt tokens of about {plan.used} "
+                "sent, so it dropped part of the conversation on its own; raise num_ctx"
+            )
+        provenance = Provenance(
+            model=(done.model if done else chat.model),
+            model_digest=digest,
+            quantization=info.quantization if info else None,
+            requested_num_ctx=num_ctx,
+            effective_num_ctx=effective,
+            gpu_percent=gpu,
+            options={**options, "num_ctx": num_ctx},
+            ollama_version=version,
+            tokens_per_second=stats.tokens_per_second if stats else None,
+            excluded_message_ids=plan.excluded_ids,
+            warning=warning,
+        )
+        return self.db.finish_message(
+            answer_id,
+            status=status,
+            content="".join(content),
+            thinking="".join(thinking),
+            error=str(error) if error else None,
+            stats=stats,
+            provenance=provenance,
+            context_limit=effective or (plan.limit if stats else None),
+        )
+
+
+def _sendable(message: Message) -> bool:
+    """Messages that are part of the conversation: the user's, and answers that have text."""
+    if message.role == "system":
+        return False
+    if message.role == "assistant":
+        return bool(message.content) and message.status != "streaming"
+    return True
+
+
+def _same_model(a: str, b: str) -> bool:
+    def norm(name: str) -> str:
+        return name if ":" in name.rsplit("/", 1)[-1] else name + ":latest"
+
+    return norm(a) == norm(b)

@@ -1,0 +1,255 @@
+"""The chat session against the Ollama double over a real socket, with a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from app.backend.client import OllamaClient
+from app.backend.events import ContentDelta, ThinkingDelta
+from app.chat.session import (
+    ChatSession,
+    SessionEvent,
+    TurnFinished,
+    TurnRefused,
+    TurnStarted,
+    TurnState,
+)
+from app.store import ChatSettings, Database
+from tests.ollama_double.server import OllamaDouble
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database.open(tmp_path / "phidesk.sqlite3")
+    try:
+        yield database
+    finally:
+        database.close()
+
+
+async def collect(events: AsyncIterator[SessionEvent]) -> list[SessionEvent]:
+    return [event async for event in events]
+
+
+def run_turn(
+    double: OllamaDouble, db: Database, chat_id: int, text: str, **kwargs: float
+) -> list[SessionEvent]:
+    async def go() -> list[SessionEvent]:
+        async with OllamaClient(double.url, **kwargs) as client:
+            return await collect(ChatSession(db, client, chat_id).send(text))
+
+    return asyncio.run(go())
+
+
+def finished(events: list[SessionEvent]) -> TurnFinished:
+    last = events[-1]
+    assert isinstance(last, TurnFinished)
+    return last
+
+
+def test_a_turn_is_stored_with_stats_provenance_and_context_meter(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4-mini", settings=ChatSettings(num_ctx=4096, temperature=0.2))
+    ollama_double.script_reply("The answer is $x^2$.", chunk_size=4)
+    events = run_turn(ollama_double, db, chat.id, "What is x squared?")
+    assert isinstance(events[0], TurnStarted)
+    streamed = "".join(e.text for e in events if isinstance(e, ContentDelta))
+    assert streamed == "The answer is $x^2$."
+    end = finished(events)
+    assert end.state is TurnState.DONE
+    user, answer = db.messages(chat.id)
+    assert (user.role, user.content, user.status) == ("user", "What is x squared?", "complete")
+    assert (answer.content, answer.status) == ("The answer is $x^2$.", "complete")
+    assert answer.stats is not None
+    assert answer.stats.prompt_eval_count and answer.stats.eval_count
+    assert answer.provenance is not None
+    assert answer.provenance.requested_num_ctx == 4096
+    assert answer.provenance.effective_num_ctx == 4096  # from /api/ps after the turn
+    assert answer.provenance.ollama_version
+    assert answer.provenance.model_digest
+    assert answer.provenance.options == {"temperature": 0.2, "num_ctx": 4096}
+    stored = db.get_chat(chat.id)
+    assert stored.title == "What is x squared?"
+    assert stored.context.used == answer.stats.prompt_eval_count + answer.stats.eval_count
+    assert stored.context.limit == 4096
+    body = ollama_double.requests_to("/api/chat")[-1].body
+    assert body is not None
+    assert body["options"] == {"temperature": 0.2, "num_ctx": 4096}
+    assert body["messages"] == [{"role": "user", "content": "What is x squared?"}]
+
+
+def test_reasoning_is_kept_apart_and_never_sent_back(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4-reasoning", system_prompt="Think step by step.")
+    ollama_double.script_reply("Four.", thinking="Two plus two is four.")
+    events = run_turn(ollama_double, db, chat.id, "2+2?")
+    assert "".join(e.text for e in events if isinstance(e, ThinkingDelta)).strip() == (
+        "Two plus two is four."
+    )
+    answer = db.messages(chat.id)[-1]
+    assert answer.content.strip() == "Four."
+    assert "Two plus two" in answer.thinking
+    ollama_double.script_reply("Six.")
+    run_turn(ollama_double, db, chat.id, "3+3?")
+    sent = ollama_double.requests_to("/api/chat")[-1].body
+    assert sent is not None
+    assert sent["messages"][0] == {"role": "system", "content": "Think step by step."}
+    assert all("Two plus two" not in m["content"] for m in sent["messages"])
+    assert "think" not in sent  # phi4-reasoning has no thinking capability: never send it
+
+
+def test_dropped_connection_keeps_the_partial_answer_marked_interrupted(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4-mini")
+    ollama_double.script_reply("abcdefghijklmnopqrstuvwxyz", chunk_size=2)
+    ollama_double.set_fault("disconnect", after=4, path="/api/chat")
+    end = finished(run_turn(ollama_double, db, chat.id, "alphabet please"))
+    assert end.state is TurnState.FAILED
+    answer = db.messages(chat.id)[-1]
+    assert answer.status == "interrupted"
+    assert answer.content == "abcdefgh"
+    assert answer.error and "dropped before the answer finished" in answer.error
+
+
+def test_server_error_is_recorded_as_an_error_with_its_sentence(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4-mini")
+    ollama_double.set_fault("status", status=503)
+    end = finished(run_turn(ollama_double, db, chat.id, "hello"))
+    assert end.state is TurnState.FAILED
+    user, answer = db.messages(chat.id)
+    assert user.content == "hello"  # the user's text is never lost
+    assert answer.status == "error"
+    assert answer.error == str(end.error)
+    assert "busy" in (answer.error or "")
+
+
+def test_stop_cancels_the_stream_and_keeps_what_arrived(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4-mini")
+    ollama_double.script_reply("x" * 400, chunk_size=2)
+    ollama_double.set_fault("slow", delay=0.02, path="/api/chat")
+
+    async def go() -> None:
+        async with OllamaClient(ollama_double.url) as client:
+            session = ChatSession(db, client, chat.id)
+            seen = 0
+            enough = asyncio.Event()
+
+            async def consume() -> None:
+                nonlocal seen
+                async for event in session.send("long please"):
+                    if isinstance(event, ContentDelta):
+                        seen += 1
+                        if seen == 5:
+                            enough.set()
+
+            task = asyncio.create_task(consume())
+            await enough.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert session.state is TurnState.STOPPED
+
+    asyncio.run(go())
+    answer = db.messages(chat.id)[-1]
+    assert answer.status == "stopped"
+    assert 10 <= len(answer.content) < 400
+
+
+def test_partial_answer_is_written_while_streaming(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4-mini")
+    ollama_double.script_reply("y" * 200, chunk_size=2)
+    ollama_double.set_fault("slow", delay=0.01, path="/api/chat")
+    observed: list[str] = []
+
+    async def go() -> None:
+        async with OllamaClient(ollama_double.url) as client:
+            session = ChatSession(db, client, chat.id, flush_interval=0.05)
+            async for event in session.send("go"):
+                if isinstance(event, TurnStarted):
+                    answer_id = event.answer_message_id
+                elif isinstance(event, ContentDelta):
+                    stored = db.get_message(answer_id)
+                    observed.append(stored.status)
+                    if stored.content:
+                        observed.append("saved-partial")
+
+    asyncio.run(go())
+    assert "streaming" in observed
+    assert "saved-partial" in observed
+
+
+def test_regenerate_replaces_the_last_answer(ollama_double: OllamaDouble, db: Database) -> None:
+    chat = db.create_chat(model="phi4-mini")
+    ollama_double.script_reply("first")
+    run_turn(ollama_double, db, chat.id, "question")
+    ollama_double.script_reply("second")
+
+    async def go() -> list[SessionEvent]:
+        async with OllamaClient(ollama_double.url) as client:
+            return await collect(ChatSession(db, client, chat.id).regenerate())
+
+    asyncio.run(go())
+    assert [(m.role, m.content) for m in db.messages(chat.id)] == [
+        ("user", "question"),
+        ("assistant", "second"),
+    ]
+
+
+def test_edit_and_resend_replaces_later_messages(ollama_double: OllamaDouble, db: Database) -> None:
+    chat = db.create_chat(model="phi4-mini")
+    for text in ("one", "two"):
+        ollama_double.script_reply(f"re {text}")
+        run_turn(ollama_double, db, chat.id, text)
+    first_user = db.messages(chat.id)[0]
+    ollama_double.script_reply("re uno")
+
+    async def go() -> None:
+        async with OllamaClient(ollama_double.url) as client:
+            await collect(ChatSession(db, client, chat.id).edit_and_resend(first_user.id, "uno"))
+
+    asyncio.run(go())
+    assert [m.content for m in db.messages(chat.id)] == ["uno", "re uno"]
+
+
+def test_history_that_does_not_fit_is_left_out_and_recorded(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4-mini", settings=ChatSettings(num_ctx=600))
+    for i in range(4):
+        ollama_double.script_reply(f"answer {i} " + "z" * 300)
+        run_turn(ollama_double, db, chat.id, f"question {i} " + "q" * 300)
+    last = db.messages(chat.id)[-1]
+    assert last.provenance is not None
+    excluded = last.provenance.excluded_message_ids
+    assert excluded, "a 600-token window cannot hold four 300-character exchanges"
+    sent = ollama_double.requests_to("/api/chat")[-1].body
+    assert sent is not None
+    sent_texts = [m["content"] for m in sent["messages"]]
+    by_id = {m.id: m.content for m in db.messages(chat.id)}
+    for message_id in excluded:
+        assert by_id[message_id] not in sent_texts
+    assert sent_texts[-1].startswith("question 3")
+    # Ollama never had to drop anything on its own: it read what PhiDesk planned.
+    assert last.provenance.warning is None
+
+
+def test_a_chat_without_a_model_is_refused_before_anything_is_stored(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="")
+    with pytest.raises(TurnRefused, match="no model"):
+        run_turn(ollama_double, db, chat.id, "hi")
+    assert db.messages(chat.id) == []
