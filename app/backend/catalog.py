@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
-from app.backend.memory import ModelArchitecture
+from app.backend.hardware import Gpu
+from app.backend.memory import (
+    ArchitectureUnknown,
+    Estimate,
+    KvCacheType,
+    ModelArchitecture,
+    architecture_from_model_info,
+    estimate,
+)
 from app.errors import PhiDeskError
 from app.resources import resources_dir
 
@@ -164,6 +172,44 @@ class Catalog:
             if best is None or score > best[0]:
                 best = (score, entry)
         return CatalogMatch(entry=best[1], variant=None) if best else None
+
+
+def architecture_for(
+    model_info: Mapping[str, object] | None, match: CatalogMatch | None
+) -> ModelArchitecture | None:
+    """Facts for the estimate: from `/api/show` `model_info` when the model is installed and its
+    keys are readable, else from the catalog entry, else None (cannot estimate)."""
+    if model_info:
+        try:
+            return architecture_from_model_info(model_info)
+        except ArchitectureUnknown:
+            pass
+    return match.entry.architecture if match is not None else None
+
+
+def estimate_variant(
+    entry: CatalogEntry,
+    variant: Variant,
+    num_ctx: int,
+    kv_cache_type: KvCacheType = "f16",
+    num_parallel: int = 1,
+    gpus: Sequence[Gpu] = (),
+    *,
+    gpu_overhead_bytes: int = 0,
+) -> Estimate | None:
+    """The memory estimate for a catalog variant that is not installed; None when the catalog
+    does not know its size."""
+    if variant.size_bytes is None:
+        return None
+    return estimate(
+        entry.architecture,
+        variant.size_bytes,
+        num_ctx,
+        kv_cache_type,
+        num_parallel,
+        gpus,
+        gpu_overhead_bytes=gpu_overhead_bytes,
+    )
 
 
 # --- loading -------------------------------------------------------------------------------------

@@ -182,6 +182,13 @@ def compute_buffer_bytes(arch: ModelArchitecture, kv_bytes: int) -> int:
     return max(MIN_COMPUTE_BYTES, math.ceil(arch.gqa_ratio * kv_bytes / 6))
 
 
+def effective_context(arch: ModelArchitecture, num_ctx: int) -> int:
+    """The context Ollama will really allocate: clamped to the trained length, at least 4."""
+    if arch.context_length:
+        num_ctx = min(num_ctx, arch.context_length)
+    return max(num_ctx, 4)
+
+
 class Fit(StrEnum):
     GPU = "gpu"
     PARTIAL = "partial"
@@ -192,6 +199,7 @@ class Fit(StrEnum):
 class Estimate:
     """Memory needed by one model × quantization × context, and where its layers would go."""
 
+    num_ctx: int  # after clamping to the trained context, as Ollama does
     weights_bytes: int
     kv_bytes_per_token: float  # per token of context in one slot
     kv_cache_bytes: int  # for num_ctx tokens in every parallel slot
@@ -235,6 +243,7 @@ def estimate(
     `weights_bytes` is the model file size (`/api/tags` size, or the catalog's approximate size);
     `gpu_overhead_bytes` is the server's `OLLAMA_GPU_OVERHEAD`, reserved on every GPU.
     """
+    num_ctx = effective_context(arch, num_ctx)
     kv = kv_cache_bytes(arch, num_ctx, kv_cache_type, num_parallel)
     compute = compute_buffer_bytes(arch, kv)
     layer_weights = weights_bytes / arch.layer_count
@@ -275,6 +284,7 @@ def estimate(
     else:
         fit = Fit.PARTIAL
     return Estimate(
+        num_ctx=num_ctx,
         weights_bytes=weights_bytes,
         kv_bytes_per_token=kv_bytes_per_token(arch, kv_cache_type),
         kv_cache_bytes=kv,

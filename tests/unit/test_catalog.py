@@ -15,13 +15,16 @@ from app.backend.catalog import (
     CATALOG_FILE,
     Catalog,
     CatalogError,
+    architecture_for,
     catalog_dir,
     default_catalog,
+    estimate_variant,
     load_catalog,
     normalize_model_name,
     parse_catalog,
 )
-from app.backend.memory import KIB, kv_bytes_per_token
+from app.backend.hardware import Gpu, GpuVendor
+from app.backend.memory import GIB, KIB, MIB, Fit, kv_bytes_per_token
 from app.resources import resources_dir
 
 CATALOG_PATH = resources_dir() / "catalog" / CATALOG_FILE
@@ -276,3 +279,54 @@ def test_a_name_listed_twice_is_refused() -> None:
     entries = parse_catalog(shipped_document())
     with pytest.raises(CatalogError, match="twice"):
         Catalog([*entries, entries[0]])
+
+
+# --- estimates from the catalog ------------------------------------------------------------------
+
+
+def test_architecture_comes_from_model_info_when_installed() -> None:
+    match = default_catalog().lookup("phi4-mini")
+    # A model_info with a key_length the catalog does not have: the installed model's facts win.
+    info = {
+        "general.architecture": "phi3",
+        "phi3.block_count": 32,
+        "phi3.embedding_length": 3072,
+        "phi3.attention.head_count": 24,
+        "phi3.attention.head_count_kv": 8,
+        "phi3.attention.key_length": 64,
+        "phi3.attention.value_length": 64,
+    }
+    installed = architecture_for(info, match)
+    assert installed is not None and kv_bytes_per_token(installed) == 32 * 8 * 128 * 2
+    from_catalog = architecture_for(None, match)
+    assert from_catalog is not None and kv_bytes_per_token(from_catalog) == 128 * KIB
+    unreadable = architecture_for({"general.architecture": "phi3"}, match)
+    assert unreadable == from_catalog
+    assert architecture_for(None, None) is None
+
+
+def test_fit_badges_for_8gb_and_24gb_gpus() -> None:
+    gpu_8 = Gpu(0, "8 GB", GpuVendor.NVIDIA, 8 * GIB, 7 * GIB + 512 * MIB)
+    gpu_24 = Gpu(0, "24 GB", GpuVendor.NVIDIA, 24 * GIB, 23 * GIB + 512 * MIB)
+    catalog = default_catalog()
+
+    def badge(variant_name: str, gpu: Gpu, num_ctx: int = 4096) -> Fit:
+        match = catalog.lookup(variant_name)
+        assert match is not None and match.variant is not None
+        result = estimate_variant(match.entry, match.variant, num_ctx, gpus=[gpu])
+        assert result is not None
+        return result.fit
+
+    assert badge("phi4-mini:3.8b-q4_K_M", gpu_8) is Fit.GPU
+    assert badge("phi4:14b-q4_K_M", gpu_8) is Fit.PARTIAL
+    assert badge("phi4:14b-q4_K_M", gpu_24, 16384) is Fit.GPU
+    assert badge("phi4:14b-fp16", gpu_24) is Fit.PARTIAL
+    # phi4-reasoning at 32K: 6.25 GiB of KV and ~4.2 GiB of compute on top of the weights.
+    assert badge("phi4-reasoning:14b-q4_K_M", gpu_24, 32768) is Fit.GPU  # ~21 GiB
+    assert badge("phi4-reasoning:14b-q8_0", gpu_24, 32768) is Fit.PARTIAL  # ~25.8 GiB
+
+
+def test_no_estimate_without_a_size() -> None:
+    match = default_catalog().lookup("hf.co/unsloth/Phi-4-reasoning-plus-GGUF:UD-Q4_K_XL")
+    assert match is not None and match.variant is not None
+    assert estimate_variant(match.entry, match.variant, 4096) is None

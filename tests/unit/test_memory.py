@@ -311,3 +311,11 @@ def test_measured_split_reads_like_ollama_ps(
     assert split.text == text
     assert split.gpu_percent == gpu_percent
     assert split.cpu_percent == 100 - gpu_percent
+
+
+def test_context_beyond_the_trained_length_is_clamped_like_ollama() -> None:
+    # phi4 is trained for 16384 tokens; asking for 32768 allocates 16384.
+    result = estimate(PHI4, PHI4_Q4_K_M, 32768, gpus=[GPU_24GB])
+    assert result.num_ctx == 16384
+    assert result.kv_cache_bytes == 3.125 * GIB
+    assert estimate(PHI4_MINI, PHI4_MINI_Q4_K_M, 32768).num_ctx == 32768
