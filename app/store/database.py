@@ -227,6 +227,16 @@ class Database:
             connection.rollback()
         return None if value is None else str(value)
 
+    def connection_settings(self) -> dict[str, int | str]:
+        """The pragmas in force on a pooled connection (for diagnostics and tests)."""
+        names = ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+        with self._engine.connect() as connection:
+            values: dict[str, int | str] = {
+                name: connection.exec_driver_sql(f"PRAGMA {name}").scalar_one() for name in names
+            }
+            connection.rollback()
+        return values
+
     @contextmanager
     def _translated(self) -> Iterator[None]:
         try:
@@ -388,7 +398,7 @@ class Database:
         if limit is not None:
             query = query.limit(limit)
         with self._reading() as session:
-            return [_chat(row, n) for row, n in session.execute(query).tuples()]
+            return [_chat(row, n) for row, n in session.execute(query)]
 
     def delete_chat(self, chat_id: int) -> None:
         """Move the chat to the trash (undo with `restore_chat`; `purge_deleted_chats` empties

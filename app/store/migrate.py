@@ -19,7 +19,7 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 
 from app.resources import migrations_dir
-from app.store.engine import BUSY_TIMEOUT_MS
+from app.store.engine import BUSY_TIMEOUT_MS, writer
 from app.store.errors import DatabaseCorrupt, DatabaseTooNew, MigrationFailed
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,8 @@ def inspect_file(path: Path) -> FileState:
         raise _corrupt(path, str(exc)) from exc
     finally:
         connection.close()
+    if not rows and tables == {"alembic_version"}:
+        return FileState(revision=None)  # every migration was undone: as good as new
     if len(rows) != 1:
         raise _corrupt(path, "its schema version is missing")
     revision = str(rows[0][0])
@@ -132,7 +134,9 @@ def upgrade(engine: sa.Engine, path: Path, state: FileState) -> Path | None:
         return None
     backup_path = backup(path, state.revision) if state.revision is not None else None
     try:
-        with engine.connect() as connection:
+        # BEGIN IMMEDIATE: take the write lock before reading the revision, so a second process
+        # opening the same file waits here instead of failing on a read-to-write upgrade.
+        with writer(engine).connect() as connection:
             raw = connection.connection.driver_connection
             assert raw is not None
             raw.execute("PRAGMA foreign_keys = OFF")

@@ -1,0 +1,148 @@
+"""Real processes on one database file: a writer killed with SIGKILL mid-stream, and two
+PhiDesk processes writing at the same time."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from app.store import Database
+
+REPO = Path(__file__).resolve().parents[2]
+
+STREAMER = textwrap.dedent(
+    """
+    import sys, time
+    from app.store import Database
+
+    db = Database.open(sys.argv[1])
+    chat = db.create_chat(title="crash test", model="phi4")
+    user = db.add_message(chat.id, "user", "Tell me a long story")
+    answer = db.add_message(chat.id, "assistant", status="streaming")
+    text = ""
+    for i in range(1_000_000):
+        text += f"word{i} "
+        db.update_streaming(answer.id, text, thinking="pondering")
+        if i == 25:
+            print(chat.id, user.id, answer.id, flush=True)
+        time.sleep(0.003)
+    """
+)
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from app.store import Database
+
+    path, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    print("ready", flush=True)
+    sys.stdin.readline()  # start together
+    db = Database.open(path)
+    chat = db.create_chat(title=name)
+    for i in range(count):
+        db.add_message(chat.id, "user", f"{name} question {i}")
+        answer = db.add_message(chat.id, "assistant", status="streaming")
+        db.update_streaming(answer.id, f"{name} partial {i}")
+        db.finish_message(answer.id, content=f"{name} answer {i} ocelot")
+        db.list_chats()
+        db.search("ocelot", limit=5)
+    db.close()
+    print("done", chat.id, flush=True)
+    """
+)
+
+
+def _python(script: Path, *args: str, **kwargs: object) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, str(script), *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+        **kwargs,  # type: ignore[call-overload]
+    )
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_answer_survives_sigkill_mid_stream_as_interrupted(tmp_path: Path) -> None:
+    path = tmp_path / "phidesk.sqlite3"
+    script = tmp_path / "streamer.py"
+    script.write_text(STREAMER)
+    process = _python(script, str(path))
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line, "the streaming script died before it started streaming"
+    chat_id, user_id, answer_id = (int(x) for x in line.split())
+    time.sleep(0.2)  # keep writing for a while, then die without any clean-up
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    process.stdout.close()
+    assert process.returncode == -signal.SIGKILL
+
+    with Database.open(path) as db:
+        assert db.interrupted_on_open == (answer_id,)
+        user, answer = db.messages(chat_id)
+        assert (user.id, user.content, user.status) == (user_id, "Tell me a long story", "complete")
+        assert answer.id == answer_id and answer.status == "interrupted"
+        words = answer.content.split()
+        assert len(words) > 26 and words == [f"word{i}" for i in range(len(words))]
+        assert answer.thinking == "pondering"
+        assert [h.message_id for h in db.search("word0")] == [answer_id]
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert (
+            raw.execute(
+                "INSERT INTO message_fts(message_fts, rank) VALUES ('integrity-check', 1)"
+            ).fetchall()
+            == []
+        )
+    raw.close()
+
+
+def test_two_processes_write_the_same_new_file(tmp_path: Path) -> None:
+    """Both create the database at once, then write and read in turns; nothing fails or is lost."""
+    path = tmp_path / "phidesk.sqlite3"
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    count = 60
+    processes = [
+        _python(script, str(path), name, str(count), stdin=subprocess.PIPE)
+        for name in ("alpha", "beta")
+    ]
+    for process in processes:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.close()
+    outputs = []
+    for process in processes:
+        assert process.stdout is not None
+        outputs.append(process.stdout.read())
+        process.stdout.close()
+        process.wait(timeout=120)
+    assert [process.returncode for process in processes] == [0, 0], outputs
+
+    with Database.open(path) as db:
+        chats = {chat.title: chat for chat in db.list_chats()}
+        assert set(chats) == {"alpha", "beta"}
+        for name, chat in chats.items():
+            messages = db.messages(chat.id)
+            assert len(messages) == 2 * count
+            assert [m.content for m in messages[1::2]] == [
+                f"{name} answer {i} ocelot" for i in range(count)
+            ]
+            assert {m.status for m in messages} == {"complete"}
+        assert len(db.search("ocelot", limit=10 * count)) == 2 * count
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    raw.close()
