@@ -523,6 +523,12 @@ class _Handler(BaseHTTPRequestHandler):
     def double(self) -> OllamaDouble:
         return self.server.double
 
+    def setup(self) -> None:
+        super().setup()
+        # Like Go's net/http: no Nagle delay, so each NDJSON line leaves at once.
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
@@ -1182,7 +1188,7 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> dict[str, int]:
         stats = dict(stats_base)
         stats["eval_count"] = eval_count
-        stats["eval_duration"] = eval_ns
+        stats["eval_duration"] = eval_ns if eval_count else 0
         wall = time.monotonic_ns() - started
         stats["total_duration"] = max(
             wall, stats["load_duration"] + stats["prompt_eval_duration"] + eval_ns
