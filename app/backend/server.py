@@ -199,7 +199,7 @@ class ManagedServer:
         while time.monotonic() < deadline:
             code = process.poll()
             if code is not None:
-                self._process = None
+                self.stop()
                 raise ServerStartFailed(
                     f"ollama serve exited at once (status {code}); see {self.log_path}"
                     + _last_line(self.log_path)
