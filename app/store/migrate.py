@@ -79,7 +79,9 @@ def inspect_file(path: Path) -> FileState:
     try:
         tables = {
             row[0]
-            for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
+            )
         }
         if not tables:
             return FileState(revision=None)
@@ -118,7 +120,8 @@ def backup(path: Path, revision: str, *, keep: int = BACKUPS_KEPT) -> Path:
     finally:
         source.close()
     backups = sorted(
-        path.parent.glob(f"{path.stem}.backup-*.sqlite3"), key=lambda p: p.stat().st_mtime
+        path.parent.glob(f"{path.stem}.backup-*.sqlite3"),
+        key=lambda p: (p.stat().st_mtime_ns, p.name),
     )
     for old in backups[:-keep] if keep > 0 else []:
         if old != target:

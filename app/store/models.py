@@ -58,7 +58,6 @@ class Base(DeclarativeBase):
 
 class ChatRow(Base):
     __tablename__ = "chats"
-    __table_args__ = (sa.Index("ix_chats_list", "deleted_at", "pinned", "updated_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.Text, default="")
@@ -77,6 +76,8 @@ class ChatRow(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     context_used: Mapped[int | None] = mapped_column(sa.Integer)
     context_limit: Mapped[int | None] = mapped_column(sa.Integer)
+    message_count: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    """Kept by triggers on messages (migration 0003); read-only for the ORM."""
 
     messages: Mapped[list[MessageRow]] = relationship(
         back_populates="chat", passive_deletes=True, order_by="MessageRow.id"

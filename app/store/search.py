@@ -25,7 +25,8 @@ def _has_token_character(word: str) -> bool:
 
 def fts_query(text: str, *, prefix_last: bool = True) -> str | None:
     """The FTS5 MATCH expression for `text`, or None when nothing in it can match."""
-    words = [w for w in text.replace("\x00", "").split() if _has_token_character(w)]
+    # FTS5 tokenizes NUL as a separator, so it splits words here too (and never reaches SQL).
+    words = [w for w in text.replace("\x00", " ").split() if _has_token_character(w)]
     terms = ['"' + w.replace('"', '""') + '"' for w in words]
     if not terms:
         return None

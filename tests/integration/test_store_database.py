@@ -257,3 +257,33 @@ def test_many_threads_share_one_database(db: Database) -> None:
     assert errors == []
     assert [c.message_count for c in db.list_chats()] == [40] * 4
     assert len(db.search("walrus", limit=1000)) == 160
+
+
+def test_second_open_while_streaming_does_not_lose_the_live_answer(tmp_path: Path) -> None:
+    """A second PhiDesk on the same file marks the live answer interrupted on open; the first
+    one's next write-through puts it back to streaming and its finish completes it."""
+    path = tmp_path / "phidesk.sqlite3"
+    with Database.open(path) as first:
+        chat = first.create_chat()
+        answer = first.add_message(chat.id, "assistant", status="streaming")
+        first.update_streaming(answer.id, "so far")
+        with Database.open(path) as second:
+            assert second.interrupted_on_open == (answer.id,)
+            first.update_streaming(answer.id, "so far, and more")
+            assert second.get_message(answer.id).status == "streaming"
+            first.finish_message(answer.id)
+            done = second.get_message(answer.id)
+            assert (done.status, done.content) == ("complete", "so far, and more")
+
+
+def test_backups_are_rotated(tmp_path: Path) -> None:
+    from app.store.migrate import BACKUPS_KEPT, backup
+
+    path = tmp_path / "phidesk.sqlite3"
+    Database.open(path).close()
+    made = [backup(path, "0001") for _ in range(BACKUPS_KEPT + 2)]
+    kept = sorted(tmp_path.glob("phidesk.backup-0001-*.sqlite3"))
+    assert kept == sorted(made[-BACKUPS_KEPT:])
+    with sqlite3.connect(kept[-1]) as copy:
+        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    copy.close()

@@ -52,8 +52,23 @@ def _seed_0001(connection: sqlite3.Connection) -> None:
     )
 
 
+def _seed_0002(connection: sqlite3.Connection) -> None:
+    """Schema 0002 added provenance, presets and the context meter columns."""
+    _seed_0001(connection)
+    connection.execute("UPDATE chats SET context_used = 345, context_limit = 8192 WHERE id = 1")
+    connection.execute(
+        "INSERT INTO message_provenance (message_id, model, model_digest, quantization,"
+        " requested_num_ctx, effective_num_ctx, options, excluded_message_ids)"
+        " VALUES (2, 'phi4:14b', 'sha256:feed', 'Q4_K_M', 8192, 8192, '{\"seed\": 7}', '[]')"
+    )
+    connection.execute(
+        "INSERT INTO presets (name, text, created_at, updated_at)"
+        " VALUES ('Pirate', 'Talk like a pirate.', '2026-01-02 03:04:05', '2026-01-02 03:04:05')"
+    )
+
+
 # One seed per revision that is not the newest: adding a migration means adding its seed here.
-SEEDS: dict[str, Callable[[sqlite3.Connection], None]] = {"0001": _seed_0001}
+SEEDS: dict[str, Callable[[sqlite3.Connection], None]] = {"0001": _seed_0001, "0002": _seed_0002}
 
 
 def _sha256(path: Path) -> str:
@@ -105,8 +120,22 @@ def test_upgrade_from_earlier_revision_keeps_data(tmp_path: Path, revision: str)
         assert db.interrupted_on_open == (haiku[1].id,)
         assert [hit.message_id for hit in db.search("borrow")] == [2, 1]  # newest first
         # The new tables work on the upgraded file.
-        preset = db.create_preset("Terse", "Answer in one line.")
-        assert [p.name for p in db.list_presets()] == [preset.name]
+        db.create_preset("Terse", "Answer in one line.")
+        older_presets = ["Pirate"] if revision >= "0002" else []
+        assert [p.name for p in db.list_presets()] == [*older_presets, "Terse"]
+        provenance = db.messages(rust.id)[1].provenance
+        if revision >= "0002":
+            assert provenance is not None
+            assert (provenance.model_digest, provenance.options) == ("sha256:feed", {"seed": 7})
+        else:
+            assert provenance is None
+        # Counts kept by triggers go on counting after the upgrade.
+        db.add_message(rust.id, "user", "and one more")
+        db.delete_message(haiku[0].id)
+        assert {c.title: c.message_count for c in db.list_chats()} == {
+            "Rust lifetimes": 3,
+            "Haiku about pumpkins": 1,
+        }
 
     assert backup is not None and backup.parent == path.parent
     assert backup.name.startswith(f"phidesk.backup-{revision}-") and backup.suffix == ".sqlite3"

@@ -60,7 +60,7 @@ WRITER = textwrap.dedent(
 )
 
 
-def _python(script: Path, *args: str, **kwargs: object) -> subprocess.Popen[str]:
+def _python(script: Path, *args: str, stdin: int | None = None) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
         [sys.executable, str(script), *args],
@@ -68,7 +68,7 @@ def _python(script: Path, *args: str, **kwargs: object) -> subprocess.Popen[str]
         text=True,
         env=env,
         cwd=REPO,
-        **kwargs,  # type: ignore[call-overload]
+        stdin=stdin,
     )
 
 
