@@ -141,7 +141,9 @@ def serve() -> int:
     try:
         double.start()
     except OSError as exc:
-        sys.stderr.write(f"Error: listen tcp {host}:{port}: bind: {exc.strerror or exc}\n")
+        reason = str(exc.strerror or exc)
+        reason = reason[:1].lower() + reason[1:]  # Go's wording: "address already in use"
+        sys.stderr.write(f"Error: listen tcp {host}:{port}: bind: {reason}\n")
         return 1
     _log(f"Listening on {host}:{double.port} (version {VERSION})")
     try:

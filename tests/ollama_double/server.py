@@ -1294,6 +1294,10 @@ class _Emitter:
             if fault.kind == "disconnect" and fault.after == 0:
                 self.handler._drop_connection()
                 return False
+            if fault.kind == "error_line" and fault.after == 0:
+                # Nothing written yet: a plain error status, not a line (reference §1.2).
+                self.handler._error(500, fault.message or self.default_error)
+                return False
         self.handler._start_stream()
         return True
 
