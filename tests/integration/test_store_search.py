@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,6 +150,7 @@ def _close_shared() -> Iterator[None]:
     for database in _SHARED:
         database.close()
     _SHARED.clear()
+    shutil.rmtree(_DB_DIR, ignore_errors=True)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
