@@ -82,7 +82,12 @@ def secret_service() -> Iterator[str]:
     import keyring
     import keyring.core
 
+    import keyring.backend
+
     previous_backend = keyring.get_keyring()
+    # keyring caches which backends are viable once per process; a test that asked before the
+    # bus existed would otherwise hide the Secret Service from everything after it.
+    keyring.backend.get_all_keyring.reset()  # type: ignore[attr-defined]
     keyring.core.init_backend()
     try:
         yield address
@@ -91,6 +96,8 @@ def secret_service() -> Iterator[str]:
         bus.terminate()
         daemon.wait(10)
         bus.wait(10)
+        daemon.stdout.close()
+        bus.stdout.close()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
