@@ -780,3 +780,16 @@ def test_nothing_went_wrong_inside_the_double(ollama_double: OllamaDouble) -> No
     call(ollama_double.url, "POST", "/api/pull", {"model": "phi4:14b-q8_0"})
     assert ollama_double.errors == []
     assert json.loads(json.dumps([r.__dict__ for r in ollama_double.requests]))
+
+
+def test_lines_are_encoded_like_gos_encoding_json(ollama_double: OllamaDouble) -> None:
+    content = "a<b>&c\u0085d\u2028e é"
+    ollama_double.script_reply(content, chunk_size=100)
+    body = {"model": "phi4", "messages": [{"role": "user", "content": "x"}]}
+    response = httpx.post(ollama_double.url + "/api/chat", json=body)
+    first = response.content.split(b"\n")[0]
+    assert b"\\u003cb\\u003e\\u0026c" in first  # Go escapes <, > and & by default
+    assert b"\\u2028" in first  # and U+2028/U+2029
+    assert "\u0085".encode() in first and "é".encode() in first  # the rest is raw UTF-8
+    assert response.content.endswith(b"}\n")
+    assert json.loads(first)["message"]["content"] == content

@@ -106,16 +106,16 @@ def call(
         streamed = content_type.startswith("application/x-ndjson")
         exchange = Exchange(response.status_code, response.headers, "", streamed=streamed)
         if streamed:
-            lines = []
-            for line in response.iter_lines():
-                lines.append(line)
+            # NDJSON lines end at "\n" only; httpx's iter_lines would also split at U+0085 & co.
+            data = b"".join(response.iter_bytes())
+            exchange.text = data.decode()
+            for line in exchange.text.split("\n"):
                 if not line:
                     continue
                 try:
                     exchange.objects.append(json.loads(line))
                 except ValueError:
                     exchange.malformed.append(line)
-            exchange.text = "\n".join(lines)
         else:
             exchange.text = response.read().decode()
             if content_type.startswith("application/json") and exchange.text:

@@ -64,10 +64,9 @@ class Fault:
         if self.status == 401:
             payload: dict[str, str] = {"error": self.message or "unauthorized"}
             payload["signin_url"] = SIGNIN_URL
-            return json.dumps(payload).encode()
+            return json.dumps(payload, separators=(",", ":")).encode()
         if self.message is not None:
-            return json.dumps({"error": self.message}).encode()
+            return json.dumps({"error": self.message}, separators=(",", ":")).encode()
         defaults = {503: BUSY_MESSAGE, 500: RUNNER_TERMINATED, 429: "too many requests"}
-        return json.dumps(
-            {"error": defaults.get(self.status, f"injected HTTP {self.status}")}
-        ).encode()
+        message = defaults.get(self.status, f"injected HTTP {self.status}")
+        return json.dumps({"error": message}, separators=(",", ":")).encode()

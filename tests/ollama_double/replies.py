@@ -41,7 +41,9 @@ def render_message(style: str, role: str, content: str) -> str:
 def render_prompt(spec: ModelSpec, messages: list[dict[str, Any]]) -> str:
     """The prompt text for `messages` (already including any baked system message)."""
     parts = [
-        render_message(spec.prompt_style, str(m.get("role", "user")), str(m.get("content") or ""))
+        render_message(
+            spec.prompt_style, str(m.get("role") or "user").lower(), str(m.get("content") or "")
+        )
         for m in messages
     ]
     parts.append(
@@ -69,7 +71,8 @@ def truncate_messages(
     System messages are kept and the last message is always kept, even if it alone is too long.
     """
     for start in range(len(messages)):
-        kept = [m for m in messages[:start] if m.get("role") == "system"] + messages[start:]
+        kept = [m for m in messages[:start] if str(m.get("role")).lower() == "system"]
+        kept += messages[start:]
         if start == len(messages) - 1 or prompt_tokens(spec, kept) <= num_ctx:
             return kept
     return list(messages)

@@ -102,8 +102,27 @@ class ClientGone(Exception):
     """The client closed the connection while we were streaming."""
 
 
+class ServerStopping(ClientGone):
+    """`stop()` was called while a response was still being written."""
+
+
 class KeepAliveError(ValueError):
     pass
+
+
+_GO_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
+def go_json(payload: Any) -> bytes:
+    """JSON as Go's encoding/json writes it: raw UTF-8, but <, >, &, U+2028 and U+2029 escaped.
+
+    Other characters that some line splitters treat as line breaks (such as U+0085) stay raw, as
+    on the real server; NDJSON lines end only at "\n".
+    """
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return text.translate(_GO_ESCAPES).encode()
 
 
 def format_time(moment: datetime) -> str:
@@ -209,6 +228,16 @@ class OllamaDouble:
         pull_step_delay: seconds between pull progress lines (the real server ticks every ~60 ms).
         pull_steps: progress lines per weights layer of a full download.
         token_delay: seconds between streamed chat/generate chunks (0 = as fast as possible).
+
+    Attributes tests may read (and the knobs above may be changed while it runs):
+        url: "http://127.0.0.1:PORT".
+        requests: every API request (`RecordedRequest`: method, path, body, lower-case headers).
+        disconnects: paths of streams the client closed before they finished, in order.
+        last_prompt / last_prompt_messages: the rendered prompt of the latest chat/generate and
+            the messages it was built from after truncation (baked system message included).
+        installed / loaded / blobs: models on "disk", models in memory (what /api/ps shows),
+            bytes of each layer digest on "disk" (partial downloads are resume points).
+        errors: tracebacks of bugs inside the double itself (should stay empty).
     """
 
     def __init__(
@@ -572,7 +601,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def _json(self, status: int, payload: Any) -> None:
-        self._send(status, json.dumps(payload).encode())
+        self._send(status, go_json(payload))
 
     def _error(self, status: int, message: str) -> None:
         self._json(status, {"error": message})
@@ -623,7 +652,7 @@ class _Handler(BaseHTTPRequestHandler):
             if remaining <= 0:
                 return
             if self.double._stopping.wait(min(0.02, remaining)):
-                raise ClientGone
+                raise ServerStopping
 
     def _dispatch(self, method: str) -> None:
         path = self.path.split("?", 1)[0]
@@ -678,6 +707,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         try:
             handler(body or {})
+        except ServerStopping:
+            self.close_connection = True
         except ClientGone:
             with self.double.lock:
                 self.double.disconnects.append(path)
@@ -1322,12 +1353,12 @@ class _Emitter:
                 return False
         if delay:
             self.handler._wait(delay)
-        self.handler._write_raw_line(json.dumps(payload, ensure_ascii=False).encode())
+        self.handler._write_raw_line(go_json(payload))
         self.sent += 1
         return True
 
     def error(self, message: str) -> None:
-        self.handler._write_raw_line(json.dumps({"error": message}).encode())
+        self.handler._write_raw_line(go_json({"error": message}))
         self.end()
 
     def end(self) -> None:
