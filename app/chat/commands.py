@@ -9,8 +9,8 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from app.backend.client import OllamaClient
 from app.backend.events import ContentDelta
+from app.backend.hosts import HostProfiles
 from app.chat.session import ChatSession, TurnFinished, TurnStarted, TurnState
 from app.commands import Command
 from app.config import AppContext, Settings
@@ -93,7 +93,7 @@ def _prepare_chat(ctx: AppContext, db: Database, args: argparse.Namespace, promp
 async def _ask(ctx: AppContext, db: Database, chat: Chat, prompt: str) -> int:
     out = sys.stdout
     ended_with_newline = True
-    async with OllamaClient(ctx.host) as client:
+    async with HostProfiles(ctx.paths, local_url=ctx.host).client_for_url(ctx.host) as client:
         session = ChatSession(db, client, chat.id)
         async for event in session.send(prompt):
             if isinstance(event, TurnStarted) and event.plan.excluded_ids:
