@@ -1,0 +1,195 @@
+"""The Markdown pipeline: math delimiters, money, code, and untrusted input."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+
+import pytest
+
+from app.render import StreamRenderer, pygments_css, render_markdown
+
+EQUATION = "\\begin{equation}\nE = mc^2\n\\end{equation}"
+ALIGN = "\\begin{align*}\na &= b \\\\\nc &= d\n\\end{align*}"
+
+
+def math_sources(html: str, mode: str) -> list[str]:
+    pattern = rf'<(?:span|div) class="math {mode}">(.*?)</(?:span|div)>'
+    return [html_lib.unescape(m) for m in re.findall(pattern, html, re.DOTALL)]
+
+
+@pytest.mark.parametrize(
+    ("text", "inline", "display"),
+    [
+        ("Euler: $e^{i\\pi} + 1 = 0$.", ["e^{i\\pi} + 1 = 0"], []),
+        ("Area \\(\\pi r^2\\) here.", ["\\pi r^2"], []),
+        ("$$\n\\frac{a}{b}\n$$", [], ["\\frac{a}{b}"]),
+        ("So\n\\[\nx^2\n\\]\ndone", [], ["x^2"]),
+        ("Inline display \\[a+b\\] too.", [], ["a+b"]),
+        (
+            "\\begin{equation}\nE = mc^2\n\\end{equation}",
+            [],
+            ["\\begin{equation}\nE = mc^2\n\\end{equation}"],
+        ),
+        (
+            "\\begin{align*}\na &= b \\\\\nc &= d\n\\end{align*}",
+            [],
+            ["\\begin{align*}\na &= b \\\\\nc &= d\n\\end{align*}"],
+        ),
+    ],
+)
+def test_math_delimiters_become_placeholders(
+    text: str, inline: list[str], display: list[str]
+) -> None:
+    html = render_markdown(text)
+    assert math_sources(html, "inline") == inline
+    assert math_sources(html, "display") == display
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It costs $5 and $10.",
+        "Between $300 and $400 a month, or $1,200.50 total.",
+        "Prices: $5-$10.",
+        "An escaped \\$20 bill and \\$x\\$.",
+    ],
+)
+def test_money_stays_text(text: str) -> None:
+    html = render_markdown(text)
+    assert "math" not in html
+    assert "$" in html
+
+
+def test_dollars_in_code_are_not_math() -> None:
+    html = render_markdown('Use `$HOME` and\n\n```bash\necho "$x and $y"\n```\n')
+    assert "math" not in html
+    assert "<code>$HOME</code>" in html
+    assert "$x" in html
+
+
+def test_fenced_code_with_a_language_is_highlighted() -> None:
+    html = render_markdown("```python\ndef f(x):\n    return x\n```\n")
+    assert '<pre class="code" data-lang="python">' in html
+    assert '<span class="k">def</span>' in html
+    assert ".theme-light .hl .k" in pygments_css() and ".theme-dark .hl .k" in pygments_css()
+
+
+def test_unknown_language_and_unclosed_fences_are_plain() -> None:
+    unknown = render_markdown("```nosuchlang\na < b\n```\n")
+    assert "a &lt; b" in unknown and "<span" not in unknown
+    unclosed = render_markdown("```python\ndef f(x):")
+    assert "def f(x):" in unclosed and "<span" not in unclosed
+
+
+def test_tables_strikethrough_and_task_lists() -> None:
+    html = render_markdown("| a | b |\n|---|--:|\n| 1 | ~~2~~ |\n\n- [x] done\n- [ ] todo\n")
+    assert "<table>" in html and '<td style="text-align:right"><s>2</s></td>' in html
+    assert html.count('type="checkbox"') == 2 and 'checked="checked"' in html
+
+
+# -- untrusted input -------------------------------------------------------------------------
+
+
+def test_raw_html_is_escaped() -> None:
+    html = render_markdown('<script>alert(1)</script>\n\n<img src=x onerror="alert(1)">\n\nok')
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html and "&lt;img" in html
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "[x](javascript:alert(1))",
+        "[x](JAVASCRIPT:alert(1))",
+        "[x](data:text/html;base64,PHNjcmlwdD4=)",
+        "<javascript:alert(1)>",
+        "[x](vbscript:msgbox)",
+    ],
+)
+def test_dangerous_links_are_not_links(link: str) -> None:
+    html = render_markdown(link)
+    assert "href" not in html
+
+
+def test_images_never_load_they_become_links() -> None:
+    html = render_markdown("![a chart](https://example.org/x.png)")
+    assert "<img" not in html
+    assert '<a class="image-link" href="https://example.org/x.png">a chart</a>' in html
+
+
+def test_tex_that_attacks_the_typesetter_stays_an_escaped_placeholder() -> None:
+    html = render_markdown("$\\href{javascript:alert(1)}{x}$ and $\\def\\a{\\a\\a}\\a$ and $<b>$")
+    assert math_sources(html, "inline") == [
+        "\\href{javascript:alert(1)}{x}",
+        "\\def\\a{\\a\\a}\\a",
+        "<b>",
+    ]
+    assert "<a " not in html and "<b>" not in html
+
+
+def test_deep_nesting_is_bounded() -> None:
+    # markdown-it stops nesting at 20 levels (and drops what is deeper) instead of recursing.
+    quotes = render_markdown(">" * 10_000 + " deep")
+    assert 0 < quotes.count("<blockquote>") < 200
+    lists = render_markdown("".join("  " * i + "- item\n" for i in range(10_000)))
+    assert lists.count("<ul>") < 200
+    bullets = render_markdown("- " * 10_000 + "x")
+    assert bullets.count("<ul>") < 200
+
+
+def test_a_one_megabyte_line() -> None:
+    line = "word $5 *a* `c` [l](http://x) " * 35_000
+    assert len(line) > 1_000_000
+    html = render_markdown(line)
+    assert html.startswith("<p>") and html.count("<em>") == 35_000
+    renderer = StreamRenderer()
+    for start in range(0, len(line), 100_000):
+        renderer.push(line[start : start + 100_000])
+    assert renderer.html() == html
+    assert renderer.finish() == html
+
+
+def test_many_unclosed_math_openers_stay_linear() -> None:
+    # Each of these was quadratic in mdit-py-plugins' texmath / amsmath scans (minutes, not ms);
+    # pytest's faulthandler timeout catches a regression.
+    html = render_markdown("\\( x " * 150_000)
+    assert "math" not in html
+    html = render_markdown("\\begin{align} x\n" * 20_000)
+    assert "math" not in html
+    html = render_markdown("$$ x\n" * 20_001)  # not blocks: 10,000 inline display pairs
+    assert html.count('class="math display"') == 10_000
+
+
+def test_unterminated_constructs_at_the_end_of_a_stream() -> None:
+    for text in [
+        "```python\nprint(1)\n",
+        "$$\n\\frac{1}{",
+        "\\[\n\\int_0^1",
+        "\\begin{align}\na &= b",
+    ]:
+        renderer = StreamRenderer()
+        for ch in text:
+            renderer.push(ch)
+            renderer.take()
+        assert renderer.finish() == render_markdown(text)
+    assert "print(1)" in render_markdown("```python\nprint(1)\n")
+    assert "\\frac{1}{" in render_markdown("$$\n\\frac{1}{")
+
+
+def test_invalid_surrogates_become_replacement_characters() -> None:
+    html = render_markdown("bad \ud800 pair \udfff end")
+    assert "\ud800" not in html and "\udfff" not in html
+    assert html.count("\ufffd") == 2
+    html.encode("utf-8")  # valid UTF-8 all the way to the web page
+    renderer = StreamRenderer()
+    renderer.push("a\ud83d")
+    renderer.push("\ude00b")
+    assert renderer.finish() == render_markdown("a\ud83d\ude00b")
+
+
+def test_right_to_left_text_is_kept() -> None:
+    text = "مرحبا بالعالم **غامق** و $x^2$\n\nשלום עולם"
+    html = render_markdown(text)
+    assert "مرحبا بالعالم" in html and "<strong>غامق</strong>" in html and "שלום עולם" in html
+    assert math_sources(html, "inline") == ["x^2"]
