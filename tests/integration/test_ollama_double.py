@@ -7,6 +7,7 @@ Expected figures come from the brief and the reference (§1, §3, §7), not from
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -342,6 +343,7 @@ def test_chat_streams_ndjson_with_stats_only_on_the_final_chunk(
     for key in STATS:
         assert isinstance(final[key], int) and final[key] > 0, key
     assert final["eval_count"] == len(chunks)  # one chunk is one token
+    assert final["eval_count"] / (final["eval_duration"] / 1e9) < 1000, "a plausible tokens/s"
     assert final["total_duration"] >= final["load_duration"] + final["eval_duration"]
     assert "Tell me something" in exchange.contents()
 
@@ -793,3 +795,20 @@ def test_lines_are_encoded_like_gos_encoding_json(ollama_double: OllamaDouble) -
     assert "\u0085".encode() in first and "é".encode() in first  # the rest is raw UTF-8
     assert response.content.endswith(b"}\n")
     assert json.loads(first)["message"]["content"] == content
+
+
+@pytest.mark.real_ollama
+def test_a_real_ollama_agrees_with_the_doubles_schemas_and_messages() -> None:
+    """With PHIDESK_TEST_OLLAMA_URL set, the same checks hold for a real server."""
+    url = os.environ.get("PHIDESK_TEST_OLLAMA_URL")
+    if not url:
+        pytest.skip("PHIDESK_TEST_OLLAMA_URL is not set; no real Ollama to compare with")
+    for path in ("/api/version", "/api/tags", "/api/ps"):
+        assert call(url, "GET", path).status == 200
+    name = "phidesk-no-such-model"
+    missing = call(url, "POST", "/api/show", {"model": name})
+    assert (missing.status, missing.json) == (404, {"error": f"model '{name}' not found"})
+    pulled = call(url, "POST", "/api/pull", {"model": "phi4:no-such-tag-phidesk"})
+    assert pulled.status == 200
+    assert pulled.objects[0] == {"status": "pulling manifest"}
+    assert pulled.final == {"error": "pull model manifest: file does not exist"}

@@ -85,7 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     for text in args.fault:
         kind, params = parse_fault(text)
         double.set_fault(kind, **params)
-    double.start()
+    try:
+        double.start()
+    except OSError as exc:
+        sys.stderr.write(
+            f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}\n"
+        )
+        return 1
     print(double.url, flush=True)
     sys.stderr.write("Ollama double running; Ctrl-C to stop.\n")
     double.serve_forever()
