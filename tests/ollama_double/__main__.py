@@ -12,7 +12,10 @@ or later over HTTP:
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from types import FrameType
 from typing import Any
 
 from tests.ollama_double.models import GIB, REGISTRY
@@ -94,7 +97,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(double.url, flush=True)
     sys.stderr.write("Ollama double running; Ctrl-C to stop.\n")
-    double.serve_forever()
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    # Set explicitly: a shell starts background jobs with SIGINT ignored.
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        while not stop.wait(0.2):
+            pass
+    finally:
+        double.stop()
     return 0
 
 

@@ -662,7 +662,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         path = self.path.split("?", 1)[0]
-        raw = self._read_body() if method in ("POST", "DELETE", "PUT") else b""
+        raw = self._read_body()  # any method may carry one; read it to keep the connection sane
         body: Any = None
         parse_error: str | None = None
         if raw.strip():
