@@ -5,7 +5,7 @@
 ; user's chats, settings and logs (%LOCALAPPDATA%\PhiDesk) unless the user ticks "Also delete".
 ;
 ; Build (on Windows, after PyInstaller made dist\phidesk):
-;   makensis /DVERSION=0.1.0 /DPAYLOAD=build\dist\phidesk /DICON=build\icons\phidesk.ico ^
+;   makensis /NOCD /DVERSION=0.1.0 /DPAYLOAD=build\dist\phidesk /DICON=build\icons\phidesk.ico ^
 ;            /DOUTFILE=build\dist\PhiDesk-0.1.0-Setup.exe installer\windows\phidesk.nsi
 ; packaging/build's checks compile it on Linux with Debian's makensis against a stub payload.
 
