@@ -8,8 +8,8 @@ writes, into the given folder:
   phidesk.icns  16-1024 px, for the macOS .app and .dmg
   phidesk-<N>.png for N in PNG_SIZES
 
-The SVG is rasterised by `rsvg-convert` (Debian: librsvg2-bin; macOS: brew install librsvg)
-or, failing that, ImageMagick; Pillow packs the .ico and .icns.
+The SVG is rasterised by `rsvg-convert` (Debian: librsvg2-bin; macOS: brew install librsvg);
+Pillow packs the .ico and .icns.
 """
 
 from __future__ import annotations
@@ -35,17 +35,13 @@ ICNS_MASTER = 1024
 def rasterise(svg: Path, size: int, out: Path) -> None:
     """Render the SVG to a size×size RGBA PNG."""
     rsvg = shutil.which("rsvg-convert")
-    if rsvg is not None:
-        command = [rsvg, "-w", str(size), "-h", str(size), "-o", str(out), str(svg)]
-    else:
-        magick = shutil.which("magick") or shutil.which("convert")
-        if magick is None:
-            raise SystemExit(
-                "icons: neither rsvg-convert (librsvg) nor ImageMagick is installed; "
-                "install librsvg2-bin (Debian) or librsvg (Homebrew)"
-            )
-        command = [magick, "-background", "none", "-density", "384", str(svg)]
-        command += ["-resize", f"{size}x{size}", f"PNG32:{out}"]
+    if rsvg is None:
+        # ImageMagick is no substitute: its built-in SVG renderer drops the gradients.
+        raise SystemExit(
+            "icons: rsvg-convert is not installed; install librsvg2-bin (Debian/Ubuntu) "
+            "or librsvg (Homebrew)"
+        )
+    command = [rsvg, "-w", str(size), "-h", str(size), "-o", str(out), str(svg)]
     subprocess.run(command, check=True)
     with Image.open(out) as image:
         if image.size != (size, size) or image.mode != "RGBA":

@@ -93,8 +93,7 @@ def test_macos_entitlements_let_webengine_jit() -> None:
 
 
 def test_icon_set_renders_every_size_from_the_svg(tmp_path: Path) -> None:
-    if not (shutil.which("rsvg-convert") or shutil.which("convert")):
-        pytest.skip("neither rsvg-convert nor ImageMagick is installed")
+    tool("rsvg-convert")
     Image = pillow()
     icons = packaging_module("icons")
     icons.render(tmp_path)
@@ -108,6 +107,8 @@ def test_icon_set_renders_every_size_from_the_svg(tmp_path: Path) -> None:
     with Image.open(tmp_path / "phidesk-256.png") as image:
         assert image.getpixel((0, 0))[3] == 0  # transparent corner, outside the rounded tile
         assert image.getpixel((128, 128))[3] == 255  # opaque middle
+        red, green, blue, _alpha = image.getpixel((40, 128))  # the tile: blue-violet gradient
+        assert blue > 150 and blue > red and blue > green
     with Image.open(tmp_path / "phidesk.ico") as ico:
         assert {(s, s) for s in (16, 32, 48, 256)} <= set(ico.info["sizes"])
     with Image.open(tmp_path / "phidesk.icns") as icns:
