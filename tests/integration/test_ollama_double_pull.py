@@ -209,3 +209,40 @@ def test_official_client_reads_pull_progress(empty_double: OllamaDouble) -> None
     assert updates[0].status == "pulling manifest"
     assert updates[-1].status == "success"
     assert any(u.completed and u.total and u.completed < u.total for u in updates)
+
+
+@pytest.mark.parametrize(
+    ("name", "gigabytes", "quantization"),
+    [
+        ("phi4:14b-fp16", 29.3, "F16"),
+        ("phi4-mini:3.8b-q8_0", 4.1, "Q8_0"),
+        ("phi4-reasoning:14b-q8_0", 15.6, "Q8_0"),
+        ("phi4-reasoning:plus", 11.1, "Q4_K_M"),
+        ("phi4-mini-reasoning:3.8b-fp16", 7.7, "F16"),
+        ("hf.co/bartowski/phi-4-GGUF:Q6_K", 12.0, "Q6_K"),
+        ("hf.co/unsloth/Phi-4-mini-instruct-GGUF:Q8_0", 4.1, "Q8_0"),
+    ],
+)
+def test_library_and_hugging_face_tags_from_the_reference_pull_with_their_sizes(
+    empty_double: OllamaDouble, name: str, gigabytes: float, quantization: str
+) -> None:
+    assert pull(empty_double, name, stream=False).json == {"status": "success"}
+    (model,) = call(empty_double.url, "GET", "/api/tags").json["models"]
+    assert model["name"] == name
+    assert abs(model["size"] / 1e9 - gigabytes) < 0.1
+    assert model["details"]["quantization_level"] == quantization
+
+
+def test_a_hugging_face_repo_without_a_tag_gets_its_q4_k_m(empty_double: OllamaDouble) -> None:
+    assert pull(empty_double, "hf.co/bartowski/phi-4-GGUF", stream=False).status == 200
+    (model,) = call(empty_double.url, "GET", "/api/tags").json["models"]
+    assert model["name"] == "hf.co/bartowski/phi-4-GGUF:latest"
+    assert model["details"]["quantization_level"] == "Q4_K_M"
+
+
+@pytest.mark.parametrize("name", ["phi4-reasoning:14b-plus", "phi4:15b", "llama3.2", "hf.co/a/b"])
+def test_names_the_registry_does_not_have_do_not_exist(
+    empty_double: OllamaDouble, name: str
+) -> None:
+    exchange = pull(empty_double, name)
+    assert exchange.final == {"error": "pull model manifest: file does not exist"}

@@ -66,7 +66,19 @@ MIT_LICENSE = (
 )
 
 # GGUF general.file_type values for the quantizations used here.
-FILE_TYPES = {"F16": 1, "Q8_0": 7, "Q4_K_M": 15, "Q5_K_M": 17}
+FILE_TYPES = {
+    "F32": 0,
+    "F16": 1,
+    "Q4_0": 2,
+    "Q8_0": 7,
+    "Q2_K": 10,
+    "Q3_K_M": 12,
+    "Q4_K_S": 14,
+    "Q4_K_M": 15,
+    "Q5_K_M": 17,
+    "Q6_K": 18,
+    "BF16": 32,
+}
 
 
 @dataclass(frozen=True)
@@ -193,7 +205,7 @@ def _layers(
 
 def _spec(**kwargs: object) -> ModelSpec:
     spec = ModelSpec(**kwargs)  # type: ignore[arg-type]
-    weights_seed = f"{spec.name.split(':')[0]}:{spec.quantization}:{spec.architecture}"
+    weights_seed = spec.name
     layers = _layers(
         weights_seed,
         spec.size,
@@ -229,106 +241,157 @@ _MINI_SHAPE: dict[str, object] = {
 }
 
 
+_FAMILIES: dict[str, dict[str, object]] = {
+    "phi4": {
+        **_PHI4_SHAPE,
+        "context_length": 16384,
+        "capabilities": ("completion",),
+        "parameters": IM_PARAMETERS,
+    },
+    "phi4-mini": {
+        **_MINI_SHAPE,
+        "context_length": 131072,
+        "capabilities": ("completion", "tools"),
+        "parameters": MINI_PARAMETERS,
+        "template": MINI_TEMPLATE,
+    },
+    "phi4-reasoning": {
+        **_PHI4_SHAPE,
+        "context_length": 32768,
+        "capabilities": ("completion",),
+        "parameters": REASONING_PARAMETERS,
+        "system": REASONING_SYSTEM,
+        "inline_think": True,
+    },
+    "phi4-mini-reasoning": {
+        **_MINI_SHAPE,
+        "context_length": 131072,
+        "capabilities": ("completion", "thinking"),
+        "parameters": MINI_PARAMETERS,
+        "template": MINI_THINKING_TEMPLATE,
+    },
+}
+
+# (name, family, quantization, size in GB) — Ollama library tags observed in reference §7 with
+# their approximate download sizes; the first tag of each family is what `latest` points at.
+_LIBRARY: tuple[tuple[str, str, str, float], ...] = (
+    ("phi4:14b-q4_K_M", "phi4", "Q4_K_M", 9.05),
+    ("phi4:14b-q8_0", "phi4", "Q8_0", 15.58),
+    ("phi4:14b-fp16", "phi4", "F16", 29.32),
+    ("phi4-mini:3.8b-q4_K_M", "phi4-mini", "Q4_K_M", 2.49),
+    ("phi4-mini:3.8b-q8_0", "phi4-mini", "Q8_0", 4.08),
+    ("phi4-mini:3.8b-fp16", "phi4-mini", "F16", 7.67),
+    ("phi4-reasoning:14b-q4_K_M", "phi4-reasoning", "Q4_K_M", 11.09),
+    ("phi4-reasoning:14b-q8_0", "phi4-reasoning", "Q8_0", 15.58),
+    ("phi4-reasoning:14b-fp16", "phi4-reasoning", "F16", 29.32),
+    ("phi4-reasoning:14b-plus-q4_K_M", "phi4-reasoning", "Q4_K_M", 11.09),
+    ("phi4-reasoning:14b-plus-q8_0", "phi4-reasoning", "Q8_0", 15.58),
+    ("phi4-reasoning:14b-plus-fp16", "phi4-reasoning", "F16", 29.32),
+    ("phi4-mini-reasoning:3.8b-q4_K_M", "phi4-mini-reasoning", "Q4_K_M", 3.16),
+    ("phi4-mini-reasoning:3.8b-q8_0", "phi4-mini-reasoning", "Q8_0", 4.08),
+    ("phi4-mini-reasoning:3.8b-fp16", "phi4-mini-reasoning", "F16", 7.67),
+)
+# Tags that are the same manifest as another tag.
+_LIBRARY_ALIASES: dict[str, str] = {
+    "phi4:latest": "phi4:14b-q4_K_M",
+    "phi4:14b": "phi4:14b-q4_K_M",
+    "phi4-mini:latest": "phi4-mini:3.8b-q4_K_M",
+    "phi4-mini:3.8b": "phi4-mini:3.8b-q4_K_M",
+    "phi4-reasoning:latest": "phi4-reasoning:14b-q4_K_M",
+    "phi4-reasoning:14b": "phi4-reasoning:14b-q4_K_M",
+    "phi4-reasoning:plus": "phi4-reasoning:14b-plus-q4_K_M",
+    "phi4-mini-reasoning:latest": "phi4-mini-reasoning:3.8b-q4_K_M",
+    "phi4-mini-reasoning:3.8b": "phi4-mini-reasoning:3.8b-q4_K_M",
+}
+# Hugging Face GGUF repos (reference §7): repo → (family, architecture, {QUANT: size in GB}).
+# unsloth/phi-4-GGUF is a "llamafied" conversion (llama.* keys; UNVERIFIED in the reference),
+# which exercises clients that read general.architecture before composing keys.
+_HUGGING_FACE: dict[str, tuple[str, str, dict[str, float]]] = {
+    "bartowski/phi-4-GGUF": (
+        "phi4",
+        "phi3",
+        {
+            "F16": 29.32,
+            "Q8_0": 15.58,
+            "Q6_K": 12.03,
+            "Q5_K_M": 10.60,
+            "Q4_K_M": 9.05,
+            "Q4_K_S": 8.44,
+            "Q4_0": 8.41,
+        },
+    ),
+    "unsloth/phi-4-GGUF": (
+        "phi4",
+        "llama",
+        {
+            "F16": 29.3,
+            "Q2_K": 5.61,
+            "Q3_K_M": 7.19,
+            "Q4_K_M": 8.89,
+            "Q5_K_M": 10.4,
+            "Q6_K": 12.0,
+            "Q8_0": 15.6,
+        },
+    ),
+    "unsloth/Phi-4-mini-instruct-GGUF": (
+        "phi4-mini",
+        "phi3",
+        {
+            "Q2_K": 1.68,
+            "Q3_K_M": 2.12,
+            "Q4_K_M": 2.49,
+            "Q5_K_M": 2.85,
+            "Q6_K": 3.16,
+            "Q8_0": 4.08,
+            "BF16": 7.68,
+        },
+    ),
+    "bartowski/microsoft_Phi-4-reasoning-GGUF": (
+        "phi4-reasoning",
+        "phi3",
+        {"BF16": 29.32, "Q8_0": 15.58, "Q6_K": 12.03, "Q5_K_M": 10.60, "Q4_K_M": 9.05},
+    ),
+}
+
+
+# Byte sizes other suites already rely on (kept stable since the first version of the double).
+_EXACT_SIZES: dict[str, int] = {
+    "phi4:14b-q4_K_M": 9_053_116_391,
+    "phi4:14b-q8_0": 15_580_500_128,
+    "phi4-mini:3.8b-q4_K_M": 2_491_876_774,
+    "phi4-mini:3.8b-fp16": 7_668_555_360,
+    "phi4-reasoning:14b-q4_K_M": 11_092_070_455,
+    "phi4-reasoning:14b-plus-q4_K_M": 11_092_070_911,
+    "phi4-mini-reasoning:3.8b-q4_K_M": 3_155_023_381,
+    "hf.co/unsloth/phi-4-GGUF:Q5_K_M": 10_435_376_608,
+}
+
+
+def _size(gb: float, seed: str) -> int:
+    """A byte count near `gb` gigabytes that differs per model (deterministic)."""
+    if seed in _EXACT_SIZES:
+        return _EXACT_SIZES[seed]
+    return int(gb * 1e9) + int(hashlib.sha256(seed.encode()).hexdigest()[:6], 16)
+
+
 def _build_registry() -> dict[str, ModelSpec]:
-    phi4 = _spec(
-        name="phi4:latest",
-        quantization="Q4_K_M",
-        context_length=16384,
-        size=9_053_116_391,
-        capabilities=("completion",),
-        parameters=IM_PARAMETERS,
-        **_PHI4_SHAPE,
-    )
-    phi4_q8 = _spec(
-        name="phi4:14b-q8_0",
-        quantization="Q8_0",
-        context_length=16384,
-        size=15_580_500_128,
-        capabilities=("completion",),
-        parameters=IM_PARAMETERS,
-        **_PHI4_SHAPE,
-    )
-    mini = _spec(
-        name="phi4-mini:latest",
-        quantization="Q4_K_M",
-        context_length=131072,
-        size=2_491_876_774,
-        capabilities=("completion", "tools"),
-        parameters=MINI_PARAMETERS,
-        template=MINI_TEMPLATE,
-        **_MINI_SHAPE,
-    )
-    mini_fp16 = _spec(
-        name="phi4-mini:3.8b-fp16",
-        quantization="F16",
-        context_length=131072,
-        size=7_668_555_360,
-        capabilities=("completion", "tools"),
-        parameters=MINI_PARAMETERS,
-        template=MINI_TEMPLATE,
-        **_MINI_SHAPE,
-    )
-    reasoning = _spec(
-        name="phi4-reasoning:latest",
-        quantization="Q4_K_M",
-        context_length=32768,
-        size=11_092_070_455,
-        capabilities=("completion",),
-        parameters=REASONING_PARAMETERS,
-        system=REASONING_SYSTEM,
-        inline_think=True,
-        **_PHI4_SHAPE,
-    )
-    reasoning_plus = _spec(
-        **{
-            **_PHI4_SHAPE,
-            "name": "phi4-reasoning:plus",
-            "quantization": "Q4_K_M",
-            "context_length": 32768,
-            "size": 11_092_070_911,
-            "capabilities": ("completion",),
-            "parameters": REASONING_PARAMETERS,
-            "system": REASONING_SYSTEM,
-            "inline_think": True,
-        }
-    )
-    mini_reasoning = _spec(
-        name="phi4-mini-reasoning:latest",
-        quantization="Q4_K_M",
-        context_length=131072,
-        size=3_155_023_381,
-        capabilities=("completion", "thinking"),
-        parameters=MINI_PARAMETERS,
-        template=MINI_THINKING_TEMPLATE,
-        **_MINI_SHAPE,
-    )
-    # Unsloth's phi-4 GGUF is a "llamafied" conversion: llama.* keys instead of phi3.* (reference
-    # §7 marks this UNVERIFIED for the current files). It exercises clients that read
-    # general.architecture before composing keys.
-    unsloth = _spec(
-        **{
-            **_PHI4_SHAPE,
-            "name": "hf.co/unsloth/phi-4-GGUF:Q5_K_M",
-            "architecture": "llama",
-            "quantization": "Q5_K_M",
-            "context_length": 16384,
-            "size": 10_435_376_608,
-            "capabilities": ("completion",),
-            "parameters": IM_PARAMETERS,
-        }
-    )
-    specs = [phi4, phi4_q8, mini, mini_fp16, reasoning, reasoning_plus, mini_reasoning, unsloth]
-    registry = {spec.name: spec for spec in specs}
-    aliases = {
-        "phi4:14b": phi4,
-        "phi4:14b-q4_K_M": phi4,
-        "phi4-mini:3.8b": mini,
-        "phi4-mini:3.8b-q4_K_M": mini,
-        "phi4-reasoning:14b": reasoning,
-        "phi4-mini-reasoning:3.8b": mini_reasoning,
-    }
-    for alias, spec in aliases.items():
-        registry[alias] = ModelSpec(**{**spec.__dict__, "name": alias})
+    registry: dict[str, ModelSpec] = {}
+    for name, family, quant, gb in _LIBRARY:
+        registry[name] = _spec(
+            name=name, quantization=quant, size=_size(gb, name), **_FAMILIES[family]
+        )
+    for alias, target in _LIBRARY_ALIASES.items():
+        registry[alias] = ModelSpec(**{**registry[target].__dict__, "name": alias})
+    for repo, (family, arch, quants) in _HUGGING_FACE.items():
+        for quant, gb in quants.items():
+            name = f"hf.co/{repo}:{quant}"
+            fields = {**_FAMILIES[family], "architecture": arch}
+            registry[name] = _spec(name=name, quantization=quant, size=_size(gb, name), **fields)
+        if "Q4_K_M" in quants:  # no tag: Q4_K_M when the repo has it (reference §5)
+            default = registry[f"hf.co/{repo}:Q4_K_M"]
+            registry[f"hf.co/{repo}:latest"] = ModelSpec(
+                **{**default.__dict__, "name": f"hf.co/{repo}:latest"}
+            )
     return registry
 
 
