@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -812,3 +813,33 @@ def test_a_real_ollama_agrees_with_the_doubles_schemas_and_messages() -> None:
     assert pulled.status == 200
     assert pulled.objects[0] == {"status": "pulling manifest"}
     assert pulled.final == {"error": "pull model manifest: file does not exist"}
+
+
+def test_a_model_leaves_ps_when_its_keep_alive_runs_out(ollama_double: OllamaDouble) -> None:
+    chat(ollama_double, "phi4-mini", "hi", keep_alive=0.3)  # a number is seconds
+    assert "phi4-mini:latest" in ps(ollama_double)
+    time.sleep(0.4)
+    assert ps(ollama_double) == {}
+
+
+def test_a_cached_prefix_still_counts_in_prompt_eval_count_but_evaluates_faster(
+    ollama_double: OllamaDouble,
+) -> None:
+    first_turn = [("user", "tell me about " + "prefix " * 50)]
+    second_turn = [*first_turn, ("assistant", "an answer"), ("user", "and more")]
+
+    def send(messages: list[tuple[str, str]]) -> Body:
+        body = {
+            "model": "phi4",
+            "messages": [{"role": r, "content": c} for r, c in messages],
+            "options": {"num_ctx": 4096},
+        }
+        return call(ollama_double.url, "POST", "/api/chat", body).final
+
+    send(first_turn)
+    warm = send(second_turn)
+    assert warm["prompt_eval_count"] == im_tokens(second_turn)  # whole prompt (reference §3.2)
+    chat(ollama_double, "phi4", "x", keep_alive=0)  # unload: the cache is gone
+    cold = send(second_turn)
+    assert cold["prompt_eval_count"] == warm["prompt_eval_count"]
+    assert warm["prompt_eval_duration"] < cold["prompt_eval_duration"]
