@@ -1,0 +1,370 @@
+"""Pieces of the model manager: one pull's progress, and one catalog card per family member."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Callable, Mapping, Sequence
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.backend.catalog import CatalogEntry, Variant, normalize_model_name
+from app.backend.client import OllamaClient
+from app.backend.events import PullDone, PullProgress
+from app.backend.hardware import Gpu
+from app.backend.memory import Estimate, KvCacheType, ModelArchitecture, estimate
+from app.backend.models import InstalledModel
+from app.errors import PhiDeskError
+from app.gui.model_manager_text import (
+    badge_text,
+    context_text,
+    download_size,
+    estimate_text,
+    progress_text,
+    sentence,
+)
+from app.gui.tasks import Tasks
+
+log = logging.getLogger(__name__)
+
+SpeedLookup = Callable[[str], float | None]
+
+BAR_STEPS = 1000
+FIT_COLOURS = {
+    "gpu": ("#1b5e20", "#e8f5e9"),
+    "partial": ("#7a4f00", "#fff4d6"),
+    "cpu": ("#8e1b1b", "#fdecea"),
+    "unknown": ("#444444", "#eeeeee"),
+}
+
+
+def install_asyncgen_hooks() -> None:
+    """Let the running loop close abandoned async generators, as `asyncio.run` does.
+
+    qasync's loop never installs asyncio's async-generator hooks (`BaseEventLoop.run_forever`
+    does), so a stream generator left suspended (the ollama client's inner pull stream is, after
+    the "success" line) would be closed by the garbage collector outside the loop, where its
+    `async with` cannot finish and the connection is not released. Idempotent; a loop that
+    already has hooks keeps them.
+    """
+    loop = asyncio.get_event_loop()
+    firstiter = getattr(loop, "_asyncgen_firstiter_hook", None)
+    finalizer = getattr(loop, "_asyncgen_finalizer_hook", None)
+    if sys.get_asyncgen_hooks().finalizer is None and firstiter and finalizer:
+        sys.set_asyncgen_hooks(firstiter=firstiter, finalizer=finalizer)
+
+
+def style_badge(label: QLabel, fit: str) -> None:
+    """Colour a fit badge: green fits, amber partial, red CPU only."""
+    foreground, background = FIT_COLOURS.get(fit, FIT_COLOURS["unknown"])
+    label.setProperty("fit", fit)
+    label.setStyleSheet(
+        f"QLabel {{ color: {foreground}; background: {background}; border: 1px solid "
+        f"{foreground}; border-radius: 9px; padding: 2px 8px; font-weight: 600; }}"
+    )
+
+
+class PullPanel(QWidget):
+    """A pull in progress: bar, "bytes of total · speed · ETA", Cancel, and what went wrong.
+
+    Cancel cancels the task, which closes the connection; Ollama keeps the partial download and
+    pulling the same name again resumes it.
+    """
+
+    pulled = Signal(str)
+    runningChanged = Signal(bool)
+
+    def __init__(self, client: OllamaClient, tasks: Tasks, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._client = client
+        self._tasks = tasks
+        self._task: asyncio.Task[None] | None = None
+        self.model = ""
+        self.bar = QProgressBar()
+        self.bar.setObjectName("PullBar")
+        self.bar.setRange(0, BAR_STEPS)
+        self.bar.setTextVisible(True)
+        self.bar.setAccessibleName("Download progress")
+        self.text = QLabel()
+        self.text.setObjectName("PullText")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("CancelPull")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.error = QLabel()
+        self.error.setObjectName("PullError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #b00020;")
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.bar, 1)
+        row.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(row)
+        layout.addWidget(self.text)
+        layout.addWidget(self.error)
+        self._show_bar(False)
+        self.error.hide()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def _show_bar(self, visible: bool) -> None:
+        self.bar.setVisible(visible)
+        self.cancel_button.setVisible(visible)
+        self.text.setVisible(visible or bool(self.text.text()))
+
+    def start(self, name: str) -> None:
+        """Pull `name` (again: resumes a cancelled or failed download)."""
+        if self.running:
+            return
+        self.model = name.strip()
+        install_asyncgen_hooks()
+        self.error.hide()
+        self.error.clear()
+        self.bar.setRange(0, 0)  # busy until the first sized layer arrives
+        self.text.setText(f"Pulling {self.model}…")
+        self._show_bar(True)
+        self._task = self._tasks.start(self._pull(self.model), name=f"pull {self.model}")
+        self.runningChanged.emit(True)
+
+    def cancel(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def _pull(self, name: str) -> None:
+        done = False
+        try:
+            # Run the stream to its end (or close it here): an async generator left suspended
+            # would be closed later by the garbage collector, outside the event loop.
+            async with contextlib.aclosing(self._client.pull(name)) as events:
+                async for event in events:
+                    if isinstance(event, PullProgress):
+                        self._progress(event)
+                    elif isinstance(event, PullDone):
+                        done = True
+        except asyncio.CancelledError:
+            self._finish(f"Cancelled. Pull {name} again to resume where it stopped.")
+            raise
+        except PhiDeskError as exc:
+            self._fail(str(exc))
+        except Exception:
+            log.exception("pull of %s failed", name)
+            self._fail(f"the pull of {name} failed unexpectedly; see the log file for details")
+        else:
+            if done:
+                self._finish(f"{name} is ready.")
+                self.pulled.emit(name)
+
+    def _progress(self, progress: PullProgress) -> None:
+        fraction = progress.fraction
+        if fraction is None:
+            self.bar.setRange(0, 0)
+        else:
+            self.bar.setRange(0, BAR_STEPS)
+            self.bar.setValue(round(min(fraction, 1.0) * BAR_STEPS))
+        self.text.setText(progress_text(progress))
+
+    def _finish(self, text: str) -> None:
+        self.text.setText(text)
+        self._show_bar(False)
+        self.runningChanged.emit(False)
+
+    def _fail(self, message: str) -> None:
+        self.text.clear()
+        self.error.setText(sentence(message))
+        self.error.show()
+        self._show_bar(False)
+        self.runningChanged.emit(False)
+
+
+def variant_label(variant: Variant) -> str:
+    where = "Ollama library" if variant.source == "ollama" else "Hugging Face"
+    if variant.source == "huggingface":
+        repo = variant.name.removeprefix("hf.co/").split("/")[0]
+        where = f"Hugging Face ({repo})"
+    text = f"{variant.quantization} · {download_size(variant.size_bytes, False)} · {where}"
+    return text + (" · recommended" if variant.recommended else "")
+
+
+class CatalogCard(QFrame):
+    """One member of the family: facts, a quantization chooser, the estimate and fit, Pull."""
+
+    pulled = Signal(str)
+    variantChanged = Signal(str)
+
+    def __init__(
+        self,
+        entry: CatalogEntry,
+        client: OllamaClient,
+        tasks: Tasks,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.entry = entry
+        self.setObjectName(f"CatalogCard:{entry.name}")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAccessibleName(entry.display_name)
+
+        title = QLabel(f"<b>{entry.display_name}</b>  <span style='color:#666'>{entry.name}</span>")
+        title.setObjectName("CardTitle")
+        self.installed_label = QLabel()
+        self.installed_label.setObjectName("CardInstalled")
+        self.installed_label.setStyleSheet("color: #1b5e20;")
+        good_for = QLabel(entry.good_for)
+        good_for.setWordWrap(True)
+        caps = ", ".join(entry.capabilities) or "text"
+        facts = QLabel(
+            f"Trained context {context_text(entry.context_length)} tokens · "
+            f"{entry.licence} licence · {caps}"
+        )
+        facts.setObjectName("CardFacts")
+        facts.setStyleSheet("color: #555;")
+
+        self.chooser = QComboBox()
+        self.chooser.setObjectName("QuantChooser")
+        self.chooser.setAccessibleName(f"Quantization of {entry.display_name}")
+        for variant in entry.variants:
+            self.chooser.addItem(variant_label(variant), variant.name)
+        self.chooser.setCurrentIndex(entry.variants.index(entry.recommended_variant))
+        self.estimate_label = QLabel()
+        self.estimate_label.setObjectName("EstimateLabel")
+        self.badge = QLabel()
+        self.badge.setObjectName("FitBadge")
+        self.speed_label = QLabel()
+        self.speed_label.setObjectName("SpeedLabel")
+        self.speed_label.setStyleSheet("color: #555;")
+        self.speed_label.hide()
+        self.pull_button = QPushButton("Pull")
+        self.pull_button.setObjectName("PullButton")
+        self.pull_button.clicked.connect(self._pull)
+        self.panel = PullPanel(client, tasks, self)
+        self.panel.pulled.connect(self.pulled)
+        self.panel.runningChanged.connect(self._running)
+
+        head = QHBoxLayout()
+        head.addWidget(title)
+        head.addStretch(1)
+        head.addWidget(self.installed_label)
+        choose = QHBoxLayout()
+        choose.addWidget(QLabel("Quantization:"))
+        choose.addWidget(self.chooser, 1)
+        choose.addWidget(self.pull_button)
+        fit = QHBoxLayout()
+        fit.addWidget(self.badge)
+        fit.addWidget(self.estimate_label, 1)
+        layout = QVBoxLayout(self)
+        layout.setSpacing(4)
+        layout.addLayout(head)
+        layout.addWidget(good_for)
+        layout.addWidget(facts)
+        layout.addLayout(choose)
+        layout.addLayout(fit)
+        layout.addWidget(self.speed_label)
+        layout.addWidget(self.panel)
+
+        self._installed: Mapping[str, InstalledModel] = {}
+        self.chooser.currentIndexChanged.connect(self._chosen)
+
+    @property
+    def variant(self) -> Variant:
+        name = self.chooser.currentData()
+        return next((v for v in self.entry.variants if v.name == name), self.entry.variants[0])
+
+    def choose(self, quantization: str, source: str = "ollama") -> None:
+        """Select a quantization by name (`Q8_0`, …)."""
+        variant = self.entry.variant_for_quantization(quantization, source)  # type: ignore[arg-type]
+        if variant is not None:
+            self.chooser.setCurrentIndex(self.chooser.findData(variant.name))
+
+    def installed_variant(self, variant: Variant) -> InstalledModel | None:
+        for name in variant.names:
+            model = self._installed.get(normalize_model_name(name))
+            if model is not None:
+                return model
+        return None
+
+    def _chosen(self) -> None:
+        self.refresh_state()
+        self.variantChanged.emit(self.variant.name)
+
+    def refresh_state(self) -> None:
+        installed = [m for v in self.entry.variants if (m := self.installed_variant(v)) is not None]
+        self.installed_label.setText(
+            "Installed: " + ", ".join(m.name for m in installed) if installed else ""
+        )
+        chosen = self.installed_variant(self.variant)
+        if not self.panel.running:
+            self.pull_button.setText("Update" if chosen is not None else "Pull")
+
+    def show_estimate(
+        self,
+        *,
+        installed: Mapping[str, InstalledModel],
+        architectures: Mapping[str, ModelArchitecture],
+        gpus: Sequence[Gpu] | None,
+        num_ctx: int,
+        kv_cache_type: KvCacheType,
+        measured_speed: SpeedLookup | None,
+    ) -> Estimate | None:
+        """Show the chosen variant's estimate and fit badge for these GPUs and context."""
+        self._installed = installed
+        self.refresh_state()
+        variant = self.variant
+        model = self.installed_variant(variant)
+        arch = self.entry.architecture
+        size = variant.size_bytes
+        if model is not None:
+            arch = architectures.get(normalize_model_name(model.name), arch)
+            size = model.size or size
+        result: Estimate | None = None
+        if size is not None:
+            result = estimate(arch, size, num_ctx, kv_cache_type, 1, gpus or ())
+        self.estimate_label.setText(estimate_text(result) if result else "")
+        self.badge.setText(badge_text(result, gpus is not None))
+        style_badge(self.badge, str(result.fit) if result and gpus is not None else "unknown")
+        self.badge.setToolTip(
+            f"{result.layers_on_gpu} of {result.layer_count} layers would go on the GPU"
+            if result
+            else ""
+        )
+        speed = None
+        if measured_speed is not None:
+            names = [model.name] if model is not None else []
+            for name in [*names, *variant.names]:
+                try:
+                    speed = measured_speed(name)
+                except Exception:
+                    log.exception("measured speed of %s could not be read", name)
+                    speed = None
+                if speed:
+                    break
+        self.speed_label.setVisible(bool(speed))
+        if speed:
+            self.speed_label.setText(f"Measured here: {speed:.1f} tokens/s in past answers")
+        return result
+
+    def _pull(self) -> None:
+        self.panel.start(self.variant.name)
+
+    def _running(self, running: bool) -> None:
+        self.chooser.setEnabled(not running)
+        self.pull_button.setEnabled(not running)
+        if not running:
+            self.refresh_state()

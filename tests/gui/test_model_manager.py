@@ -1,0 +1,507 @@
+"""The model manager window driven for real against the Ollama test double on 127.0.0.1.
+
+Each test runs a scenario on the session's qasync loop: it opens the window, clicks, and polls
+until the window (and the double) reach the expected state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import socket
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from PySide6.QtWidgets import QMessageBox, QPushButton
+from pytestqt.qtbot import QtBot
+
+from app.backend.client import OllamaClient
+from app.backend.hardware import Gpu, GpuVendor
+from app.backend.offload import OffloadPreferences
+from app.config import Paths, Settings
+from app.gui.model_manager import ModelManagerWindow
+from app.gui.model_manager_text import download_size
+from tests.ollama_double.models import GIB, REGISTRY
+from tests.ollama_double.server import OllamaDouble
+
+GPU_8GB = Gpu(0, "NVIDIA GeForce RTX 4060", GpuVendor.NVIDIA, 8 * GIB, int(7.6 * GIB))
+GPU_24GB = Gpu(0, "NVIDIA GeForce RTX 4090", GpuVendor.NVIDIA, 24 * GIB, int(23.4 * GIB))
+Q8 = "phi4:14b-q8_0"
+
+
+async def until(condition: Callable[[], object], what: str, seconds: float = 15.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def manager(
+    qtbot: QtBot, url: str, *, wait_for_models: bool = True, **kwargs: Any
+) -> AsyncIterator[ModelManagerWindow]:
+    client = OllamaClient(url)
+    window = ModelManagerWindow(client, Paths.resolve().ensure(), **kwargs)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        if wait_for_models:
+            await until(lambda: window.installed_table.rowCount() > 0, "the installed models")
+        yield window
+    finally:
+        await window.aclose()
+        await client.aclose()
+
+
+def installed_rows(window: ModelManagerWindow) -> list[str]:
+    table = window.installed_table
+    return [table.item(row, 0).text() for row in range(table.rowCount())]
+
+
+def run(qt_loop: asyncio.AbstractEventLoop, scenario: Any) -> None:
+    qt_loop.run_until_complete(asyncio.wait_for(scenario, 60))
+
+
+# --- pulling --------------------------------------------------------------------------------
+
+
+def test_pull_shows_bytes_speed_and_eta_across_several_layers_then_lists_the_model(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    ollama_double.set_fault("slow", delay=0.04, path="/api/pull")
+    spec = REGISTRY[Q8]
+    assert len(spec.layers) >= 4  # weights, template, licence, params
+
+    async def scenario() -> None:
+        async with manager(qtbot, ollama_double.url, gpus=[GPU_8GB]) as window:
+            changed: list[bool] = []
+            window.modelsChanged.connect(lambda: changed.append(True))
+            card = window.cards["phi4"]
+            card.choose("Q8_0")
+            assert card.variant.name == Q8
+            values: list[int] = []
+            card.panel.bar.valueChanged.connect(values.append)
+            texts: list[str] = []
+            card.pull_button.click()
+            assert not card.chooser.isEnabled()  # the chosen variant is fixed while pulling
+            while Q8 not in installed_rows(window):
+                text = card.panel.text.text()
+                if not texts or texts[-1] != text:
+                    texts.append(text)
+                await asyncio.sleep(0.01)
+                assert len(texts) < 10_000
+            await until(lambda: not card.panel.running, "the pull to end")
+
+            progress = [v for v in values if v > 0]
+            assert len(set(progress)) >= 4, values
+            assert progress == sorted(progress)
+            assert max(progress) == card.panel.bar.maximum()
+            total = download_size(sum(layer.size for layer in spec.layers))
+            sized = [t for t in texts if f" of {total}" in t]
+            assert len(sized) >= 4, texts
+            assert any(re.search(r"\d B/s|[kMG]B/s", t) for t in sized), texts
+            assert any(t.endswith("left") for t in sized), texts
+            assert "ready" in card.panel.text.text()
+            assert not card.panel.bar.isVisible()
+            assert changed
+            assert card.pull_button.text() == "Update"
+            assert "Installed:" in card.installed_label.text()
+            assert Q8 in card.installed_label.text()
+
+    run(qt_loop, scenario())
+    assert ollama_double.installed.get(Q8) is not None
+
+
+def test_cancel_keeps_the_partial_download_and_pulling_again_resumes_it(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    ollama_double.set_fault("slow", delay=0.08, path="/api/pull")
+    weights = REGISTRY[Q8].layers[0]
+
+    async def scenario() -> None:
+        async with manager(qtbot, ollama_double.url, gpus=[GPU_24GB]) as window:
+            card = window.cards["phi4"]
+            card.choose("Q8_0")
+            card.pull_button.click()
+            await until(lambda: card.panel.bar.value() >= 250, "a quarter of the download")
+            card.panel.cancel_button.click()
+            await until(lambda: not card.panel.running, "the cancelled pull to stop")
+            assert "Cancelled" in card.panel.text.text()
+            assert "again" in card.panel.text.text()
+            assert not card.panel.error.isVisible()
+            await until(lambda: "/api/pull" in ollama_double.disconnects, "the server to see it")
+            partial = ollama_double.blobs.get(weights.digest, 0)
+            assert 0 < partial < weights.size
+            assert Q8 not in installed_rows(window)
+            assert card.chooser.isEnabled() and card.pull_button.isEnabled()
+
+            ollama_double.clear_faults()
+            ollama_double.pull_step_delay = 0.05
+            texts: list[str] = []
+            card.pull_button.click()
+            while card.panel.running:
+                text = card.panel.text.text()
+                if not texts or texts[-1] != text:
+                    texts.append(text)
+                await asyncio.sleep(0.005)
+            sized = [t for t in texts if " of " in t]
+            assert sized, texts
+            assert not any(t.startswith("0 B of") for t in sized), texts
+            assert "ready" in card.panel.text.text()
+            await until(lambda: Q8 in installed_rows(window), "the pulled model in the table")
+
+    run(qt_loop, scenario())
+    assert len(ollama_double.requests_to("/api/pull")) == 2
+
+
+def test_a_tag_that_does_not_exist_shows_one_clear_sentence(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    missing = "phi4:14b-q9_9"
+
+    async def scenario() -> None:
+        async with manager(qtbot, ollama_double.url, gpus=[]) as window:
+            window.tabs.setCurrentIndex(0)
+            window.other_name.setText(missing)
+            window.other_pull.click()
+            panel = window.other_panel
+            await until(lambda: panel.error.isVisible(), "the error")
+            message = panel.error.text()
+            assert missing in message
+            assert "Traceback" not in message and "Error(" not in message
+            assert message[0].isupper() and message.endswith(".")
+            assert "\n" not in message
+            assert not panel.bar.isVisible()
+            assert window.other_pull.isEnabled()
+            assert not window.error.isVisible()
+            assert missing not in installed_rows(window)
+
+    run(qt_loop, scenario())
+
+
+def test_a_name_ollama_would_reject_is_explained_without_a_request(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    async def scenario() -> None:
+        async with manager(qtbot, ollama_double.url, gpus=[]) as window:
+            window.other_name.setText("phi 4 please")
+            window.other_pull.click()
+            await until(lambda: window.other_panel.error.isVisible(), "the error")
+            assert "phi 4 please" in window.other_panel.error.text()
+
+    run(qt_loop, scenario())
+    assert ollama_double.requests_to("/api/pull") == []
+
+
+# --- installed ------------------------------------------------------------------------------
+
+
+def test_delete_asks_first_and_only_yes_deletes(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    async def scenario() -> None:
+        async with manager(qtbot, ollama_double.url, gpus=[]) as window:
+            changed: list[bool] = []
+            window.modelsChanged.connect(lambda: changed.append(True))
+            window.tabs.setCurrentIndex(1)
+            window.select_installed("phi4-mini:latest")
+
+            window.delete_button.click()
+            box = window.findChild(QMessageBox, "ConfirmDelete")
+            assert box is not None and box.isVisible()
+            assert "phi4-mini:latest" in box.text()
+            box.button(QMessageBox.StandardButton.No).click()
+            await asyncio.sleep(0.2)
+            assert "phi4-mini:latest" in installed_rows(window)
+            assert ollama_double.requests_to("/api/delete") == []
+
+            window.delete_button.click()
+            box = window.findChild(QMessageBox, "ConfirmDelete")
+            assert box is not None
+            box.button(QMessageBox.StandardButton.Yes).click()
+            await until(
+                lambda: "phi4-mini:latest" not in installed_rows(window), "the row to go away"
+            )
+            assert changed
+            assert len(installed_rows(window)) == 3
+
+    run(qt_loop, scenario())
+    assert "phi4-mini:latest" not in ollama_double.installed
+
+
+def test_set_as_default_saves_it_and_tells_the_main_window(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    chosen: list[str] = []
+
+    async def scenario() -> None:
+        async with manager(qtbot, ollama_double.url, gpus=[]) as window:
+            window.defaultModelChosen.connect(chosen.append)
+            window.tabs.setCurrentIndex(1)
+            window.select_installed("phi4-mini:latest")
+            window.default_button.click()
+            table = window.installed_table
+            marks = {
+                table.item(row, 0).text(): table.item(row, 5).text()
+                for row in range(table.rowCount())
+            }
+            assert marks["phi4-mini:latest"]
+            assert not any(mark for name, mark in marks.items() if name != "phi4-mini:latest")
+
+    run(qt_loop, scenario())
+    assert chosen == ["phi4-mini:latest"]
+    assert Settings.load(Paths.resolve().settings_file).default_model == "phi4-mini:latest"
+
+
+def test_installed_models_outside_the_catalog_are_listed_and_usable(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    httpx.post(
+        f"{ollama_double.url}/api/copy",
+        json={"source": "phi4-mini", "destination": "my-helper:latest"},
+    ).raise_for_status()
+    chosen: list[str] = []
+
+    async def scenario() -> None:
+        async with manager(qtbot, ollama_double.url, gpus=[GPU_8GB]) as window:
+            window.defaultModelChosen.connect(chosen.append)
+            await until(lambda: "my-helper:latest" in installed_rows(window), "the custom model")
+            row = installed_rows(window).index("my-helper:latest")
+            assert "not in the Phi-4 catalog" in window.installed_table.item(row, 1).text()
+            window.select_installed("my-helper:latest")
+            window.default_button.click()
+            # Its size and model_info come from the server, so it still gets an estimate.
+            assert "Estimate at" in window.offload_estimate.text()
+
+    run(qt_loop, scenario())
+    assert chosen == ["my-helper:latest"]
+
+
+def test_offload_choice_is_saved_per_model_and_says_when_it_reloads(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    second = Gpu(1, "NVIDIA GeForce RTX 3060", GpuVendor.NVIDIA, 12 * GIB, 11 * GIB)
+    phi4_layers = REGISTRY["phi4:latest"].block_count + 1  # blocks plus the output layer
+
+    async def scenario() -> None:
+        async with manager(qtbot, ollama_double.url, gpus=[GPU_8GB, second]) as window:
+            window.tabs.setCurrentIndex(1)
+            window.select_installed("phi4:latest")
+            assert window.offload_group.isEnabled()
+            assert window.layer_count.maximum() == phi4_layers
+            assert not window.layer_count.isEnabled()
+
+            window.layers_mode.setCurrentIndex(window.layers_mode.findData("some"))
+            assert window.layer_count.isEnabled()
+            window.layer_count.setValue(20)
+            window.main_gpu.setCurrentIndex(window.main_gpu.findData(1))
+            assert "reloads" in window.offload_note.text()
+            prefs = OffloadPreferences.load(Paths.resolve())
+            assert prefs.options_for("phi4:latest") == {"num_gpu": 20, "main_gpu": 1}
+            assert prefs.options_for("phi4-mini:latest") == {}
+
+            window.select_installed("phi4-mini:latest")
+            assert window.layers_mode.currentData() == "auto"
+            window.layers_mode.setCurrentIndex(window.layers_mode.findData("cpu"))
+            assert OffloadPreferences.load(Paths.resolve()).options_for("phi4-mini") == {
+                "num_gpu": 0
+            }
+
+            window.select_installed("phi4:latest")  # its choice comes back
+            assert window.layers_mode.currentData() == "some"
+            assert window.layer_count.value() == 20
+            assert window.main_gpu.currentData() == 1
+            window.layers_mode.setCurrentIndex(window.layers_mode.findData("all"))
+            assert OffloadPreferences.load(Paths.resolve()).options_for("phi4")["num_gpu"] == (
+                phi4_layers
+            )
+
+    run(qt_loop, scenario())
+
+
+def test_server_settings_are_saved_and_show_what_the_kv_cache_saves(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    async def scenario() -> None:
+        async with manager(qtbot, ollama_double.url, gpus=[GPU_8GB]) as window:
+            window.tabs.setCurrentIndex(3)
+            before = window.cards["phi4"].estimate_label.text()
+            window.kv_type.setCurrentIndex(window.kv_type.findData("q8_0"))
+            assert "saving" in window.kv_saving.text()
+            assert "unloads every model" in window.server_note.text()
+            # The estimates now count a smaller cache.
+            assert window.cards["phi4"].estimate_label.text() != before
+
+            window.keep_alive.setText("soon")
+            window.keep_alive.editingFinished.emit()
+            assert window.server_error.isVisible()
+            assert "soon" in window.server_error.text()
+            window.keep_alive.setText("30m")
+            window.keep_alive.editingFinished.emit()
+            assert not window.server_error.isVisible()
+            window.max_loaded.setValue(2)
+            window.flash_attention.setCurrentIndex(window.flash_attention.findData("on"))
+
+    run(qt_loop, scenario())
+    env = (
+        OffloadPreferences.load(Paths.resolve()).server_settings(ollama_double.url).environment({})
+    )
+    assert env["OLLAMA_KV_CACHE_TYPE"] == "q8_0"
+    assert env["OLLAMA_KEEP_ALIVE"] == "30m"
+    assert env["OLLAMA_MAX_LOADED_MODELS"] == "2"
+    assert env["OLLAMA_FLASH_ATTENTION"] == "1"
+
+
+# --- estimates ------------------------------------------------------------------------------
+
+
+def test_fit_badges_for_an_8_gb_and_a_24_gb_gpu(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    async def scenario() -> None:
+        async with manager(qtbot, ollama_double.url, gpus=[GPU_8GB]) as small:
+            # phi4 Q4_K_M weighs 9.1 GB: more than the whole 8 GiB card.
+            assert small.fit_of("phi4") == "partial"
+            assert small.badge_for("phi4").text().startswith("partial offload: ~")
+            assert small.badge_for("phi4").text().endswith(" of 41 layers")
+            # phi4-mini Q4_K_M (2.5 GB) with a 4K context needs about 4 GiB.
+            assert small.fit_of("phi4-mini") == "gpu"
+            assert small.badge_for("phi4-mini").text() == "fits on GPU"
+            # At 128K its f16 KV cache alone is 16 GiB (reference §8.1).
+            small.context_chooser.setCurrentIndex(small.context_chooser.findData(131072))
+            assert small.fit_of("phi4-mini") != "gpu"
+            assert "131,072 tokens" in small.cards["phi4-mini"].estimate_label.text()
+            # phi4 is clamped to its trained 16K context.
+            assert "16,384 tokens" in small.cards["phi4"].estimate_label.text()
+
+        async with manager(qtbot, ollama_double.url, gpus=[GPU_24GB]) as large:
+            assert large.fit_of("phi4") == "gpu"
+            assert large.badge_for("phi4").text() == "fits on GPU"
+            assert large.fit_of("phi4-reasoning") == "gpu"
+            large.cards["phi4"].choose("F16")  # 29.3 GB of weights > 24 GiB
+            assert large.fit_of("phi4") == "partial"
+
+        async with manager(qtbot, ollama_double.url, gpus=[]) as cpu:
+            assert cpu.fit_of("phi4-mini") == "cpu"
+            assert cpu.badge_for("phi4-mini").text() == "CPU only (slow)"
+            assert "No GPU" in cpu.gpu_label.text()
+
+    run(qt_loop, scenario())
+
+
+def test_measured_speed_from_past_answers_is_shown_when_known(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    asked: list[str] = []
+
+    def speed(name: str) -> float | None:
+        asked.append(name)
+        return 48.25 if name == "phi4-mini:latest" else None
+
+    async def scenario() -> None:
+        async with manager(qtbot, ollama_double.url, gpus=[], measured_speed=speed) as window:
+            mini = window.cards["phi4-mini"].speed_label
+            await until(mini.isVisible, "the measured speed")
+            assert "48.2" in mini.text() and "tokens/s" in mini.text()
+            assert not window.cards["phi4"].speed_label.isVisible()
+
+    run(qt_loop, scenario())
+    assert "phi4-mini:latest" in asked
+
+
+def test_without_a_gpu_override_the_window_detects_gpus_itself(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    async def scenario() -> None:
+        async with manager(qtbot, ollama_double.url) as window:
+            await until(lambda: window.gpus is not None, "GPU detection")
+            assert "Looking" not in window.gpu_label.text()
+            assert window.badge_for("phi4").text() != "checking GPU…"
+
+    run(qt_loop, scenario())
+
+
+# --- loaded ---------------------------------------------------------------------------------
+
+
+def test_loaded_panel_shows_the_measured_partial_split_and_unloads(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    ollama_double.vram_bytes = 8 * GIB
+
+    async def scenario() -> None:
+        client = OllamaClient(ollama_double.url)
+        try:
+            messages = [{"role": "user", "content": "hello"}]
+            stream = client.chat("phi4", messages, options={"num_gpu": 20}, num_ctx=8192)
+            async for _ in stream:
+                pass
+        finally:
+            await client.aclose()
+        async with httpx.AsyncClient() as http:
+            ps = (await http.get(f"{ollama_double.url}/api/ps")).json()["models"][0]
+        size, vram = ps["size"], ps["size_vram"]
+        cpu = round((size - vram) / size * 100)  # as `ollama ps` rounds (reference §1.9)
+        assert 0 < cpu < 100
+
+        async with manager(qtbot, ollama_double.url, gpus=[GPU_8GB]) as window:
+            window.tabs.setCurrentIndex(2)
+            table = window.loaded_table
+            await until(lambda: table.rowCount() == 1, "the loaded model")
+            assert table.item(0, 0).text() == "phi4:latest"
+            assert table.item(0, 2).text().startswith(f"{100 - cpu}%")
+            assert table.item(0, 3).text() == f"{cpu}%/{100 - cpu}% CPU/GPU"
+            assert table.item(0, 4).text() == "8,192"
+            assert table.item(0, 5).text().startswith("in ")
+            assert table.item(0, 6).text().startswith("estimated: partial offload")
+            assert not window.loaded_empty.isVisible()
+
+            unload = table.findChild(QPushButton, "Unload:phi4:latest")
+            assert unload is not None
+            unload.click()
+            await until(lambda: table.rowCount() == 0, "the model to unload")
+            assert window.loaded_empty.isVisible()
+
+    run(qt_loop, scenario())
+    assert ollama_double.loaded_names() == []
+
+
+def test_an_unreachable_server_is_one_sentence_not_a_crash(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    async def scenario() -> None:
+        url = f"http://127.0.0.1:{port}"
+        async with manager(qtbot, url, wait_for_models=False, gpus=[GPU_8GB]) as window:
+            await until(window.error.isVisible, "the error")
+            assert "not answering" in window.error.text()
+            assert f"127.0.0.1:{port}" in window.error.text()
+            # The catalog still works offline: cards and estimates are there.
+            assert window.fit_of("phi4-mini") == "gpu"
+
+    run(qt_loop, scenario())
+
+
+@pytest.mark.parametrize("tab", [0, 1, 2, 3])
+def test_every_tab_fits_a_small_window_without_clipping_its_controls(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble, tab: int
+) -> None:
+    async def scenario() -> None:
+        async with manager(qtbot, ollama_double.url, gpus=[GPU_8GB]) as window:
+            window.resize(900, 640)
+            window.tabs.setCurrentIndex(tab)
+            await asyncio.sleep(0.05)
+            page = window.tabs.currentWidget()
+            for button in page.findChildren(QPushButton):
+                if button.isVisible():
+                    assert button.width() >= button.minimumSizeHint().width() - 1, button.text()
+
+    run(qt_loop, scenario())
