@@ -183,6 +183,7 @@ class ModelManagerWindow(QWidget):
         self.tabs.addTab(self._build_installed_tab(), "Installed")
         self.tabs.addTab(self._build_loaded_tab(), "Loaded")
         self.tabs.addTab(self._build_server_tab(), "Server")
+        self.tabs.currentChanged.connect(self._tab_changed)
 
         layout = QVBoxLayout(self)
         layout.addLayout(header)
@@ -249,9 +250,9 @@ class ModelManagerWindow(QWidget):
         self.installed_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.installed_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.installed_table.verticalHeader().hide()
-        self.installed_table.horizontalHeader().setSectionResizeMode(
-            0, QHeaderView.ResizeMode.Stretch
-        )
+        installed_header = self.installed_table.horizontalHeader()
+        installed_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        installed_header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.installed_table.itemSelectionChanged.connect(self._selection_changed)
         self.installed_empty = QLabel("No models are installed on this server yet.")
         self.installed_empty.setObjectName("InstalledEmpty")
@@ -281,6 +282,8 @@ class ModelManagerWindow(QWidget):
         self.layer_count_label.setObjectName("LayerCountLabel")
         self.main_gpu = QComboBox()
         self.main_gpu.setObjectName("MainGpu")
+        self.main_gpu.setMinimumContentsLength(28)
+        self.main_gpu.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.offload_estimate = QLabel()
         self.offload_estimate.setObjectName("OffloadEstimate")
         self.offload_estimate.setWordWrap(True)
@@ -295,7 +298,10 @@ class ModelManagerWindow(QWidget):
         layers_row.addStretch(1)
         form = QFormLayout(self.offload_group)
         form.addRow("GPU layers (num_gpu):", layers_row)
-        form.addRow("Main GPU:", self.main_gpu)
+        gpu_row = QHBoxLayout()
+        gpu_row.addWidget(self.main_gpu)
+        gpu_row.addStretch(1)
+        form.addRow("Main GPU:", gpu_row)
         form.addRow(self.offload_estimate)
         form.addRow(self.offload_note)
         self.layers_mode.currentIndexChanged.connect(self._offload_changed)
@@ -318,7 +324,7 @@ class ModelManagerWindow(QWidget):
         self.loaded_table.verticalHeader().hide()
         self.loaded_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         header = self.loaded_table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
         self.loaded_empty = QLabel("No model is loaded right now.")
         self.loaded_empty.setObjectName("LoadedEmpty")
@@ -388,6 +394,8 @@ class ModelManagerWindow(QWidget):
             "started yourself keeps its own settings."
         )
         about.setWordWrap(True)
+        for label in (about, self.server_note, self.server_error):
+            label.setMaximumWidth(760)
         about.setStyleSheet("color: #555;")
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -490,6 +498,10 @@ class ModelManagerWindow(QWidget):
 
         await self._guarded("listing the loaded models", work())
 
+    def _tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self.loaded_table.parentWidget():
+            self._poll_loaded()
+
     def _poll_loaded(self) -> None:
         if not self._loading_loaded:
             self._start(self._load_loaded(), "list loaded models")
@@ -556,7 +568,6 @@ class ModelManagerWindow(QWidget):
             table.setItem(row, 3, _item(download_size(model.size)))
             table.setItem(row, 4, _item(model.digest[:12], model.digest))
             table.setItem(row, 5, _item("★ default" if is_default else ""))
-        table.resizeColumnsToContents()
         self.installed_empty.setVisible(not self.installed)
         names = [m.name for m in self.installed]
         if selected in names:
@@ -825,7 +836,6 @@ class ModelManagerWindow(QWidget):
             button.setProperty("model", model.name)
             button.clicked.connect(self._unload_clicked)
             table.setCellWidget(row, 7, button)
-        table.resizeColumnsToContents()
         self.loaded_empty.setVisible(not self.loaded)
 
     def _unload_clicked(self) -> None:

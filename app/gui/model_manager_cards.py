@@ -366,5 +366,7 @@ class CatalogCard(QFrame):
     def _running(self, running: bool) -> None:
         self.chooser.setEnabled(not running)
         self.pull_button.setEnabled(not running)
-        if not running:
+        if running:
+            self.pull_button.setText("Pulling…")
+        else:
             self.refresh_state()

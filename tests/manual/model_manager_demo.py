@@ -82,11 +82,13 @@ async def screenshots(double: OllamaDouble, client: OllamaClient, out: Path, dat
         await asyncio.sleep(0.3)
         grab(window, out / f"manager-fit-{gib}gb.png")
     window = windows[0]
-    double.set_fault("slow", delay=0.2, path="/api/pull")
+    double.set_fault("slow", delay=0.05, path="/api/pull")
     card = window.cards["phi4"]
     card.choose("Q8_0")
     card.pull_button.click()
-    await wait_for(lambda: card.panel.bar.maximum() > 0 and card.panel.bar.value() > 300)
+    await wait_for(
+        lambda: card.panel.bar.maximum() > 0 and card.panel.bar.value() > 150, seconds=30
+    )
     await asyncio.sleep(0.4)
     grab(window, out / "manager-pull.png")
     card.panel.cancel()
@@ -96,6 +98,8 @@ async def screenshots(double: OllamaDouble, client: OllamaClient, out: Path, dat
     await asyncio.sleep(0.2)
     grab(window, out / "manager-loaded.png")
     window.tabs.setCurrentIndex(1)
+    window.select_installed("phi4-mini:latest")
+    window.default_button.click()
     window.select_installed("phi4:latest")
     window.layers_mode.setCurrentIndex(3)
     window.layer_count.setValue(20)
@@ -119,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    double = OllamaDouble(vram_bytes=args.gpu_gib * GIB, pull_step_delay=0.05).start()
+    double = OllamaDouble(
+        vram_bytes=args.gpu_gib * GIB, pull_step_delay=0.0, pull_steps=400
+    ).start()
     client = OllamaClient(double.url)
     try:
         load_models(double)
