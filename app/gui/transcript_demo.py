@@ -103,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             QTimer.singleShot(100, check)
             return
         if args.open_reasoning:
-            view.page().runJavaScript("document.querySelector('details.thinking').open = true;", 0)
+            view.page().runJavaScript(
+                "document.querySelector('details.thinking:not([hidden])').open = true;", 0
+            )
         view.page().runJavaScript("JSON.stringify(phidesk.state())", 0, shoot)
 
     def shoot(state: object) -> None:

@@ -19,6 +19,8 @@
   let transcript = null;
   let toastTimer = 0;
   const timers = new Map(); // message id -> {started: ms since epoch, el}
+  let outOfContext = new Set(); // ids marked "not in context"; kept for messages built later
+  const stats = { patches: 0, patchMs: 0, maxPatchMs: 0 }; // page-side cost of live patches
 
   function send(method, ...args) {
     if (bridge) {
@@ -107,6 +109,7 @@
     const article = document.createElement("article");
     article.className = `message ${m.role}`;
     article.dataset.id = m.id;
+    if (outOfContext.has(m.id)) article.classList.add("out-of-context");
     const header = document.createElement("header");
     const role = document.createElement("span");
     role.className = "role";
@@ -245,6 +248,7 @@
     patch(id, firstIndex, appended, revised, tail) {
       const article = byId(id);
       if (!article) return false;
+      const started = performance.now();
       const follow = nearBottom();
       const { blocks, live } = streamParts(article);
       for (const [index, html] of revised) {
@@ -260,6 +264,10 @@
       }
       setHtml(live, tail);
       if (follow) toBottom();
+      const spent = performance.now() - started;
+      stats.patches += 1;
+      stats.patchMs += spent;
+      stats.maxPatchMs = Math.max(stats.maxPatchMs, spent);
       return true;
     },
     endStream(id, finalHtml) {
@@ -282,9 +290,9 @@
       document.documentElement.classList.toggle("theme-light", name !== "dark");
     },
     markOutOfContext(ids) {
-      const out = new Set(ids);
+      outOfContext = new Set(ids);
       for (const article of transcript.querySelectorAll("article.message")) {
-        article.classList.toggle("out-of-context", out.has(article.dataset.id));
+        article.classList.toggle("out-of-context", outOfContext.has(article.dataset.id));
       }
     },
     state() {
@@ -295,6 +303,9 @@
         raw: document.querySelectorAll(".math.raw").length,
         katex: katexReady(),
         bridge: bridge !== null,
+        patches: stats.patches,
+        patchMs: stats.patchMs,
+        maxPatchMs: stats.maxPatchMs,
       };
     },
   };

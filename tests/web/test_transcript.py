@@ -198,6 +198,16 @@ def test_reasoning_block_out_of_context_and_actions(qtbot: QtBot, view: Transcri
         ),
         timeout=LOAD_MS,
     )
+    # The mark survives messages being shown again (a chat reloaded after an edit).
+    view.set_messages([message("u", "Hi", "user"), message("a", "Hello $x$")])
+    view.append_message(message("u2", "Next", "user"))
+    qtbot.waitUntil(lambda: state(qtbot, view)["messages"] == 3, timeout=LOAD_MS)
+    marked = js(
+        qtbot,
+        view,
+        "Array.from(document.querySelectorAll('.out-of-context')).map(a => a.dataset.id)",
+    )
+    assert marked == ["u"]
     with qtbot.waitSignal(view.message_action, timeout=LOAD_MS) as action:
         js(
             qtbot,
@@ -259,3 +269,16 @@ def test_without_katex_the_latex_source_is_shown(
     assert not s["katex"] and s["raw"] == 2 and s["typeset"] == 0
     text = js(qtbot, view, "document.querySelector('.body').innerText")
     assert "e^{i\\pi}" in text and "\\frac{a}{b}" in text
+
+
+def test_the_scheme_serves_only_the_page_katex_and_styles(qtbot: QtBot) -> None:
+    handler = transcript_module.TranscriptSchemeHandler()
+    page = handler.content("chat.html")
+    assert page is not None and page[0] == b"text/html"
+    assert b"Content-Security-Policy" in page[1] and b"script-src 'self';" in page[1]
+    css = handler.content("pygments.css")
+    assert css is not None and b".theme-dark .hl" in css[1]
+    font = handler.content("katex/fonts/KaTeX_Main-Regular.woff2")
+    assert font is not None and font[0] == b"font/woff2"
+    for path in ["../pyproject.toml", "katex/../../../../pyproject.toml", "package.json", "x.js"]:
+        assert handler.content(path) is None, path
