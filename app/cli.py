@@ -92,7 +92,9 @@ def _run_gui(ctx: AppContext, args: argparse.Namespace) -> int:
             f"the PhiDesk window cannot start because Qt failed to load ({exc}); "
             "reinstall PhiDesk, or use the phidesk commands (see phidesk --help)"
         ) from exc
-    return run_gui(ctx, self_test=bool(args.self_test), argv=[sys.argv[0]])
+    return run_gui(
+        ctx, self_test=bool(args.self_test), argv=[sys.argv[0]], host_given=args.host is not None
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

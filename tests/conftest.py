@@ -80,9 +80,8 @@ def secret_service() -> Iterator[str]:
     daemon.stdin.close()
     daemon.stdout.readline()  # it prints its control socket once it is ready
     import keyring
-    import keyring.core
-
     import keyring.backend
+    import keyring.core
 
     previous_backend = keyring.get_keyring()
     # keyring caches which backends are viable once per process; a test that asked before the
@@ -112,12 +111,21 @@ def qt_loop(qapp: object) -> Iterator[object]:
     """One qasync event loop on the test QApplication, for GUI code that awaits."""
     import asyncio
 
-    import qasync
+    from app.gui.tasks import new_qt_loop
 
-    loop = qasync.QEventLoop(qapp)
+    loop = new_qt_loop(qapp)  # type: ignore[arg-type]
     asyncio.set_event_loop(loop)
+    # As asyncio.run does (qasync does not): garbage-collected async generators are closed on
+    # this loop instead of being finalised with no loop running.
+    previous = sys.get_asyncgen_hooks()
+    sys.set_asyncgen_hooks(
+        firstiter=loop._asyncgen_firstiter_hook,  # type: ignore[attr-defined]
+        finalizer=loop._asyncgen_finalizer_hook,  # type: ignore[attr-defined]
+    )
     try:
         yield loop
     finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        sys.set_asyncgen_hooks(*previous)
         loop.close()
         asyncio.set_event_loop(None)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -146,7 +146,7 @@ class OllamaClient:
 
     # --- streams --------------------------------------------------------------------------
 
-    async def _watched(self, source: AsyncIterator[T]) -> AsyncIterator[T | StreamStalled]:
+    async def _watched(self, source: AsyncIterator[T]) -> AsyncGenerator[T | StreamStalled, None]:
         """Items of `source`, plus a `StreamStalled` each `stall_seconds` without one."""
 
         async def next_item() -> T:
@@ -191,7 +191,7 @@ class OllamaClient:
         think: bool | str | None = None,
         split_think_tags: bool = True,
         starts_in_thinking: bool = False,
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Stream one reply as `ThinkingDelta` / `ContentDelta` / `StreamStalled`, then `Done`.
 
         `num_ctx` is always sent (Ollama's default depends on version and VRAM). `options` go as a
@@ -210,6 +210,7 @@ class OllamaClient:
         )
         thinking_field_seen = False
         received = False
+        watched: AsyncGenerator[Any, None] | None = None
         try:
             stream = await self._stream.chat(
                 model=model,
@@ -219,7 +220,8 @@ class OllamaClient:
                 keep_alive=keep_alive,
                 think=think,
             )
-            async for part in self._watched(stream):
+            watched = self._watched(stream)
+            async for part in watched:
                 if isinstance(part, StreamStalled):
                     yield part
                     continue
@@ -252,8 +254,13 @@ class OllamaClient:
                 for piece in splitter.flush():
                     yield piece
             raise typed from exc
+        finally:
+            # Returning after `Done` leaves the inner generators suspended with the HTTP
+            # response open; close them here, on this loop, not in the garbage collector.
+            if watched is not None:
+                await watched.aclose()
 
-    async def pull(self, name: str) -> AsyncIterator[PullEvent]:
+    async def pull(self, name: str) -> AsyncGenerator[PullEvent, None]:
         """Pull a model: `PullProgress` summed over layers, then `PullDone`.
 
         Cancelling the iterating task closes the connection, which cancels the download on the
@@ -261,6 +268,7 @@ class OllamaClient:
         """
         validate_model_name(name)
         tracker = PullProgressTracker()
+        stream: AsyncIterator[Any] | None = None
         try:
             stream = await self._stream.pull(name, stream=True)
             async for part in stream:
@@ -279,6 +287,10 @@ class OllamaClient:
             if typed is None:
                 raise
             raise typed from exc
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     # --- plain calls ----------------------------------------------------------------------
 

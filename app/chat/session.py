@@ -120,6 +120,14 @@ class ChatSession:
                 return None
         return self._model_info[model]
 
+    def cached_model_info(self, model: str) -> ModelInfo | None:
+        """What `model_info()` learnt, without asking the server."""
+        return self._model_info.get(model)
+
+    def loaded_context(self, model: str) -> int | None:
+        """The window Ollama loaded `model` with, as last seen in `/api/ps`."""
+        return self._loaded_context.get(model)
+
     async def refresh_loaded(self, model: str) -> None:
         """Learn the window Ollama loaded the model with (`/api/ps`), if it is loaded."""
         try:
@@ -279,20 +287,20 @@ class ChatSession:
         error: OllamaError | None = None
         done: Done | None = None
         yield TurnStarted(self.chat_id, user_id, answer.id, plan)
+        stream = self.client.chat(
+            chat.model,
+            messages,
+            options=options,
+            num_ctx=num_ctx,
+            keep_alive=chat.settings.keep_alive,
+            think=think,
+            starts_in_thinking=bool(info and info.template_opens_think),
+        )
         try:
-            stream = self.client.chat(
-                chat.model,
-                messages,
-                options=options,
-                num_ctx=num_ctx,
-                keep_alive=chat.settings.keep_alive,
-                think=think,
-                starts_in_thinking=bool(info and info.template_opens_think),
-            )
             async for event in stream:
                 if isinstance(event, Done):
-                    done = event
-                    break
+                    done = event  # the stream ends right after it; let it end by itself
+                    continue
                 if isinstance(event, ContentDelta):
                     content.append(event.text)
                     dirty = True
@@ -317,6 +325,10 @@ class ChatSession:
             status, error = "error", exc
             if isinstance(exc, ModelNotFound):
                 self._model_info.pop(chat.model, None)
+        finally:
+            # Close the HTTP stream here, on this loop, rather than leaving a suspended
+            # generator to the garbage collector.
+            await stream.aclose()
         if done is None and error is None:
             status = "interrupted"
         provenance_info = await self._provenance_facts(chat.model) if done else None

@@ -1,4 +1,4 @@
-"""Start the Qt application on a qasync event loop; run the self-test."""
+"""Start the Qt application on a qasync event loop; the single-instance guard; the self-test."""
 
 from __future__ import annotations
 
@@ -11,16 +11,23 @@ from collections.abc import Sequence
 
 import PySide6
 from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from app import __version__
+from app.backend.hosts import HostProfiles
+from app.backend.server import ManagedServer, ServerSettings
 from app.config import APP_NAME, AppContext, Settings
 from app.errors import PhiDeskError
-from app.gui.main_window import MainWindow
+from app.gui.tasks import new_qt_loop, run_on_qt_loop
+from app.instance import instance_name, send_to_running
+from app.resources import resources_dir
+from app.store import Database
 
 log = logging.getLogger(__name__)
 
 MIN_QT = (6, 12)
+SELF_TEST_PROMPT = "Show the quadratic formula in LaTeX math."
 
 
 def check_qt() -> None:
@@ -50,16 +57,51 @@ def _application(argv: Sequence[str]) -> QApplication:
     existing = QApplication.instance()
     if isinstance(existing, QApplication):
         return existing
+    # The transcript's URL scheme must be registered before the QApplication exists.
+    from app.gui.transcript import register_scheme
+
+    register_scheme()
     QCoreApplication.setApplicationName(APP_NAME)
     QCoreApplication.setOrganizationName(APP_NAME)
     QCoreApplication.setApplicationVersion(__version__)
-    return QApplication(list(argv))
+    app = QApplication(list(argv))
+    icon = resources_dir() / "icons" / "phidesk.svg"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+    return app
 
 
-async def self_test(ctx: AppContext, window: MainWindow) -> list[str]:
+async def _until(predicate: object, seconds: float) -> bool:
+    assert callable(predicate)
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return bool(predicate())
+
+
+async def _page_has_katex(window: object) -> bool:
+    from app.gui.main_window import MainWindow
+
+    assert isinstance(window, MainWindow)
+    result: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+
+    def done(value: object) -> None:
+        if not result.done():
+            result.set_result(value)
+
+    window.pane.view.page().runJavaScript("document.querySelectorAll('.katex').length", 0, done)
+    count = await asyncio.wait_for(result, 10)
+    return isinstance(count, int | float) and count > 0
+
+
+async def self_test(ctx: AppContext, window: object, *, with_turn: bool) -> list[str]:
     """Exercise the smallest useful path. Returns the failures (empty when all is well)."""
+    from app.gui.main_window import MainWindow
     from app.gui.web_probe import katex_typesets
 
+    assert isinstance(window, MainWindow)
     failures: list[str] = []
 
     def check(name: str, ok: bool, detail: str = "") -> None:
@@ -76,53 +118,139 @@ async def self_test(ctx: AppContext, window: MainWindow) -> list[str]:
         check("data dir writable", Settings.load(ctx.paths.settings_file) == settings)
     except OSError as exc:
         check("data dir writable", False, str(exc))
+    check("database", window.db.schema_revision is not None)
     try:
         await katex_typesets()
         check("KaTeX in QtWebEngine", True)
     except Exception as exc:
         check("KaTeX in QtWebEngine", False, str(exc))
+    if not with_turn:
+        return failures
+    connected = await _until(lambda: window.monitor.state.value == "connected", 15)
+    check("Ollama reachable", connected, window.monitor.detail)
+    if not connected:
+        return failures
+    await _until(lambda: bool(window.pane.picker.models), 10)
+    models = window.pane.picker.models
+    check("models listed", bool(models))
+    if not models:
+        return failures
+    window.pane.picker.select(models[0].name)
+    window.new_chat()
+    window.pane.send(SELF_TEST_PROMPT)
+    await asyncio.sleep(0.1)
+    finished = await _until(lambda: not window.pane.live, 60)
+    chat_id = window.pane.current_chat
+    answer = window.db.messages(chat_id)[-1] if chat_id is not None else None
+    check(
+        "chat turn",
+        finished and answer is not None and answer.status == "complete" and bool(answer.content),
+        "" if answer is None else f"{answer.status}: {answer.error or ''}",
+    )
+    try:
+        typeset = await _wait_katex(window)
+    except Exception as exc:
+        check("answer math typeset", False, str(exc))
+    else:
+        check("answer math typeset", typeset)
     return failures
 
 
-async def _main(ctx: AppContext, app: QApplication, *, run_self_test: bool) -> int:
-    window = MainWindow(ctx)
+async def _wait_katex(window: object) -> bool:
+    deadline = asyncio.get_running_loop().time() + 15
+    while asyncio.get_running_loop().time() < deadline:
+        if await _page_has_katex(window):
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def _main(
+    ctx: AppContext, app: QApplication, *, run_self_test: bool, host_given: bool
+) -> int:
+    from app.gui.connection import ConnectionMonitor
+    from app.gui.main_window import MainWindow
+    from app.gui.single_instance import InstanceServer
+
+    db = Database.open(ctx.paths.database)
+    hosts = HostProfiles(ctx.paths, local_url=ctx.host)
+    client = hosts.client_for_url(ctx.host)
+    managed = ManagedServer(_server_settings(ctx), log_dir=ctx.paths.logs)
+    monitor = ConnectionMonitor(client, managed)
+    window = MainWindow(ctx, db, client, monitor, hosts)
+    instance: InstanceServer | None = None
+    if not run_self_test:
+        instance = InstanceServer(instance_name(ctx.paths))
+        instance.listen()
+        instance.requested.connect(lambda message: _handle_request(window, message))
     window.show()
-    if run_self_test:
-        try:
-            failures = await self_test(ctx, window)
-        except Exception:
-            log.exception("self-test crashed")
-            traceback.print_exc()
-            failures = ["crashed"]
-        window.close()
-        return 1 if failures else 0
-    closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    monitor.check_now()
+    try:
+        if run_self_test:
+            try:
+                failures = await self_test(ctx, window, with_turn=host_given)
+            except Exception:
+                log.exception("self-test crashed")
+                traceback.print_exc()
+                failures = ["crashed"]
+            window.close()
+            return 1 if failures else 0
+        closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    def on_quit() -> None:
-        if not closed.done():
-            closed.set_result(None)
+        def on_quit() -> None:
+            if not closed.done():
+                closed.set_result(None)
 
-    app.aboutToQuit.connect(on_quit)
-    window.closed.connect(on_quit)
-    await closed
-    return 0
+        app.aboutToQuit.connect(on_quit)
+        window.closed.connect(on_quit)
+        await closed
+        return 0
+    finally:
+        monitor.stop()
+        if instance is not None:
+            instance.close()
+        await client.aclose()
+        await managed.astop()
+        db.close()
 
 
-def run_gui(ctx: AppContext, *, self_test: bool, argv: Sequence[str]) -> int:
+def _server_settings(ctx: AppContext) -> ServerSettings:
+    try:
+        from app.backend.offload import OffloadPreferences
+    except ImportError:
+        return ServerSettings(host=ctx.host)
+    return OffloadPreferences.load(ctx.paths).server_settings(ctx.host)
+
+
+def _handle_request(window: object, message: dict[str, object]) -> None:
+    from app.gui.main_window import MainWindow
+
+    assert isinstance(window, MainWindow)
+    window.showNormal()
+    window.raise_()
+    window.activateWindow()
+
+
+def run_gui(
+    ctx: AppContext, *, self_test: bool, argv: Sequence[str], host_given: bool = False
+) -> int:
     prepare_environment(offscreen=self_test)
     check_qt()
-    import qasync
-
+    if not self_test and send_to_running(ctx.paths, {"action": "activate"}):
+        print("PhiDesk is already running; its window was brought to the front.", file=sys.stderr)
+        return 0
     app = _application(argv)
+    app.setQuitOnLastWindowClosed(False)
     # Let Python handle Ctrl-C in a terminal: Qt's loop otherwise holds the signal back.
     keepalive = QTimer()
     keepalive.start(200)
     keepalive.timeout.connect(lambda: None)
-    app.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(app)
+    loop = new_qt_loop(app)
     asyncio.set_event_loop(loop)
     try:
-        status: int = loop.run_until_complete(_main(ctx, app, run_self_test=self_test))
+        status: int = run_on_qt_loop(
+            loop, _main(ctx, app, run_self_test=self_test, host_given=host_given)
+        )
     finally:
         keepalive.stop()
         loop.close()

@@ -70,6 +70,8 @@ class ContextMeter(QWidget):
         layout.addWidget(self.label)
         self.used = 0
         self.limit = 0
+        self.estimated = True
+        self.level = "ok"
 
     def show_plan(
         self,
@@ -78,20 +80,25 @@ class ContextMeter(QWidget):
         measured_used: int | None,
         loaded_context: int | None,
     ) -> None:
-        """Show what sending the draft now would take. `measured_used` is Ollama's own figure
-        for the conversation so far (prompt_eval_count + eval_count of the last turn)."""
-        estimated = plan.used
+        """Show how full the window is. `measured_used` is Ollama's own count for the chat so
+        far (prompt_eval_count + eval_count of the last turn); the draft is added as an
+        estimate. Without a measurement the whole figure is an estimate, marked with ≈."""
+        if measured_used is not None:
+            used = measured_used + plan.draft_tokens
+            estimated = plan.draft_tokens > 0
+        else:
+            used = plan.used
+            estimated = True
         self.limit = plan.limit
-        self.used = estimated
-        fraction = min(1.0, (estimated + plan.reserve) / plan.limit) if plan.limit else 0.0
+        self.used = used
+        self.estimated = estimated
+        fraction = min(1.0, used / plan.limit) if plan.limit else 0.0
         self.bar.setRange(0, 1000)
         self.bar.setValue(int(fraction * 1000))
         colour = meter_colour(fraction)
+        self.level = "full" if fraction >= FULL_AT else "warn" if fraction >= WARN_AT else "ok"
         self.bar.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
-        self.bar.setProperty(
-            "level", "full" if fraction >= FULL_AT else "warn" if fraction >= WARN_AT else "ok"
-        )
-        self.label.setText(f"{estimated:,} / {plan.limit:,}")
+        self.label.setText(f"{'≈' if estimated else ''}{used:,} / {plan.limit:,} tokens")
         lines = [
             f"System prompt: {plan.system_tokens:,} tokens (estimated)",
             f"History: {plan.history_tokens:,} tokens (estimated)",
@@ -100,20 +107,12 @@ class ContextMeter(QWidget):
             f"Window: {plan.limit:,} tokens",
         ]
         if measured_used is not None:
-            lines.insert(0, f"Last turn, counted by Ollama: {measured_used:,} tokens")
+            lines.insert(0, f"Counted by Ollama after the last answer: {measured_used:,} tokens")
         if loaded_context:
             lines.append(f"Ollama loaded the model with a {loaded_context:,}-token window")
         if plan.excluded_ids:
             lines.append(f"{len(plan.excluded_ids)} older message(s) no longer fit")
         self.setToolTip("\n".join(lines))
-
-    def show_measured(self, used: int, limit: int) -> None:
-        self.used, self.limit = used, limit
-        fraction = min(1.0, used / limit) if limit else 0.0
-        self.bar.setRange(0, 1000)
-        self.bar.setValue(int(fraction * 1000))
-        self.bar.setStyleSheet(f"QProgressBar::chunk {{ background: {meter_colour(fraction)}; }}")
-        self.label.setText(f"{used:,} / {limit:,}")
 
 
 class Composer(QWidget):

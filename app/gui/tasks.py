@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Coroutine
 from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QEventLoop
 
 log = logging.getLogger(__name__)
 
@@ -39,3 +42,60 @@ class Tasks:
     @property
     def running(self) -> int:
         return len(self._tasks)
+
+
+def run_on_qt_loop(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> Any:
+    """`loop.run_until_complete(coro)` with what `asyncio.run` would also do: async generators
+    that are garbage-collected get closed on the loop (qasync does not install those hooks, so
+    an abandoned HTTP stream would be finalised with no loop running), and the remaining ones
+    are shut down at the end."""
+    firstiter = getattr(loop, "_asyncgen_firstiter_hook", None)
+    finalizer = getattr(loop, "_asyncgen_finalizer_hook", None)
+    previous = sys.get_asyncgen_hooks()
+    if firstiter is not None and finalizer is not None:
+        sys.set_asyncgen_hooks(firstiter=firstiter, finalizer=finalizer)
+    try:
+        result = loop.run_until_complete(coro)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        return result
+    finally:
+        sys.set_asyncgen_hooks(*previous)
+
+
+class _LoopRunner:
+    """What qasync needs of its "application": exec(), exit() and the event dispatcher.
+
+    qasync runs the asyncio loop with QApplication.exec() and stops it with
+    QCoreApplication.exit(), which emits aboutToQuit; once a QtWebEngine view exists, a second
+    aboutToQuit in the same process crashes inside QtWebEngine. Running each
+    `run_until_complete` in its own QEventLoop keeps the application's own quit for the real
+    end of the program.
+    """
+
+    def __init__(self, app: QCoreApplication) -> None:
+        self._app = app
+        self._loops: list[QEventLoop] = []
+        self.aboutToQuit = app.aboutToQuit
+
+    def exec(self) -> int:
+        loop = QEventLoop()
+        self._loops.append(loop)
+        try:
+            return loop.exec()
+        finally:
+            self._loops.remove(loop)
+
+    def exit(self, code: int = 0) -> None:
+        if self._loops:
+            self._loops[-1].exit(code)
+
+    def eventDispatcher(self) -> Any:
+        return self._app.eventDispatcher()
+
+
+def new_qt_loop(app: QCoreApplication) -> asyncio.AbstractEventLoop:
+    """A qasync event loop on `app` that never calls QCoreApplication.exit()."""
+    import qasync
+
+    loop: asyncio.AbstractEventLoop = qasync.QEventLoop(_LoopRunner(app))
+    return loop

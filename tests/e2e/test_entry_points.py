@@ -61,6 +61,7 @@ def test_self_test_passes_and_writes_only_into_the_data_dir(tmp_path: Path) -> N
         "self-test: window shown: ok",
         "self-test: event loop: ok",
         "self-test: data dir writable: ok",
+        "self-test: database: ok",
         "self-test: KaTeX in QtWebEngine: ok",
     ]
     assert "Traceback" not in result.stderr

@@ -1,0 +1,352 @@
+"""The real main window against the Ollama double: send, stream, stop, regenerate, edit, search,
+switch chats mid-stream, a server that drops, a server that is down, the context meter."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from app.backend.client import OllamaClient
+from app.config import AppContext, Paths
+from app.gui.connection import ConnectionMonitor
+from app.gui.main_window import MainWindow
+from app.store import ChatSettings, Database
+from tests.ollama_double.server import OllamaDouble
+
+pytestmark = pytest.mark.web
+
+
+def drive(loop: asyncio.AbstractEventLoop, scenario: Coroutine[Any, Any, None]) -> None:
+    loop.run_until_complete(asyncio.wait_for(scenario, 90))
+
+
+async def until(predicate: Callable[[], object], seconds: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition never held: {predicate}")
+        await asyncio.sleep(0.02)
+
+
+async def js(window: MainWindow, script: str) -> Any:
+    result: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    def done(value: Any) -> None:
+        if not result.done():
+            result.set_result(value)
+
+    window.pane.view.page().runJavaScript(script, 0, done)
+    return await asyncio.wait_for(result, 10)
+
+
+def make_window(qtbot: QtBot, host: str) -> tuple[MainWindow, Database, OllamaClient]:
+    ctx = AppContext(paths=Paths.resolve().ensure(), host=host)
+    db = Database.open(ctx.paths.database)
+    client = OllamaClient(host, stall_seconds=30)
+    window = MainWindow(ctx, db, client, ConnectionMonitor(client, None))
+    qtbot.addWidget(window)
+    window.show()
+    window.monitor.check_now()
+    return window, db, client
+
+
+@pytest.fixture
+def app(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> Iterator[tuple[MainWindow, Database]]:
+    window, db, client = make_window(qtbot, ollama_double.url)
+
+    async def ready() -> None:
+        await until(lambda: window.monitor.state.value == "connected")
+        await until(lambda: len(window.pane.picker.models) >= 3)
+        await until(lambda: window.pane.view.loaded)
+
+    drive(qt_loop, ready())
+    yield window, db
+    window.close()
+    drive(qt_loop, client.aclose())
+    db.close()
+
+
+def choose(window: MainWindow, model: str) -> None:
+    window.pane.picker.select(model)
+
+
+def type_and_send(qtbot: QtBot, window: MainWindow, text: str) -> None:
+    edit = window.pane.composer.edit
+    edit.setPlainText(text)
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+
+
+async def settled(window: MainWindow) -> None:
+    await asyncio.sleep(0.05)
+    await until(lambda: not window.pane.live)
+
+
+def test_send_streams_typesets_math_and_stores_the_turn(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    app: tuple[MainWindow, Database],
+    ollama_double: OllamaDouble,
+) -> None:
+    window, db = app
+
+    async def scenario() -> None:
+        choose(window, "phi4-mini:latest")
+        ollama_double.script_reply("Here: $$x = \\frac{-b \\pm \\sqrt{b^2-4ac}}{2a}$$ done.")
+        type_and_send(qtbot, window, "quadratic formula please")
+        await until(lambda: window.pane.composer.streaming)
+        await settled(window)
+        chat_id = window.pane.current_chat
+        assert chat_id is not None
+        user, answer = db.messages(chat_id)
+        assert user.content == "quadratic formula please"
+        assert answer.status == "complete"
+        assert window.pane.composer.draft() == ""
+        await until(lambda: window.pane.view.patch_count > 0)
+        count = await js(window, "document.querySelectorAll('article.message').length")
+        assert count == 2
+        await asyncio.sleep(0.3)
+        katex = await js(window, "document.querySelectorAll('.katex').length")
+        assert katex >= 1
+        assert window.sidebar.list.count() == 1
+        assert "quadratic formula please" in window.sidebar.list.item(0).text()
+
+    drive(qt_loop, scenario())
+
+
+def test_meter_shows_ollamas_own_count_after_a_turn(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    app: tuple[MainWindow, Database],
+    ollama_double: OllamaDouble,
+) -> None:
+    window, db = app
+
+    async def scenario() -> None:
+        choose(window, "phi4-mini:latest")
+        ollama_double.script_reply("A short answer.")
+        type_and_send(qtbot, window, "count me")
+        await settled(window)
+        chat_id = window.pane.current_chat
+        assert chat_id is not None
+        answer = db.messages(chat_id)[-1]
+        assert answer.stats is not None
+        expected = (answer.stats.prompt_eval_count or 0) + (answer.stats.eval_count or 0)
+        window.pane.update_context()
+        meter = window.pane.composer.meter
+        assert meter.used == expected
+        assert not meter.estimated
+        assert meter.label.text().startswith(f"{expected:,} / ")
+        assert "Counted by Ollama" in meter.toolTip()
+
+    drive(qt_loop, scenario())
+
+
+def test_escape_stops_the_answer_and_keeps_it_as_stopped(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    app: tuple[MainWindow, Database],
+    ollama_double: OllamaDouble,
+) -> None:
+    window, db = app
+
+    async def scenario() -> None:
+        choose(window, "phi4-mini:latest")
+        ollama_double.script_reply("word " * 300, chunk_size=5)
+        ollama_double.set_fault("slow", delay=0.03, path="/api/chat")
+        type_and_send(qtbot, window, "talk")
+        await until(lambda: any(live.content for live in window.pane.live.values()))
+        qtbot.keyClick(window.pane.composer.edit, Qt.Key.Key_Escape)
+        await settled(window)
+        chat_id = window.pane.current_chat
+        assert chat_id is not None
+        answer = db.messages(chat_id)[-1]
+        assert answer.status == "stopped"
+        assert 0 < len(answer.content) < len("word " * 300)
+        assert window.pane.composer.send_button.text() == "Send"
+        caption = await js(
+            window,
+            f"document.querySelector('article[data-id=\"{answer.id}\"] .caption').textContent",
+        )
+        assert "stopped" in caption
+
+    drive(qt_loop, scenario())
+
+
+def test_regenerate_and_edit_replace_what_follows(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    app: tuple[MainWindow, Database],
+    ollama_double: OllamaDouble,
+) -> None:
+    window, db = app
+
+    async def scenario() -> None:
+        choose(window, "phi4-mini:latest")
+        ollama_double.script_reply("first")
+        type_and_send(qtbot, window, "question")
+        await settled(window)
+        chat_id = window.pane.current_chat
+        assert chat_id is not None
+        ollama_double.script_reply("second")
+        window.regenerate_action.trigger()
+        await settled(window)
+        assert [m.content for m in db.messages(chat_id)] == ["question", "second"]
+        user = db.messages(chat_id)[0]
+        window.pane.view.message_action.emit("edit", str(user.id))
+        assert window.pane.composer.draft() == "question"
+        assert window.pane.edit_note.isVisible()
+        ollama_double.script_reply("third")
+        type_and_send(qtbot, window, "better question")
+        await settled(window)
+        assert [m.content for m in db.messages(chat_id)] == ["better question", "third"]
+        shown = await js(window, "document.querySelectorAll('article.message').length")
+        assert shown == 2
+
+    drive(qt_loop, scenario())
+
+
+def test_search_box_finds_messages_with_highlighted_snippets(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    app: tuple[MainWindow, Database],
+    ollama_double: OllamaDouble,
+) -> None:
+    window, _db = app
+
+    async def scenario() -> None:
+        choose(window, "phi4-mini:latest")
+        ollama_double.script_reply("Eigenvalues are roots of the characteristic polynomial.")
+        type_and_send(qtbot, window, "what are eigenvalues")
+        await settled(window)
+        qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+        assert window.sidebar.search.hasFocus() or window.sidebar.search.isVisible()
+        window.sidebar.search.setText("polynomial")
+        await until(lambda: window.sidebar.searching)
+        item = window.sidebar.list.item(0)
+        label = window.sidebar.list.itemWidget(item)
+        assert label is not None
+        assert "<mark>polynomial</mark>" in label.text()  # type: ignore[attr-defined]
+        window.sidebar.search.setText('C++ "AND*')
+        await asyncio.sleep(0.3)
+        assert window.sidebar.searching
+
+    drive(qt_loop, scenario())
+
+
+def test_switching_chats_while_one_streams_keeps_both(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    app: tuple[MainWindow, Database],
+    ollama_double: OllamaDouble,
+) -> None:
+    window, db = app
+
+    async def scenario() -> None:
+        choose(window, "phi4-mini:latest")
+        ollama_double.script_reply("slow " * 100, chunk_size=5)
+        ollama_double.set_fault("slow", delay=0.02, path="/api/chat", times=1)
+        type_and_send(qtbot, window, "first chat")
+        await until(lambda: any(live.content for live in window.pane.live.values()))
+        first = window.pane.current_chat
+        window.new_chat()
+        ollama_double.script_reply("quick answer")
+        type_and_send(qtbot, window, "second chat")
+        await until(lambda: not window.pane.live, 40)
+        second = window.pane.current_chat
+        assert first is not None and second is not None and first != second
+        assert db.messages(first)[-1].content == "slow " * 100
+        assert db.messages(second)[-1].content == "quick answer"
+        window.open_chat(first)
+        await asyncio.sleep(0.3)
+        text = await js(window, "document.querySelector('article.assistant .body').textContent")
+        assert text.strip().startswith("slow slow")
+
+    drive(qt_loop, scenario())
+
+
+def test_server_dropping_mid_stream_keeps_the_partial_answer_marked(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    app: tuple[MainWindow, Database],
+    ollama_double: OllamaDouble,
+) -> None:
+    window, db = app
+
+    async def scenario() -> None:
+        choose(window, "phi4-mini:latest")
+        ollama_double.script_reply("abcdefghijklmnop", chunk_size=2)
+        ollama_double.set_fault("disconnect", after=3, path="/api/chat", times=1)
+        type_and_send(qtbot, window, "go")
+        await settled(window)
+        chat_id = window.pane.current_chat
+        assert chat_id is not None
+        answer = db.messages(chat_id)[-1]
+        assert (answer.status, answer.content) == ("interrupted", "abcdef")
+        assert "dropped" in window.statusBar().currentMessage()
+        notice = await js(window, "document.querySelector('article.assistant .notice').textContent")
+        assert "interrupted" in notice
+
+    drive(qt_loop, scenario())
+
+
+def test_out_of_context_messages_are_marked_before_sending(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    app: tuple[MainWindow, Database],
+    ollama_double: OllamaDouble,
+) -> None:
+    window, db = app
+
+    async def scenario() -> None:
+        chat = db.create_chat(model="phi4-mini:latest", settings=ChatSettings(num_ctx=700))
+        window.refresh_chats()
+        window.open_chat(chat.id)
+        for i in range(3):
+            ollama_double.script_reply(f"answer {i} " + "z" * 300)
+            type_and_send(qtbot, window, f"question {i} " + "q" * 300)
+            await settled(window)
+        window.pane.composer.set_draft("one more question " + "w" * 300)
+        window.pane.update_context()
+        plan = window.pane._plan
+        assert plan is not None and plan.excluded_ids
+        await asyncio.sleep(0.2)
+        marked = json.loads(
+            await js(
+                window,
+                "JSON.stringify(Array.from(document.querySelectorAll('article.out-of-context'))"
+                ".map(a => Number(a.dataset.id)))",
+            )
+        )
+        assert sorted(marked) == sorted(plan.excluded_ids)
+        assert window.pane.banner.isVisible()
+        assert "more older message" in window.pane.banner.text.text()
+        assert window.pane.banner.raise_button.text() == "Raise to 2,048 tokens"
+
+    drive(qt_loop, scenario())
+
+
+def test_server_down_at_start_shows_onboarding(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop
+) -> None:
+    window, db, client = make_window(qtbot, "http://127.0.0.1:9")
+
+    async def scenario() -> None:
+        await until(lambda: window.monitor.state.value == "unreachable")
+        assert window.stack.currentWidget() is window.onboarding
+        assert window.onboarding.reason.text()
+        assert "127.0.0.1:9" in window.onboarding.steps.text()
+
+    try:
+        drive(qt_loop, scenario())
+    finally:
+        window.close()
+        drive(qt_loop, client.aclose())
+        db.close()
