@@ -12,6 +12,8 @@ Tabs:
   loaded models for an `ollama serve` PhiDesk starts itself.
 
 All Ollama calls run as tasks on the qasync loop; GPU detection runs in a worker thread.
+Closing the window hides it and lets downloads finish; `await aclose()` cancels everything (call
+it when the app quits).
 """
 
 from __future__ import annotations
@@ -425,9 +427,15 @@ class ModelManagerWindow(QWidget):
             await asyncio.sleep(0.01)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        # Closing only hides the window: downloads keep going and show up when it is opened
+        # again. `aclose()` (at quit) cancels them.
         self._timer.stop()
-        self.tasks.cancel_all()
         super().closeEvent(event)
+
+    @property
+    def pulls_running(self) -> int:
+        panels = [card.panel for card in self.cards.values()] + [self.other_panel]
+        return sum(1 for panel in panels if panel.running)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

@@ -159,6 +159,27 @@ def test_cancel_keeps_the_partial_download_and_pulling_again_resumes_it(
     assert len(ollama_double.requests_to("/api/pull")) == 2
 
 
+def test_closing_the_window_lets_a_download_finish(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    ollama_double.set_fault("slow", delay=0.03, path="/api/pull")
+
+    async def scenario() -> None:
+        async with manager(qtbot, ollama_double.url, gpus=[]) as window:
+            changed: list[bool] = []
+            window.modelsChanged.connect(lambda: changed.append(True))
+            window.other_name.setText("phi4-mini:3.8b-fp16")
+            window.other_pull.click()
+            await until(lambda: window.other_panel.bar.value() > 0, "the download to start")
+            window.close()
+            assert window.pulls_running == 1
+            await until(lambda: changed, "the download to finish while the window is closed")
+            assert window.pulls_running == 0
+
+    run(qt_loop, scenario())
+    assert "phi4-mini:3.8b-fp16" in ollama_double.installed
+
+
 def test_a_tag_that_does_not_exist_shows_one_clear_sentence(
     qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
 ) -> None:
