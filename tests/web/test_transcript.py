@@ -250,10 +250,12 @@ def test_huge_and_deep_input_keeps_the_page_responsive(qtbot: QtBot, view: Trans
             message("b", ">" * 10_000 + " deep"),
             message("c", "".join("  " * i + "- x\n" for i in range(2_000))),
             message("d", "\u05e9\u05dc\u05d5\u05dd $x$ \ud800"),
+            # A lone surrogate that never went through the renderer still reaches the page.
+            TranscriptMessage("e", "assistant", "<p>raw \udc80 text</p>"),
         ]
     )
     s = wait_typeset(qtbot, view)
-    assert s["messages"] == 4
+    assert s["messages"] == 5
     assert js(qtbot, view, "document.querySelector('article[data-id=\"a\"]').innerText.length") > (
         len(line) // 2
     )
