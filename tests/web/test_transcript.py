@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -49,7 +50,6 @@ def make_view(qtbot: QtBot) -> TranscriptView:
     view = TranscriptView()
     view.open_links_externally = False
     view.copies_to_clipboard = False
-    qtbot.addWidget(view)
     view.resize(900, 700)
     view.show()
     qtbot.waitUntil(lambda: view.loaded, timeout=LOAD_MS)
@@ -58,8 +58,25 @@ def make_view(qtbot: QtBot) -> TranscriptView:
 
 
 @pytest.fixture
-def view(qtbot: QtBot) -> TranscriptView:
-    return make_view(qtbot)
+def new_view(qtbot: QtBot) -> Iterator[Callable[[], TranscriptView]]:
+    """Make loaded views; delete them while an event loop still runs (a page left to process
+    exit makes QtWebEngine complain that its profile went first)."""
+    made: list[TranscriptView] = []
+
+    def make() -> TranscriptView:
+        made.append(make_view(qtbot))
+        return made[-1]
+
+    yield make
+    for view in made:
+        view.close()
+        view.deleteLater()
+    qtbot.wait(50)
+
+
+@pytest.fixture
+def view(new_view: Callable[[], TranscriptView]) -> TranscriptView:
+    return new_view()
 
 
 def message(mid: str, text: str, role: str = "assistant") -> TranscriptMessage:
@@ -262,10 +279,10 @@ def test_huge_and_deep_input_keeps_the_page_responsive(qtbot: QtBot, view: Trans
 
 
 def test_without_katex_the_latex_source_is_shown(
-    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, new_view: Callable[[], TranscriptView]
 ) -> None:
     monkeypatch.setattr(transcript_module, "katex_dir", lambda: None)
-    view = make_view(qtbot)
+    view = new_view()
     view.set_messages([message("a", "Inline $e^{i\\pi}$ and\n\n\\[\n\\frac{a}{b}\n\\]")])
     s = wait_typeset(qtbot, view)
     assert not s["katex"] and s["raw"] == 2 and s["typeset"] == 0
