@@ -1,0 +1,123 @@
+"""`phidesk export` and `phidesk import`: chats to and from Markdown files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.chat.transfer import export_chat_markdown, export_chats, import_files
+from app.commands import Command
+from app.config import AppContext
+from app.errors import PhiDeskError, UsageError
+from app.store import Database
+
+
+def _chat_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a chat id (a whole number)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a chat id (ids start at 1)")
+    return value
+
+
+def _add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "chat_ids",
+        metavar="CHAT_ID",
+        type=_chat_id,
+        nargs="*",
+        help="the chats to export (phidesk chats lists them)",
+    )
+    parser.add_argument("--all", action="store_true", help="export every chat not in the trash")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="FILE.md for one chat, FILE.zip, or a folder that gets one .md per chat "
+        "(default for one chat: stdout)",
+    )
+    parser.add_argument(
+        "--no-reasoning",
+        dest="reasoning",
+        action="store_false",
+        help="leave out the models' reasoning (included by default as collapsible blocks)",
+    )
+    parser.add_argument(
+        "--provenance",
+        action="store_true",
+        help="add under each answer the model, quantization, context and speed it came from",
+    )
+
+
+def _run_export(ctx: AppContext, args: argparse.Namespace) -> int:
+    if args.all and args.chat_ids:
+        raise UsageError("give chat ids or --all, not both")
+    if not args.all and not args.chat_ids:
+        raise UsageError("say which chats to export: CHAT_ID… or --all")
+    with Database.open(ctx.paths.database) as db:
+        ids: list[int] = (
+            [chat.id for chat in db.list_chats()]
+            if args.all
+            else list(dict.fromkeys(args.chat_ids))
+        )
+        if not ids:
+            raise PhiDeskError("there are no chats to export")
+        if args.output is None:
+            if len(ids) > 1:
+                raise UsageError(
+                    f"{len(ids)} chats cannot all go to stdout; pass -o FOLDER or -o FILE.zip"
+                )
+            text = export_chat_markdown(
+                db, ids[0], include_thinking=args.reasoning, include_provenance=args.provenance
+            )
+            # Bytes, so that the export is the same on every platform (no newline translation).
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text.encode("utf-8"))
+            sys.stdout.buffer.flush()
+            return 0
+        written = export_chats(
+            db,
+            ids,
+            Path(args.output),
+            include_thinking=args.reasoning,
+            include_provenance=args.provenance,
+        )
+    for path in written:
+        print(path)
+    return 0
+
+
+def _add_import_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "files",
+        metavar="FILE",
+        nargs="+",
+        help="Markdown files exported by PhiDesk, or .zip archives of them",
+    )
+
+
+def _run_import(ctx: AppContext, args: argparse.Namespace) -> int:
+    with Database.open(ctx.paths.database) as db:
+        chats = import_files(db, [Path(name) for name in args.files])
+    for chat in chats:
+        print(f"{chat.id}\t{chat.message_count} msgs\t{chat.title}")
+    return 0
+
+
+COMMANDS: list[Command] = [
+    Command(
+        name="export",
+        help="write chats as Markdown: one to stdout, or to a file, a folder or a .zip",
+        add_arguments=_add_export_arguments,
+        run=_run_export,
+    ),
+    Command(
+        name="import",
+        help="add chats from Markdown files exported by PhiDesk (or .zip archives of them)",
+        add_arguments=_add_import_arguments,
+        run=_run_import,
+    ),
+]
