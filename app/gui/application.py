@@ -207,6 +207,7 @@ async def _main(
         return 0
     finally:
         monitor.stop()
+        await window.aclose()
         if instance is not None:
             instance.close()
         await client.aclose()

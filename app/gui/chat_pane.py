@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -126,7 +126,7 @@ class ContextBanner(QWidget):
             "#ContextBanner { background: #fff4d6; border: 1px solid #e0a020; border-radius: 4px; }"
             "#ContextBanner QLabel { color: #5a4300; }"
         )
-        self.setAutoFillBackground(True)
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.text = QLabel()
         self.text.setObjectName("ContextBannerText")
         self.text.setWordWrap(True)
@@ -190,7 +190,9 @@ class ChatPane(QWidget):
         self.picker = ModelPicker()
         self.title = QLabel("New chat")
         self.title.setObjectName("ChatTitle")
-        self.title.setStyleSheet("font-weight: 600;")
+        title_font = self.title.font()
+        title_font.setBold(True)
+        self.title.setFont(title_font)
         self.settings_button = QPushButton("Settings…")
         self.settings_button.setObjectName("ChatSettingsButton")
         self.settings_button.setToolTip("Chat settings (Ctrl+,)")
@@ -669,6 +671,10 @@ class ChatPane(QWidget):
     def shutdown(self) -> None:
         self.stop_all()
         self._tasks.cancel_all()
+
+    async def aclose(self) -> None:
+        """Stop every stream and wait until each answer is saved."""
+        await self._tasks.cancel_and_wait()
 
 
 def confirm(parent: QWidget, title: str, text: str) -> bool:

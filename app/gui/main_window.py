@@ -7,8 +7,9 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QInputDialog,
     QLabel,
@@ -30,6 +31,7 @@ from app.gui.dialogs import RemoteHostDialog, ShortcutsDialog
 from app.gui.onboarding import OnboardingPage
 from app.gui.sidebar import ChatSidebar
 from app.gui.tasks import Tasks
+from app.gui.theme import THEMES, apply_theme
 from app.store import Database
 
 log = logging.getLogger(__name__)
@@ -99,6 +101,8 @@ class MainWindow(QMainWindow):
         self._connect()
         self._show_connection(monitor.state.value, monitor.detail)
         self.refresh_chats()
+        theme = self._settings().theme
+        self.set_theme(theme if theme in THEMES else "system")
         self._restore()
 
     # --- construction ---------------------------------------------------------------------
@@ -162,6 +166,21 @@ class MainWindow(QMainWindow):
         models_menu.addAction(self.manager_action)
         self.refresh_models_action = self._action("&Refresh model list", "F5", self.refresh_models)
         models_menu.addAction(self.refresh_models_action)
+
+        view_menu = self.menuBar().addMenu("&View")
+        self.theme_actions = QActionGroup(self)
+        self.theme_actions.setExclusive(True)
+        for choice, label in (
+            ("system", "Follow the &system"),
+            ("light", "&Light"),
+            ("dark", "&Dark"),
+        ):
+            action = QAction(label, self)
+            action.setCheckable(True)
+            action.setData(choice)
+            action.triggered.connect(lambda _=False, c=choice: self.set_theme(c))
+            self.theme_actions.addAction(action)
+            view_menu.addAction(action)
 
         help_menu = self.menuBar().addMenu("&Help")
         self.shortcuts_action = self._action("&Keyboard shortcuts", "F1", self.show_shortcuts)
@@ -461,6 +480,28 @@ class MainWindow(QMainWindow):
     @Slot()
     def show_shortcuts(self) -> None:
         ShortcutsDialog(self).exec()
+
+    async def aclose(self) -> None:
+        """Wait for streams, pulls and probes to end (called once the window has closed)."""
+        await self.pane.aclose()
+        await self._tasks.cancel_and_wait()
+        manager = getattr(self, "_manager", None)
+        if manager is not None:
+            await manager.aclose()
+
+    # --- theme ----------------------------------------------------------------------------
+
+    def set_theme(self, choice: str) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, choice)
+        self.pane.view.set_theme(choice)
+        for action in self.theme_actions.actions():
+            action.setChecked(action.data() == choice)
+        settings = self._settings()
+        if settings.theme != choice:
+            settings.theme = choice
+            settings.save(self.ctx.paths.settings_file)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()

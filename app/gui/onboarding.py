@@ -54,7 +54,8 @@ class OnboardingPage(QWidget):
         self.retry_button.clicked.connect(self.retryRequested)
 
     def show_reason(self, reason: str, *, host: str, ollama_installed: bool) -> None:
-        self.reason.setText(reason)
+        sentence = reason[:1].upper() + reason[1:]
+        self.reason.setText(sentence if sentence.endswith(".") else sentence + ".")
         self.start_button.setVisible(ollama_installed)
         install = (
             "<li>Ollama is installed on this computer: PhiDesk can start it for you.</li>"

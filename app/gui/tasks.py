@@ -39,6 +39,15 @@ class Tasks:
         for task in list(self._tasks):
             task.cancel()
 
+    async def cancel_and_wait(self) -> None:
+        """Cancel every task and wait until each has run its cleanup (e.g. a turn saving its
+        partial answer as stopped)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
     @property
     def running(self) -> int:
         return len(self._tasks)

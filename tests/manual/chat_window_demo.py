@@ -1,0 +1,180 @@
+"""Open the main window against an in-process Ollama double, by hand or for screenshots.
+
+    xvfb-run -a -s "-screen 0 1400x900x24" env QT_QPA_PLATFORM=xcb \
+        .venv/bin/python -m tests.manual.chat_window_demo --scene midstream \
+        --theme dark --screenshot /work/shots/chat-midstream-dark.png
+
+Scenes: `midstream` (reasoning then an answer with math, code and a table, caught while it
+streams), `context` (a small num_ctx, older messages marked "not in context", the warning
+banner), `info` (an answer's info dialog), `onboarding` (no Ollama reachable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication, QWidget
+
+from app.backend.client import OllamaClient
+from app.config import AppContext, Paths, Settings
+from app.gui.application import prepare_environment
+from app.gui.connection import ConnectionMonitor
+from app.gui.dialogs import AnswerInfoDialog
+from app.gui.main_window import MainWindow
+from app.gui.tasks import new_qt_loop, run_on_qt_loop
+from app.gui.transcript import register_scheme
+from app.store import ChatSettings, Database
+from tests.ollama_double.server import OllamaDouble
+
+THINKING = (
+    "The user wants the roots of a quadratic. Complete the square: divide by $a$, move $c/a$ "
+    "across, add $(b/2a)^2$ to both sides, then take square roots."
+)
+ANSWER = r"""For $ax^2 + bx + c = 0$ with $a \neq 0$, completing the square gives
+
+$$x = \frac{-b \pm \sqrt{b^2 - 4ac}}{2a}$$
+
+The discriminant $\Delta = b^2 - 4ac$ decides the kind of roots:
+
+| $\Delta$ | roots |
+| --- | --- |
+| $> 0$ | two real |
+| $= 0$ | one double |
+| $< 0$ | two complex |
+
+```python
+import cmath
+
+def roots(a: float, b: float, c: float) -> tuple[complex, complex]:
+    d = cmath.sqrt(b * b - 4 * a * c)
+    return (-b + d) / (2 * a), (-b - d) / (2 * a)
+```
+
+A price of $5 and $10 stays plain text, as it should.
+"""
+
+
+async def until(predicate: Callable[[], object], seconds: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(str(predicate))
+        await asyncio.sleep(0.05)
+
+
+def save(widget: QWidget, path: str) -> None:
+    if not widget.grab().save(path, "PNG"):
+        raise SystemExit(f"could not write {path}")
+    print(path)
+
+
+def send(window: MainWindow, text: str) -> None:
+    window.pane.composer.set_draft(text)
+    window.pane.composer._submit()
+
+
+async def scene(name: str, window: MainWindow, double: OllamaDouble | None, shot: str) -> None:
+    if name == "onboarding":
+        await until(lambda: window.monitor.state.value == "unreachable")
+        await asyncio.sleep(0.5)
+        save(window, shot)
+        return
+    assert double is not None
+    await until(lambda: window.monitor.state.value == "connected")
+    await until(lambda: len(window.pane.picker.models) >= 3 and window.pane.view.loaded)
+    if name == "midstream":
+        window.pane.picker.select("phi4-mini-reasoning:latest")
+        double.script_reply(ANSWER, thinking=THINKING, chunk_size=4)
+        double.set_fault("slow", delay=0.03, path="/api/chat")
+        send(window, "How do I solve a quadratic equation? Show the formula and code.")
+        await until(lambda: any(len("".join(lv.content)) > 330 for lv in window.pane.live.values()))
+        await asyncio.sleep(0.6)
+        save(window, shot)
+        double.clear_faults()
+        window.pane.stop()
+        return
+    if name == "context":
+        chat = window.db.create_chat(model="phi4-mini:latest", settings=ChatSettings(num_ctx=1024))
+        window.refresh_chats()
+        window.open_chat(chat.id)
+        topics = ("eigenvalues", "the determinant", "a basis", "the rank")
+        for i, topic in enumerate(topics):
+            double.script_reply(f"About {topic}: " + "a line of explanation. " * 22)
+            send(window, f"Question {i + 1}: explain {topic} " + "in detail, please. " * 12)
+            await asyncio.sleep(0.1)
+            await until(lambda: not window.pane.live)
+        window.pane.composer.set_draft("And how do they relate? " + "Please be thorough. " * 14)
+        window.pane.update_context()
+        await asyncio.sleep(0.5)
+        window.pane.view.page().runJavaScript(
+            "document.querySelector('article.out-of-context')?.scrollIntoView()", 0
+        )
+        await asyncio.sleep(0.5)
+        save(window, shot)
+        return
+    if name == "info":
+        double.script_reply(ANSWER)
+        window.pane.picker.select("phi4:latest")
+        send(window, "Quadratic formula, please.")
+        await asyncio.sleep(0.1)
+        await until(lambda: not window.pane.live)
+        chat_id = window.pane.current_chat
+        assert chat_id is not None
+        dialog = AnswerInfoDialog(window.db.messages(chat_id)[-1], window)
+        dialog.show()
+        await asyncio.sleep(0.8)
+        save(dialog, shot)
+        save(window, shot.replace(".png", "-window.png"))
+        return
+    raise SystemExit(f"unknown scene {name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--scene", choices=("midstream", "context", "info", "onboarding"), default="midstream"
+    )
+    parser.add_argument("--theme", choices=("light", "dark"), default="light")
+    parser.add_argument("--screenshot", required=True, metavar="PATH")
+    args = parser.parse_args(argv)
+    prepare_environment(offscreen=False)
+    register_scheme()
+    app = QApplication(sys.argv[:1])
+    loop = new_qt_loop(app)
+    asyncio.set_event_loop(loop)
+    double = None if args.scene == "onboarding" else OllamaDouble().start()
+    host = double.url if double else "http://127.0.0.1:9"
+    data = Path(tempfile.mkdtemp(prefix="phidesk-demo-"))
+    ctx = AppContext(paths=Paths.resolve(data).ensure(), host=host)
+    Settings(theme=args.theme).save(ctx.paths.settings_file)
+    db = Database.open(ctx.paths.database)
+    client = OllamaClient(host)
+    window = MainWindow(ctx, db, client, ConnectionMonitor(client, None))
+    window.resize(1280, 820)
+    window.show()
+    window.monitor.check_now()
+
+    async def everything() -> None:
+        try:
+            await asyncio.wait_for(scene(args.scene, window, double, args.screenshot), 90)
+        finally:
+            window.close()
+            await window.aclose()
+            await client.aclose()
+
+    try:
+        run_on_qt_loop(loop, everything())
+    finally:
+        db.close()
+        if double is not None:
+            double.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
