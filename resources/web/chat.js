@@ -179,6 +179,8 @@
       summary.textContent = `Thinking… ${secondsText((Date.now() - t.started) / 1000)} s`;
     } else {
       details.classList.remove("running");
+      // The answer has started: fold the reasoning away (the user can open it again).
+      if (timers.has(id)) details.open = false;
       timers.delete(id);
       summary.textContent = seconds > 0 ? `Thought for ${secondsText(seconds)} s` : "Reasoning";
     }

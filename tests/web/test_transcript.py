@@ -208,6 +208,8 @@ def test_reasoning_block_out_of_context_and_actions(qtbot: QtBot, view: Transcri
         ),
         timeout=LOAD_MS,
     )
+    # The answer started: the reasoning folds away by itself.
+    assert not js(qtbot, view, "document.querySelector('article[data-id=a] details.thinking').open")
     view.mark_out_of_context(["u"])
     qtbot.waitUntil(
         lambda: (
