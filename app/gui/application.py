@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
 
 import PySide6
-from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -203,6 +204,14 @@ async def _main(
 
         app.aboutToQuit.connect(on_quit)
         window.closed.connect(on_quit)
+
+        def request_quit(_signum: int, _frame: object) -> None:
+            # Ctrl-C in a terminal or a polite kill: close like the user would, so streaming
+            # answers are saved as stopped.
+            QTimer.singleShot(0, window.close)
+
+        signal.signal(signal.SIGINT, request_quit)
+        signal.signal(signal.SIGTERM, request_quit)
         await closed
         return 0
     finally:
@@ -212,6 +221,10 @@ async def _main(
             instance.close()
         await client.aclose()
         await managed.astop()
+        # Delete the web view while the loop still runs; QtWebEngine objects released at
+        # interpreter exit complain and can crash.
+        window.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         db.close()
 
 
@@ -227,6 +240,7 @@ def _handle_request(window: object, message: dict[str, object]) -> None:
     from app.gui.main_window import MainWindow
 
     assert isinstance(window, MainWindow)
+    log.info("another launch asked for %s; bringing the window to the front", message)
     window.showNormal()
     window.raise_()
     window.activateWindow()

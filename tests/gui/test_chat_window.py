@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from pytestqt.qtbot import QtBot
 
 from app.backend.client import OllamaClient
@@ -50,7 +50,6 @@ def make_window(qtbot: QtBot, host: str) -> tuple[MainWindow, Database, OllamaCl
     db = Database.open(ctx.paths.database)
     client = OllamaClient(host, stall_seconds=30)
     window = MainWindow(ctx, db, client, ConnectionMonitor(client, None))
-    qtbot.addWidget(window)
     window.show()
     window.monitor.check_now()
     return window, db, client
@@ -69,8 +68,24 @@ def app(
 
     drive(qt_loop, ready())
     yield window, db
+    close(qt_loop, window, client, db)
+
+
+def close(
+    loop: asyncio.AbstractEventLoop, window: MainWindow, client: OllamaClient, db: Database
+) -> None:
+    """Close as the app does, and delete the web view inside the event loop (QtWebEngine
+    complains at exit about a profile released before its page otherwise)."""
     window.close()
-    drive(qt_loop, client.aclose())
+
+    async def finish() -> None:
+        await window.aclose()
+        await client.aclose()
+        window.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        await asyncio.sleep(0.05)
+
+    drive(loop, finish())
     db.close()
 
 
@@ -347,6 +362,4 @@ def test_server_down_at_start_shows_onboarding(
     try:
         drive(qt_loop, scenario())
     finally:
-        window.close()
-        drive(qt_loop, client.aclose())
-        db.close()
+        close(qt_loop, window, client, db)
