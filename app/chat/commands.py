@@ -11,6 +11,7 @@ from typing import Any
 
 from app.backend.events import ContentDelta
 from app.backend.hosts import HostProfiles
+from app.backend.offload import OffloadPreferences
 from app.chat.session import ChatSession, TurnFinished, TurnStarted, TurnState
 from app.commands import Command
 from app.config import AppContext, Settings
@@ -94,7 +95,8 @@ async def _ask(ctx: AppContext, db: Database, chat: Chat, prompt: str) -> int:
     out = sys.stdout
     ended_with_newline = True
     async with HostProfiles(ctx.paths, local_url=ctx.host).client_for_url(ctx.host) as client:
-        session = ChatSession(db, client, chat.id)
+        offload = OffloadPreferences.load(ctx.paths)
+        session = ChatSession(db, client, chat.id, model_options=offload.options_for)
         async for event in session.send(prompt):
             if isinstance(event, TurnStarted) and event.plan.excluded_ids:
                 count = len(event.plan.excluded_ids)

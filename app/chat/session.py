@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -94,7 +94,11 @@ class ChatSession:
         *,
         flush_interval: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
+        model_options: Callable[[str], Mapping[str, Any]] | None = None,
     ) -> None:
+        """`model_options(model)` gives Ollama options that apply to every chat with that model
+        (the GPU offload preferences: `num_gpu`, `main_gpu`); a chat's own options win."""
+        self.model_options = model_options
         self.db = db
         self.client = client
         self.chat_id = chat_id
@@ -254,7 +258,10 @@ class ChatSession:
         return messages
 
     def _options(self, chat: Chat) -> dict[str, Any]:
-        options: dict[str, Any] = dict(chat.settings.extra)
+        options: dict[str, Any] = {}
+        if self.model_options is not None:
+            options.update(self.model_options(chat.model))
+        options.update(chat.settings.extra)
         if chat.settings.temperature is not None:
             options["temperature"] = chat.settings.temperature
         if chat.settings.seed is not None:

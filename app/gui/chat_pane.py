@@ -30,6 +30,7 @@ from app.backend.errors import OllamaError
 from app.backend.events import ContentDelta, StreamStalled, ThinkingDelta
 from app.backend.fit import describe_context_cost
 from app.backend.models import ModelInfo
+from app.backend.offload import OffloadPreferences
 from app.chat.context import ContextPlan
 from app.chat.session import (
     DEFAULT_NUM_CTX,
@@ -240,8 +241,14 @@ class ChatPane(QWidget):
 
     def session(self, chat_id: int) -> ChatSession:
         if chat_id not in self.sessions:
-            self.sessions[chat_id] = ChatSession(self.db, self.client, chat_id)
+            self.sessions[chat_id] = ChatSession(
+                self.db, self.client, chat_id, model_options=self._offload_options
+            )
         return self.sessions[chat_id]
+
+    def _offload_options(self, model: str) -> dict[str, int]:
+        """The model manager's GPU offload choice for this model, read fresh for each turn."""
+        return OffloadPreferences.load(self.paths).options_for(model)
 
     def open_chat(self, chat_id: int | None) -> None:
         """Show a chat (None: a fresh, not yet saved chat)."""

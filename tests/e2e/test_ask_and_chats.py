@@ -200,3 +200,20 @@ def test_search_with_hostile_queries_never_errors(
     for query in ("C++", '"', "AND", "*", "NEAR(", "a OR"):
         result = phidesk(data, ollama_double, "chats", "--search", query)
         assert result.returncode == 0, (query, result.stderr)
+
+
+def test_offload_choice_from_the_model_manager_reaches_the_request(
+    ollama_double: OllamaDouble, tmp_path: Path
+) -> None:
+    from app.backend.offload import GpuLayers, ModelOffload, OffloadPreferences
+    from app.config import Paths
+
+    data = tmp_path / "d"
+    prefs = OffloadPreferences.load(Paths.resolve(data).ensure())
+    prefs.set_model("phi4-mini", ModelOffload(GpuLayers.SOME, count=12))
+    prefs.save()
+    ollama_double.script_reply("ok")
+    assert phidesk(data, ollama_double, "ask", "-m", "phi4-mini", "hi").returncode == 0
+    sent = ollama_double.requests_to("/api/chat")[-1].body
+    assert sent is not None
+    assert sent["options"]["num_gpu"] == 12
