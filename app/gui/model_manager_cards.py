@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 from collections.abc import Callable, Mapping, Sequence
 
 from PySide6.QtCore import Qt, Signal
@@ -48,22 +47,6 @@ FIT_COLOURS = {
     "cpu": ("#8e1b1b", "#fdecea"),
     "unknown": ("#444444", "#eeeeee"),
 }
-
-
-def install_asyncgen_hooks() -> None:
-    """Let the running loop close abandoned async generators, as `asyncio.run` does.
-
-    qasync's loop never installs asyncio's async-generator hooks (`BaseEventLoop.run_forever`
-    does), so a stream generator left suspended (the ollama client's inner pull stream is, after
-    the "success" line) would be closed by the garbage collector outside the loop, where its
-    `async with` cannot finish and the connection is not released. Idempotent; a loop that
-    already has hooks keeps them.
-    """
-    loop = asyncio.get_event_loop()
-    firstiter = getattr(loop, "_asyncgen_firstiter_hook", None)
-    finalizer = getattr(loop, "_asyncgen_finalizer_hook", None)
-    if sys.get_asyncgen_hooks().finalizer is None and firstiter and finalizer:
-        sys.set_asyncgen_hooks(firstiter=firstiter, finalizer=finalizer)
 
 
 def style_badge(label: QLabel, fit: str) -> None:
@@ -135,7 +118,6 @@ class PullPanel(QWidget):
         if self.running:
             return
         self.model = name.strip()
-        install_asyncgen_hooks()
         self.error.hide()
         self.error.clear()
         self.bar.setRange(0, 0)  # busy until the first sized layer arrives
