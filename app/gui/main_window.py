@@ -365,7 +365,13 @@ class MainWindow(QMainWindow):
             return
         window = getattr(self, "_manager", None)
         if window is None:
-            window = ModelManagerWindow(self.client, self.ctx.paths, parent=self)
+            window = ModelManagerWindow(
+                self.client,
+                self.ctx.paths,
+                parent=self,
+                measured_speed=self.db.measured_speed,
+                catalog=self.catalog,
+            )
             window.modelsChanged.connect(self.refresh_models)
             window.defaultModelChosen.connect(self._set_default_model)
             self._manager = window

@@ -363,3 +363,28 @@ def test_server_down_at_start_shows_onboarding(
         drive(qt_loop, scenario())
     finally:
         close(qt_loop, window, client, db)
+
+
+def test_ctrl_m_opens_the_model_manager_with_speeds_measured_here(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    app: tuple[MainWindow, Database],
+    ollama_double: OllamaDouble,
+) -> None:
+    window, db = app
+
+    async def scenario() -> None:
+        choose(window, "phi4-mini:latest")
+        ollama_double.script_reply("fast answer")
+        type_and_send(qtbot, window, "hi")
+        await settled(window)
+        window.manager_action.trigger()
+        manager = window._manager
+        assert manager.isVisible()
+        speed = db.measured_speed("phi4-mini:latest")
+        assert speed is not None
+        assert manager._measured_speed is not None
+        assert manager._measured_speed("phi4-mini:latest") == speed
+        manager.close()
+
+    drive(qt_loop, scenario())
