@@ -184,6 +184,7 @@ async def _main(
         instance = InstanceServer(instance_name(ctx.paths))
         instance.listen()
         instance.requested.connect(lambda message: _handle_request(window, message))
+    window.pane.view.page_ready.connect(lambda: log.info("window usable: transcript ready"))
     window.show()
     monitor.check_now()
     try:
