@@ -252,6 +252,77 @@ def _close_for(block: str, parsers: Sequence[tuple[MarkdownIt, str]]) -> tuple[l
     return added, False
 
 
+_FENCE_OPEN = re.compile(r"(`{3,}|~{3,})(.*)")
+_QUOTE = re.compile(r" {0,3}>")
+_ITEM_MATH = re.compile(r"[ \t]*(?:(?:[-+*]|\d{1,9}[.)])[ \t]+)+\$\$")
+
+
+def _plainly_closed(block: str) -> bool:
+    """True when a quick scan proves that `block` leaves no fence or $$ math block open in any
+    renderer; False when it might (then the renderers themselves are asked, which is slower).
+
+    Only simple, common shapes are proven: fences and $$ blocks indented at most three
+    spaces, that start after a blank line or another block and end at the same indentation,
+    with every line between them indented at least as far (so a list item holding one goes on
+    around it), and no quotes, raw HTML or other math syntaxes outside them."""
+    fence: str | None = None  # the open fence's marker
+    in_math = False
+    opened_at = 0  # indentation of the open fence or math block
+    after_text = False  # the previous line is paragraph text (a $$ line would continue it)
+    for line in _LINE_BREAK.split(block):
+        stripped = line.lstrip(" ")
+        indent = len(line) - len(stripped)
+        blank = not stripped.strip(" \t")
+        if (fence is not None or in_math) and not blank and indent < opened_at:
+            return False
+        if fence is not None:
+            closes = indent <= 3 and re.fullmatch(
+                re.escape(fence[0]) + f"{{{len(fence)},}}[ \t]*", stripped
+            )
+            if closes:
+                if indent != opened_at:
+                    return False
+                fence = None
+            continue
+        if in_math:
+            if "```" in line or "~~~" in line:
+                return False
+            if line.rstrip(" \t").endswith("$$"):
+                in_math = False
+            elif "$$" in line:
+                return False
+            continue
+        if blank:
+            after_text = False
+            continue
+        if "\\[" in line or "\\begin{" in line or _QUOTE.match(line) or _ITEM_MATH.match(line):
+            return False
+        if indent <= 3 and stripped.startswith("<"):
+            return False
+        opened = _FENCE_OPEN.match(stripped) if indent <= 3 else None
+        if opened is not None:
+            marker, info = opened.groups()
+            if marker[0] == "`" and "`" in info:
+                return False
+            fence, opened_at, after_text = marker, indent, False
+            continue
+        if "```" in line or "~~~" in line:
+            return False
+        if indent <= 3 and stripped.startswith("$$"):
+            if after_text:
+                return False
+            body = stripped.rstrip(" \t")
+            if body == "$$":
+                in_math, opened_at = True, indent
+            elif not (len(body) > 3 and body.endswith("$$")) or "$$" in body[2:-2]:
+                return False
+            continue
+        if indent > 3 and "$$" in line:
+            return False
+        after_text = True
+    return fence is None and not in_math
+
+
 def closing_lines(block: str) -> Closing:
     """Lines to put after `block` (text ending in a newline) so that nothing it opened, a
     code fence, a raw-HTML block or a math block, runs on into what follows.
@@ -261,7 +332,7 @@ def closing_lines(block: str) -> Closing:
     Then renderers with raw HTML: what only they see open (a raw-HTML block, or a fence or
     math block after one) is closed after a blank line. Each is asked again until none sees
     anything open; where they cannot all be satisfied, those without raw HTML win."""
-    if not _MAY_LEAK.search(block):
+    if not _MAY_LEAK.search(block) or _plainly_closed(block):
         return Closing((), True)
     every = _parsers()
     added, sealed = _close_for(block, every)

@@ -22,6 +22,9 @@ from app.chat.transfer import (
     DamagedExport,
     NotAnExport,
     TransferError,
+    _close_for,
+    _parsers,
+    _plainly_closed,
     chat_to_markdown,
     closing_lines,
     file_stem,
@@ -67,6 +70,12 @@ HOSTILE_LINES = [
     "    indented code",
     "- item",
     "1. item",
+    "  - nested",
+    "   ```",
+    "  ~~~",
+    "  $$",
+    "- ```",
+    "> ```",
     "===",
     "[ref]: https://example.com",
     "trailing spaces   ",
@@ -392,6 +401,26 @@ def test_renderers_that_disagree_about_a_fence_keep_phidesks_own_view_whole() ->
     without_html = MarkdownIt("commonmark", {"html": False})
     tokens = without_html.parse(block + "".join(line + "\n" for line in closing.lines) + "\n# x\n")
     assert tokens[-3].type == "heading_open"
+
+
+STRUCTURAL_LINES = [
+    *["```", "````", "~~~", "```js", "  ```", "   ```", "    ```", "\t```", "- ```"],
+    *["- a", "  - b", "1. c", "   x", "  x", "    x", "text", "", "", "# h", "---"],
+    *["$$", "  $$", "$$x$$", "x $$", "$$ (1)", "- $$", "a $$ b", "> q", "<div>"],
+]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        hostile_text(max_parts=16),
+        st.lists(st.sampled_from(STRUCTURAL_LINES), max_size=10).map("\n".join),
+    )
+)
+def test_the_quick_scan_only_vouches_for_text_every_renderer_sees_closed(content: str) -> None:
+    block = content if content.endswith("\n") else content + "\n"
+    if _plainly_closed(block):
+        assert _close_for(block, _parsers()) == ([], True)
 
 
 def test_an_unclosed_fence_is_closed_before_the_next_message() -> None:
