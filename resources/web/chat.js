@@ -126,7 +126,10 @@
     if (m.role === "assistant") {
       tools.appendChild(actionButton("regenerate", "Regenerate", "Answer again"));
     }
-    tools.appendChild(actionButton("info", "Info", "Model, timings and tokens"));
+    if (m.role === "assistant") {
+      tools.appendChild(actionButton("info", "Info", "Model, timings and tokens"));
+    }
+    tools.appendChild(actionButton("delete", "Delete", "Delete this message"));
     header.appendChild(tools);
     article.appendChild(header);
     const thinking = document.createElement("details");

@@ -388,3 +388,34 @@ def test_ctrl_m_opens_the_model_manager_with_speeds_measured_here(
         manager.close()
 
     drive(qt_loop, scenario())
+
+
+def test_delete_button_removes_a_message_from_view_and_database(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    app: tuple[MainWindow, Database],
+    ollama_double: OllamaDouble,
+) -> None:
+    window, db = app
+
+    async def scenario() -> None:
+        choose(window, "phi4-mini:latest")
+        ollama_double.script_reply("to be deleted")
+        type_and_send(qtbot, window, "hello")
+        await settled(window)
+        chat_id = window.pane.current_chat
+        assert chat_id is not None
+        answer = db.messages(chat_id)[-1]
+        await asyncio.sleep(0.2)
+        # Click the page's own Delete button, as a user would.
+        await js(
+            window,
+            f'document.querySelector(\'article[data-id="{answer.id}"] '
+            "button[data-action=delete]').click()",
+        )
+        await until(lambda: len(db.messages(chat_id)) == 1)
+        await asyncio.sleep(0.2)
+        shown = await js(window, "document.querySelectorAll('article.message').length")
+        assert shown == 1
+
+    drive(qt_loop, scenario())
