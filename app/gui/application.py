@@ -175,7 +175,12 @@ async def _main(
 
     db = Database.open(ctx.paths.database)
     hosts = HostProfiles(ctx.paths, local_url=ctx.host)
-    client = hosts.client_for_url(ctx.host)
+    host = ctx.host
+    saved = Settings.load(ctx.paths.settings_file).extra.get("host_url")
+    if not host_given and not os.environ.get("OLLAMA_HOST") and isinstance(saved, str):
+        # The host the user last chose in the window (File > Ollama host).
+        host = saved
+    client = hosts.client_for_url(host)
     managed = ManagedServer(_server_settings(ctx), log_dir=ctx.paths.logs)
     monitor = ConnectionMonitor(client, managed)
     window = MainWindow(ctx, db, client, monitor, hosts)

@@ -22,7 +22,7 @@ from app import __version__
 from app.backend.catalog import Catalog, default_catalog
 from app.backend.client import OllamaClient
 from app.backend.errors import OllamaError
-from app.backend.hosts import HostProfiles
+from app.backend.hosts import HostProfile, HostProfiles
 from app.config import AppContext, Settings
 from app.errors import PhiDeskError
 from app.gui.chat_pane import ChatPane
@@ -136,8 +136,12 @@ class MainWindow(QMainWindow):
         self.import_action = self._action("&Import Markdown…", None, self.import_files)
         file_menu.addAction(self.import_action)
         file_menu.addSeparator()
-        self.remote_action = self._action("Connect to a remote &host…", None, self.add_remote_host)
-        file_menu.addAction(self.remote_action)
+        self.hosts_menu = file_menu.addMenu("Ollama &host")
+        self.host_actions = QActionGroup(self)
+        self.host_actions.setExclusive(True)
+        self.remote_action = QAction("Connect to a remote &host…", self)
+        self.remote_action.triggered.connect(self.add_remote_host)
+        self._fill_hosts_menu()
         file_menu.addSeparator()
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
         file_menu.addAction(self.quit_action)
@@ -459,6 +463,41 @@ class MainWindow(QMainWindow):
 
     # --- hosts ----------------------------------------------------------------------------
 
+    def _fill_hosts_menu(self) -> None:
+        self.hosts_menu.clear()
+        for action in self.host_actions.actions():
+            self.host_actions.removeAction(action)
+        profiles = self.hosts.all() if self.hosts is not None else []
+        for profile in profiles:
+            action = QAction(f"{profile.name} ({profile.url})", self)
+            action.setCheckable(True)
+            action.setChecked(profile.url == self.client.host)
+            action.triggered.connect(lambda _=False, p=profile: self.use_host(p))
+            self.host_actions.addAction(action)
+            self.hosts_menu.addAction(action)
+        self.hosts_menu.addSeparator()
+        self.hosts_menu.addAction(self.remote_action)
+
+    def use_host(self, profile: HostProfile) -> None:
+        """Talk to another Ollama from now on (and at the next start, unless --host or
+        OLLAMA_HOST say otherwise)."""
+        if profile.url == self.client.host:
+            return
+        self.pane.stop_all()
+        old = self.client
+        client = self.hosts.client(profile.id) if self.hosts else OllamaClient(profile.url)
+        self.client = client
+        self.pane.client = client
+        self.pane.sessions.clear()
+        self.monitor.client = client
+        self._tasks.start(old.aclose(), name="close the previous client")
+        settings = self._settings()
+        settings.extra["host_url"] = profile.url
+        settings.save(self.ctx.paths.settings_file)
+        self._fill_hosts_menu()
+        self.monitor.check_now()
+        self.show_message(f"Now using Ollama at {profile.url} ({profile.name}).")
+
     @Slot()
     def add_remote_host(self) -> None:
         if self.hosts is None:
@@ -476,10 +515,9 @@ class MainWindow(QMainWindow):
         except PhiDeskError as exc:
             self.show_message(str(exc))
             return
-        note = f" ({saved.notice})" if saved is not None and saved.notice else ""
-        self.show_message(
-            f"Added {profile.name}; start PhiDesk with --host {profile.url} to use it{note}."
-        )
+        self.use_host(profile)
+        if saved is not None and saved.notice:
+            self.show_message(saved.notice[:1].upper() + saved.notice[1:] + ".")
 
     # --- misc -----------------------------------------------------------------------------
 

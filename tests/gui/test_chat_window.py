@@ -419,3 +419,36 @@ def test_delete_button_removes_a_message_from_view_and_database(
         assert shown == 1
 
     drive(qt_loop, scenario())
+
+
+def test_switching_to_a_reachable_host_leaves_onboarding_and_is_remembered(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    from app.backend.hosts import HostProfiles
+    from app.config import Settings
+
+    ctx = AppContext(paths=Paths.resolve().ensure(), host="http://127.0.0.1:9")
+    db = Database.open(ctx.paths.database)
+    hosts = HostProfiles(ctx.paths, local_url=ctx.host)
+    client = hosts.client_for_url(ctx.host)
+    window = MainWindow(ctx, db, client, ConnectionMonitor(client, None), hosts)
+    window.show()
+    window.monitor.check_now()
+
+    async def scenario() -> None:
+        await until(lambda: window.monitor.state.value == "unreachable")
+        assert window.stack.currentWidget() is window.onboarding
+        profile, _ = hosts.add("Workstation", ollama_double.url)
+        window.use_host(profile)
+        await until(lambda: window.monitor.state.value == "connected")
+        assert window.stack.currentWidget() is window.pane
+        await until(lambda: bool(window.pane.picker.models))
+        saved = Settings.load(ctx.paths.settings_file).extra["host_url"]
+        assert saved == profile.url
+        checked = [a.text() for a in window.host_actions.actions() if a.isChecked()]
+        assert checked == [f"Workstation ({profile.url})"]
+
+    try:
+        drive(qt_loop, scenario())
+    finally:
+        close(qt_loop, window, window.client, db)
