@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -19,7 +20,13 @@ from sqlalchemy.orm import Session
 from app.backend.events import ChatStats
 from app.store import migrate
 from app.store.engine import create_engine, writer
-from app.store.errors import DatabaseCorrupt, DuplicateName, NotFound, StoreError
+from app.store.errors import (
+    DatabaseCorrupt,
+    DuplicateName,
+    MigrationFailed,
+    NotFound,
+    StoreError,
+)
 from app.store.models import ROLES, STATUSES, ChatRow, MessageRow, PresetRow, ProvenanceRow, utcnow
 from app.store.records import (
     Chat,
@@ -35,6 +42,8 @@ from app.store.records import (
 from app.store.search import END, START, fts_query, parse_snippet
 
 log = logging.getLogger(__name__)
+OPEN_ATTEMPTS = 5
+"""How often `Database.open` tries again when another process holds the new file's lock."""
 
 
 class _Unset:
@@ -232,16 +241,27 @@ class Database:
                 f"cannot create the folder {path.parent} for the database ({exc.strerror}); "
                 "choose another data directory with --data-dir"
             ) from exc
-        state = migrate.inspect_file(path)
-        engine = create_engine(path)
-        try:
-            database = cls(path, engine)
-            database.backup_path = migrate.upgrade(engine, path, state)
-            database.interrupted_on_open = database._recover_streaming()
-        except BaseException:
-            engine.dispose()
-            raise
-        return database
+        for attempt in range(OPEN_ATTEMPTS):
+            state = migrate.inspect_file(path)
+            engine = create_engine(path)
+            try:
+                database = cls(path, engine)
+                database.backup_path = migrate.upgrade(engine, path, state)
+                database.interrupted_on_open = database._recover_streaming()
+            except MigrationFailed as exc:
+                engine.dispose()
+                # Two PhiDesks creating the same new file race for the switch to WAL, which
+                # SQLite may refuse at once instead of waiting: look again and retry.
+                if "database is locked" not in str(exc) or attempt == OPEN_ATTEMPTS - 1:
+                    raise
+                log.info("database %s is busy while opening; trying again", path)
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            except BaseException:
+                engine.dispose()
+                raise
+            return database
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
         """Close every connection. The Database must not be used afterwards."""
