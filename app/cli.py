@@ -43,8 +43,9 @@ def _commands() -> list[Command]:
     """Subcommands known to this build, each defined beside the feature it drives."""
     from app.backend.commands import COMMANDS as backend_commands
     from app.chat.commands import COMMANDS as chat_commands
+    from app.chat.transfer_commands import COMMANDS as transfer_commands
 
-    return [*backend_commands, *chat_commands]
+    return [*backend_commands, *chat_commands, *transfer_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:
