@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -23,6 +23,7 @@ from app.backend.catalog import Catalog, default_catalog
 from app.backend.client import OllamaClient
 from app.backend.errors import OllamaError
 from app.backend.hosts import HostProfile, HostProfiles
+from app.chat.transfer import export_chat_markdown, export_chats, import_files, suggested_file_name
 from app.config import AppContext, Settings
 from app.errors import PhiDeskError
 from app.gui.chat_pane import ChatPane
@@ -399,49 +400,43 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def export_chat(self, chat_id: int) -> None:
-        from app.chat.transfer import export_chats, suggested_file_name
-
         chat = self.db.get_chat(chat_id)
         path, _ = QFileDialog.getSaveFileName(
             self, "Export chat", str(Path.home() / suggested_file_name(chat)), "Markdown (*.md)"
         )
-        if not path:
-            return
-        try:
-            written = export_chats(self.db, [chat_id], Path(path))
-        except PhiDeskError as exc:
-            self.show_message(str(exc))
-            return
-        self.show_message(f"Exported to {written[0] if written else path}.")
+        if path:
+            self.export_to([chat_id], Path(path))
 
     @Slot()
     def export_all(self) -> None:
-        from app.chat.transfer import export_chats
-
         path, _ = QFileDialog.getSaveFileName(
             self, "Export all chats", str(Path.home() / "phidesk-chats.zip"), "Zip (*.zip)"
         )
-        if not path:
-            return
-        ids = [c.id for c in self.db.list_chats()]
+        if path:
+            self.export_to([c.id for c in self.db.list_chats()], Path(path))
+
+    def export_to(self, chat_ids: list[int], destination: Path) -> list[Path]:
+        """Write the chats as Markdown (a .md file, a folder, or a .zip by the name)."""
         try:
-            export_chats(self.db, ids, Path(path))
+            written = export_chats(self.db, chat_ids, destination)
         except PhiDeskError as exc:
             self.show_message(str(exc))
-            return
-        self.show_message(f"Exported {len(ids)} chats to {path}.")
+            return []
+        where = written[0] if len(written) == 1 else destination
+        self.show_message(f"Exported {len(chat_ids)} chat(s) to {where}.")
+        return written
 
     @Slot()
     def import_files(self) -> None:
-        from app.chat.transfer import import_files
-
         paths, _ = QFileDialog.getOpenFileNames(
-            self, "Import chats", str(Path.home()), "Markdown (*.md)"
+            self, "Import chats", str(Path.home()), "Markdown (*.md *.zip)"
         )
-        if not paths:
-            return
+        if paths:
+            self.import_from([Path(p) for p in paths])
+
+    def import_from(self, paths: list[Path]) -> None:
         try:
-            chats = import_files(self.db, [Path(p) for p in paths])
+            chats = import_files(self.db, paths)
         except PhiDeskError as exc:
             self.show_message(str(exc))
             return
@@ -454,10 +449,6 @@ class MainWindow(QMainWindow):
     def copy_chat(self) -> None:
         if self.pane.current_chat is None:
             return
-        from PySide6.QtGui import QGuiApplication
-
-        from app.chat.transfer import export_chat_markdown
-
         QGuiApplication.clipboard().setText(export_chat_markdown(self.db, self.pane.current_chat))
         self.show_message("Copied the chat as Markdown.")
 

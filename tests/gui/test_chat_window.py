@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -452,3 +453,45 @@ def test_switching_to_a_reachable_host_leaves_onboarding_and_is_remembered(
         drive(qt_loop, scenario())
     finally:
         close(qt_loop, window, window.client, db)
+
+
+def test_copy_export_and_import_a_chat_as_markdown(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    app: tuple[MainWindow, Database],
+    ollama_double: OllamaDouble,
+    tmp_path: Path,
+) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    window, db = app
+
+    async def scenario() -> None:
+        choose(window, "phi4-mini:latest")
+        ollama_double.script_reply("The integral is $\\int_0^1 x\\,dx = \\tfrac12$.")
+        type_and_send(qtbot, window, "integrate x")
+        await settled(window)
+        chat_id = window.pane.current_chat
+        assert chat_id is not None
+        qtbot.keyClick(
+            window,
+            Qt.Key.Key_C,
+            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+        )
+        copied = QGuiApplication.clipboard().text()
+        assert "integrate x" in copied
+        assert "$\\int_0^1 x\\,dx = \\tfrac12$" in copied
+        written = window.export_to([chat_id], tmp_path / "chat.md")
+        assert written == [tmp_path / "chat.md"]
+        assert "$\\int_0^1 x\\,dx = \\tfrac12$" in written[0].read_text(encoding="utf-8")
+        window.import_from(written)
+        chats = db.list_chats()
+        assert len(chats) == 2
+        assert window.pane.current_chat == max(c.id for c in chats)
+        assert [m.content for m in db.messages(window.pane.current_chat)] == [
+            m.content for m in db.messages(chat_id)
+        ]
+        window.import_from([tmp_path / "missing.md"])
+        assert window.statusBar().currentMessage()
+
+    drive(qt_loop, scenario())
