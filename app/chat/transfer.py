@@ -450,7 +450,8 @@ def _provenance_note(provenance: Provenance | None, stats: ChatStats | None) -> 
         parts.append(f"Ollama {provenance.ollama_version}")
     if provenance is not None and provenance.warning:
         parts.append(f"warning: {provenance.warning}")
-    return "> *" + _one_line(" · ".join(parts)).replace("*", "\\*") + "*"
+    shown = _one_line(" · ".join(parts)).replace("\\", "\\\\").replace("*", "\\*")
+    return "> *" + shown + "*"
 
 
 def _meta_line(meta: dict[str, Any]) -> str:
@@ -592,6 +593,25 @@ class ParsedExport:
     quantization: str | None
     heading_offsets: tuple[int, ...]
     content_offsets: tuple[tuple[int, int], ...]
+
+    def messages_to_import(self) -> tuple[Message, ...]:
+        """The messages to store. When the file carried no per-answer provenance, the chat's
+        quantization goes on the last answer, from where the next export reads it again."""
+        messages = self.messages
+        if (
+            self.quantization is None
+            or not messages
+            or any(m.provenance is not None for m in messages)
+        ):
+            return messages
+        answers = [i for i, m in enumerate(messages) if m.role == "assistant"]
+        target = answers[-1] if answers else len(messages) - 1
+        provenance = Provenance(model=self.chat.model, quantization=self.quantization)
+        return (
+            *messages[:target],
+            replace(messages[target], provenance=provenance),
+            *messages[target + 1 :],
+        )
 
 
 class _Lines:
@@ -888,31 +908,11 @@ def parse_markdown(text: str, *, source: str = "the text") -> ParsedExport:
     return ParsedExport(chat, tuple(messages), quantization, tuple(headings), tuple(spans))
 
 
-def _with_quantization(parsed: ParsedExport) -> tuple[Message, ...]:
-    """Keep the chat's quantization when the file carried no per-answer provenance: it goes on
-    the last answer, from where the next export reads it again."""
-    messages = parsed.messages
-    if (
-        parsed.quantization is None
-        or not messages
-        or any(m.provenance is not None for m in messages)
-    ):
-        return messages
-    answers = [i for i, m in enumerate(messages) if m.role == "assistant"]
-    target = answers[-1] if answers else len(messages) - 1
-    provenance = Provenance(model=parsed.chat.model, quantization=parsed.quantization)
-    return (
-        *messages[:target],
-        replace(messages[target], provenance=provenance),
-        *messages[target + 1 :],
-    )
-
-
 def import_markdown(db: Database, text: str, *, source: str = "the text") -> Chat:
     """Add the chat exported in `text` to `db` with its messages, roles, times and settings.
     Keeps the exported chat id when it is free. Raises `NotAnExport` / `DamagedExport`."""
     parsed = parse_markdown(text, source=source)
-    return db.import_chat(parsed.chat, _with_quantization(parsed))
+    return db.import_chat(parsed.chat, parsed.messages_to_import())
 
 
 def decode(data: bytes, source: str) -> str:
@@ -950,7 +950,7 @@ def import_files(db: Database, paths: Iterable[Path | str]) -> list[Chat]:
     """Import PhiDesk exports (.md files, or .zip archives of them). Nothing is imported if any
     file is not a readable PhiDesk export."""
     parsed = read_exports(Path(p) for p in paths)
-    return [db.import_chat(p.chat, _with_quantization(p)) for _, p in parsed]
+    return [db.import_chat(p.chat, p.messages_to_import()) for _, p in parsed]
 
 
 # ---------------------------------------------------------------- file names

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,9 +14,11 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
-from markdown_it.token import Token
+from mdit_py_plugins import amsmath
+from mdit_py_plugins.amsmath import amsmath_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
+from mdit_py_plugins.texmath import texmath_plugin
 
 from app.backend.events import ChatStats
 from app.chat.transfer import (
@@ -311,11 +314,14 @@ def test_the_front_matter_names_the_quantization_of_the_last_answer_that_had_one
 # ---------------------------------------------------------------- what a renderer sees
 
 
+def _with_math(md: MarkdownIt) -> MarkdownIt:
+    """The math syntaxes of PhiDesk's view (DESIGN.md): $…$/$$…$$, \\[…\\] and amsmath."""
+    return md.use(amsmath_plugin).use(texmath_plugin, delimiters="brackets").use(dollarmath_plugin)
+
+
 def _renderers(html: bool) -> tuple[MarkdownIt, MarkdownIt]:
-    document = (
-        MarkdownIt("commonmark", {"html": html}).use(front_matter_plugin).use(dollarmath_plugin)
-    )
-    alone = MarkdownIt("commonmark", {"html": html}).use(dollarmath_plugin)
+    document = _with_math(MarkdownIt("commonmark", {"html": html}).use(front_matter_plugin))
+    alone = _with_math(MarkdownIt("commonmark", {"html": html}))
     return document, alone
 
 
@@ -325,22 +331,11 @@ def _line_of(text: str, offset: int) -> int:
     return len(re.findall(r"\r\n|\r|\n", text[:offset]))
 
 
-def _top_level_from(tokens: list[Token], line: int, end_line: int) -> list[Token]:
-    """Top-level tokens (with their children) whose block starts in [line, end_line)."""
-    picked: list[Token] = []
-    inside = False
-    for token in tokens:
-        if token.level == 0 and token.map is not None:
-            inside = line <= token.map[0] < end_line
-        if inside:
-            picked.append(token)
-    return picked
-
-
 def _self_contained(alone: MarkdownIt, content: str) -> bool:
-    """True if nothing in `content` (code fence, raw HTML block, $$ math block) stays open and
+    """True if nothing in `content` (code fence, raw HTML block, math block) stays open and
     would swallow what follows it, even a later line that could close it."""
-    probe = "\n\n## probe-heading\n$$\n```\n~~~\n-->\n"
+    ends = "".join(f"\\end{{{name}}}\n\\end{{{name}*}}\n" for name in amsmath.ENVIRONMENTS)
+    probe = "\n\n## probe-heading\n$$\n\\]\n" + ends + "```\n~~~\n-->\n"
     tokens = alone.parse(content + probe)
     return any(t.type == "inline" and t.content == "probe-heading" for t in tokens)
 
@@ -373,23 +368,26 @@ def test_a_renderer_sees_one_section_per_message_with_the_content_intact(
     # Every message heading is a real second-level heading: nothing before it swallowed it.
     assert set(headings) <= set(section_starts)
     assert len(headings) == len(messages)
+    # Cut the file at every message heading and every content start. Nothing leaks across a
+    # cut exactly when the whole document renders as its pieces do, one after the other.
+    cuts = sorted({*parsed.heading_offsets, *(start for start, _ in parsed.content_offsets)})
+    pieces = [text[i:j] for i, j in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    expected = document.render(pieces[0], dict(env)) + "".join(
+        alone.render(piece, dict(env)) for piece in pieces[1:]
+    )
+    assert document.render(text, dict(env)) == expected
+
     section_ends = [*parsed.heading_offsets[1:], len(text)][: len(messages)]
     for message, (start, _end), section_end in zip(
         messages, parsed.content_offsets, section_ends, strict=True
     ):
         own_text = text[start:section_end]
-        # The content is there byte for byte, and its part of the document renders exactly as
-        # that text renders on its own: nothing leaks in from before or out into what follows.
-        assert own_text.startswith(message.content)
-        rendered = document.renderer.render(
-            _top_level_from(tokens, _line_of(text, start), _line_of(text, section_end)),
-            document.options,
-            env,
-        )
-        assert rendered == alone.render(own_text, dict(env))
+        assert own_text.startswith(message.content)  # byte for byte
         if _self_contained(alone, message.content):
-            # Then nothing was added to it: it renders as the message itself does.
-            assert rendered.startswith(alone.render(message.content, dict(env)))
+            # Nothing was added that changes it: it renders as the message does on its own.
+            assert alone.render(own_text, dict(env)).startswith(
+                alone.render(message.content, dict(env))
+            )
 
 
 def test_renderers_that_disagree_about_a_fence_keep_phidesks_own_view_whole() -> None:
@@ -444,6 +442,22 @@ def test_an_unclosed_fence_is_closed_before_the_next_message() -> None:
 
 
 # ---------------------------------------------------------------- refusals and damage
+
+
+def test_the_example_in_the_format_documentation_is_a_valid_export() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "export-format.md").read_text(encoding="utf-8")
+    example = doc.split("```markdown\n", 1)[1].split("\n```\n", 1)[0] + "\n"
+    parsed = parse_markdown(example)
+    assert parsed.chat.title == "Sums" and parsed.chat.settings.num_ctx == 8192
+    assert [m.role for m in parsed.messages] == ["user", "assistant"]
+    assert parsed.messages[1].thinking == "Pair the first and last terms."
+    assert parsed.messages[1].content.endswith("$$\n\\frac{n(n+1)}{2}\n$$\n")
+    again = chat_to_markdown(
+        parsed.chat,
+        list(parsed.messages_to_import()),
+        exported_at=datetime.fromisoformat("2026-11-29T12:00:00+00:00"),
+    )
+    assert again == example
 
 
 @pytest.mark.parametrize(
