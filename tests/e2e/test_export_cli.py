@@ -12,25 +12,10 @@ from pathlib import Path
 from app.chat.transfer import export_chat_markdown
 from app.store import ChatSettings, Database, Provenance
 
-# Runs `phidesk` through app.cli.main. Until app/cli.py lists app.chat.transfer_commands, the
-# launcher adds those commands itself; once it does, this is the plain `phidesk` command.
-LAUNCHER = """
-import sys
-import app.cli as cli
-from app.chat.transfer_commands import COMMANDS
-wired = cli._commands
-def commands():
-    known = wired()
-    names = {c.name for c in known}
-    return [*known, *(c for c in COMMANDS if c.name not in names)]
-cli._commands = commands
-raise SystemExit(cli.main(sys.argv[1:]))
-"""
-
 
 def phidesk(data: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-c", LAUNCHER, "--data-dir", str(data), *args],
+        [sys.executable, "-m", "app", "--data-dir", str(data), *args],
         capture_output=True,
         timeout=120,
         check=False,
