@@ -24,6 +24,17 @@ lines that look like front matter, headings or comments are just content.
 
 export → import → export gives the same bytes, for the same options and `exported_at`, when the
 chat's id is free in the importing database (the id is kept where possible).
+
+For the window (all blocking: run them off the GUI thread for many chats):
+    export_chat_markdown(db, chat_id, include_thinking=True, include_provenance=False) -> str
+        one chat as text: "Copy chat as Markdown", or a save dialog offering
+        suggested_file_name(chat)
+    export_chats(db, chat_ids, destination, include_thinking=, include_provenance=) -> [Path]
+        a folder, a .zip, or one .md, chosen by the destination's suffix
+    import_markdown(db, text, source=...) -> Chat; import_files(db, paths) -> [Chat]
+        (.md files or .zip archives; all checked before any is imported)
+Errors are `TransferError`s (`NotAnExport`, `DamagedExport`), `NotFound` for a missing chat:
+`PhiDeskError`s whose message is one sentence naming the file.
 """
 
 from __future__ import annotations
