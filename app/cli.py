@@ -44,8 +44,9 @@ def _commands() -> list[Command]:
     from app.backend.commands import COMMANDS as backend_commands
     from app.chat.commands import COMMANDS as chat_commands
     from app.chat.transfer_commands import COMMANDS as transfer_commands
+    from app.quick import COMMANDS as quick_commands
 
-    return [*backend_commands, *chat_commands, *transfer_commands]
+    return [*backend_commands, *chat_commands, *transfer_commands, *quick_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,6 +28,8 @@ from app.store import Database
 log = logging.getLogger(__name__)
 
 MIN_QT = (6, 12)
+QUICK_ACTION = "quick"
+"""The single-instance request that opens the quick prompt (`phidesk quick`)."""
 SELF_TEST_PROMPT = "Show the quadratic formula in LaTeX math."
 
 
@@ -167,11 +169,17 @@ async def _wait_katex(window: object) -> bool:
 
 
 async def _main(
-    ctx: AppContext, app: QApplication, *, run_self_test: bool, host_given: bool
+    ctx: AppContext,
+    app: QApplication,
+    *,
+    run_self_test: bool,
+    host_given: bool,
+    quick: bool = False,
 ) -> int:
     from app.gui.connection import ConnectionMonitor
     from app.gui.main_window import MainWindow
     from app.gui.single_instance import InstanceServer
+    from app.gui.tray import QuickAccess
 
     db = Database.open(ctx.paths.database)
     hosts = HostProfiles(ctx.paths, local_url=ctx.host)
@@ -184,13 +192,23 @@ async def _main(
     managed = ManagedServer(_server_settings(ctx), log_dir=ctx.paths.logs)
     monitor = ConnectionMonitor(client, managed)
     window = MainWindow(ctx, db, client, monitor, hosts)
+    access = QuickAccess(window, ctx.paths)
+    window.add_quick_access(access.quick.show_prompt, access.open_settings)
     instance: InstanceServer | None = None
     if not run_self_test:
         instance = InstanceServer(instance_name(ctx.paths))
         instance.listen()
-        instance.requested.connect(lambda message: _handle_request(window, message))
+
+        def on_request(message: dict[str, object]) -> None:
+            if not access.handle_request(message):  # {"action": "quick"} opens the prompt
+                _handle_request(window, message)
+
+        instance.requested.connect(on_request)
     window.pane.view.page_ready.connect(lambda: log.info("window usable: transcript ready"))
-    window.show()
+    if run_self_test or not access.start_minimised:
+        window.show()
+    if quick:
+        access.quick.show_prompt()
     monitor.check_now()
     try:
         if run_self_test:
@@ -222,6 +240,7 @@ async def _main(
         return 0
     finally:
         monitor.stop()
+        await access.aclose()
         await window.aclose()
         if instance is not None:
             instance.close()
@@ -253,12 +272,22 @@ def _handle_request(window: object, message: dict[str, object]) -> None:
 
 
 def run_gui(
-    ctx: AppContext, *, self_test: bool, argv: Sequence[str], host_given: bool = False
+    ctx: AppContext,
+    *,
+    self_test: bool,
+    argv: Sequence[str],
+    host_given: bool = False,
+    quick: bool = False,
 ) -> int:
     prepare_environment(offscreen=self_test)
     check_qt()
-    if not self_test and send_to_running(ctx.paths, {"action": "activate"}):
-        print("PhiDesk is already running; its window was brought to the front.", file=sys.stderr)
+    request = {"action": QUICK_ACTION if quick else "activate"}
+    if not self_test and send_to_running(ctx.paths, request):
+        if not quick:
+            print(
+                "PhiDesk is already running; its window was brought to the front.",
+                file=sys.stderr,
+            )
         return 0
     app = _application(argv)
     app.setQuitOnLastWindowClosed(False)
@@ -270,7 +299,7 @@ def run_gui(
     asyncio.set_event_loop(loop)
     try:
         status: int = run_on_qt_loop(
-            loop, _main(ctx, app, run_self_test=self_test, host_given=host_given)
+            loop, _main(ctx, app, run_self_test=self_test, host_given=host_given, quick=quick)
         )
     finally:
         keepalive.stop()

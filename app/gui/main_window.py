@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, Signal, Slot
@@ -55,6 +56,7 @@ def _load_catalog() -> Catalog | None:
 
 class MainWindow(QMainWindow):
     closed = Signal()
+    clientChanged = Signal(object)
 
     def __init__(
         self,
@@ -172,7 +174,7 @@ class MainWindow(QMainWindow):
         self.refresh_models_action = self._action("&Refresh model list", "F5", self.refresh_models)
         models_menu.addAction(self.refresh_models_action)
 
-        view_menu = self.menuBar().addMenu("&View")
+        view_menu = self.view_menu = self.menuBar().addMenu("&View")
         self.theme_actions = QActionGroup(self)
         self.theme_actions.setExclusive(True)
         for choice, label in (
@@ -480,6 +482,7 @@ class MainWindow(QMainWindow):
         self.client = client
         self.pane.client = client
         self.pane.sessions.clear()
+        self.clientChanged.emit(client)
         self.monitor.client = client
         self._tasks.start(old.aclose(), name="close the previous client")
         settings = self._settings()
@@ -509,6 +512,18 @@ class MainWindow(QMainWindow):
         self.use_host(profile)
         if saved is not None and saved.notice:
             self.show_message(saved.notice[:1].upper() + saved.notice[1:] + ".")
+
+    # --- quick prompt ---------------------------------------------------------------------
+
+    def add_quick_access(
+        self, show_prompt: Callable[[], object], settings: Callable[[], object]
+    ) -> None:
+        """Menu entries for the quick prompt and its tray/shortcut settings."""
+        self.quick_action = self._action("&Quick prompt", "Ctrl+Shift+Space", show_prompt)
+        self.tray_settings_action = self._action("Tray and &quick prompt…", None, settings)
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(self.quick_action)
+        self.view_menu.addAction(self.tray_settings_action)
 
     # --- misc -----------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.backend.client import OllamaClient
 from app.config import Paths, Settings
 from app.gui.hotkeys import DEFAULT_BINDING, QuickHotkey
 from app.gui.main_window import MainWindow
@@ -274,6 +275,7 @@ class QuickAccess(QObject):
         self.paths = paths
         self.quick = QuickPrompt(window.db, window.client, paths, window.catalog)
         self.quick.continueInMain.connect(self._continue)
+        window.clientChanged.connect(self._use_client)
         self.quick.answered.connect(lambda _chat: window.refresh_chats())
         self.tray = Tray(window, self.quick, paths)
         self.hotkey = QuickHotkey(parent=self)
@@ -286,6 +288,12 @@ class QuickAccess(QObject):
         return self.tray.available and _flag(
             Settings.load(self.paths.settings_file), START_MINIMISED
         )
+
+    @Slot(object)
+    def _use_client(self, client: object) -> None:
+        """The main window switched Ollama hosts: the quick prompt follows."""
+        if isinstance(client, OllamaClient):
+            self.quick.client = client
 
     @Slot(int)
     def _continue(self, chat_id: int) -> None:
