@@ -21,6 +21,7 @@ from app.config import Paths, Settings
 from app.gui.application import prepare_environment
 from app.gui.quick_prompt import QuickPrompt
 from app.gui.tasks import new_qt_loop, run_on_qt_loop
+from app.gui.theme import apply_theme
 from app.gui.transcript import register_scheme
 from app.store import Database
 from tests.ollama_double.server import OllamaDouble
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     db = Database.open(paths.database)
     client = OllamaClient(double.url)
     quick = QuickPrompt(db, client, paths)
+    apply_theme(app, args.theme)
     quick.view.set_theme(args.theme)
     quick.show_prompt()
 
