@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,31 +19,13 @@ from app.gui.connection import ConnectionMonitor
 from app.gui.main_window import MainWindow
 from app.store import ChatSettings, Database
 from tests.ollama_double.server import OllamaDouble
+from tests.qt_async import drive, run_js, until
 
 pytestmark = pytest.mark.web
 
 
-def drive(loop: asyncio.AbstractEventLoop, scenario: Coroutine[Any, Any, None]) -> None:
-    loop.run_until_complete(asyncio.wait_for(scenario, 90))
-
-
-async def until(predicate: Callable[[], object], seconds: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition never held: {predicate}")
-        await asyncio.sleep(0.02)
-
-
 async def js(window: MainWindow, script: str) -> Any:
-    result: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-    def done(value: Any) -> None:
-        if not result.done():
-            result.set_result(value)
-
-    window.pane.view.page().runJavaScript(script, 0, done)
-    return await asyncio.wait_for(result, 10)
+    return await run_js(window.pane.view, script)
 
 
 def make_window(qtbot: QtBot, host: str) -> tuple[MainWindow, Database, OllamaClient]:

@@ -4,7 +4,7 @@ chat to the main window."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,33 +18,16 @@ from app.gui.main_window import MainWindow
 from app.gui.quick_prompt import QUICK_KIND, QuickPrompt, show_chat_in
 from app.store import Database
 from tests.ollama_double.server import OllamaDouble
+from tests.qt_async import drive, run_js, until
 
 pytestmark = pytest.mark.web
 
-MATH = r"Use $$x = \frac{-b \pm \sqrt{b^2-4ac}}{2a}$$ and a price of $5 stays text."
-
-
-def drive(loop: asyncio.AbstractEventLoop, scenario: Coroutine[Any, Any, None]) -> None:
-    loop.run_until_complete(asyncio.wait_for(scenario, 90))
-
-
-async def until(predicate: Callable[[], object], seconds: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition never held: {predicate}")
-        await asyncio.sleep(0.02)
-
 
 async def js(quick: QuickPrompt, script: str) -> Any:
-    result: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    return await run_js(quick.view, script)
 
-    def done(value: Any) -> None:
-        if not result.done():
-            result.set_result(value)
 
-    quick.view.page().runJavaScript(script, 0, done)
-    return await asyncio.wait_for(result, 10)
+MATH = r"Use $$x = \frac{-b \pm \sqrt{b^2-4ac}}{2a}$$ and a price of $5 stays text."
 
 
 @pytest.fixture

@@ -5,8 +5,7 @@ giving `Tray` a real (never shown) QSystemTrayIcon."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from PySide6.QtWidgets import QSystemTrayIcon
@@ -19,20 +18,9 @@ from app.gui.main_window import MainWindow
 from app.gui.tray import NO_TRAY_REASON, QuickAccess, tray_available
 from app.store import Database
 from tests.ollama_double.server import OllamaDouble
+from tests.qt_async import drive, until
 
 pytestmark = pytest.mark.web
-
-
-def drive(loop: asyncio.AbstractEventLoop, scenario: Coroutine[Any, Any, None]) -> None:
-    loop.run_until_complete(asyncio.wait_for(scenario, 60))
-
-
-async def until(predicate: Callable[[], object], seconds: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition never held: {predicate}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
