@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from enum import StrEnum
 
@@ -58,6 +59,13 @@ class ConnectionMonitor(QObject):
     @Slot()
     def check_now(self) -> None:
         if self.state is ConnectionState.STARTING:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            # Qt is processing events outside the asyncio loop (a modal dialog, start-up or
+            # shutdown): a task started now might never run. Try again in a moment.
+            self._timer.start(100)
             return
         self._tasks.start(self._check(), name="probe ollama")
 

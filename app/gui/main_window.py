@@ -555,6 +555,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
+        self.monitor.stop()
         self.pane.shutdown()
         self._tasks.cancel_all()
         super().closeEvent(event)
