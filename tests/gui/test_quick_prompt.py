@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from app.backend.client import OllamaClient
@@ -38,7 +39,6 @@ def setup(
     db = Database.open(paths.database)
     client = OllamaClient(ollama_double.url, stall_seconds=30)
     quick = QuickPrompt(db, client, paths)
-    qtbot.addWidget(quick)
     quick.show_prompt()
 
     async def ready() -> None:
@@ -50,7 +50,20 @@ def setup(
     quick.close()
     drive(qt_loop, quick.aclose())
     drive(qt_loop, client.aclose())
+    delete_now(qt_loop, quick)
     db.close()
+
+
+def delete_now(loop: asyncio.AbstractEventLoop, widget: QWidget) -> None:
+    """Delete a widget holding a web view inside the loop (QtWebEngine complains at exit about a
+    profile released before its page otherwise)."""
+
+    async def delete() -> None:
+        widget.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        await asyncio.sleep(0.05)
+
+    drive(loop, delete())
 
 
 def ask(qtbot: QtBot, quick: QuickPrompt, text: str) -> None:
@@ -193,7 +206,6 @@ def test_continue_in_phidesk_opens_the_chat_in_the_main_window(
     window = MainWindow(
         AppContext(paths=paths, host=ollama_double.url), db, client, ConnectionMonitor(client, None)
     )
-    qtbot.addWidget(window)
     quick.continueInMain.connect(lambda chat_id: show_chat_in(window, chat_id))
 
     async def scenario() -> None:
@@ -220,3 +232,4 @@ def test_continue_in_phidesk_opens_the_chat_in_the_main_window(
     drive(qt_loop, scenario())
     window.close()
     drive(qt_loop, window.aclose())
+    delete_now(qt_loop, window)
