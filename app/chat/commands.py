@@ -12,7 +12,7 @@ from typing import Any
 from app.backend.events import ContentDelta
 from app.backend.hosts import HostProfiles
 from app.backend.offload import OffloadPreferences
-from app.chat.session import ChatSession, TurnFinished, TurnStarted, TurnState
+from app.chat.session import ChatSession, TurnFinished, TurnRefused, TurnStarted, TurnState
 from app.commands import Command
 from app.config import AppContext, Settings
 from app.errors import PhiDeskError, UsageError
@@ -65,6 +65,11 @@ def _add_ask_arguments(parser: argparse.ArgumentParser) -> None:
 def _prepare_chat(ctx: AppContext, db: Database, args: argparse.Namespace, prompt: str) -> Chat:
     if args.chat is not None:
         chat = db.get_chat(args.chat)
+        if chat.deleted_at is not None:
+            raise PhiDeskError(
+                f"chat {chat.id} was deleted; restore it in PhiDesk first, or leave out --chat "
+                "to start a new chat"
+            )
         settings = chat.settings
         changes: dict[str, Any] = {}
         if args.model:
@@ -126,7 +131,12 @@ def _run_ask(ctx: AppContext, args: argparse.Namespace) -> int:
         raise UsageError("the prompt is empty")
     with Database.open(ctx.paths.database) as db:
         chat = _prepare_chat(ctx, db, args, prompt)
-        return asyncio.run(_ask(ctx, db, chat, prompt))
+        try:
+            return asyncio.run(_ask(ctx, db, chat, prompt))
+        except TurnRefused:
+            if args.chat is None and not db.messages(chat.id):
+                db.delete_chat_permanently(chat.id)  # nothing was said: leave no empty chat
+            raise
 
 
 def _add_chats_arguments(parser: argparse.ArgumentParser) -> None:

@@ -22,6 +22,8 @@ DEFAULT_CHARS_PER_TOKEN = 3.0
 #: Tokens the chat template adds around each message (role markers, separators).
 MESSAGE_OVERHEAD_TOKENS = 4
 MIN_CHARS_PER_TOKEN = 1.0
+#: The least room kept for the answer; a message that leaves less is refused as too long.
+MIN_REPLY_TOKENS = 256
 MAX_CHARS_PER_TOKEN = 8.0
 
 
@@ -72,8 +74,9 @@ class ContextPlan:
     draft_tokens: int
     included_ids: tuple[int, ...]
     excluded_ids: tuple[int, ...]
-    #: True when the system prompt and the newest message alone do not fit in the window:
-    #: nothing can be sent until the window grows or the message shrinks.
+    #: True when the system prompt and the newest message alone leave no room for an answer
+    #: (less than the minimum reply): nothing can be sent until the window grows or the
+    #: message shrinks.
     overflow: bool
 
     @property
@@ -106,6 +109,7 @@ class ContextBudget:
         cpt = chars_per_token or DEFAULT_CHARS_PER_TOKEN
         self.chars_per_token = min(MAX_CHARS_PER_TOKEN, max(MIN_CHARS_PER_TOKEN, cpt))
         self.reserve = reply_reserve(limit) if reserve is None else max(0, reserve)
+        self.min_reply = min(MIN_REPLY_TOKENS, limit // 4, self.reserve)
 
     def estimate(self, text: str) -> int:
         """Estimated tokens of one message, template overhead included."""
@@ -132,7 +136,9 @@ class ContextBudget:
             pinned.append(older.pop())
         pinned_tokens = sum(self._tokens(m) for m in pinned)
         must_keep = system_tokens + draft_tokens + pinned_tokens
-        overflow = must_keep > self.limit
+        # The reserve may shrink before the newest message is dropped, but not below a minimum
+        # answer: a prompt that fills the window leaves the model no room to reply.
+        overflow = must_keep > self.limit - self.min_reply
         # Shrink the reply reserve before leaving the newest message out.
         reserve = max(0, min(self.reserve, self.limit - must_keep))
         room = self.limit - reserve - must_keep

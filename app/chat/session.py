@@ -11,7 +11,6 @@ cancel the task that iterates `send()` / `regenerate()` / `edit_and_resend()`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -108,6 +107,7 @@ class ChatSession:
         self._model_info: dict[str, ModelInfo | None] = {}
         self._loaded_context: dict[str, int | None] = {}
         self._version: str | None = None
+        self._sent_num_ctx: dict[str, int] = {}
 
     # --- the window ---------------------------------------------------------------------
 
@@ -154,11 +154,13 @@ class ChatSession:
     ) -> ContextBudget:
         requested = self.requested_num_ctx(chat, info)
         loaded = self._loaded_context.get(chat.model)
-        # A loaded window only counts if it was loaded for the size we ask (a different num_ctx
-        # reloads the model with ours).
+        # What /api/ps reports counts only if it was loaded for this chat's own request with the
+        # num_ctx we ask now (Ollama may have reduced it, e.g. for memory). A window loaded for
+        # another chat or program does not: our request reloads the model with our num_ctx.
+        ours = self._sent_num_ctx.get(chat.model) == requested
         limit = effective_limit(
             requested,
-            loaded_context=loaded if loaded is not None and loaded <= requested else None,
+            loaded_context=loaded if ours and loaded is not None and loaded <= requested else None,
             trained=info.context_length if info else None,
         )
         return ContextBudget(limit, chars_per_token=self._measured_chars_per_token(chat, history))
@@ -193,19 +195,29 @@ class ChatSession:
 
     # --- turns ----------------------------------------------------------------------------
 
-    async def send(self, text: str) -> AsyncIterator[SessionEvent]:
-        """Send a new user message and stream the answer."""
+    async def _prepare(
+        self, history: Sequence[Message], draft: str | None
+    ) -> tuple[Chat, ModelInfo | None, ContextPlan]:
+        """Check that a turn can go out, before anything is written: a model is set, nothing
+        streams in this chat, and the newest message fits the window with room to answer."""
+        if self.state is TurnState.STREAMING:
+            raise TurnRefused("an answer is still streaming in this chat; stop it first")
         chat = self.chat()
         if not chat.model:
             raise TurnRefused("this chat has no model yet; choose one first (see phidesk models)")
         info = await self.model_info(chat.model)
-        history = self.db.messages(self.chat_id)
-        plan = self.plan(chat, info, history, text)
+        plan = self.plan(chat, info, history, draft)
         if plan.overflow:
             raise TurnRefused(
-                f"this message is too long for the context window of {plan.limit} tokens; "
-                "raise num_ctx or shorten the message"
+                f"this message is too long for the context window of {plan.limit} tokens "
+                "(with room left for the answer); raise num_ctx or shorten the message"
             )
+        return chat, info, plan
+
+    async def send(self, text: str) -> AsyncIterator[SessionEvent]:
+        """Send a new user message and stream the answer."""
+        history = self.db.messages(self.chat_id)
+        chat, info, plan = await self._prepare(history, text)
         user = self.db.add_message(self.chat_id, "user", text)
         if chat.message_count == 0 and chat.title in ("", "New chat"):
             self.db.update_chat(self.chat_id, title=title_from(text))
@@ -215,11 +227,14 @@ class ChatSession:
     async def regenerate(self) -> AsyncIterator[SessionEvent]:
         """Replace the last answer with a new one to the same user message."""
         history = self.db.messages(self.chat_id)
-        last_user = next((m for m in reversed(history) if m.role == "user"), None)
-        if last_user is None:
+        last = next((i for i in range(len(history) - 1, -1, -1) if history[i].role == "user"), None)
+        if last is None:
             raise TurnRefused("there is no message to answer again in this chat")
-        self.db.delete_messages_after(last_user.id)
-        async for event in self._resend(last_user):
+        kept = history[: last + 1]
+        chat, info, plan = await self._prepare(kept, None)
+        # Only now, with the turn known to go out, is the old answer removed.
+        self.db.delete_messages_after(kept[-1].id)
+        async for event in self._turn(chat, info, kept, kept[-1].id, plan):
             yield event
 
     async def edit_and_resend(self, message_id: int, text: str) -> AsyncIterator[SessionEvent]:
@@ -227,23 +242,12 @@ class ChatSession:
         message = self.db.get_message(message_id)
         if message.role != "user" or message.chat_id != self.chat_id:
             raise TurnRefused("only your own messages in this chat can be edited")
-        self.db.delete_messages_after(message_id, inclusive=True)
-        async for event in self.send(text):
-            yield event
-
-    async def _resend(self, user: Message) -> AsyncIterator[SessionEvent]:
-        chat = self.chat()
-        if not chat.model:
-            raise TurnRefused("this chat has no model yet; choose one first")
-        info = await self.model_info(chat.model)
         history = self.db.messages(self.chat_id)
-        plan = self.plan(chat, info, history, None)
-        if plan.overflow:
-            raise TurnRefused(
-                f"the last message is too long for the context window of {plan.limit} tokens; "
-                "raise num_ctx"
-            )
-        async for event in self._turn(chat, info, history, user.id, plan):
+        kept = [m for m in history if m.id < message_id]
+        chat, info, plan = await self._prepare(kept, text)
+        self.db.delete_messages_after(message_id, inclusive=True)
+        user = self.db.add_message(self.chat_id, "user", text)
+        async for event in self._turn(chat, info, [*kept, user], user.id, plan):
             yield event
 
     def _request_messages(
@@ -276,8 +280,6 @@ class ChatSession:
         user_id: int,
         plan: ContextPlan,
     ) -> AsyncIterator[SessionEvent]:
-        if self.state is TurnState.STREAMING:
-            raise TurnRefused("an answer is still streaming in this chat; stop it first")
         num_ctx = self.requested_num_ctx(chat, info)
         options = self._options(chat)
         think: bool | None = None
@@ -286,6 +288,7 @@ class ChatSession:
         messages = self._request_messages(chat, history, plan, user_id)
         answer = self.db.add_message(self.chat_id, "assistant", "", status="streaming")
         self.state = TurnState.STREAMING
+        self._sent_num_ctx[chat.model] = num_ctx
         content: list[str] = []
         thinking: list[str] = []
         saved_at = self._clock()
@@ -293,67 +296,84 @@ class ChatSession:
         status: Status = "complete"
         error: OllamaError | None = None
         done: Done | None = None
-        yield TurnStarted(self.chat_id, user_id, answer.id, plan)
-        stream = self.client.chat(
-            chat.model,
-            messages,
-            options=options,
-            num_ctx=num_ctx,
-            keep_alive=chat.settings.keep_alive,
-            think=think,
-            starts_in_thinking=bool(info and info.template_opens_think),
-        )
+        final: Message | None = None
         try:
-            async for event in stream:
-                if isinstance(event, Done):
-                    done = event  # the stream ends right after it; let it end by itself
-                    continue
-                if isinstance(event, ContentDelta):
-                    content.append(event.text)
-                    dirty = True
-                elif isinstance(event, ThinkingDelta):
-                    thinking.append(event.text)
-                    dirty = True
-                yield event
-                if dirty and self._clock() - saved_at >= self.flush_interval:
-                    self.db.update_streaming(answer.id, "".join(content), "".join(thinking))
-                    saved_at = self._clock()
-                    dirty = False
-        except asyncio.CancelledError:
-            status = "stopped"
-            self._finish(
-                answer.id, status, content, thinking, None, None, chat, plan, num_ctx, options
+            yield TurnStarted(self.chat_id, user_id, answer.id, plan)
+            stream = self.client.chat(
+                chat.model,
+                messages,
+                options=options,
+                num_ctx=num_ctx,
+                keep_alive=chat.settings.keep_alive,
+                think=think,
+                starts_in_thinking=bool(info and info.template_opens_think),
             )
-            self.state = TurnState.STOPPED
-            raise
-        except StreamInterrupted as exc:
-            status, error = "interrupted", exc
-        except OllamaError as exc:
-            status, error = "error", exc
-            if isinstance(exc, ModelNotFound):
-                self._model_info.pop(chat.model, None)
+            try:
+                async for event in stream:
+                    if isinstance(event, Done):
+                        done = event  # the stream ends right after it; let it end by itself
+                        continue
+                    if isinstance(event, ContentDelta):
+                        content.append(event.text)
+                        dirty = True
+                    elif isinstance(event, ThinkingDelta):
+                        thinking.append(event.text)
+                        dirty = True
+                    yield event
+                    if dirty and self._clock() - saved_at >= self.flush_interval:
+                        self.db.update_streaming(answer.id, "".join(content), "".join(thinking))
+                        saved_at = self._clock()
+                        dirty = False
+            except StreamInterrupted as exc:
+                status, error = "interrupted", exc
+            except OllamaError as exc:
+                status, error = "error", exc
+                if isinstance(exc, ModelNotFound):
+                    self._model_info.pop(chat.model, None)
+            finally:
+                # Close the HTTP stream here, on this loop, rather than leaving a suspended
+                # generator to the garbage collector.
+                await stream.aclose()
+            if done is None and error is None:
+                status = "interrupted"
+            facts = await self._provenance_facts(chat.model) if done else None
+            final = self._finish(
+                answer.id,
+                status,
+                content,
+                thinking,
+                error,
+                done,
+                chat,
+                plan,
+                num_ctx,
+                options,
+                facts=facts,
+                info=info,
+            )
+            self.state = TurnState.DONE if status == "complete" else TurnState.FAILED
         finally:
-            # Close the HTTP stream here, on this loop, rather than leaving a suspended
-            # generator to the garbage collector.
-            await stream.aclose()
-        if done is None and error is None:
-            status = "interrupted"
-        provenance_info = await self._provenance_facts(chat.model) if done else None
-        final = self._finish(
-            answer.id,
-            status,
-            content,
-            thinking,
-            error,
-            done,
-            chat,
-            plan,
-            num_ctx,
-            options,
-            facts=provenance_info,
-            info=info,
-        )
-        self.state = TurnState.DONE if status == "complete" else TurnState.FAILED
+            if final is None:
+                # Stopped (the task was cancelled or the caller stopped iterating), or the
+                # store failed: whatever arrived is saved, and the chat can be used again.
+                ended: Status = "complete" if done is not None else "stopped"
+                try:
+                    self._finish(
+                        answer.id,
+                        ended,
+                        content,
+                        thinking,
+                        None,
+                        done,
+                        chat,
+                        plan,
+                        num_ctx,
+                        options,
+                        info=info,
+                    )
+                except PhiDeskError as exc:
+                    log.warning("could not save the end of answer %s: %s", answer.id, exc)
+                self.state = TurnState.STOPPED
         yield TurnFinished(self.state, final, error)
 
     async def _provenance_facts(
@@ -383,7 +403,7 @@ class ChatSession:
         status: Status,
         content: list[str],
         thinking: list[str],
-        error: OllamaError | None,
+        error: Exception | None,
         done: Done | None,
         chat: Chat,
         plan: ContextPlan,

@@ -217,3 +217,21 @@ def test_offload_choice_from_the_model_manager_reaches_the_request(
     sent = ollama_double.requests_to("/api/chat")[-1].body
     assert sent is not None
     assert sent["options"]["num_gpu"] == 12
+
+
+def test_a_refused_ask_leaves_no_empty_chat_and_a_deleted_chat_is_not_continued(
+    ollama_double: OllamaDouble, tmp_path: Path
+) -> None:
+    data = tmp_path / "d"
+    refused = phidesk(data, ollama_double, "ask", "-m", "phi4-mini", "--num-ctx", "64", "x" * 2000)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("phidesk: error: this message is too long")
+    assert json.loads(phidesk(data, ollama_double, "chats", "--json").stdout) == []
+    ollama_double.script_reply("ok")
+    assert phidesk(data, ollama_double, "ask", "-m", "phi4-mini", "hello").returncode == 0
+    with Database.open(data / "phidesk.sqlite3") as db:
+        (chat,) = db.list_chats()
+        db.delete_chat(chat.id)
+    again = phidesk(data, ollama_double, "ask", "--chat", str(chat.id), "more")
+    assert again.returncode == 1
+    assert "was deleted" in again.stderr

@@ -253,3 +253,86 @@ def test_a_chat_without_a_model_is_refused_before_anything_is_stored(
     with pytest.raises(TurnRefused, match="no model"):
         run_turn(ollama_double, db, chat.id, "hi")
     assert db.messages(chat.id) == []
+
+
+def test_stop_while_the_provenance_is_fetched_keeps_the_answer_and_frees_the_chat(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4-mini")
+    ollama_double.script_reply("complete answer")
+    ollama_double.set_fault("stall", seconds=3.0, path="/api/ps")
+
+    async def go() -> None:
+        async with OllamaClient(ollama_double.url) as client:
+            session = ChatSession(db, client, chat.id)
+            streamed = asyncio.Event()
+
+            async def consume() -> None:
+                async for event in session.send("hi"):
+                    if isinstance(event, ContentDelta):
+                        streamed.set()
+
+            task = asyncio.create_task(consume())
+            await streamed.wait()
+            await asyncio.sleep(0.5)  # the stream is over; /api/ps is stalling
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert session.state is TurnState.STOPPED
+            ollama_double.clear_faults()
+            ollama_double.script_reply("second")
+            events = await collect(session.send("again"))
+            assert isinstance(events[-1], TurnFinished)
+
+    asyncio.run(go())
+    messages = db.messages(chat.id)
+    assert [(m.role, m.content, m.status) for m in messages] == [
+        ("user", "hi", "complete"),
+        ("assistant", "complete answer", "complete"),
+        ("user", "again", "complete"),
+        ("assistant", "second", "complete"),
+    ]
+
+
+def test_a_refused_edit_or_regenerate_changes_nothing(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4-mini", settings=ChatSettings(num_ctx=600))
+    ollama_double.script_reply("short answer")
+    run_turn(ollama_double, db, chat.id, "short question")
+    before = [(m.id, m.content) for m in db.messages(chat.id)]
+
+    async def edit() -> None:
+        async with OllamaClient(ollama_double.url) as client:
+            session = ChatSession(db, client, chat.id)
+            with pytest.raises(TurnRefused, match="too long"):
+                await collect(session.edit_and_resend(before[0][0], "x" * 5000))
+
+    asyncio.run(edit())
+    assert [(m.id, m.content) for m in db.messages(chat.id)] == before
+    db.update_chat(chat.id, model="")
+
+    async def regenerate() -> None:
+        async with OllamaClient(ollama_double.url) as client:
+            with pytest.raises(TurnRefused, match="no model"):
+                await collect(ChatSession(db, client, chat.id).regenerate())
+
+    asyncio.run(regenerate())
+    assert [(m.id, m.content) for m in db.messages(chat.id)] == before
+
+
+def test_a_window_loaded_for_another_chat_does_not_shrink_this_one(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    small = db.create_chat(model="phi4-mini", settings=ChatSettings(num_ctx=2048))
+    big = db.create_chat(model="phi4-mini", settings=ChatSettings(num_ctx=16384))
+    run_turn(ollama_double, db, small.id, "load it small")
+
+    async def go() -> int:
+        async with OllamaClient(ollama_double.url) as client:
+            session = ChatSession(db, client, big.id)
+            await session.refresh_loaded("phi4-mini")
+            assert session.loaded_context("phi4-mini") == 2048  # what /api/ps says now
+            return (await session.preview("hello")).limit
+
+    assert asyncio.run(go()) == 16384

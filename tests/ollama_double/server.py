@@ -42,6 +42,7 @@ from tests.ollama_double.faults import (
     MID_STREAM_ERROR,
     OOM_MESSAGE,
     PULL_MID_STREAM_ERROR,
+    STREAM_PATHS,
     Fault,
 )
 from tests.ollama_double.models import (
@@ -391,7 +392,8 @@ class OllamaDouble:
         Kinds (stream kinds apply to /api/chat, /api/generate and /api/pull unless `path` says):
             "disconnect": after `after` chunks, close the connection without finishing the
                 response (after=0: before any response at all). A pull keeps its progress.
-            "stall": after `after` chunks, send nothing for `seconds`, then carry on.
+            "stall": after `after` chunks, send nothing for `seconds`, then carry on. With
+                `path` naming a plain endpoint (e.g. "/api/ps"), answer it `seconds` late.
             "slow": wait `delay` seconds before every chunk.
             "malformed": after `after` chunks, send one line that is not JSON, then carry on.
             "error_line": after `after` chunks, send `{"error": message}` (default Ollama's
@@ -701,6 +703,10 @@ class _Handler(BaseHTTPRequestHandler):
         for fault in self.double._take_faults(path, ("status",)):
             self._send(fault.status, fault.body() or b"")
             return
+        if path not in STREAM_PATHS:
+            # A stall aimed at a plain endpoint (path given) answers it `seconds` late.
+            for fault in self.double._take_faults(path, ("stall",)):
+                time.sleep(fault.seconds)
         if method in ("POST", "DELETE"):
             if parse_error is not None:
                 self._error(400, parse_error)

@@ -60,9 +60,15 @@ def test_a_message_too_big_for_the_window_is_an_overflow() -> None:
 
 def test_reserve_shrinks_before_the_newest_message_is_dropped() -> None:
     budget = ContextBudget(100, chars_per_token=1.0, reserve=50)
-    plan = budget.plan(None, [], draft="q" * 80)  # 84 tokens
+    plan = budget.plan(None, [], draft="q" * 66)  # 70 tokens
     assert not plan.overflow
-    assert plan.reserve == 16
+    assert plan.reserve == 30
+
+
+def test_a_message_leaving_less_than_a_minimum_reply_is_an_overflow() -> None:
+    budget = ContextBudget(100, chars_per_token=1.0, reserve=50)  # minimum reply: 25
+    assert not budget.plan(None, [], draft="q" * 71).overflow  # 75 tokens: 25 left
+    assert budget.plan(None, [], draft="q" * 72).overflow  # 76 tokens: 24 left
 
 
 def test_measured_tokens_win_over_estimates() -> None:
@@ -127,10 +133,11 @@ def test_plan_never_exceeds_the_limit_and_keeps_system_and_newest(
         assert plan.included_ids[-1] == hist[-1].id
     if not plan.overflow:
         assert plan.used + plan.reserve <= limit
+        assert plan.reserve >= budget.min_reply
     else:
         newest = (
             budget.estimate(draft)
             if draft is not None
             else (budget.estimate(hist[-1].text) if hist else 0)
         )
-        assert plan.system_tokens + newest > limit
+        assert plan.system_tokens + newest > limit - budget.min_reply
