@@ -232,7 +232,8 @@ async def _main(
         def request_quit(_signum: int, _frame: object) -> None:
             # Ctrl-C in a terminal or a polite kill: close like the user would, so streaming
             # answers are saved as stopped.
-            QTimer.singleShot(0, window.close)
+            # quit_action really quits even when "keep running in the tray" hides on close.
+            QTimer.singleShot(0, window.quit_action.trigger)
 
         signal.signal(signal.SIGINT, request_quit)
         signal.signal(signal.SIGTERM, request_quit)
@@ -244,7 +245,9 @@ async def _main(
         await window.aclose()
         if instance is not None:
             instance.close()
-        await client.aclose()
+        await window.client.aclose()  # the one in use now (the host may have been switched)
+        if client is not window.client:
+            await client.aclose()
         await managed.astop()
         # Delete the web view while the loop still runs; QtWebEngine objects released at
         # interpreter exit complain and can crash.

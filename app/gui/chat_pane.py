@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 
 from app.backend.catalog import Catalog
 from app.backend.client import OllamaClient
-from app.backend.errors import OllamaError
 from app.backend.events import ContentDelta, StreamStalled, ThinkingDelta
 from app.backend.fit import describe_context_cost
 from app.backend.models import ModelInfo
@@ -74,6 +73,8 @@ class LiveTurn:
     thinking_started: float | None = None
     answer_started: bool = False
     renderer: StreamRenderer | None = None
+    thinking_renderer: StreamRenderer | None = None
+    text: str = ""
 
 
 def caption_of(message: Message) -> str:
@@ -294,6 +295,9 @@ class ChatPane(QWidget):
         live.renderer = StreamRenderer()
         live.renderer.push("".join(live.content))
         self.view.begin_stream(str(live.answer_id), live.renderer)
+        # Reasoning can run to tens of thousands of tokens: render it incrementally too.
+        live.thinking_renderer = StreamRenderer()
+        live.thinking_renderer.push("".join(live.thinking))
         if live.thinking:
             self._refresh_thinking()
 
@@ -364,7 +368,8 @@ class ChatPane(QWidget):
         self.editing = None
         self.edit_note.hide()
         self.banner.hide()
-        self._start_turn(chat_id, events, reload=reload)
+        self.composer.set_draft("")  # taken now; given back if the turn is refused
+        self._start_turn(chat_id, events, reload=reload, text=text)
 
     def regenerate(self) -> None:
         chat_id = self.current_chat
@@ -372,10 +377,10 @@ class ChatPane(QWidget):
             return
         self._start_turn(chat_id, self.session(chat_id).regenerate(), reload=True)
 
-    def _start_turn(self, chat_id: int, events: Any, *, reload: bool) -> None:
+    def _start_turn(self, chat_id: int, events: Any, *, reload: bool, text: str = "") -> None:
         holder: dict[str, LiveTurn] = {}
         task = self._tasks.start(self._run_turn(chat_id, events, holder, reload), name="turn")
-        live = LiveTurn(task=task)
+        live = LiveTurn(task=task, text=text)
         holder["live"] = live
         self.live[chat_id] = live
         if chat_id == self.current_chat:
@@ -384,21 +389,29 @@ class ChatPane(QWidget):
     async def _run_turn(
         self, chat_id: int, events: Any, holder: dict[str, LiveTurn], reload: bool
     ) -> None:
-        await asyncio.sleep(0)  # let _start_turn register the LiveTurn
-        live = holder["live"]
+        live: LiveTurn | None = None
         try:
+            await asyncio.sleep(0)  # let _start_turn register the LiveTurn
+            live = holder["live"]
             async for event in events:
                 self._on_event(chat_id, live, event, reload)
         except asyncio.CancelledError:
-            self._turn_ended(chat_id, live)
+            self._turn_ended(chat_id, live or holder.get("live"))
             raise
         except PhiDeskError as exc:
             self.statusMessage.emit(str(exc))
+            if live is not None and live.answer_id is None:
+                self._give_back(chat_id, live.text)
             self._turn_ended(chat_id, live)
         except Exception:
             log.exception("turn failed")
             self.statusMessage.emit("The answer failed unexpectedly; details are in the log file.")
             self._turn_ended(chat_id, live)
+
+    def _give_back(self, chat_id: int, text: str) -> None:
+        """A refused turn: put the user's text back where it was typed, unless they moved on."""
+        if text and chat_id == self.current_chat and not self.composer.draft():
+            self.composer.set_draft(text)
 
     def _visible(self, chat_id: int) -> bool:
         return chat_id == self.current_chat
@@ -407,7 +420,6 @@ class ChatPane(QWidget):
         if isinstance(event, TurnStarted):
             live.answer_id = event.answer_message_id
             if self._visible(chat_id):
-                self.composer.set_draft("")
                 if reload:
                     messages = self.db.latest_messages(chat_id, limit=HISTORY_SHOWN)
                     self.view.set_messages(
@@ -424,6 +436,8 @@ class ChatPane(QWidget):
             if live.thinking_started is None:
                 live.thinking_started = time.monotonic()
             live.thinking.append(event.text)
+            if live.thinking_renderer is not None:
+                live.thinking_renderer.push(event.text)
             if self._visible(chat_id) and not self._thinking_timer.isActive():
                 self._thinking_timer.start()
         elif isinstance(event, ContentDelta):
@@ -447,7 +461,11 @@ class ChatPane(QWidget):
                 self.statusMessage.emit(str(event.error))
             self._turn_ended(chat_id, live)
 
-    def _turn_ended(self, chat_id: int, live: LiveTurn) -> None:
+    def _turn_ended(self, chat_id: int, live: LiveTurn | None) -> None:
+        if live is None:
+            live = self.live.get(chat_id)
+            if live is None:
+                return
         if self.live.get(chat_id) is live:
             del self.live[chat_id]
         if self._visible(chat_id):
@@ -470,9 +488,10 @@ class ChatPane(QWidget):
         if live is None or live.answer_id is None:
             return
         started = live.thinking_started or time.monotonic()
+        renderer = live.thinking_renderer
         self.view.set_thinking(
             str(live.answer_id),
-            render_markdown("".join(live.thinking)),
+            renderer.html() if renderer is not None else render_markdown("".join(live.thinking)),
             running=not live.answer_started,
             seconds=time.monotonic() - started,
         )
@@ -584,6 +603,12 @@ class ChatPane(QWidget):
             measured_used=chat.context.used,
             loaded_context=session.loaded_context(chat.model),
         )
+        last_answer = next((m for m in reversed(history) if m.role == "assistant"), None)
+        if chat.context.used is not None and last_answer is not None and last_answer.thinking:
+            self.composer.meter.setToolTip(
+                self.composer.meter.toolTip()
+                + "\nOllama's count includes the last answer's reasoning, which is not sent again"
+            )
         self.view.mark_out_of_context(str(i) for i in plan.excluded_ids)
         newly_out = len(set(plan.excluded_ids) - set(now.excluded_ids))
         if draft.strip() and newly_out and self.banner_dismissed_for != draft:
@@ -649,16 +674,24 @@ class ChatPane(QWidget):
             {"role": "user", "content": transcript[-60_000:]},
         ]
         parts: list[str] = []
+        # A window big enough for the whole transcript (≈3 characters a token, plus room for
+        # the summary), within what the model was trained for; Ollama would cut it otherwise.
+        info = self._model_info(chat)
+        wanted = len(prompt[1]["content"]) // 3 + 1024
+        trained = info.context_length if info and info.context_length else None
+        num_ctx = max(chat.settings.num_ctx or DEFAULT_NUM_CTX, wanted)
+        if trained:
+            num_ctx = min(num_ctx, trained)
         try:
             async for event in self.client.chat(
                 chat.model,
                 prompt,
-                num_ctx=chat.settings.num_ctx or DEFAULT_NUM_CTX,
+                num_ctx=num_ctx,
                 keep_alive=chat.settings.keep_alive,
             ):
                 if isinstance(event, ContentDelta):
                     parts.append(event.text)
-        except OllamaError as exc:
+        except PhiDeskError as exc:
             self.statusMessage.emit(f"Could not summarise the chat: {exc}")
             return
         summary = "".join(parts).strip()
@@ -672,7 +705,8 @@ class ChatPane(QWidget):
             settings=chat.settings,
         )
         self.chatCreated.emit(new.id)
-        self.composer.set_draft(draft)
+        if not self.composer.draft():
+            self.composer.set_draft(draft)
         self.statusMessage.emit("Started a new chat that carries a summary of the old one.")
 
     def shutdown(self) -> None:

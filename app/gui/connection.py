@@ -70,12 +70,17 @@ class ConnectionMonitor(QObject):
         self._tasks.start(self._check(), name="probe ollama")
 
     async def _check(self) -> None:
+        client = self.client
         try:
-            version = await self.client.version()
+            version = await client.version()
         except PhiDeskError as exc:
+            if client is not self.client:
+                return  # the host was switched meanwhile: this answer is about the old one
             self.version = None
             self._set(ConnectionState.UNREACHABLE, str(exc))
             self._timer.start(self.UNREACHABLE_INTERVAL_MS)
+            return
+        if client is not self.client:
             return
         self.version = version
         warning = version_warning(version)
@@ -104,3 +109,10 @@ class ConnectionMonitor(QObject):
     def stop(self) -> None:
         self._timer.stop()
         self._tasks.cancel_all()
+
+    def use(self, client: OllamaClient) -> None:
+        """Watch another server from now on (a host switch)."""
+        self.stop()
+        self.client = client
+        self.state = ConnectionState.CHECKING
+        self.check_now()

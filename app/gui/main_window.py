@@ -483,13 +483,12 @@ class MainWindow(QMainWindow):
         self.pane.client = client
         self.pane.sessions.clear()
         self.clientChanged.emit(client)
-        self.monitor.client = client
+        self.monitor.use(client)
         self._tasks.start(old.aclose(), name="close the previous client")
         settings = self._settings()
         settings.extra["host_url"] = profile.url
         settings.save(self.ctx.paths.settings_file)
         self._fill_hosts_menu()
-        self.monitor.check_now()
         self.show_message(f"Now using Ollama at {profile.url} ({profile.name}).")
 
     @Slot()

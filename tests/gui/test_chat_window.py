@@ -477,3 +477,26 @@ def test_copy_export_and_import_a_chat_as_markdown(
         assert window.statusBar().currentMessage()
 
     drive(qt_loop, scenario())
+
+
+def test_a_refused_message_is_given_back_to_the_composer(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    app: tuple[MainWindow, Database],
+    ollama_double: OllamaDouble,
+) -> None:
+    window, db = app
+
+    async def scenario() -> None:
+        chat = db.create_chat(model="phi4-mini:latest", settings=ChatSettings(num_ctx=600))
+        window.refresh_chats()
+        window.open_chat(chat.id)
+        text = "far too long " * 400
+        type_and_send(qtbot, window, text)
+        assert window.pane.composer.draft() == ""  # taken at once
+        await settled(window)
+        assert window.pane.composer.draft() == text
+        assert "too long" in window.statusBar().currentMessage()
+        assert db.messages(chat.id) == []
+
+    drive(qt_loop, scenario())
