@@ -384,10 +384,11 @@ def test_a_renderer_sees_one_section_per_message_with_the_content_intact(
         own_text = text[start:section_end]
         assert own_text.startswith(message.content)  # byte for byte
         if _self_contained(alone, message.content):
-            # Nothing was added that changes it: it renders as the message does on its own.
-            assert alone.render(own_text, dict(env)).startswith(
-                alone.render(message.content, dict(env))
-            )
+            # Nothing was added that changes it: it renders as the message does on its own. The
+            # export ends every message with a line break, so compare with that line ended: a
+            # fence left open in a list item keeps the break in its code, as it must.
+            ended = message.content if message.content.endswith("\n") else message.content + "\n"
+            assert alone.render(own_text, dict(env)).startswith(alone.render(ended, dict(env)))
 
 
 def test_renderers_that_disagree_about_a_fence_keep_phidesks_own_view_whole() -> None:
@@ -439,6 +440,26 @@ def test_an_unclosed_fence_is_closed_before_the_next_message() -> None:
     assert titles[0].startswith("User · 2026-03-01")
     assert titles[1].startswith("User · 2026-03-01")
     assert titles[2] == "not a section"  # the second message's own heading, kept as it was
+
+
+def test_a_fence_left_open_in_a_list_item_ends_with_its_message() -> None:
+    """Found by hypothesis: the list item closes the fence, and the following message is a
+    section of its own; the code keeps the message's last line."""
+    made = datetime(2026, 3, 1, tzinfo=UTC)
+    texts = ["---\n- ```\n  ```js", "next"]
+    messages = [
+        Message(i, 1, "user", body, "", "complete", None, made, made, None, None)
+        for i, body in enumerate(texts, start=1)
+    ]
+    chat = Chat(1, "t", "normal", "m", "", ChatSettings(), False, made, made, None,
+                ContextUsage(), 2)  # fmt: skip
+    text = export(chat, messages, (True, False))
+    tokens = MarkdownIt("commonmark", {"html": False}).use(front_matter_plugin).parse(text)
+    fences = [t for t in tokens if t.type == "fence"]
+    assert [f.content for f in fences] == ["```js\n"]
+    h2 = [t for t in tokens if t.type == "heading_open" and t.tag == "h2"]
+    assert len(h2) == 2
+    assert parse_markdown(text).messages[0].content == texts[0]
 
 
 # ---------------------------------------------------------------- refusals and damage
