@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 # Qt and Chromium read these before the first QApplication exists; set them before pytest-qt
 # makes one. Widget and web tests run offscreen; Chromium needs --no-sandbox as root.
@@ -20,6 +21,12 @@ if hasattr(os, "geteuid") and os.geteuid() == 0:
     os.environ["QTWEBENGINE_DISABLE_SANDBOX"] = "1"
 
 REPO = Path(__file__).resolve().parent.parent
+
+# CI gates a submission: there, property tests draw the same examples on every run, so a
+# result can be reproduced; on developers' machines they keep exploring new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 pytest_plugins = ["tests.ollama_double.fixtures"]
 
