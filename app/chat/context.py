@@ -1,9 +1,9 @@
 """The context window of one chat: what fits, what falls out, and how full it is.
 
 Ollama silently drops the oldest messages when a prompt exceeds `num_ctx` and reserves no room
-for the reply (reference §3.1). PhiDesk plans the prompt itself instead: the system prompt and the
-newest message are always kept, room is reserved for the reply, and the oldest history that does
-not fit is left out *and recorded*, so the user sees it before sending.
+for the reply (docs/ollama-behaviour.md §3.1). PhiDesk plans the prompt itself instead: the
+system prompt and the newest message are always kept, room is reserved for the reply, and the
+oldest history that does not fit is left out *and recorded*, so the user sees it before sending.
 
 Token counts before sending are estimates (characters per token, calibrated on the chat's own
 measured figures); after a turn the used figure is Ollama's own `prompt_eval_count + eval_count`.
@@ -170,7 +170,7 @@ def dropped_more_than_planned(
     plan: ContextPlan, prompt_eval_count: int | None, *, tolerance: float = 0.5
 ) -> bool:
     """Did Ollama read far fewer prompt tokens than PhiDesk sent? Then it truncated on its own
-    (for example because it loaded a smaller window than asked, reference §3.1)."""
+    (for example because it loaded a smaller window than asked, docs/ollama-behaviour.md §3.1)."""
     if prompt_eval_count is None or plan.used < 64:
         return False
     return prompt_eval_count < plan.used * tolerance

@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_NUM_CTX = 8192
 """The window PhiDesk asks for when a chat does not say (capped at the model's trained
-length). Ollama's own default changes between versions (reference §2.2), so it is always sent."""
+length). Ollama's own default changes between versions (docs/ollama-behaviour.md §2.2), so it
+is always sent."""
 
 
 class TurnState(StrEnum):
