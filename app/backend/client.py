@@ -2,7 +2,7 @@
 
 No Qt here. The GUI drives it from the qasync loop, the CLI from `asyncio.run`. To stop a stream,
 cancel the task that iterates it: the HTTP response is closed at once and Ollama stops
-generating (reference §6, "Cancelling a stream").
+generating (docs/ollama-behaviour.md §6, "Cancelling a stream").
 
 Timeouts: connecting must succeed within `connect_timeout`; a stream has no read timeout (a
 14B model can take minutes to load before its first token) but a watchdog yields

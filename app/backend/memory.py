@@ -1,6 +1,6 @@
 """How much memory a model needs at a given context, and whether it fits on this machine's GPUs.
 
-The estimate follows reference/ollama-api.md §8: weights (file size) + KV cache
+The estimate follows docs/ollama-behaviour.md §8: weights (file size) + KV cache
 (`n_ctx × n_parallel × Σ_layers head_count_kv × (key_length + value_length) × bytes per element`)
 + compute buffer (`max(0.5 GiB, head_count / head_count_kv × KV / 6)`, Ollama's old fallback for
 phi3, an upper-ish bound) + a fixed overhead per GPU (457 MiB CUDA/ROCm, 512 MiB Metal, plus

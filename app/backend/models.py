@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 # `expires_at` further ahead than this means "kept forever" (keep_alive < 0); the Ollama CLI
-# uses the same threshold (reference §1.9).
+# uses the same threshold (docs/ollama-behaviour.md §1.9).
 FOREVER_AFTER = timedelta(days=365 * 20)
 
 
@@ -103,7 +103,7 @@ class ModelInfo:
 
     @property
     def supports_thinking(self) -> bool:
-        """Ollama splits reasoning into the `thinking` field itself (reference §4)."""
+        """Ollama splits the reasoning into `thinking` itself (docs/ollama-behaviour.md §4)."""
         return "thinking" in self.capabilities
 
     @property

@@ -1,9 +1,9 @@
 """Model names as Ollama accepts them: `[host/][namespace/]model[:tag]`, checked before sending.
 
-The rules follow Ollama's own parser (reference §1, `types/model/name.go`): every part starts with
-a letter, digit or underscore and goes on with letters, digits, `_` and `-`; the model and tag may
-also hold `.`, the host may hold `.` and one `:port`. Host up to 350 characters, the others up to
-80. `hf.co/user/repo[:quant]` is an ordinary three-part name whose host is `hf.co`.
+The rules follow Ollama's own parser (docs/ollama-behaviour.md §1, `types/model/name.go`): every
+part starts with a letter, digit or underscore and goes on with letters, digits, `_` and `-`; the
+model and tag may also hold `.`, the host may hold `.` and one `:port`. Host up to 350 characters,
+the others up to 80. `hf.co/user/repo[:quant]` is an ordinary three-part name whose host is `hf.co`.
 """
 
 from __future__ import annotations

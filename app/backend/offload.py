@@ -12,9 +12,9 @@ the `ollama serve` process (`ServerSettings`).
 Both are stored as JSON in `offload.json` in the config directory. A damaged file is set aside
 (`offload.json.damaged`) and the defaults are used, so the app always starts. No Qt here.
 
-Reload rules (reference §2.1, §2.4): a model reloads when a load-time option it is sent differs
-from the runner's (`num_gpu` ≥ 0, `main_gpu`); `num_gpu` Auto is not sent and never forces a
-reload; server variables only apply when the server restarts.
+Reload rules (docs/ollama-behaviour.md §2.1, §2.4): a model reloads when a load-time option it is
+sent differs from the runner's (`num_gpu` ≥ 0, `main_gpu`); `num_gpu` Auto is not sent and never
+forces a reload; server variables only apply when the server restarts.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Ollama reports each layer (weights, template, licence, params…) separately, keyed by `digest`,
 with `total`/`completed` omitted while zero, and layers already on disk appear at once with
-`completed == total` (reference §1.5). The overall bar is the sum over distinct digests. Speed
-counts only bytes that arrived while we watched (a resumed or cached layer is not "speed"), over
-a sliding window so one burst does not swing the ETA.
+`completed == total` (docs/ollama-behaviour.md §1.5). The overall bar is the sum over distinct
+digests. Speed counts only bytes that arrived while we watched (a resumed or cached layer is not
+"speed"), over a sliding window so one burst does not swing the ETA.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Separate `<think>…</think>` reasoning from the answer in a streamed `content` field.
 
 phi4-reasoning (and other models without Ollama's `thinking` capability) write their reasoning
-inline: `<think>` … `</think>` then the answer (reference §4). The tags may be split across
-chunks, and the opening tag may be absent when the chat template already wrote it; the caller
+inline: `<think>` … `</think>` then the answer (docs/ollama-behaviour.md §4). The tags may be split
+across chunks, and the opening tag may be absent when the chat template already wrote it; the caller
 says so with `starts_in_thinking`. Only a `<think>` at the very start of the reply (after
 whitespace) opens a reasoning block: a model that talks *about* the tag later is left alone.
 """
