@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from app.backend.client import OllamaClient
+from app.backend.connection import Connection
 from app.backend.errors import ModelNotFound, OllamaError, StreamInterrupted
 from app.backend.events import ContentDelta, Done, StreamStalled, ThinkingDelta
 from app.backend.models import ModelInfo
@@ -83,24 +85,37 @@ def title_from(text: str, limit: int = 60) -> str:
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
 
+Blocking = Callable[[Callable[[], Any]], Awaitable[Any]]
+"""Runs a blocking call (a database read or write) somewhere that does not hold up the loop."""
+
+
+async def run_inline[R](call: Callable[[], R]) -> R:
+    return call()
+
+
 class ChatSession:
     """Drives the turns of one chat. Not thread-safe: use it from one event loop."""
 
     def __init__(
         self,
         db: Database,
-        client: OllamaClient,
+        client: OllamaClient | Connection,
         chat_id: int,
         *,
         flush_interval: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
         model_options: Callable[[str], Mapping[str, Any]] | None = None,
+        blocking: Blocking = run_inline,
     ) -> None:
         """`model_options(model)` gives Ollama options that apply to every chat with that model
-        (the GPU offload preferences: `num_gpu`, `main_gpu`); a chat's own options win."""
+        (the GPU offload preferences: `num_gpu`, `main_gpu`); a chat's own options win.
+        `client` may be a `Connection`: each call then uses the client current at that moment.
+        `blocking(call)` runs each database call of a turn (a worker thread in the app, so a
+        database locked by another process never freezes the window)."""
         self.model_options = model_options
         self.db = db
-        self.client = client
+        self.connection = client if isinstance(client, Connection) else Connection(client)
+        self._blocking = blocking
         self.chat_id = chat_id
         self.flush_interval = flush_interval
         self._clock = clock
@@ -109,6 +124,14 @@ class ChatSession:
         self._loaded_context: dict[str, int | None] = {}
         self._version: str | None = None
         self._sent_num_ctx: dict[str, int] = {}
+
+    @property
+    def client(self) -> OllamaClient:
+        return self.connection.client
+
+    async def _io[R](self, call: Callable[[], R]) -> R:
+        result: R = await self._blocking(call)
+        return result
 
     # --- the window ---------------------------------------------------------------------
 
@@ -190,9 +213,10 @@ class ChatSession:
 
     async def preview(self, draft: str | None) -> ContextPlan:
         """What sending `draft` now would fit and leave out (for the context meter)."""
-        chat = self.chat()
+        chat = await self._io(self.chat)
         info = await self.model_info(chat.model) if chat.model else None
-        return self.plan(chat, info, self.db.messages(self.chat_id), draft)
+        history = await self._io(lambda: self.db.messages(self.chat_id))
+        return self.plan(chat, info, history, draft)
 
     # --- turns ----------------------------------------------------------------------------
 
@@ -203,7 +227,7 @@ class ChatSession:
         streams in this chat, and the newest message fits the window with room to answer."""
         if self.state is TurnState.STREAMING:
             raise TurnRefused("an answer is still streaming in this chat; stop it first")
-        chat = self.chat()
+        chat = await self._io(self.chat)
         if not chat.model:
             raise TurnRefused("this chat has no model yet; choose one first (see phidesk models)")
         info = await self.model_info(chat.model)
@@ -217,37 +241,37 @@ class ChatSession:
 
     async def send(self, text: str) -> AsyncIterator[SessionEvent]:
         """Send a new user message and stream the answer."""
-        history = self.db.messages(self.chat_id)
+        history = await self._io(lambda: self.db.messages(self.chat_id))
         chat, info, plan = await self._prepare(history, text)
-        user = self.db.add_message(self.chat_id, "user", text)
+        user = await self._io(lambda: self.db.add_message(self.chat_id, "user", text))
         if chat.message_count == 0 and chat.title in ("", "New chat"):
-            self.db.update_chat(self.chat_id, title=title_from(text))
+            await self._io(lambda: self.db.update_chat(self.chat_id, title=title_from(text)))
         async for event in self._turn(chat, info, [*history, user], user.id, plan):
             yield event
 
     async def regenerate(self) -> AsyncIterator[SessionEvent]:
         """Replace the last answer with a new one to the same user message."""
-        history = self.db.messages(self.chat_id)
+        history = await self._io(lambda: self.db.messages(self.chat_id))
         last = next((i for i in range(len(history) - 1, -1, -1) if history[i].role == "user"), None)
         if last is None:
             raise TurnRefused("there is no message to answer again in this chat")
         kept = history[: last + 1]
         chat, info, plan = await self._prepare(kept, None)
         # Only now, with the turn known to go out, is the old answer removed.
-        self.db.delete_messages_after(kept[-1].id)
+        await self._io(lambda: self.db.delete_messages_after(kept[-1].id))
         async for event in self._turn(chat, info, kept, kept[-1].id, plan):
             yield event
 
     async def edit_and_resend(self, message_id: int, text: str) -> AsyncIterator[SessionEvent]:
         """Change a user message and answer it again; every later message is removed."""
-        message = self.db.get_message(message_id)
+        message = await self._io(lambda: self.db.get_message(message_id))
         if message.role != "user" or message.chat_id != self.chat_id:
             raise TurnRefused("only your own messages in this chat can be edited")
-        history = self.db.messages(self.chat_id)
+        history = await self._io(lambda: self.db.messages(self.chat_id))
         kept = [m for m in history if m.id < message_id]
         chat, info, plan = await self._prepare(kept, text)
-        self.db.delete_messages_after(message_id, inclusive=True)
-        user = self.db.add_message(self.chat_id, "user", text)
+        await self._io(lambda: self.db.delete_messages_after(message_id, inclusive=True))
+        user = await self._io(lambda: self.db.add_message(self.chat_id, "user", text))
         async for event in self._turn(chat, info, [*kept, user], user.id, plan):
             yield event
 
@@ -287,8 +311,14 @@ class ChatSession:
         if info is not None and info.supports_thinking:
             think = chat.settings.think
         messages = self._request_messages(chat, history, plan, user_id)
-        answer = self.db.add_message(self.chat_id, "assistant", "", status="streaming")
         self.state = TurnState.STREAMING
+        try:
+            answer = await self._io(
+                lambda: self.db.add_message(self.chat_id, "assistant", "", status="streaming")
+            )
+        except BaseException:
+            self.state = TurnState.IDLE
+            raise
         self._sent_num_ctx[chat.model] = num_ctx
         content: list[str] = []
         thinking: list[str] = []
@@ -300,7 +330,9 @@ class ChatSession:
         final: Message | None = None
         try:
             yield TurnStarted(self.chat_id, user_id, answer.id, plan)
-            stream = self.client.chat(
+            # The client current now serves this whole answer, even if the host is switched.
+            client = self.connection.acquire()
+            stream = client.chat(
                 chat.model,
                 messages,
                 options=options,
@@ -322,7 +354,14 @@ class ChatSession:
                         dirty = True
                     yield event
                     if dirty and self._clock() - saved_at >= self.flush_interval:
-                        self.db.update_streaming(answer.id, "".join(content), "".join(thinking))
+                        await self._io(
+                            partial(
+                                self.db.update_streaming,
+                                answer.id,
+                                "".join(content),
+                                "".join(thinking),
+                            )
+                        )
                         saved_at = self._clock()
                         dirty = False
             except StreamInterrupted as exc:
@@ -334,23 +373,28 @@ class ChatSession:
             finally:
                 # Close the HTTP stream here, on this loop, rather than leaving a suspended
                 # generator to the garbage collector.
-                await stream.aclose()
+                try:
+                    await stream.aclose()
+                finally:
+                    await self.connection.release(client)
             if done is None and error is None:
                 status = "interrupted"
             facts = await self._provenance_facts(chat.model) if done else None
-            final = self._finish(
-                answer.id,
-                status,
-                content,
-                thinking,
-                error,
-                done,
-                chat,
-                plan,
-                num_ctx,
-                options,
-                facts=facts,
-                info=info,
+            final = await self._io(
+                lambda: self._finish(
+                    answer.id,
+                    status,
+                    content,
+                    thinking,
+                    error,
+                    done,
+                    chat,
+                    plan,
+                    num_ctx,
+                    options,
+                    facts=facts,
+                    info=info,
+                )
             )
             self.state = TurnState.DONE if status == "complete" else TurnState.FAILED
         finally:

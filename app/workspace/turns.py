@@ -1,0 +1,129 @@
+"""Running turns: each answer streams in a task the application layer owns, so any front end
+(the chat pane, the quick prompt, a second view of the same chat) can attach to it, detach, and
+attach again while it streams, and quitting waits until every answer is saved."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from app.backend.events import ContentDelta, StreamStalled, ThinkingDelta
+from app.chat.session import SessionEvent, TurnFinished, TurnStarted
+from app.errors import PhiDeskError
+
+log = logging.getLogger(__name__)
+
+
+class TurnKind(StrEnum):
+    SEND = "send"
+    REGENERATE = "regenerate"
+    EDIT = "edit"
+
+
+@dataclass(frozen=True)
+class TurnRefusedEvent:
+    """The turn never started (or failed before its answer row existed): `text` is the user's
+    message to give back, `reason` one sentence."""
+
+    reason: str
+    text: str
+
+
+@dataclass(frozen=True)
+class TurnEnded:
+    """The turn's task is over, however it ended (always the last event)."""
+
+
+TurnEvent = SessionEvent | TurnRefusedEvent | TurnEnded
+TurnListener = Callable[["RunningTurn", TurnEvent], None]
+
+
+@dataclass
+class RunningTurn:
+    """One answer being produced: what has arrived so far, and who listens."""
+
+    chat_id: int
+    kind: TurnKind
+    text: str
+    """The user's message ("" for a regenerate)."""
+    answer_id: int | None = None
+    user_message_id: int | None = None
+    content: list[str] = field(default_factory=list)
+    thinking: list[str] = field(default_factory=list)
+    thinking_started: float | None = None
+    answer_started: bool = False
+    finished: TurnFinished | None = None
+    refused: TurnRefusedEvent | None = None
+    task: asyncio.Task[None] | None = None
+    listeners: list[TurnListener] = field(default_factory=list)
+
+    def listen(self, listener: TurnListener) -> Callable[[], None]:
+        self.listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self.listeners:
+                self.listeners.remove(listener)
+
+        return unsubscribe
+
+    def stop(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    @property
+    def done(self) -> bool:
+        return self.task is not None and self.task.done()
+
+    def _emit(self, event: TurnEvent) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(self, event)
+            except Exception:
+                log.exception("a turn listener failed")
+
+    def _record(self, event: SessionEvent) -> None:
+        if isinstance(event, TurnStarted):
+            self.answer_id = event.answer_message_id
+            self.user_message_id = event.user_message_id
+        elif isinstance(event, ThinkingDelta):
+            if self.thinking_started is None:
+                self.thinking_started = time.monotonic()
+            self.thinking.append(event.text)
+        elif isinstance(event, ContentDelta):
+            self.answer_started = True
+            self.content.append(event.text)
+        elif isinstance(event, TurnFinished):
+            self.finished = event
+        elif isinstance(event, StreamStalled):
+            pass
+
+    async def run(self, events: AsyncIterator[SessionEvent], on_end: Callable[[], None]) -> None:
+        try:
+            async for event in events:
+                self._record(event)
+                self._emit(event)
+        except PhiDeskError as exc:
+            refused = TurnRefusedEvent(str(exc), self.text if self.answer_id is None else "")
+            self.refused = refused
+            self._emit(refused)
+        except asyncio.CancelledError:
+            if self.answer_id is None:
+                # Stopped before the answer existed: the message goes back to the user.
+                self.refused = TurnRefusedEvent("", self.text)
+                self._emit(self.refused)
+            raise
+        except Exception as exc:
+            log.exception("turn failed")
+            self.refused = TurnRefusedEvent(
+                f"the answer failed unexpectedly ({type(exc).__name__}); "
+                "details are in the log file",
+                self.text if self.answer_id is None else "",
+            )
+            self._emit(self.refused)
+        finally:
+            on_end()
+            self._emit(TurnEnded())

@@ -1,0 +1,464 @@
+"""`Workspace`: the one object under every front end.
+
+It owns the database, the connection to the current Ollama, the settings store, the GPU offload
+preferences and the running turns, and offers every operation a front end needs. The window, the
+quick prompt, the tray and the command line all go through it; none of them builds a session or
+touches the database. Blocking work (SQLite, files) runs on worker threads and comes back to the
+event loop: writes on one thread, in order; reads on another, so a read never waits behind a
+write that waits for another process's lock.
+
+    ws = Workspace.open(paths, client)        # or Workspace(db, connection, settings, paths)
+    unsubscribe = ws.subscribe(on_change)     # ChatsChanged / ConnectionChanged / SettingsChanged
+    chat = await ws.new_chat(model)           # per-model defaults applied
+    turn = ws.send(chat.id, "Hello")          # a RunningTurn; turn.listen(presenter)
+    await ws.aclose()                         # stops turns (saved), finishes writes, closes
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from app.backend.client import OllamaClient
+from app.backend.connection import Connection
+from app.backend.events import ContentDelta
+from app.backend.offload import OffloadPreferences
+from app.chat.session import DEFAULT_NUM_CTX, ChatSession, SessionEvent
+from app.chat.transfer import export_chat_markdown, export_chats, import_files
+from app.config import Paths
+from app.errors import PhiDeskError
+from app.store import Chat, ChatSettings, Database, Message, SearchHit
+from app.workspace.changes import (
+    Change,
+    ChangeListener,
+    ChatChange,
+    ChatsChanged,
+    ConnectionChanged,
+    SettingsChanged,
+)
+from app.workspace.notices import Notices
+from app.workspace.settings import ModelDefaults, Preferences, SettingsStore
+from app.workspace.turns import RunningTurn, TurnKind
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SUMMARY_INSTRUCTION = (
+    "Summarise the conversation below in at most 200 words, keeping facts, decisions, formulas "
+    "and open questions. Write only the summary."
+)
+
+
+class Workspace:
+    """Database, connection, settings, offload preferences and running turns, for one app."""
+
+    def __init__(
+        self,
+        db: Database,
+        connection: Connection,
+        paths: Paths,
+        *,
+        settings: SettingsStore | None = None,
+        notices: Notices | None = None,
+    ) -> None:
+        self.db = db
+        self.connection = connection
+        self.paths = paths
+        self.settings = settings or SettingsStore(paths.settings_file)
+        self.notices = notices or Notices()
+        self.offload = OffloadPreferences.load(paths)
+        self.turns: dict[int, RunningTurn] = {}
+        self._sessions: dict[int, ChatSession] = {}
+        self._listeners: list[ChangeListener] = []
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="phidesk-db-write")
+        self._reader = ThreadPoolExecutor(2, thread_name_prefix="phidesk-db-read")
+        self._data_version: int | None = None
+        self._chat_stamps: dict[int, tuple[object, int]] | None = None
+        self._closed = False
+        self.settings.subscribe(self._settings_changed)
+        connection.subscribe(self._connection_changed)
+
+    @classmethod
+    def open(cls, paths: Paths, client: OllamaClient, **kwargs: Any) -> Workspace:
+        """Open (create or migrate) the database in `paths` and wrap it with `client`."""
+        return cls(Database.open(paths.database), Connection(client), paths, **kwargs)
+
+    # --- listening ----------------------------------------------------------------------
+
+    def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def announce(self, change: Change) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:
+                log.exception("a change listener failed")
+
+    def _chats(self, how: ChatChange, *ids: int) -> None:
+        self.announce(ChatsChanged(frozenset(ids), how))
+
+    def _settings_changed(self, _prefs: Preferences, sections: frozenset[str]) -> None:
+        self.announce(SettingsChanged(sections))
+
+    def _connection_changed(self, client: OllamaClient) -> None:
+        self.announce(ConnectionChanged(client.host))
+
+    @property
+    def prefs(self) -> Preferences:
+        return self.settings.current
+
+    @property
+    def client(self) -> OllamaClient:
+        """The client current now (ask again at each call: the host may be switched)."""
+        return self.connection.client
+
+    # --- threads ------------------------------------------------------------------------
+
+    async def read(self, call: Callable[[], T]) -> T:
+        """Run a database read on the reader thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._reader, call)
+
+    async def write(self, call: Callable[[], T]) -> T:
+        """Run a database write (or any call that must keep its order) on the writer thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, call)
+
+    # --- chats --------------------------------------------------------------------------
+
+    def defaults_for(self, model: str) -> ChatSettings:
+        return self.prefs.defaults_for(model)
+
+    async def new_chat(
+        self,
+        model: str | None = None,
+        *,
+        kind: str = "normal",
+        title: str = "",
+        system_prompt: str = "",
+        settings: ChatSettings | None = None,
+    ) -> Chat:
+        """A new chat with `model` (default: the user's default model) and that model's chat
+        defaults unless `settings` are given. Every kind of chat gets the same rules."""
+        chosen = model if model is not None else self.prefs.default_model
+        options = settings if settings is not None else self.defaults_for(chosen)
+        chat = await self.write(
+            lambda: self.db.create_chat(
+                title=title, model=chosen, system_prompt=system_prompt, settings=options, kind=kind
+            )
+        )
+        self._chats(ChatChange.CREATED, chat.id)
+        return chat
+
+    async def chat(self, chat_id: int) -> Chat:
+        return await self.read(lambda: self.db.get_chat(chat_id))
+
+    async def list_chats(
+        self, *, kind: str | None = None, deleted: bool = False, limit: int | None = None
+    ) -> list[Chat]:
+        return await self.read(lambda: self.db.list_chats(kind=kind, deleted=deleted, limit=limit))
+
+    async def messages(self, chat_id: int) -> list[Message]:
+        return await self.read(lambda: self.db.messages(chat_id))
+
+    async def latest_messages(self, chat_id: int, limit: int = 200) -> list[Message]:
+        return await self.read(lambda: self.db.latest_messages(chat_id, limit=limit))
+
+    async def message(self, message_id: int) -> Message:
+        return await self.read(lambda: self.db.get_message(message_id))
+
+    async def search(self, query: str, *, limit: int = 50) -> list[SearchHit]:
+        return await self.read(lambda: self.db.search(query, limit=limit))
+
+    async def rename(self, chat_id: int, title: str) -> Chat:
+        chat = await self.write(lambda: self.db.update_chat(chat_id, title=title))
+        self._chats(ChatChange.UPDATED, chat_id)
+        return chat
+
+    async def pin(self, chat_id: int, pinned: bool) -> Chat:
+        chat = await self.write(lambda: self.db.update_chat(chat_id, pinned=pinned))
+        self._chats(ChatChange.UPDATED, chat_id)
+        return chat
+
+    async def set_model(self, chat_id: int, model: str) -> Chat:
+        chat = await self.write(lambda: self.db.update_chat(chat_id, model=model))
+        self._chats(ChatChange.UPDATED, chat_id)
+        return chat
+
+    async def configure(
+        self,
+        chat_id: int,
+        *,
+        system_prompt: str | None = None,
+        settings: ChatSettings | None = None,
+        remember_for_model: bool = False,
+    ) -> Chat:
+        """Change a chat's system prompt and options; `remember_for_model` makes these
+        options the defaults of the next chats with the same model."""
+        changes: dict[str, Any] = {}
+        if system_prompt is not None:
+            changes["system_prompt"] = system_prompt
+        if settings is not None:
+            changes["settings"] = settings
+        chat = await self.write(lambda: self.db.update_chat(chat_id, **changes))
+        if remember_for_model and settings is not None and chat.model:
+            self.remember_model_defaults(chat.model, settings)
+        self._chats(ChatChange.UPDATED, chat_id)
+        return chat
+
+    def remember_model_defaults(self, model: str, settings: ChatSettings) -> None:
+        def change(prefs: Preferences) -> Preferences:
+            defaults = dict(prefs.model_defaults)
+            defaults[model] = ModelDefaults.of(settings)
+            return Preferences(
+                default_model=prefs.default_model,
+                theme=prefs.theme,
+                host_url=prefs.host_url,
+                window=prefs.window,
+                quick=prefs.quick,
+                model_defaults=defaults,
+            )
+
+        self.settings.update(change)
+
+    async def raise_context(self, chat_id: int, num_ctx: int) -> Chat:
+        chat = await self.chat(chat_id)
+        s = chat.settings
+        settings = ChatSettings(
+            num_ctx=num_ctx,
+            temperature=s.temperature,
+            seed=s.seed,
+            think=s.think,
+            keep_alive=s.keep_alive,
+            extra=dict(s.extra),
+        )
+        return await self.configure(chat_id, settings=settings)
+
+    async def delete_chat(self, chat_id: int) -> None:
+        """Move a chat to the trash (undo with `restore_chat`)."""
+        await self.write(lambda: self.db.delete_chat(chat_id))
+        self._sessions.pop(chat_id, None)
+        self._chats(ChatChange.DELETED, chat_id)
+
+    async def restore_chat(self, chat_id: int) -> Chat:
+        chat = await self.write(lambda: self.db.restore_chat(chat_id))
+        self._chats(ChatChange.RESTORED, chat_id)
+        return chat
+
+    async def delete_chat_permanently(self, chat_id: int) -> None:
+        await self.write(lambda: self.db.delete_chat_permanently(chat_id))
+        self._sessions.pop(chat_id, None)
+        self._chats(ChatChange.DELETED, chat_id)
+
+    async def delete_message(self, message_id: int) -> None:
+        message = await self.message(message_id)
+        if message.chat_id in self.turns:
+            raise PhiDeskError("an answer is streaming in this chat; stop it first")
+        await self.write(lambda: self.db.delete_message(message_id))
+        self._chats(ChatChange.MESSAGES, message.chat_id)
+
+    # --- sessions and turns -------------------------------------------------------------
+
+    def session(self, chat_id: int) -> ChatSession:
+        """The session of a chat: the current connection, the offload choice of its model
+        (read at each turn), database work on the writer thread."""
+        session = self._sessions.get(chat_id)
+        if session is None:
+            session = ChatSession(
+                self.db,
+                self.connection,
+                chat_id,
+                model_options=self.offload.options_for,
+                blocking=self.write,
+            )
+            self._sessions[chat_id] = session
+        return session
+
+    def send(self, chat_id: int, text: str) -> RunningTurn:
+        return self._start(chat_id, TurnKind.SEND, text, self.session(chat_id).send(text))
+
+    def regenerate(self, chat_id: int) -> RunningTurn:
+        return self._start(chat_id, TurnKind.REGENERATE, "", self.session(chat_id).regenerate())
+
+    def edit(self, chat_id: int, message_id: int, text: str) -> RunningTurn:
+        events = self.session(chat_id).edit_and_resend(message_id, text)
+        return self._start(chat_id, TurnKind.EDIT, text, events)
+
+    def _start(
+        self, chat_id: int, kind: TurnKind, text: str, events: AsyncIterator[SessionEvent]
+    ) -> RunningTurn:
+        if self._closed:
+            raise PhiDeskError("PhiDesk is closing; the message was not sent")
+        if chat_id in self.turns:
+            raise PhiDeskError("an answer is still streaming in this chat; stop it first")
+        turn = RunningTurn(chat_id, kind, text)
+        self.turns[chat_id] = turn
+
+        def ended() -> None:
+            if self.turns.get(chat_id) is turn:
+                del self.turns[chat_id]
+            self._chats(ChatChange.MESSAGES, chat_id)
+
+        def started(_turn: RunningTurn, event: object) -> None:
+            from app.chat.session import TurnStarted
+
+            if isinstance(event, TurnStarted):
+                self._chats(ChatChange.MESSAGES, chat_id)
+
+        turn.listen(started)
+        turn.task = asyncio.get_running_loop().create_task(
+            turn.run(events, ended), name=f"turn in chat {chat_id}"
+        )
+        return turn
+
+    def stop(self, chat_id: int) -> bool:
+        turn = self.turns.get(chat_id)
+        if turn is None:
+            return False
+        turn.stop()
+        return True
+
+    async def stop_all(self) -> None:
+        """Stop every answer and wait until each is saved."""
+        turns = list(self.turns.values())
+        for turn in turns:
+            turn.stop()
+        tasks = [t.task for t in turns if t.task is not None]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def summarise_into_new_chat(self, chat_id: int) -> Chat:
+        """Ask the chat's model for a summary and start a new chat that carries it."""
+        chat = await self.chat(chat_id)
+        history = [m for m in await self.messages(chat_id) if m.content and m.role != "system"]
+        transcript = "\n\n".join(f"{m.role.upper()}: {m.content}" for m in history)
+        prompt = [
+            {"role": "system", "content": SUMMARY_INSTRUCTION},
+            {"role": "user", "content": transcript[-60_000:]},
+        ]
+        # A window big enough for the whole transcript (about 3 characters a token, plus room
+        # for the summary), within what the model was trained for; Ollama cuts it otherwise.
+        info = self.session(chat_id).cached_model_info(chat.model) if chat.model else None
+        wanted = len(prompt[1]["content"]) // 3 + 1024
+        trained = info.context_length if info and info.context_length else None
+        num_ctx = max(chat.settings.num_ctx or DEFAULT_NUM_CTX, wanted)
+        if trained:
+            num_ctx = min(num_ctx, trained)
+        parts: list[str] = []
+        async with self.connection.lease() as client:
+            async for event in client.chat(
+                chat.model,
+                prompt,
+                options=self.offload.options_for(chat.model),
+                num_ctx=num_ctx,
+                keep_alive=chat.settings.keep_alive,
+            ):
+                if isinstance(event, ContentDelta):
+                    parts.append(event.text)
+        summary = "".join(parts).strip()
+        system = (chat.system_prompt + "\n\n" if chat.system_prompt else "") + (
+            f"Summary of an earlier conversation (“{chat.title}”):\n{summary}"
+        )
+        return await self.new_chat(
+            chat.model,
+            title=f"{chat.title} (continued)",
+            system_prompt=system,
+            settings=chat.settings,
+        )
+
+    # --- export and import --------------------------------------------------------------
+
+    async def export(self, chat_ids: Sequence[int], destination: Path) -> list[Path]:
+        """Write chats as Markdown (a .md file, a folder, or a .zip by the name)."""
+        ids = list(chat_ids)
+        return await self.read(lambda: export_chats(self.db, ids, destination))
+
+    async def export_all(self, destination: Path) -> tuple[int, list[Path]]:
+        chats = await self.list_chats()
+        written = await self.export([c.id for c in chats], destination)
+        return len(chats), written
+
+    async def chat_markdown(self, chat_id: int) -> str:
+        return await self.read(lambda: export_chat_markdown(self.db, chat_id))
+
+    async def import_files(self, files: Iterable[Path]) -> list[Chat]:
+        paths = list(files)
+        chats = await self.write(lambda: import_files(self.db, paths))
+        if chats:
+            self._chats(ChatChange.CREATED, *(c.id for c in chats))
+        return chats
+
+    # --- other processes ----------------------------------------------------------------
+
+    async def poll_external(self) -> frozenset[int]:
+        """Notice chats another process changed (SQLite's data_version moved) and announce
+        them as EXTERNAL changes. Cheap when nothing changed: one pragma on the reader."""
+        version = await self.read(self.db.data_version)
+        if self._data_version is None:
+            self._data_version = version
+            self._chat_stamps = await self._stamps()
+            return frozenset()
+        if version == self._data_version:
+            return frozenset()
+        self._data_version = version
+        before = self._chat_stamps or {}
+        after = await self._stamps()
+        self._chat_stamps = after
+        changed = frozenset(
+            chat_id
+            for chat_id in before.keys() | after.keys()
+            if before.get(chat_id) != after.get(chat_id) and chat_id not in self.turns
+        )
+        if changed:
+            self._chats(ChatChange.EXTERNAL, *changed)
+        return changed
+
+    async def _stamps(self) -> dict[int, tuple[object, int]]:
+        chats = await self.list_chats()
+        return {c.id: (c.updated_at, c.message_count) for c in chats}
+
+    # --- the connection -----------------------------------------------------------------
+
+    async def use_client(self, client: OllamaClient) -> None:
+        """Talk to another server from now on; streams already running finish on the old one."""
+        await self.connection.switch(client)
+
+    def reload_settings(self) -> None:
+        sections = self.settings.reload_if_changed()
+        if sections:
+            log.info("settings changed outside this process: %s", ", ".join(sorted(sections)))
+
+    # --- closing ------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Stop every turn (each answer saved), finish queued writes, close the database and
+        the connection."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.stop_all()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._writer.shutdown, True)
+        await loop.run_in_executor(None, self._reader.shutdown, True)
+        self.db.close()
+        await self.connection.aclose()
+
+    def close_sync(self) -> None:
+        """Close without a loop (the CLI after `asyncio.run` ended)."""
+        self._closed = True
+        self._writer.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
+        self.db.close()
+
+
+__all__ = ["ChatsChanged", "ConnectionChanged", "SettingsChanged", "Workspace"]
