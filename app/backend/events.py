@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.values import ChatStats as ChatStats  # re-exported: it was defined here
+
 
 @dataclass(frozen=True, slots=True)
 class ThinkingDelta:
@@ -22,32 +24,6 @@ class ContentDelta:
     """A piece of the answer itself."""
 
     text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ChatStats:
-    """Figures from Ollama's final chunk. Ollama omits zero values, so each may be None."""
-
-    prompt_eval_count: int | None = None
-    eval_count: int | None = None
-    total_duration_ns: int | None = None
-    load_duration_ns: int | None = None
-    prompt_eval_duration_ns: int | None = None
-    eval_duration_ns: int | None = None
-    done_reason: str | None = None
-
-    @property
-    def context_used(self) -> int | None:
-        """Tokens now in the window: the whole prompt plus the reply (reference §3.2)."""
-        if self.prompt_eval_count is None and self.eval_count is None:
-            return None
-        return (self.prompt_eval_count or 0) + (self.eval_count or 0)
-
-    @property
-    def tokens_per_second(self) -> float | None:
-        if not self.eval_count or not self.eval_duration_ns:
-            return None
-        return self.eval_count / (self.eval_duration_ns / 1e9)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-ROLES = ("system", "user", "assistant")
-STATUSES = ("complete", "streaming", "interrupted", "error", "stopped")
+# The allowed values of messages.role and messages.status (the CHECK constraints below).
+from app.values import ROLES as ROLES
+from app.values import STATUSES as STATUSES
+
 FTS_TABLE = "message_fts"
 
 NAMING_CONVENTION = {

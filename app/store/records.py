@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from app.backend.events import ChatStats
-
-Role = Literal["system", "user", "assistant"]
-Status = Literal["complete", "streaming", "interrupted", "error", "stopped"]
+# Shared with the backend and the chat layer; defined in the leaf module `app.values`.
+from app.values import ChatStats as ChatStats
+from app.values import Role as Role
+from app.values import Status as Status
 
 
 @dataclass(frozen=True, slots=True)
