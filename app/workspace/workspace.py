@@ -180,6 +180,14 @@ class Workspace:
     async def search(self, query: str, *, limit: int = 50) -> list[SearchHit]:
         return await self.read(lambda: self.db.search(query, limit=limit))
 
+    async def measured_speed(self, model: str) -> float | None:
+        """Tokens per second this machine reached with `model` in recent answers."""
+        return await self.read(lambda: self.db.measured_speed(model))
+
+    def set_default_model(self, name: str) -> None:
+        """New chats use `name` from now on."""
+        self.settings.set(default_model=name)
+
     async def rename(self, chat_id: int, title: str) -> Chat:
         chat = await self.write(lambda: self.db.update_chat(chat_id, title=title))
         self._chats(ChatChange.UPDATED, chat_id)
