@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from app.render import StreamRenderer, StreamUpdate, render_markdown
 
-COMMONMARK = Path(__file__).resolve().parents[3] / "shared" / "data" / "commonmark.json"
+COMMONMARK = Path(__file__).resolve().parents[1] / "data" / "commonmark.json"
 CORPUS = sorted((Path(__file__).resolve().parents[1] / "data" / "math_corpus").glob("*.md"))
 
 
@@ -69,7 +69,7 @@ def stream_and_compare(text: str, parts: list[str], rng: random.Random) -> Strea
 
 def commonmark_examples() -> list[dict[str, object]]:
     if not COMMONMARK.is_file():
-        pytest.skip(f"CommonMark spec examples not found at {COMMONMARK} (shared/ is absent)")
+        pytest.fail(f"CommonMark spec examples are missing: {COMMONMARK} (see tests/data)")
     examples: list[dict[str, object]] = json.loads(COMMONMARK.read_text(encoding="utf-8"))
     return examples
 
