@@ -1,4 +1,4 @@
-"""Database budgets of DESIGN.md at scale: 2,000 chats / 200,000 messages.
+"""Database budgets of docs/design.md at scale: 2,000 chats / 200,000 messages.
 
 Builds the database in a temporary folder through `Database.open` (so the real schema, indexes and
 FTS triggers are used), bulk-inserts the messages, then times through the store's own API:

@@ -1,4 +1,4 @@
-"""Budget: exporting 1,000 chats takes well under a few seconds (issue 9).
+"""Budget: exporting 1,000 chats takes well under a few seconds (docs/design.md).
 
 Builds a database of 1,000 chats with 10 messages each (prose, code fences, `$` amounts, math,
 an unclosed fence now and then, reasoning on the answers), then times exporting all of them to

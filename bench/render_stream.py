@@ -1,6 +1,6 @@
 """Streaming render of a 20k-token answer in 1–4 character deltas.
 
-Budget (DESIGN.md): total renderer time ≤ 3× one full render of the final text, ≥ 50× less than
+Budget (docs/design.md): total renderer time ≤ 3× one full render of the final text, ≥ 50× less than
 re-rendering the whole text per delta, and a final HTML identical to a full render.
 
 The answer is built from the math corpus in tests/data (prose, display and inline math, tables,

@@ -1,4 +1,4 @@
-"""Cold start to a usable window, and idle memory with one chat open (DESIGN.md budgets).
+"""Cold start to a usable window, and idle memory with one chat open (budgets of docs/design.md).
 
 Starts `phidesk` (offscreen) against an in-process Ollama double, with a data dir holding one
 chat of 20 messages with math and code, `RUNS` times. "Usable" is the moment the log says the

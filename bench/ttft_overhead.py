@@ -1,7 +1,7 @@
 """Time-to-first-token overhead of PhiDesk's `OllamaClient.chat` over a bare
 `ollama.AsyncClient.chat(stream=True)`, both against the Ollama double on 127.0.0.1.
 
-Budget (DESIGN.md): at most 10 ms of overhead. Runs alternate between the two clients on one
+Budget (docs/design.md): at most 10 ms of overhead. Runs alternate between the two clients on one
 event loop, each with a warm connection, and every stream is read to the end. Prints the median
 time to first token of each, the median of the paired differences, and their ratio.
 

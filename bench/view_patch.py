@@ -1,6 +1,6 @@
 """GUI-thread cost of the transcript's live patches during a 500 tokens/s stream.
 
-Budget (DESIGN.md): no frame of the transcript takes more than 16 ms of GUI-thread time, and
+Budget (docs/design.md): no frame of the transcript takes more than 16 ms of GUI-thread time, and
 at most 60 view patches per second. A real TranscriptView (QtWebEngine + KaTeX, offscreen) shows
 a 40-message chat; an answer from the math corpus then streams into it at 500 tokens/s (about
 4 characters each) through a StreamRenderer the view pulls from. Prints the GUI-thread time per

@@ -1,7 +1,8 @@
 """The Ollama double over a real socket: every body it sends validates against Ollama's OpenAPI
-description, and it behaves as /work/shared/reference/ollama-api.md says the real server does.
+description, and it behaves as docs/ollama-behaviour.md says the real server does.
 
-Expected figures come from the brief and the reference (§1, §3, §7), not from the double.
+Expected figures come from docs/ollama-behaviour.md (§1, §3, §7), not from the double; section
+numbers (§) in this file are that document's.
 """
 
 from __future__ import annotations
@@ -216,7 +217,7 @@ def test_tags_lists_the_four_default_models_with_phi3_details(ollama_double: Oll
         assert model["details"]["quantization_level"] == "Q4_K_M"
         assert len(model["digest"]) == 64
         int(model["digest"], 16)
-    # Approximate download sizes from reference §7: phi4 9.1 GB, phi4-mini 2.5 GB.
+    # Approximate download sizes from §7: phi4 9.1 GB, phi4-mini 2.5 GB.
     assert 8.5e9 < by_name["phi4:latest"]["size"] < 9.5e9
     assert 2.2e9 < by_name["phi4-mini:latest"]["size"] < 2.8e9
     modified = [parse_time(m["modified_at"]) for m in models]
@@ -253,7 +254,7 @@ def test_show_reports_phi3_model_info(
     assert info["phi3.embedding_length"] == embedding
     assert isinstance(info["general.parameter_count"], int)
     assert abs(info["general.parameter_count"] / 1e9 - float(size[:-1])) < 0.1
-    assert "phi3.attention.key_length" not in info  # phi3 GGUFs have none (reference §1.7)
+    assert "phi3.attention.key_length" not in info  # phi3 GGUFs have none (§1.7)
     assert info["tokenizer.ggml.tokens"] == []  # long arrays only with verbose
     assert shown["capabilities"] == capabilities
     assert shown["details"]["family"] == "phi3"
@@ -502,7 +503,7 @@ def test_empty_messages_load_and_keep_alive_zero_unloads(ollama_double: OllamaDo
     assert entry["details"]["family"] == "phi3"
     assert len(entry["digest"]) == 64
     assert 0 < entry["size_vram"] <= entry["size"]
-    # KV cache alone is 8192 × 200 KiB for phi4 (reference §8.1): size is beyond the weights.
+    # KV cache alone is 8192 × 200 KiB for phi4 (§8.1): size is beyond the weights.
     assert entry["size"] > 9_000_000_000 + 8192 * 204_800
     unloaded = call(ollama_double.url, "POST", "/api/chat", {**body, "keep_alive": 0})
     assert unloaded.json["done_reason"] == "unload"
@@ -838,7 +839,7 @@ def test_a_cached_prefix_still_counts_in_prompt_eval_count_but_evaluates_faster(
 
     send(first_turn)
     warm = send(second_turn)
-    assert warm["prompt_eval_count"] == im_tokens(second_turn)  # whole prompt (reference §3.2)
+    assert warm["prompt_eval_count"] == im_tokens(second_turn)  # whole prompt (§3.2)
     chat(ollama_double, "phi4", "x", keep_alive=0)  # unload: the cache is gone
     cold = send(second_turn)
     assert cold["prompt_eval_count"] == warm["prompt_eval_count"]

@@ -1,4 +1,7 @@
-"""Pulls from the Ollama double: layers, progress, errors, and resuming an interrupted pull."""
+"""Pulls from the Ollama double: layers, progress, errors, and resuming an interrupted pull.
+
+Section numbers (§) are those of docs/ollama-behaviour.md.
+"""
 
 from __future__ import annotations
 
@@ -72,7 +75,7 @@ def test_pull_streams_manifest_layers_verify_write_success(empty_double: OllamaD
         assert completed == sorted(completed)
         assert completed[-1] == next(line["total"] for line in lines if line["digest"] == digest)
     totals = {line["digest"]: line["total"] for line in lines}
-    assert 15e9 < sum(totals.values()) < 16e9  # phi4 q8_0 ≈ 15.6 GB (reference §7)
+    assert 15e9 < sum(totals.values()) < 16e9  # phi4 q8_0 ≈ 15.6 GB (§7)
     assert max(totals.values()) > 0.99 * sum(totals.values()), "one big weights layer"
     assert len([line for line in lines if line["digest"] == digests[0]]) > 3
 
@@ -98,7 +101,7 @@ def test_hugging_face_names_pull_and_report_their_architecture(
     arch = info["general.architecture"]
     assert info[f"{arch}.context_length"] == 16384
     assert shown["details"]["quantization_level"] == "Q5_K_M"
-    # The quant tag of hf.co names is case-insensitive (reference §5).
+    # The quant tag of hf.co names is case-insensitive (§5).
     assert pull(empty_double, "hf.co/unsloth/phi-4-GGUF:q5_k_m").final == {"status": "success"}
 
 
@@ -223,7 +226,7 @@ def test_official_client_reads_pull_progress(empty_double: OllamaDouble) -> None
         ("hf.co/unsloth/Phi-4-mini-instruct-GGUF:Q8_0", 4.1, "Q8_0"),
     ],
 )
-def test_library_and_hugging_face_tags_from_the_reference_pull_with_their_sizes(
+def test_library_and_hugging_face_tags_pull_with_their_sizes(
     empty_double: OllamaDouble, name: str, gigabytes: float, quantization: str
 ) -> None:
     assert pull(empty_double, name, stream=False).json == {"status": "success"}

@@ -1,8 +1,9 @@
 """Open the main window against an in-process Ollama double, by hand or for screenshots.
 
+    mkdir -p build/shots
     xvfb-run -a -s "-screen 0 1400x900x24" env QT_QPA_PLATFORM=xcb \
         .venv/bin/python -m tests.manual.chat_window_demo --scene midstream \
-        --theme dark --screenshot /work/shots/chat-midstream-dark.png
+        --theme dark --screenshot build/shots/chat-midstream-dark.png
 
 Scenes: `midstream` (reasoning then an answer with math, code and a table, caught while it
 streams), `context` (a small num_ctx, older messages marked "not in context", the warning

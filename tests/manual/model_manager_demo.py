@@ -1,7 +1,7 @@
 """Open the model manager against an in-process Ollama double, by hand or for screenshots.
 
     xvfb-run -a -s "-screen 0 1400x900x24" env QT_QPA_PLATFORM=xcb \
-        .venv/bin/python -m tests.manual.model_manager_demo --screenshot /work/shots
+        .venv/bin/python -m tests.manual.model_manager_demo --screenshot build/shots
 
 Without `--screenshot` the window stays open until closed. The double has the default Phi-4
 models installed, phi4 loaded with 20 of its 41 layers on a pretend GPU (a partial split), and

@@ -1,8 +1,9 @@
 """Show the quick prompt answering with math against an in-process Ollama double, for a look
 or a screenshot:
 
+    mkdir -p build/shots
     xvfb-run -a -s "-screen 0 1400x900x24" env QT_QPA_PLATFORM=xcb \
-        .venv/bin/python -m tests.manual.quick_prompt_demo --screenshot /work/shots/quick-math.png
+        .venv/bin/python -m tests.manual.quick_prompt_demo --screenshot build/shots/quick-math.png
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ BUSY_MESSAGE = "server busy, please try again.  maximum pending requests exceede
 RUNNER_TERMINATED = "llama runner process has terminated: exit status 2"
 MID_STREAM_ERROR = "an error was encountered while running the model"
 PULL_MID_STREAM_ERROR = "max retries exceeded: unexpected EOF"
-# The reference has no text for a load OOM; this is the message users report from real servers.
+# docs/ollama-behaviour.md has no text for a load OOM; this is what users report from real servers.
 OOM_MESSAGE = "model requires more system memory (14.6 GiB) than is available (7.6 GiB)"
 SIGNIN_URL = "https://ollama.com/connect?name=phidesk-double&key=ZmFrZS1rZXk"
 MALFORMED_LINE = b'{"model":"phi4","created_at":"2026-01-01T00:00:00Z","message":{"role":"assis'

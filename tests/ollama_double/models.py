@@ -1,11 +1,12 @@
 """The models the Ollama double knows: what is installed by default and what the "registry" offers.
 
 Facts (architecture, layer and head counts, trained context, capabilities, approximate download
-sizes) follow /work/shared/reference/ollama-api.md §1.7 and §7. Byte sizes and parameter counts are
-plausible round figures, not the registry's exact numbers (the reference marks those UNVERIFIED).
+sizes) follow docs/ollama-behaviour.md §1.7 and §7. Byte sizes and parameter counts are plausible
+round figures, not the registry's exact numbers (which that file marks unverified).
 
 Model names follow Ollama's `[host/][namespace/]model[:tag]` shape: the tag defaults to `latest`,
 `registry.ollama.ai/library/` is the implied prefix, and names compare case-insensitively.
+Section numbers (§) in this module are those of docs/ollama-behaviour.md.
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ class ModelSpec:
             f"{arch}.rope.dimension_count": self.rope_dimension_count,
             f"{arch}.feed_forward_length": self.embedding_length * 7 // 2,
             "tokenizer.ggml.model": "gpt2",
-            # Arrays longer than 5 come back empty unless verbose (reference §1.7).
+            # Arrays longer than 5 come back empty unless verbose (§1.7).
             "tokenizer.ggml.tokens": ["!", '"', "#", "$", "%", "&", "'"] if verbose else [],
         }
         if arch == "phi3":
@@ -170,7 +171,7 @@ class ModelSpec:
         return full_name(self.name)
 
     def kv_cache_bytes(self, num_ctx: int) -> int:
-        """f16 KV cache for one slot (reference §8.1)."""
+        """f16 KV cache for one slot (§8.1)."""
         head_dim = self.embedding_length // self.head_count
         return num_ctx * self.block_count * self.head_count_kv * 2 * head_dim * 2
 
@@ -272,7 +273,7 @@ _FAMILIES: dict[str, dict[str, object]] = {
     },
 }
 
-# (name, family, quantization, size in GB) — Ollama library tags observed in reference §7 with
+# (name, family, quantization, size in GB) — Ollama library tags observed in §7 with
 # their approximate download sizes; the first tag of each family is what `latest` points at.
 _LIBRARY: tuple[tuple[str, str, str, float], ...] = (
     ("phi4:14b-q4_K_M", "phi4", "Q4_K_M", 9.05),
@@ -303,8 +304,8 @@ _LIBRARY_ALIASES: dict[str, str] = {
     "phi4-mini-reasoning:latest": "phi4-mini-reasoning:3.8b-q4_K_M",
     "phi4-mini-reasoning:3.8b": "phi4-mini-reasoning:3.8b-q4_K_M",
 }
-# Hugging Face GGUF repos (reference §7): repo → (family, architecture, {QUANT: size in GB}).
-# unsloth/phi-4-GGUF is a "llamafied" conversion (llama.* keys; UNVERIFIED in the reference),
+# Hugging Face GGUF repos (§7): repo → (family, architecture, {QUANT: size in GB}).
+# unsloth/phi-4-GGUF is a "llamafied" conversion (llama.* keys; unverified),
 # which exercises clients that read general.architecture before composing keys.
 _HUGGING_FACE: dict[str, tuple[str, str, dict[str, float]]] = {
     "bartowski/phi-4-GGUF": (
@@ -387,7 +388,7 @@ def _build_registry() -> dict[str, ModelSpec]:
             name = f"hf.co/{repo}:{quant}"
             fields = {**_FAMILIES[family], "architecture": arch}
             registry[name] = _spec(name=name, quantization=quant, size=_size(gb, name), **fields)
-        if "Q4_K_M" in quants:  # no tag: Q4_K_M when the repo has it (reference §5)
+        if "Q4_K_M" in quants:  # no tag: Q4_K_M when the repo has it (§5)
             default = registry[f"hf.co/{repo}:Q4_K_M"]
             registry[f"hf.co/{repo}:latest"] = ModelSpec(
                 **{**default.__dict__, "name": f"hf.co/{repo}:latest"}

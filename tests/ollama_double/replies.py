@@ -10,9 +10,9 @@ Tokenization (documented so tests can compute expectations by hand):
   - phi4-mini / phi4-mini-reasoning: `<|{role}|>{content}<|end|>` per message, then `<|assistant|>`.
   A model's baked SYSTEM prompt (phi4-reasoning) is prepended as a system message when the first
   message is not a system message.
-* Truncation (reference §3.1): if the rendered prompt has more than `num_ctx` tokens, the oldest
-  non-system messages are dropped one at a time (system messages are kept, the last message is
-  always kept) until it fits; no room is reserved for the reply.
+* Truncation (docs/ollama-behaviour.md §3.1): if the rendered prompt has more than `num_ctx`
+  tokens, the oldest non-system messages are dropped one at a time (system messages are kept, the
+  last message is always kept) until it fits; no room is reserved for the reply.
 * One streamed chunk is one generated token: `eval_count` is the number of chunks (thinking and
   content) that were sent.
 """

@@ -1,11 +1,12 @@
 """`OllamaDouble`: a real HTTP/1.1 server on 127.0.0.1 that behaves like Ollama's API.
 
-It follows /work/shared/reference/ollama-api.md: NDJSON streaming (`stream` defaults to true, one
+It follows docs/ollama-behaviour.md: NDJSON streaming (`stream` defaults to true, one
 chunked-encoding chunk per line, flushed), stats only on the final chunk with zero values omitted,
 durations in nanoseconds, `done_reason`, errors as `{"error": ...}` with the right status, errors
 inside a 200 stream once a chunk was sent, pull progress per layer digest with resume, `/api/show`
 with arch-prefixed `model_info`, `/api/ps` with `size_vram` and `context_length`, chat truncation
 of the oldest non-system messages (tokenization is documented in `tests.ollama_double.replies`).
+Section numbers (§) in this module are those of docs/ollama-behaviour.md.
 
 Use it from tests through the `ollama_double` fixture, or directly::
 
@@ -178,7 +179,7 @@ def parse_go_duration(text: str) -> float:
 
 
 def parse_keep_alive(value: Any, default: float) -> float:
-    """keep_alive (reference §2.3) in seconds; negative means forever."""
+    """keep_alive (§2.3) in seconds; negative means forever."""
     if value is None:
         return default
     if isinstance(value, bool):
@@ -191,7 +192,7 @@ def parse_keep_alive(value: Any, default: float) -> float:
 
 
 def default_num_ctx_for_vram(vram_bytes: int) -> int:
-    """The VRAM-tiered default context of Ollama ≥ v0.15.5 (reference §2.2)."""
+    """The VRAM-tiered default context of Ollama ≥ v0.15.5 (§2.2)."""
     if vram_bytes >= 47 * GIB:
         return 262144
     if vram_bytes >= 23 * GIB:
@@ -200,7 +201,7 @@ def default_num_ctx_for_vram(vram_bytes: int) -> int:
 
 
 def host_allowed(host_header: str | None) -> bool:
-    """Ollama's Host-header check for a server on a loopback address (reference §1.2)."""
+    """Ollama's Host-header check for a server on a loopback address (§1.2)."""
     if not host_header:
         return True
     host = host_header.strip()
@@ -229,7 +230,7 @@ class OllamaDouble:
             phi4-mini-reasoning, all `:latest`); any name in `REGISTRY` may be used.
         version: what `/api/version` reports.
         vram_bytes: the pretend GPU's memory; decides `size_vram` in `/api/ps` and the default
-            `num_ctx` when a request does not send one (VRAM tiers, reference §2.2).
+            `num_ctx` when a request does not send one (VRAM tiers, §2.2).
         default_num_ctx: like OLLAMA_CONTEXT_LENGTH; overrides the VRAM tier when set.
         default_keep_alive: seconds, like OLLAMA_KEEP_ALIVE (default 300; negative = forever).
         pull_step_delay: seconds between pull progress lines (the real server ticks every ~60 ms).
@@ -961,7 +962,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _pull_blocking(self, spec: ModelSpec | None, canon: str, faults: list[Fault]) -> None:
         if spec is None:
-            # No status is attached to pull errors, so non-streamed it is a 500 (reference §1.5).
+            # No status is attached to pull errors, so non-streamed it is a 500 (§1.5).
             self._error(500, "pull model manifest: file does not exist")
             return
         for status in self._pull_steps(spec):
@@ -1079,7 +1080,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             last_user = prompt
         if n_prompt > num_ctx:
-            # Runner-level truncation (reference §3.1, llama-server): keep num_keep tokens and
+            # Runner-level truncation (§3.1, llama-server): keep num_keep tokens and
             # discard until the prompt is about half the window; with shift off it is an error.
             if body.get("shift", True) is False:
                 self._error(
@@ -1308,7 +1309,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self._drop_connection()
                     return
                 elif fault.after == sent and fault.kind == "error_line":
-                    # Nothing was written yet, so it is a plain error status (reference §1.2).
+                    # Nothing was written yet, so it is a plain error status (§1.2).
                     self._error(500, fault.message or MID_STREAM_ERROR)
                     return
             if self.double.token_delay:
@@ -1340,7 +1341,7 @@ class _Emitter:
                 self.handler._drop_connection()
                 return False
             if fault.kind == "error_line" and fault.after == 0:
-                # Nothing written yet: a plain error status, not a line (reference §1.2).
+                # Nothing written yet: a plain error status, not a line (§1.2).
                 self.handler._error(500, fault.message or self.default_error)
                 return False
         self.handler._start_stream()
