@@ -30,7 +30,7 @@ updated_at, deleted_at, context: ContextUsage(used, limit), message_count)
     purge_deleted_chats(older_than=timedelta(0)) / delete_chat_permanently(id)  (cascade)
 
 Messages (`Message`: id, chat_id, role, content, thinking, status, error, created_at,
-updated_at, stats: ChatStats | None (app.backend.events), provenance: Provenance | None)
+updated_at, stats: ChatStats | None (app.values), provenance: Provenance | None)
     add_message(chat_id, role, content, thinking=, status=, error=)   committed on return;
         the user's message before the request goes out, the answer with status="streaming"
     update_streaming(message_id, content, thinking)    one UPDATE, fine every ~0.5 s

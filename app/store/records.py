@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 # Shared with the backend and the chat layer; defined in the leaf module `app.values`.
 from app.values import ChatStats as ChatStats
 from app.values import Role as Role
 from app.values import Status as Status
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset()
+"""Marks an argument of an update that was not given (None is a real value for some fields)."""
 
 
 @dataclass(frozen=True, slots=True)
