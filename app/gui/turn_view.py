@@ -1,0 +1,230 @@
+"""How messages and running turns look in a transcript: one presenter for every window that
+shows an answer as it streams (the chat pane and the quick prompt).
+
+    presenter = TurnPresenter(view, workspace)
+    presenter.attach(turn)            # a RunningTurn from the workspace; replays what arrived
+    presenter.ended.connect(...)      # the turn is over and the view shows its final state
+"""
+
+from __future__ import annotations
+
+import html
+import time
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from app.backend.events import ContentDelta, StreamStalled, ThinkingDelta
+from app.errors import PhiDeskError
+from app.gui.tasks import Tasks
+from app.gui.transcript import TranscriptMessage, TranscriptView
+from app.render import StreamRenderer, render_markdown
+from app.store import Message
+from app.workspace import (
+    RunningTurn,
+    TurnEnded,
+    TurnFinished,
+    TurnKind,
+    TurnRefusedEvent,
+    TurnStarted,
+    Workspace,
+)
+from app.workspace.turns import TurnEvent
+
+THINKING_REFRESH_MS = 100
+STATUS_WORDS = {
+    "stopped": "stopped",
+    "interrupted": "interrupted",
+    "error": "failed",
+    "streaming": "streaming",
+}
+
+
+def caption_of(message: Message) -> str:
+    parts: list[str] = []
+    if message.role == "assistant":
+        if message.provenance is not None:
+            parts.append(message.provenance.model)
+            tps = message.provenance.tokens_per_second
+            if tps:
+                parts.append(f"{tps:.1f} tok/s")
+        word = STATUS_WORDS.get(message.status)
+        if word:
+            parts.append(word)
+    return " · ".join(parts)
+
+
+def notice_html(message: Message) -> str:
+    """A visible line under an answer that did not complete."""
+    if message.status == "complete" or message.role != "assistant":
+        return ""
+    text = {
+        "stopped": "You stopped this answer.",
+        "interrupted": "This answer was interrupted; what arrived is kept.",
+        "streaming": "This answer is still arriving.",
+        "error": "The answer failed.",
+    }.get(message.status, "")
+    if message.error:
+        text = f"{text} {message.error[:1].upper()}{message.error[1:]}."
+    return f'<p class="notice">{html.escape(text)}</p>' if text else ""
+
+
+def transcript_item(message: Message) -> TranscriptMessage:
+    body = render_markdown(message.content) + notice_html(message)
+    thinking = render_markdown(message.thinking) if message.thinking.strip() else None
+    return TranscriptMessage(
+        str(message.id), message.role, body, thinking, {"caption": caption_of(message)}
+    )
+
+
+def user_item(message_id: int, text: str) -> TranscriptMessage:
+    """A just-sent message, shown from the text the user typed (no database read)."""
+    return TranscriptMessage(str(message_id), "user", render_markdown(text), None, {"caption": ""})
+
+
+class TurnPresenter(QObject):
+    """Binds one running turn to one transcript view.
+
+    `reload_first` (for regenerate and edit) means the view's history changed under the turn:
+    the owner reloads it (`historyNeeded`), then calls `show_live()`; until then deltas only
+    accumulate in the turn."""
+
+    started = Signal(object)
+    """TurnStarted, after the user's message and the empty answer are on screen."""
+    stalled = Signal(float)
+    ended = Signal(object)
+    """The RunningTurn, once the view shows how it ended."""
+    historyNeeded = Signal(object)
+    """The RunningTurn: reload the history (without its answer), then call show_live()."""
+
+    def __init__(
+        self, view: TranscriptView, workspace: Workspace, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.view = view
+        self.workspace = workspace
+        self._tasks = Tasks()
+        self.turn: RunningTurn | None = None
+        self.renderer: StreamRenderer | None = None
+        self.thinking_renderer: StreamRenderer | None = None
+        self._unsubscribe: list[object] = []
+        self._waiting_for_history = False
+        self._thinking_timer = QTimer(self)
+        self._thinking_timer.setSingleShot(True)
+        self._thinking_timer.setInterval(THINKING_REFRESH_MS)
+        self._thinking_timer.timeout.connect(self._refresh_thinking)
+
+    def attach(self, turn: RunningTurn) -> None:
+        """Show `turn` in the view from now on; what already arrived is replayed."""
+        self.detach()
+        self.turn = turn
+        self._unsubscribe.append(turn.listen(self._on_event))
+        if turn.answer_id is not None:
+            self.show_live()
+
+    def detach(self) -> None:
+        """Stop showing the turn (another chat is on screen); the turn goes on."""
+        for unsubscribe in self._unsubscribe:
+            if callable(unsubscribe):
+                unsubscribe()
+        self._unsubscribe = []
+        self.turn = None
+        self.renderer = None
+        self.thinking_renderer = None
+        self._waiting_for_history = False
+        self._thinking_timer.stop()
+
+    @property
+    def live_id(self) -> int | None:
+        return self.turn.answer_id if self.turn is not None else None
+
+    def show_live(self) -> None:
+        """Put the streaming answer (with what arrived so far) at the end of the view."""
+        turn = self.turn
+        if turn is None or turn.answer_id is None:
+            return
+        self._waiting_for_history = False
+        self.view.append_message(
+            TranscriptMessage(str(turn.answer_id), "assistant", "", None, {"caption": "streaming"})
+        )
+        self.renderer = StreamRenderer()
+        self.renderer.push("".join(turn.content))
+        self.view.begin_stream(str(turn.answer_id), self.renderer)
+        # Reasoning can run to tens of thousands of tokens: render it incrementally too.
+        self.thinking_renderer = StreamRenderer()
+        self.thinking_renderer.push("".join(turn.thinking))
+        if turn.thinking:
+            self._refresh_thinking()
+        if turn.finished is not None:
+            self._finish(turn.finished)
+
+    def _on_event(self, turn: RunningTurn, event: TurnEvent) -> None:
+        if turn is not self.turn:
+            return
+        if isinstance(event, TurnStarted):
+            if turn.kind is TurnKind.SEND:
+                self.view.append_message(user_item(event.user_message_id, turn.text))
+                self.show_live()
+            else:
+                self._waiting_for_history = True
+                self.historyNeeded.emit(turn)
+            self.started.emit(event)
+        elif self._waiting_for_history and not isinstance(event, TurnEnded):
+            return  # accumulated in the turn; shown by show_live()
+        elif isinstance(event, ThinkingDelta):
+            if self.thinking_renderer is not None:
+                self.thinking_renderer.push(event.text)
+            if not self._thinking_timer.isActive():
+                self._thinking_timer.start()
+        elif isinstance(event, ContentDelta):
+            if len(turn.content) == 1 and turn.thinking:
+                self._refresh_thinking()  # collapses: the answer has started
+            if self.renderer is not None:
+                self.renderer.push(event.text)
+        elif isinstance(event, StreamStalled):
+            self.stalled.emit(event.seconds)
+        elif isinstance(event, TurnFinished):
+            self._finish(event)
+        elif isinstance(event, TurnRefusedEvent):
+            pass  # the owner gives the text back
+        elif isinstance(event, TurnEnded):
+            self._ended(turn)
+
+    def _finish(self, event: TurnFinished) -> None:
+        if self.renderer is not None:
+            self.view.end_stream(self.renderer.finish())
+            self.renderer = None
+            self.view.append_message(transcript_item(event.message))
+
+    def _ended(self, turn: RunningTurn) -> None:
+        if self.renderer is not None and turn.answer_id is not None:
+            # Stopped or failed before TurnFinished: show what was kept, then how it ended.
+            self.view.end_stream(render_markdown("".join(turn.content)))
+            self.renderer = None
+            self._tasks.start(self._show_final(turn.answer_id), name="show stopped answer")
+        self._thinking_timer.stop()
+        self.detach()
+        self.ended.emit(turn)
+
+    async def _show_final(self, answer_id: int) -> None:
+        try:
+            final = await self.workspace.message(answer_id)
+        except PhiDeskError:
+            return
+        self.view.append_message(transcript_item(final))
+
+    async def aclose(self) -> None:
+        await self._tasks.cancel_and_wait()
+
+    @Slot()
+    def _refresh_thinking(self) -> None:
+        turn = self.turn
+        if turn is None or turn.answer_id is None:
+            return
+        started = turn.thinking_started or time.monotonic()
+        renderer = self.thinking_renderer
+        self.view.set_thinking(
+            str(turn.answer_id),
+            renderer.html() if renderer is not None else render_markdown("".join(turn.thinking)),
+            running=not turn.answer_started,
+            seconds=time.monotonic() - started,
+        )
