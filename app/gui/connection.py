@@ -9,6 +9,7 @@ from enum import StrEnum
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from app.backend.client import OllamaClient, version_warning
+from app.backend.connection import Connection
 from app.backend.errors import OllamaError
 from app.backend.server import ManagedServer, find_ollama
 from app.errors import PhiDeskError
@@ -33,11 +34,15 @@ class ConnectionMonitor(QObject):
     UNREACHABLE_INTERVAL_MS = 5_000
 
     def __init__(
-        self, client: OllamaClient, managed: ManagedServer | None, parent: QObject | None = None
+        self,
+        connection: Connection,
+        managed: ManagedServer | None,
+        parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self.client = client
+        self.connection = connection
         self.managed = managed
+        client = connection.client
         self.state = ConnectionState.CHECKING
         self.detail = f"Checking Ollama at {client.host}…"
         self.version: str | None = None
@@ -45,6 +50,11 @@ class ConnectionMonitor(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.check_now)
+        self._unsubscribe = connection.subscribe(self._switched)
+
+    @property
+    def client(self) -> OllamaClient:
+        return self.connection.client
 
     @property
     def ollama_installed(self) -> bool:
@@ -110,9 +120,13 @@ class ConnectionMonitor(QObject):
         self._timer.stop()
         self._tasks.cancel_all()
 
-    def use(self, client: OllamaClient) -> None:
-        """Watch another server from now on (a host switch)."""
+    def _switched(self, _client: OllamaClient) -> None:
+        """The connection moved to another server: watch that one from now on."""
         self.stop()
-        self.client = client
         self.state = ConnectionState.CHECKING
+        self.detail = f"Checking Ollama at {self.client.host}…"
         self.check_now()
+
+    def close(self) -> None:
+        self.stop()
+        self._unsubscribe()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, Signal, Slot
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -17,6 +18,8 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QSplitter,
     QStackedWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
 from app import __version__
@@ -24,19 +27,30 @@ from app.backend.catalog import Catalog, default_catalog
 from app.backend.client import OllamaClient
 from app.backend.errors import OllamaError
 from app.backend.hosts import HostProfile, HostProfiles
-from app.chat.transfer import export_chat_markdown, export_chats, import_files, suggested_file_name
-from app.config import AppContext, Settings
+from app.chat.transfer import suggested_file_name
+from app.config import AppContext
 from app.errors import PhiDeskError
 from app.gui.chat_pane import ChatPane
 from app.gui.connection import ConnectionMonitor, ConnectionState
 from app.gui.dialogs import RemoteHostDialog, ShortcutsDialog
+from app.gui.notice_area import NoticeArea
 from app.gui.onboarding import OnboardingPage
 from app.gui.sidebar import ChatSidebar
 from app.gui.tasks import Tasks
 from app.gui.theme import THEMES, apply_theme
-from app.store import Database
+from app.workspace import (
+    ChatsChanged,
+    Level,
+    SettingsChanged,
+    WindowState,
+    Workspace,
+)
+from app.workspace.changes import Change
 
 log = logging.getLogger(__name__)
+
+EXTERNAL_POLL_MS = 1500
+"""How often the window looks for chats changed by another process (`phidesk ask`, an import)."""
 
 STATE_COLOURS = {
     ConnectionState.CONNECTED: "#3a9a5b",
@@ -61,32 +75,40 @@ class MainWindow(QMainWindow):
     def __init__(
         self,
         ctx: AppContext,
-        db: Database,
-        client: OllamaClient,
+        workspace: Workspace,
         monitor: ConnectionMonitor,
         hosts: HostProfiles | None = None,
     ) -> None:
         super().__init__()
         self.ctx = ctx
-        self.db = db
-        self.client = client
+        self.workspace = workspace
         self.monitor = monitor
         self.hosts = hosts
         self.catalog = _load_catalog()
         self._tasks = Tasks()
+        self._refresh_pending = False
+        self._search_generation = 0
         self.setWindowTitle("PhiDesk")
         self.setObjectName("MainWindow")
         self.resize(1200, 780)
 
         self.sidebar = ChatSidebar()
-        self.pane = ChatPane(db, client, ctx.paths, self.catalog)
+        self.pane = ChatPane(workspace, self.catalog)
         self.onboarding = OnboardingPage()
         self.stack = QStackedWidget()
         self.stack.addWidget(self.pane)
         self.stack.addWidget(self.onboarding)
+        self.notice_area = NoticeArea()
+        self.notice_area.connect_to(workspace.notices)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(8, 6, 8, 0)
+        right_layout.setSpacing(4)
+        right_layout.addWidget(self.notice_area)
+        right_layout.addWidget(self.stack, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.sidebar)
-        self.splitter.addWidget(self.stack)
+        self.splitter.addWidget(right)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([280, 920])
         self.setCentralWidget(self.splitter)
@@ -103,10 +125,58 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect()
         self._show_connection(monitor.state.value, monitor.detail)
+        self._unsubscribe = workspace.subscribe(self._changed)
+        self._external = QTimer(self)
+        self._external.setInterval(EXTERNAL_POLL_MS)
+        self._external.timeout.connect(self._poll_external)
+        self._external.start()
         self.refresh_chats()
-        theme = self._settings().theme
+        theme = workspace.prefs.theme
         self.set_theme(theme if theme in THEMES else "system")
         self._restore()
+
+    @property
+    def client(self) -> OllamaClient:
+        """The client current now (the workspace's connection; the host may be switched)."""
+        return self.workspace.client
+
+    def notice_text(self) -> str:
+        """The sentence the message area shows now ("" when it is hidden)."""
+        return self.notice_area.text.text() if self.notice_area.notice is not None else ""
+
+    def _changed(self, change: Change) -> None:
+        """The workspace's typed changes: chats changed here or in another process."""
+        if isinstance(change, ChatsChanged):
+            self._chats_dirty()
+            current = self.pane.current_chat
+            if (
+                change.how.value == "external"
+                and current is not None
+                and current in change.chat_ids
+                and current not in self.pane.live
+            ):
+                self.pane.open_chat(current)
+        elif isinstance(change, SettingsChanged) and "theme" in change.sections:
+            theme = self.workspace.prefs.theme
+            checked = self.theme_actions.checkedAction()
+            if checked is None or checked.data() != theme:
+                self.set_theme(theme)
+
+    def _chats_dirty(self) -> None:
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            QTimer.singleShot(0, self._refresh_now)
+
+    @Slot()
+    def _refresh_now(self) -> None:
+        self._refresh_pending = False
+        self.refresh_chats()
+
+    @Slot()
+    def _poll_external(self) -> None:
+        self.workspace.reload_settings()
+        if not self._tasks.running:
+            self._tasks.start(self.workspace.poll_external(), name="poll other processes")
 
     # --- construction ---------------------------------------------------------------------
 
@@ -203,9 +273,8 @@ class MainWindow(QMainWindow):
         self.sidebar.undoDeleteRequested.connect(self.undo_delete)
         self.sidebar.exportRequested.connect(self.export_chat)
         self.sidebar.searchChanged.connect(self.search)
-        self.pane.chatsChanged.connect(self.refresh_chats)
+        self.pane.chatsChanged.connect(self._chats_dirty)
         self.pane.chatCreated.connect(self._chat_created)
-        self.pane.statusMessage.connect(self.show_message)
         self.monitor.changed.connect(self._show_connection)
         self.onboarding.retryRequested.connect(self.monitor.check_now)
         self.onboarding.startManagedRequested.connect(self.monitor.start_managed)
@@ -213,34 +282,37 @@ class MainWindow(QMainWindow):
 
     # --- state ----------------------------------------------------------------------------
 
-    def _settings(self) -> Settings:
-        return Settings.load(self.ctx.paths.settings_file)
-
     def _restore(self) -> None:
-        settings = self._settings()
-        geometry = settings.extra.get("window_geometry")
-        if isinstance(geometry, str):
-            self.restoreGeometry(QByteArray(base64.b64decode(geometry)))
-        sizes = settings.extra.get("splitter_sizes")
-        if isinstance(sizes, list) and all(isinstance(s, int) for s in sizes):
-            self.splitter.setSizes(sizes)
-        last = settings.extra.get("last_chat")
-        chat_id = last if isinstance(last, int) else None
-        if chat_id is not None:
+        state = self.workspace.prefs.window
+        if state.geometry:
             try:
-                self.db.get_chat(chat_id)
-            except PhiDeskError:
-                chat_id = None
-        self.open_chat(chat_id)
+                self.restoreGeometry(QByteArray(base64.b64decode(state.geometry)))
+            except ValueError:
+                log.info("the saved window geometry is damaged; using the default")
+        if state.splitter_sizes:
+            self.splitter.setSizes(list(state.splitter_sizes))
+        self.open_chat(None)
+        if state.last_chat is not None:
+            self._tasks.start(self._reopen(state.last_chat), name="reopen last chat")
+
+    async def _reopen(self, chat_id: int) -> None:
+        try:
+            chat = await self.workspace.chat(chat_id)
+        except PhiDeskError:
+            return
+        if chat.deleted_at is None and self.pane.current_chat is None:
+            self.open_chat(chat_id)
 
     def save_state(self) -> None:
-        settings = self._settings()
-        settings.extra["window_geometry"] = base64.b64encode(
-            bytes(self.saveGeometry().data())
-        ).decode()
-        settings.extra["splitter_sizes"] = self.splitter.sizes()
-        settings.extra["last_chat"] = self.pane.current_chat
-        settings.save(self.ctx.paths.settings_file)
+        state = WindowState(
+            geometry=base64.b64encode(bytes(self.saveGeometry().data())).decode(),
+            splitter_sizes=tuple(self.splitter.sizes()),
+            last_chat=self.pane.current_chat,
+        )
+        try:
+            self.workspace.settings.set(window=state)
+        except OSError as exc:
+            log.warning("could not save the window state: %s", exc)
 
     @Slot(str, str)
     def _show_connection(self, state: str, detail: str) -> None:
@@ -258,24 +330,36 @@ class MainWindow(QMainWindow):
             self.refresh_models()
 
     @Slot(str)
-    def show_message(self, text: str) -> None:
-        self.statusBar().showMessage(text, 8000)
+    def show_message(self, text: str, level: Level = Level.INFO) -> None:
+        """Say something in the window's one message area."""
+        self.workspace.notices.post(level, text)
 
     # --- chats ----------------------------------------------------------------------------
 
     @Slot()
     def refresh_chats(self) -> None:
-        if self.sidebar.query:
-            self.search(self.sidebar.query)
-            return
-        self.sidebar.show_chats(self.db.list_chats(), self.pane.current_chat)
+        self.search(self.sidebar.query)
 
     @Slot(str)
     def search(self, query: str) -> None:
-        if not query:
-            self.sidebar.show_chats(self.db.list_chats(), self.pane.current_chat)
+        self._search_generation += 1
+        self._tasks.start(self._search(query, self._search_generation), name="list chats")
+
+    async def _search(self, query: str, generation: int) -> None:
+        try:
+            if query:
+                hits = await self.workspace.search(query)
+            else:
+                chats = await self.workspace.list_chats()
+        except PhiDeskError as exc:
+            self.show_message(str(exc), Level.ERROR)
             return
-        self.sidebar.show_hits(self.db.search(query))
+        if generation != self._search_generation:
+            return  # a newer list or search is on its way
+        if query:
+            self.sidebar.show_hits(hits)
+        else:
+            self.sidebar.show_chats(chats, self.pane.current_chat)
 
     @Slot(int)
     def open_chat(self, chat_id: int | None) -> None:
@@ -300,39 +384,57 @@ class MainWindow(QMainWindow):
         self.sidebar.list.clearSelection()
         self.focus_composer()
 
+    def _run(self, work: Coroutine[Any, Any, object], name: str) -> None:
+        """Run a chat operation off the GUI thread; a failure becomes one sentence."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except PhiDeskError as exc:
+                self.show_message(str(exc), Level.ERROR)
+
+        self._tasks.start(guarded(), name=name)
+
     @Slot(int)
     def rename_chat(self, chat_id: int) -> None:
-        chat = self.db.get_chat(chat_id)
+        self._run(self._rename(chat_id), "rename")
+
+    async def _rename(self, chat_id: int) -> None:
+        chat = await self.workspace.chat(chat_id)
         title, ok = QInputDialog.getText(self, "Rename chat", "New title:", text=chat.title)
         if ok and title.strip():
-            self.db.update_chat(chat_id, title=title.strip())
+            await self.workspace.rename(chat_id, title.strip())
             if chat_id == self.pane.current_chat:
                 self.pane.title.setText(title.strip())
-            self.refresh_chats()
 
     @Slot(int)
     def toggle_pin(self, chat_id: int) -> None:
-        chat = self.db.get_chat(chat_id)
-        self.db.update_chat(chat_id, pinned=not chat.pinned)
-        self.refresh_chats()
+        async def toggle() -> None:
+            chat = await self.workspace.chat(chat_id)
+            await self.workspace.pin(chat_id, not chat.pinned)
+
+        self._run(toggle(), "pin")
 
     @Slot(int)
     def delete_chat(self, chat_id: int) -> None:
-        chat = self.db.get_chat(chat_id)
-        live = self.pane.live.get(chat_id)
-        if live is not None:
-            live.task.cancel()
-        self.db.delete_chat(chat_id)
+        self.workspace.stop(chat_id)
         if self.pane.current_chat == chat_id:
             self.pane.open_chat(None)
-        self.sidebar.offer_undo(chat_id, chat.title)
-        self.refresh_chats()
+
+        async def delete() -> None:
+            chat = await self.workspace.chat(chat_id)
+            await self.workspace.delete_chat(chat_id)
+            self.sidebar.offer_undo(chat_id, chat.title)
+
+        self._run(delete(), "delete chat")
 
     @Slot(int)
     def undo_delete(self, chat_id: int) -> None:
-        self.db.restore_chat(chat_id)
-        self.refresh_chats()
-        self.open_chat(chat_id)
+        async def restore() -> None:
+            await self.workspace.restore_chat(chat_id)
+            self.open_chat(chat_id)
+
+        self._run(restore(), "restore chat")
 
     @Slot()
     def focus_search(self) -> None:
@@ -357,9 +459,13 @@ class MainWindow(QMainWindow):
             return
         self.pane.picker.set_models(models, self.catalog)
         if self.pane.current_chat is not None:
-            self.pane.picker.select(self.db.get_chat(self.pane.current_chat).model)
+            try:
+                chat = await self.workspace.chat(self.pane.current_chat)
+            except PhiDeskError:
+                return
+            self.pane.picker.select(chat.model)
         else:
-            default = self._settings().default_model
+            default = self.workspace.prefs.default_model
             if default:
                 self.pane.picker.select(default)
 
@@ -372,13 +478,7 @@ class MainWindow(QMainWindow):
             return
         window = getattr(self, "_manager", None)
         if window is None:
-            window = ModelManagerWindow(
-                self.client,
-                self.ctx.paths,
-                parent=self,
-                measured_speed=self.db.measured_speed,
-                catalog=self.catalog,
-            )
+            window = ModelManagerWindow(self.workspace, parent=self, catalog=self.catalog)
             window.modelsChanged.connect(self.refresh_models)
             window.defaultModelChosen.connect(self._set_default_model)
             self._manager = window
@@ -388,10 +488,9 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _set_default_model(self, name: str) -> None:
-        settings = self._settings()
-        settings.default_model = name
-        settings.save(self.ctx.paths.settings_file)
-        self.show_message(f"New chats now use {name}.")
+        if self.workspace.prefs.default_model != name:
+            self.workspace.set_default_model(name)
+        self.show_message(f"New chats now use {name}.", Level.SUCCESS)
 
     # --- export / import ------------------------------------------------------------------
 
@@ -402,12 +501,18 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def export_chat(self, chat_id: int) -> None:
-        chat = self.db.get_chat(chat_id)
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export chat", str(Path.home() / suggested_file_name(chat)), "Markdown (*.md)"
-        )
-        if path:
-            self.export_to([chat_id], Path(path))
+        async def ask_and_export() -> None:
+            chat = await self.workspace.chat(chat_id)
+            path, _ = QFileDialog.getSaveFileName(
+                self,
+                "Export chat",
+                str(Path.home() / suggested_file_name(chat)),
+                "Markdown (*.md)",
+            )
+            if path:
+                await self.export_to([chat_id], Path(path))
+
+        self._run(ask_and_export(), "export chat")
 
     @Slot()
     def export_all(self) -> None:
@@ -415,17 +520,23 @@ class MainWindow(QMainWindow):
             self, "Export all chats", str(Path.home() / "phidesk-chats.zip"), "Zip (*.zip)"
         )
         if path:
-            self.export_to([c.id for c in self.db.list_chats()], Path(path))
+            self._run(self._export_all(Path(path)), "export all chats")
 
-    def export_to(self, chat_ids: list[int], destination: Path) -> list[Path]:
-        """Write the chats as Markdown (a .md file, a folder, or a .zip by the name)."""
+    async def _export_all(self, destination: Path) -> None:
+        chats = await self.workspace.list_chats()
+        await self.export_to([c.id for c in chats], destination)
+
+    async def export_to(self, chat_ids: list[int], destination: Path) -> list[Path]:
+        """Write the chats as Markdown (a .md file, a folder, or a .zip by the name), on a
+        worker thread; the window stays usable meanwhile."""
+        self.show_message(f"Exporting {len(chat_ids)} chat(s)…")
         try:
-            written = export_chats(self.db, chat_ids, destination)
+            written = await self.workspace.export(chat_ids, destination)
         except PhiDeskError as exc:
-            self.show_message(str(exc))
+            self.show_message(str(exc), Level.ERROR)
             return []
         where = written[0] if len(written) == 1 else destination
-        self.show_message(f"Exported {len(chat_ids)} chat(s) to {where}.")
+        self.show_message(f"Exported {len(chat_ids)} chat(s) to {where}.", Level.SUCCESS)
         return written
 
     @Slot()
@@ -434,29 +545,39 @@ class MainWindow(QMainWindow):
             self, "Import chats", str(Path.home()), "Markdown (*.md *.zip)"
         )
         if paths:
-            self.import_from([Path(p) for p in paths])
+            self._run(self.import_from([Path(p) for p in paths]), "import")
 
-    def import_from(self, paths: list[Path]) -> None:
+    async def import_from(self, paths: list[Path]) -> None:
+        """Import Markdown files or zips on a worker thread, then open the last chat."""
+        self.show_message("Importing…")
         try:
-            chats = import_files(self.db, paths)
+            chats = await self.workspace.import_files(paths)
         except PhiDeskError as exc:
-            self.show_message(str(exc))
+            self.show_message(str(exc), Level.ERROR)
             return
-        self.refresh_chats()
         if chats:
             self.open_chat(chats[-1].id)
-        self.show_message(f"Imported {len(chats)} chat(s).")
+        self.show_message(f"Imported {len(chats)} chat(s).", Level.SUCCESS)
 
     @Slot()
     def copy_chat(self) -> None:
-        if self.pane.current_chat is None:
+        chat_id = self.pane.current_chat
+        if chat_id is None:
             return
-        QGuiApplication.clipboard().setText(export_chat_markdown(self.db, self.pane.current_chat))
-        self.show_message("Copied the chat as Markdown.")
+
+        async def copy() -> None:
+            text = await self.workspace.chat_markdown(chat_id)
+            QGuiApplication.clipboard().setText(text)
+            self.show_message("Copied the chat as Markdown.", Level.SUCCESS)
+
+        self._run(copy(), "copy chat")
 
     # --- hosts ----------------------------------------------------------------------------
 
     def _fill_hosts_menu(self) -> None:
+        self._fill_hosts_menu_for(self.client.host)
+
+    def _fill_hosts_menu_for(self, current: str) -> None:
         self.hosts_menu.clear()
         for action in self.host_actions.actions():
             self.host_actions.removeAction(action)
@@ -464,7 +585,7 @@ class MainWindow(QMainWindow):
         for profile in profiles:
             action = QAction(f"{profile.name} ({profile.url})", self)
             action.setCheckable(True)
-            action.setChecked(profile.url == self.client.host)
+            action.setChecked(profile.url == current)
             action.triggered.connect(lambda _=False, p=profile: self.use_host(p))
             self.host_actions.addAction(action)
             self.hosts_menu.addAction(action)
@@ -476,19 +597,15 @@ class MainWindow(QMainWindow):
         OLLAMA_HOST say otherwise)."""
         if profile.url == self.client.host:
             return
-        self.pane.stop_all()
-        old = self.client
         client = self.hosts.client(profile.id) if self.hosts else OllamaClient(profile.url)
-        self.client = client
-        self.pane.client = client
-        self.pane.sessions.clear()
+        # Answers streaming now finish on the old server; everything else moves at once.
+        self._tasks.start(self.workspace.use_client(client), name="switch host")
         self.clientChanged.emit(client)
-        self.monitor.use(client)
-        self._tasks.start(old.aclose(), name="close the previous client")
-        settings = self._settings()
-        settings.extra["host_url"] = profile.url
-        settings.save(self.ctx.paths.settings_file)
-        self._fill_hosts_menu()
+        try:
+            self.workspace.settings.set(host_url=profile.url)
+        except OSError as exc:
+            log.warning("could not remember the host: %s", exc)
+        self._fill_hosts_menu_for(profile.url)
         self.show_message(f"Now using Ollama at {profile.url} ({profile.name}).")
 
     @Slot()
@@ -506,11 +623,11 @@ class MainWindow(QMainWindow):
                 confirm_insecure=dialog.insecure.isChecked(),
             )
         except PhiDeskError as exc:
-            self.show_message(str(exc))
+            self.show_message(str(exc), Level.ERROR)
             return
         self.use_host(profile)
         if saved is not None and saved.notice:
-            self.show_message(saved.notice[:1].upper() + saved.notice[1:] + ".")
+            self.show_message(saved.notice, Level.WARNING)
 
     # --- quick prompt ---------------------------------------------------------------------
 
@@ -547,13 +664,16 @@ class MainWindow(QMainWindow):
         self.pane.view.set_theme(choice)
         for action in self.theme_actions.actions():
             action.setChecked(action.data() == choice)
-        settings = self._settings()
-        if settings.theme != choice:
-            settings.theme = choice
-            settings.save(self.ctx.paths.settings_file)
+        if self.workspace.prefs.theme != choice:
+            try:
+                self.workspace.settings.set(theme=choice)
+            except OSError as exc:
+                log.warning("could not save the theme: %s", exc)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
+        self._external.stop()
+        self._unsubscribe()
         self.monitor.stop()
         self.pane.shutdown()
         self._tasks.cancel_all()
