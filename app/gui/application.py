@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import traceback
 from collections.abc import Sequence
 
@@ -17,13 +18,14 @@ from PySide6.QtWidgets import QApplication
 
 from app import __version__
 from app.backend.hosts import HostProfiles
-from app.backend.server import ManagedServer, ServerSettings
-from app.config import APP_NAME, AppContext, Settings
+from app.backend.server import ManagedServer
+from app.config import APP_NAME, AppContext
 from app.errors import PhiDeskError
 from app.gui.tasks import new_qt_loop, run_on_qt_loop
 from app.instance import instance_name, send_to_running
 from app.resources import resources_dir
-from app.store import Database
+from app.workspace import Workspace
+from app.workspace.notices import install_exception_hooks
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +118,12 @@ async def self_test(ctx: AppContext, window: object, *, with_turn: bool) -> list
     await asyncio.sleep(0.01)
     check("event loop", True)
     try:
-        settings = Settings.load(ctx.paths.settings_file)
-        settings.save(ctx.paths.settings_file)
-        check("data dir writable", Settings.load(ctx.paths.settings_file) == settings)
+        with tempfile.TemporaryFile(dir=ctx.paths.config) as probe:
+            probe.write(b"phidesk")
+        check("data dir writable", True)
     except OSError as exc:
         check("data dir writable", False, str(exc))
-    check("database", window.db.schema_revision is not None)
+    check("database", window.workspace.db.schema_revision is not None)
     try:
         await katex_typesets()
         check("KaTeX in QtWebEngine", True)
@@ -144,7 +146,7 @@ async def self_test(ctx: AppContext, window: object, *, with_turn: bool) -> list
     await asyncio.sleep(0.1)
     finished = await _until(lambda: not window.pane.live, 60)
     chat_id = window.pane.current_chat
-    answer = window.db.messages(chat_id)[-1] if chat_id is not None else None
+    answer = (await window.workspace.messages(chat_id))[-1] if chat_id is not None else None
     check(
         "chat turn",
         finished and answer is not None and answer.status == "complete" and bool(answer.content),
@@ -181,18 +183,19 @@ async def _main(
     from app.gui.single_instance import InstanceServer
     from app.gui.tray import QuickAccess
 
-    db = Database.open(ctx.paths.database)
     hosts = HostProfiles(ctx.paths, local_url=ctx.host)
-    host = ctx.host
-    saved = Settings.load(ctx.paths.settings_file).extra.get("host_url")
-    if not host_given and not os.environ.get("OLLAMA_HOST") and isinstance(saved, str):
+    workspace = Workspace.open(ctx.paths, hosts.client_for_url(ctx.host))
+    hooks = install_exception_hooks(
+        workspace.notices, ctx.paths.log_file, asyncio.get_running_loop()
+    )
+    saved = workspace.prefs.host_url
+    if not host_given and not os.environ.get("OLLAMA_HOST") and saved and saved != ctx.host:
         # The host the user last chose in the window (File > Ollama host).
-        host = saved
-    client = hosts.client_for_url(host)
-    managed = ManagedServer(_server_settings(ctx), log_dir=ctx.paths.logs)
-    monitor = ConnectionMonitor(client, managed)
-    window = MainWindow(ctx, db, client, monitor, hosts)
-    access = QuickAccess(window, ctx.paths)
+        await workspace.use_client(hosts.client_for_url(saved))
+    managed = ManagedServer(workspace.offload.server_settings(ctx.host), log_dir=ctx.paths.logs)
+    monitor = ConnectionMonitor(workspace.connection, managed)
+    window = MainWindow(ctx, workspace, monitor, hosts)
+    access = QuickAccess(window, workspace)
     window.add_quick_access(access.quick.show_prompt, access.open_settings)
     instance: InstanceServer | None = None
     if not run_self_test:
@@ -240,28 +243,19 @@ async def _main(
         await closed
         return 0
     finally:
-        monitor.stop()
+        monitor.close()
         await access.aclose()
         await window.aclose()
         if instance is not None:
             instance.close()
-        await window.client.aclose()  # the one in use now (the host may have been switched)
-        if client is not window.client:
-            await client.aclose()
         await managed.astop()
+        # Every answer saved, queued writes finished, then the database and the connection.
+        await workspace.aclose()
+        hooks.uninstall()
         # Delete the web view while the loop still runs; QtWebEngine objects released at
         # interpreter exit complain and can crash.
         window.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-        db.close()
-
-
-def _server_settings(ctx: AppContext) -> ServerSettings:
-    try:
-        from app.backend.offload import OffloadPreferences
-    except ImportError:
-        return ServerSettings(host=ctx.host)
-    return OffloadPreferences.load(ctx.paths).server_settings(ctx.host)
 
 
 def _handle_request(window: object, message: dict[str, object]) -> None:
