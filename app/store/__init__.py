@@ -17,6 +17,10 @@ Open / close
       instead of failing or corrupting anything.
     - Thread-safe: one engine, a session per call. Everything returned is a frozen dataclass
       from `app.store.records`, safe to pass to another thread.
+    - `db.data_version()`: SQLite's PRAGMA data_version on one connection kept for it. It
+      changes when anything commits to the file on another connection (another process, or
+      this Database's own pooled connections), never on reads: poll it to notice what other
+      processes wrote.
 
 Chats (`Chat`: id, title, kind, model, system_prompt, settings: ChatSettings, pinned, created_at,
 updated_at, deleted_at, context: ContextUsage(used, limit), message_count)

@@ -1,15 +1,16 @@
 """`Database`: PhiDesk's chats, messages, presets and search over one SQLite file.
 
-This module holds the class itself: opening (create, migrate, recover from a crash), closing
-and the connection pragmas. Its queries come from one module per subject, each a part of the
-class: `chats`, `messages`, `importing`, `presets`, `search` and `speed`; they share the
-transactions of `transactions`.
+This module holds the class itself: opening (create, migrate, recover from a crash), closing,
+the connection pragmas and `data_version`. Its queries come from one module per subject, each
+a part of the class: `chats`, `messages`, `importing`, `presets`, `search` and `speed`; they
+share the transactions of `transactions`.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 
 from app.store import migrate
 from app.store.chats import ChatQueries
-from app.store.engine import create_engine
+from app.store.engine import connect, create_engine
 from app.store.errors import MigrationFailed, StoreError
 from app.store.importing import ImportQueries
 from app.store.messages import MessageQueries
@@ -36,8 +37,7 @@ OPEN_ATTEMPTS = 5
 class Database(
     ImportQueries, ChatQueries, MessageQueries, PresetQueries, SearchQueries, SpeedQueries
 ):
-    """One PhiDesk database file. Thread-safe: one engine, a short session per call, so the
-    asyncio loop thread and worker threads may use one Database at the same time.
+    """One PhiDesk database file. Thread-safe: one engine, a short session per call.
 
     Open it with `Database.open(path)`; see `app.store` for the whole API.
     """
@@ -48,6 +48,8 @@ class Database(
         """The backup taken by `open` before an upgrade, if there was one."""
         self.interrupted_on_open: tuple[int, ...] = ()
         """Ids of answers found `streaming` at open (left by a crash) and marked `interrupted`."""
+        self._version_lock = threading.Lock()
+        self._version_connection: sqlite3.Connection | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -74,7 +76,9 @@ class Database(
             try:
                 database.backup_path = migrate.upgrade(engine, path, state)
                 database.interrupted_on_open = database._recover_streaming()
+                database.data_version()  # the baseline: later commits elsewhere change it
             except MigrationFailed as exc:
+                database._close_version_connection()
                 engine.dispose()
                 # Two PhiDesks creating the same new file race for the switch to WAL, which
                 # SQLite may refuse at once instead of waiting: look again and retry.
@@ -84,6 +88,7 @@ class Database(
                 time.sleep(0.2 * (attempt + 1))
                 continue
             except BaseException:
+                database._close_version_connection()
                 engine.dispose()
                 raise
             return database
@@ -99,7 +104,14 @@ class Database(
                     driver.execute("PRAGMA optimize")  # autocommit: its ANALYZE is kept
         except (sa.exc.SQLAlchemyError, sqlite3.Error):
             log.warning("PRAGMA optimize failed on close", exc_info=True)
+        self._close_version_connection()
         self._engine.dispose()
+
+    def _close_version_connection(self) -> None:
+        with self._version_lock:
+            connection, self._version_connection = self._version_connection, None
+        if connection is not None:
+            connection.close()
 
     def __enter__(self) -> Database:
         return self
@@ -129,6 +141,27 @@ class Database(
             }
             connection.rollback()
         return values
+
+    def data_version(self) -> int:
+        """SQLite's `PRAGMA data_version`, read on one connection kept for this alone.
+
+        For noticing writes of other processes (another PhiDesk window, `phidesk ask`) without
+        reading any data: poll it, and reload what is shown when it differs from the value seen
+        last. The value is per connection and changes when anything is committed to the file
+        through any other connection: another process, another `Database` on the same file, and
+        also this Database's own writes, which go through its pooled connections, not this one
+        (so a poller may reload once after its own writes too). Reads never change it. The
+        number itself means nothing; only whether it changed. `open` reads it once, so the
+        first poll already notices what other processes committed after the open.
+        """
+        with self._version_lock, self._translated():
+            try:
+                if self._version_connection is None:
+                    self._version_connection = connect(self.path)
+                row = self._version_connection.execute("PRAGMA data_version").fetchone()
+            except sqlite3.OperationalError as exc:
+                raise sa.exc.OperationalError("PRAGMA data_version", (), exc) from exc
+        return int(row[0])
 
     def _recover_streaming(self) -> tuple[int, ...]:
         with self._writing() as session:

@@ -53,3 +53,15 @@ def create_engine(path: Path) -> sa.Engine:
 def writer(engine: sa.Engine) -> sa.Engine:
     """The same engine (same pool), but its transactions begin with BEGIN IMMEDIATE."""
     return engine.execution_options(**{WRITE_OPTION: True})
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """One driver connection outside the engine's pool, with the same pragmas. It may be used
+    from any thread, one at a time (the caller serialises its use)."""
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    try:
+        _on_connect(connection, None)
+    except BaseException:
+        connection.close()
+        raise
+    return connection

@@ -1,4 +1,5 @@
-"""The store's API on real SQLite files: chats, messages, provenance, presets, threads."""
+"""The store's API on real SQLite files: chats, messages, provenance, presets, threads, and
+noticing other connections' writes."""
 
 from __future__ import annotations
 
@@ -257,6 +258,35 @@ def test_many_threads_share_one_database(db: Database) -> None:
     assert errors == []
     assert [c.message_count for c in db.list_chats()] == [40] * 4
     assert len(db.search("walrus", limit=1000)) == 160
+
+
+def test_data_version_changes_on_another_connections_commit_not_on_reads(tmp_path: Path) -> None:
+    path = tmp_path / "phidesk.sqlite3"
+    with Database.open(path) as first, Database.open(path) as second:
+        chat = first.create_chat(title="mine")
+        before = first.data_version()
+        first.list_chats()
+        first.get_chat(chat.id)
+        first.messages(chat.id)
+        first.search("anything")
+        assert first.data_version() == before
+
+        second.add_message(chat.id, "user", "written by someone else")
+        after = first.data_version()
+        assert after != before
+        assert first.data_version() == after  # once noticed, it stays until the next commit
+
+        second.list_chats()  # another connection reading is no change either
+        assert first.data_version() == after
+        second.create_chat(title="theirs")
+        assert first.data_version() != after
+
+
+def test_data_version_also_moves_after_own_writes(db: Database) -> None:
+    """Own writes go through the pooled connections, not the one data_version reads on."""
+    before = db.data_version()
+    db.create_chat(title="mine")
+    assert db.data_version() != before
 
 
 def test_second_open_while_streaming_does_not_lose_the_live_answer(tmp_path: Path) -> None:

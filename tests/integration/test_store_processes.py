@@ -1,5 +1,5 @@
-"""Real processes on one database file: a writer killed with SIGKILL mid-stream, and two
-PhiDesk processes writing at the same time."""
+"""Real processes on one database file: a writer killed with SIGKILL mid-stream, two
+PhiDesk processes writing at the same time, and one noticing another's commit."""
 
 from __future__ import annotations
 
@@ -146,3 +146,33 @@ def test_two_processes_write_the_same_new_file(tmp_path: Path) -> None:
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     raw.close()
+
+
+ONE_CHAT = textwrap.dedent(
+    """
+    import sys
+    from app.store import Database
+
+    with Database.open(sys.argv[1]) as db:
+        db.create_chat(title="from another process")
+    print("written", flush=True)
+    """
+)
+
+
+def test_data_version_notices_a_commit_by_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "phidesk.sqlite3"
+    script = tmp_path / "one_chat.py"
+    script.write_text(ONE_CHAT)
+    with Database.open(path) as db:
+        before = db.data_version()
+        # A commit that changes nothing is not a change.
+        with sqlite3.connect(path) as other:
+            other.execute("UPDATE chats SET title = 'x' WHERE id = -1")
+        other.close()
+        assert db.data_version() == before
+        writer = _python(script, str(path))
+        out, _ = writer.communicate(timeout=60)
+        assert (writer.returncode, out.strip()) == (0, "written")
+        assert db.data_version() != before
+        assert [c.title for c in db.list_chats()] == ["from another process"]
