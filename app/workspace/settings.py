@@ -273,7 +273,15 @@ class SettingsStore:
                 return after
             self._prefs = after
             try:
-                self._save(after, sections)
+                merged = self._save(after, sections)
+                # Sections another process changed on disk since this one last read the file
+                # are now in the file; this process sees them too.
+                on_disk = from_flat(merged)
+                after = replace(
+                    after, **{s: getattr(on_disk, s) for s in SECTIONS if s not in sections}
+                )
+                self._prefs = after
+                sections = changed_sections(before, after)
             finally:
                 self._notify(after, sections)
             return after
@@ -298,7 +306,9 @@ class SettingsStore:
             self._notify(after, sections)
         return sections
 
-    def _save(self, prefs: Preferences, sections: frozenset[str]) -> None:
+    def _save(self, prefs: Preferences, sections: frozenset[str]) -> dict[str, Any]:
+        """Write `sections` of `prefs` into the file as it is on disk now; returns what was
+        written."""
         on_disk = _read_flat(self.path)
         flat = to_flat(prefs)
         merged = copy.deepcopy(on_disk)
@@ -308,13 +318,16 @@ class SettingsStore:
         _write_flat(self.path, merged)
         self._raw = merged
         self._stamp = self._file_stamp()
+        return merged
 
-    def _file_stamp(self) -> tuple[int, int] | None:
+    def _file_stamp(self) -> tuple[int, int, int] | None:
         try:
             stat = self.path.stat()
         except OSError:
             return None
-        return (stat.st_mtime_ns, stat.st_size)
+        # Every save replaces the file, so the inode tells a rewrite apart even when the size
+        # and the (coarse) modification time came out the same.
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
     def _notify(self, prefs: Preferences, sections: frozenset[str]) -> None:
         for listener in list(self._listeners):
