@@ -72,6 +72,7 @@ def sentence(text: str) -> str:
 
 
 NoticeListener = Callable[[Notice], None]
+LoopHandler = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object]
 
 
 class Notices:
@@ -150,6 +151,8 @@ class ExceptionHooks:
         self.log_file = log_file
         self._previous_sys = sys.excepthook
         self._previous_thread = threading.excepthook
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._previous_loop_handler: LoopHandler | None = None
 
     def report(self, exc: BaseException, where: str) -> None:
         log.error("unhandled exception in %s", where, exc_info=(type(exc), exc, exc.__traceback__))
@@ -180,15 +183,22 @@ class ExceptionHooks:
             loop.default_exception_handler(context)
 
     def install(self, loop: asyncio.AbstractEventLoop | None = None) -> ExceptionHooks:
+        self._previous_sys = sys.excepthook
+        self._previous_thread = threading.excepthook
         sys.excepthook = self._sys_hook
         threading.excepthook = self._thread_hook
         if loop is not None:
+            self._loop = loop
+            self._previous_loop_handler = loop.get_exception_handler()
             loop.set_exception_handler(self.loop_handler)
         return self
 
     def uninstall(self) -> None:
         sys.excepthook = self._previous_sys
         threading.excepthook = self._previous_thread
+        loop, self._loop = self._loop, None
+        if loop is not None and not loop.is_closed():
+            loop.set_exception_handler(self._previous_loop_handler)
 
 
 def install_exception_hooks(
