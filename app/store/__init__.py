@@ -15,8 +15,9 @@ Open / close
     - Every connection: WAL, foreign_keys=ON, busy_timeout=10 s, synchronous=NORMAL. Writes take
       the lock up front (BEGIN IMMEDIATE), so two processes on one file wait for each other
       instead of failing or corrupting anything.
-    - Thread-safe: one engine, a session per call. Everything returned is a frozen dataclass
-      from `app.store.records`, safe to pass to another thread.
+    - Thread-safe: one engine, a session per call, so the asyncio loop thread and worker
+      threads may use one Database at once. Everything returned is a frozen dataclass from
+      `app.store.records`, safe to pass to another thread.
     - `db.data_version()`: SQLite's PRAGMA data_version on one connection kept for it. It
       changes when anything commits to the file on another connection (another process, or
       this Database's own pooled connections), never on reads: poll it to notice what other

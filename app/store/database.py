@@ -37,7 +37,8 @@ OPEN_ATTEMPTS = 5
 class Database(
     ImportQueries, ChatQueries, MessageQueries, PresetQueries, SearchQueries, SpeedQueries
 ):
-    """One PhiDesk database file. Thread-safe: one engine, a short session per call.
+    """One PhiDesk database file. Thread-safe: one engine, a short session per call, so the
+    asyncio loop thread and worker threads may use one Database at the same time.
 
     Open it with `Database.open(path)`; see `app.store` for the whole API.
     """

@@ -3,6 +3,7 @@ noticing other connections' writes."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -258,6 +259,55 @@ def test_many_threads_share_one_database(db: Database) -> None:
     assert errors == []
     assert [c.message_count for c in db.list_chats()] == [40] * 4
     assert len(db.search("walrus", limit=1000)) == 160
+
+
+def test_loop_thread_and_a_worker_thread_use_one_database_at_once(tmp_path: Path) -> None:
+    """The asyncio loop thread writes and reads while a worker thread (asyncio.to_thread) does
+    the same through the same Database: no error, and every row is there afterwards."""
+    path = tmp_path / "phidesk.sqlite3"
+    count = 60
+    start = threading.Barrier(2, timeout=10)
+    with Database.open(path) as db:
+        loop_chat = db.create_chat(title="loop")
+        worker_chat = db.create_chat(title="worker")
+
+        def worker() -> list[int]:
+            start.wait()
+            ids = []
+            for i in range(count):
+                answer = db.add_message(worker_chat.id, "assistant", status="streaming")
+                db.update_streaming(answer.id, f"worker partial {i}")
+                db.finish_message(answer.id, content=f"worker {i} narwhal")
+                ids.append(answer.id)
+                db.latest_messages(loop_chat.id, limit=5)
+                db.data_version()
+            return ids
+
+        async def main() -> tuple[list[int], list[int]]:
+            job = asyncio.ensure_future(asyncio.to_thread(worker))
+            await asyncio.sleep(0)  # lets to_thread hand `worker` to its thread
+            start.wait()
+            ids = []
+            for i in range(count):
+                ids.append(db.add_message(loop_chat.id, "user", f"loop {i} narwhal").id)
+                db.list_chats()
+                db.search("narwhal", limit=3)
+                db.data_version()
+                await asyncio.sleep(0)
+            return ids, await job
+
+        loop_ids, worker_ids = asyncio.run(main())
+
+    with Database.open(path) as reopened:
+        assert [m.id for m in reopened.messages(loop_chat.id)] == loop_ids
+        worker_messages = reopened.messages(worker_chat.id)
+        assert [m.id for m in worker_messages] == worker_ids
+        assert {m.status for m in worker_messages} == {"complete"}
+        assert {c.title: c.message_count for c in reopened.list_chats()} == {
+            "loop": count,
+            "worker": count,
+        }
+        assert len(reopened.search("narwhal", limit=1000)) == 2 * count
 
 
 def test_data_version_changes_on_another_connections_commit_not_on_reads(tmp_path: Path) -> None:
