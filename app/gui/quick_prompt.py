@@ -1,75 +1,79 @@
 """The quick prompt: a small always-on-top window to ask one thing without the main window.
 
-    quick = QuickPrompt(db, client, paths, catalog)
+    quick = QuickPrompt(workspace, catalog)
     quick.continueInMain.connect(lambda chat_id: show_chat_in(window, chat_id))
     quick.show_prompt()     # from the tray, the global shortcut or `phidesk quick`
 
 Enter sends, Esc stops the answer and hides the window, "Continue in PhiDesk" hands the chat to
-the main window. Each quick prompt is stored as a normal chat with kind="quick"; showing the
+the main window. Each quick prompt is stored as a normal chat with kind="quick", made by the
+workspace like any other chat (the model's chat defaults and offload choice apply); showing the
 window again after it was hidden starts a new one.
+
+Everything goes through the `Workspace`: the quick prompt holds no client (so a host switch
+needs nothing from it) and never touches the database. Its messages go to a `Notices` board of
+its own, shown in its own `NoticeArea`: they are about this small window ("choose a model
+first"), so they do not belong in the main window's message area.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from app.backend.catalog import Catalog
-from app.backend.client import OllamaClient
 from app.backend.errors import OllamaError
-from app.backend.events import ContentDelta, ThinkingDelta
-from app.chat.session import ChatSession, SessionEvent, TurnFinished, TurnStarted, TurnState
-from app.config import Paths, Settings
 from app.errors import PhiDeskError
-from app.gui.chat_pane import transcript_item
 from app.gui.models_picker import ModelPicker
+from app.gui.notice_area import NoticeArea
 from app.gui.tasks import Tasks
-from app.gui.transcript import TranscriptMessage, TranscriptView
-from app.render import StreamRenderer, render_markdown
-from app.store import Database
+from app.gui.transcript import TranscriptView
+from app.gui.turn_view import TurnPresenter
+from app.workspace import (
+    Notices,
+    Preferences,
+    RunningTurn,
+    TurnFinished,
+    TurnRefusedEvent,
+    TurnState,
+    Workspace,
+)
+from app.workspace.turns import TurnEvent
 
 log = logging.getLogger(__name__)
 
 QUICK_KIND = "quick"
-MODEL_KEY = "quick_model"
 
 
 class QuickPrompt(QWidget):
     """See the module docstring. `current_chat` is the quick chat on screen (None before the
-    first question); `streaming` is True while an answer arrives."""
+    first question); `streaming` is True from the moment a question is sent until its answer
+    has ended."""
 
     continueInMain = Signal(int)
     answered = Signal(int)  # chat id, after each finished (or stopped) answer
 
     def __init__(
         self,
-        db: Database,
-        client: OllamaClient,
-        paths: Paths,
+        workspace: Workspace,
         catalog: Catalog | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent, Qt.WindowType.Window | Qt.WindowType.WindowStaysOnTopHint)
-        self.db = db
-        self.client = client
-        self.paths = paths
+        self.workspace = workspace
         self.catalog = catalog
+        self.notices = Notices()
         self.current_chat: int | None = None
-        self._session: ChatSession | None = None
-        self._turn: asyncio.Task[Any] | None = None
-        self._renderer: StreamRenderer | None = None
+        self._starting: asyncio.Task[Any] | None = None
+        self._turn: RunningTurn | None = None
+        self._unlisten: Callable[[], None] | None = None
         self._tasks = Tasks()
         self.setObjectName("QuickPrompt")
         self.setWindowTitle("PhiDesk quick prompt")
@@ -93,13 +97,14 @@ class QuickPrompt(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("QuickStopButton")
         self.stop_button.setVisible(False)
-        self.status = QLabel()
-        self.status.setObjectName("QuickStatus")
-        self.status.setWordWrap(True)
-        self.status.setVisible(False)
+        self.notice_area = NoticeArea()
+        self.notice_area.setObjectName("QuickNotice")
+        self.notice_area.connect_to(self.notices)
         self.view = TranscriptView()
         self.view.setObjectName("QuickTranscript")
         self.view.setVisible(False)
+        self.presenter = TurnPresenter(self.view, workspace, self)
+        self.presenter.ended.connect(self._turn_ended)
 
         top = QHBoxLayout()
         top.addWidget(self.picker, 1)
@@ -109,7 +114,7 @@ class QuickPrompt(QWidget):
         layout.setContentsMargins(10, 10, 10, 10)
         layout.addWidget(self.input)
         layout.addLayout(top)
-        layout.addWidget(self.status)
+        layout.addWidget(self.notice_area)
         layout.addWidget(self.view, 1)
 
         self.input.returnPressed.connect(self._submit)
@@ -124,7 +129,7 @@ class QuickPrompt(QWidget):
 
     @property
     def streaming(self) -> bool:
-        return self._turn is not None and not self._turn.done()
+        return self._starting is not None or self._turn is not None
 
     @Slot()
     def show_prompt(self) -> None:
@@ -142,9 +147,8 @@ class QuickPrompt(QWidget):
     def reset(self) -> None:
         """Start over: the next question opens a new quick chat."""
         self.current_chat = None
-        self._session = None
         self.continue_button.setEnabled(False)
-        self.status.setVisible(False)
+        self.notice_area.dismiss()
         self.view.set_messages([])
         self.view.setVisible(False)
         self.input.clear()
@@ -167,22 +171,18 @@ class QuickPrompt(QWidget):
 
     # --- models ---------------------------------------------------------------------------
 
-    def _settings(self) -> Settings:
-        return Settings.load(self.paths.settings_file)
-
     async def _load_models(self) -> None:
         try:
-            models = await self.client.list_models()
+            models = await self.workspace.client.list_models()
         except OllamaError as exc:
-            self.show_status(f"Ollama is not reachable: {exc}")
+            self.notices.warning(f"Ollama is not reachable: {exc}")
             return
         self.picker.set_models(models, self.catalog)
-        settings = self._settings()
-        remembered = settings.extra.get(MODEL_KEY)
-        wanted = remembered if isinstance(remembered, str) and remembered else None
-        wanted = wanted or settings.default_model
+        prefs = self.workspace.prefs
+        wanted = prefs.quick.model or prefs.default_model
         if self.current_chat is not None:
-            wanted = self.db.get_chat(self.current_chat).model
+            with contextlib.suppress(PhiDeskError):  # deleted from the main window meanwhile
+                wanted = (await self.workspace.chat(self.current_chat)).model or wanted
         if wanted and self.picker.installed(wanted) is not None:
             self.picker.select(wanted)
 
@@ -190,19 +190,24 @@ class QuickPrompt(QWidget):
     def _model_chosen(self, _index: int) -> None:
         model = self.picker.current_model()
         if model and self.current_chat is not None and not self.streaming:
-            self.db.update_chat(self.current_chat, model=model)
+            self._tasks.start(self._set_model(self.current_chat, model), name="quick model")
+
+    async def _set_model(self, chat_id: int, model: str) -> None:
+        try:
+            await self.workspace.set_model(chat_id, model)
+        except PhiDeskError as exc:
+            self.notices.error(str(exc))
 
     def _remember_model(self, model: str) -> None:
-        settings = self._settings()
-        if settings.extra.get(MODEL_KEY) != model:
-            settings.extra[MODEL_KEY] = model
-            settings.save(self.paths.settings_file)
+        def change(prefs: Preferences) -> Preferences:
+            return dataclasses.replace(prefs, quick=dataclasses.replace(prefs.quick, model=model))
+
+        try:
+            self.workspace.settings.update(change)
+        except OSError as exc:
+            log.warning("could not save the quick prompt's model: %s", exc)
 
     # --- asking ---------------------------------------------------------------------------
-
-    def show_status(self, text: str) -> None:
-        self.status.setText(text)
-        self.status.setVisible(bool(text))
 
     @Slot()
     def _submit(self) -> None:
@@ -211,95 +216,87 @@ class QuickPrompt(QWidget):
             self.send(text)
 
     def send(self, text: str) -> bool:
-        """Ask `text` (a follow-up if a quick chat is on screen). False if it cannot go now."""
+        """Ask `text` (a follow-up if a quick chat is on screen). False if it cannot go now.
+        The answer streams in a task; `streaming` is True from now until it has ended."""
         if self.streaming:
             return False
         model = self.picker.current_model()
         if not model:
-            self.show_status("Choose a model first (pull one with PhiDesk's model manager).")
+            self.notices.warning("Choose a model first (pull one with PhiDesk's model manager).")
             return False
         self._remember_model(model)
-        if self.current_chat is None:
-            chat = self.db.create_chat(model=model, kind=QUICK_KIND)
-            self.current_chat = chat.id
-            self._session = ChatSession(self.db, self.client, chat.id)
-        assert self._session is not None
-        self.show_status("")
+        self.notice_area.dismiss()
         self.input.clear()
         self.view.setVisible(True)
-        self._turn = self._tasks.start(self._run(self._session.send(text)), name="quick turn")
+        self._starting = self._tasks.start(self._start(model, text), name="quick turn")
         self._set_streaming(True)
         return True
 
+    async def _start(self, model: str, text: str) -> None:
+        """Make the quick chat (the first time) and start the turn in the workspace."""
+        try:
+            if self.current_chat is None:
+                chat = await self.workspace.new_chat(model, kind=QUICK_KIND)
+                self.current_chat = chat.id
+            turn = self.workspace.send(self.current_chat, text)
+        except asyncio.CancelledError:
+            self._starting = None
+            self._give_back(text)
+            self._set_streaming(False)
+            raise
+        except PhiDeskError as exc:
+            self._starting = None
+            self._give_back(text)
+            self.notices.error(str(exc))
+            self._set_streaming(False)
+            return
+        self._turn = turn
+        self._starting = None
+        self._unlisten = turn.listen(self._turn_event)
+        self.presenter.attach(turn)
+
+    def _give_back(self, text: str) -> None:
+        """A question that was not sent goes back into the input (unless a new one is there)."""
+        if text and not self.input.text():
+            self.input.setText(text)
+
+    def _turn_event(self, _turn: RunningTurn, event: TurnEvent) -> None:
+        if isinstance(event, TurnRefusedEvent):
+            self._give_back(event.text)
+            if event.reason:
+                self.notices.warning(event.reason)
+        elif (
+            isinstance(event, TurnFinished)
+            and event.state is TurnState.FAILED
+            and event.error is not None
+        ):
+            self.notices.error(str(event.error))
+
+    @Slot(object)
+    def _turn_ended(self, turn: object) -> None:
+        if turn is not self._turn:
+            return
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
+        self._turn = None
+        self._set_streaming(False)
+        if self.current_chat is not None:
+            self.answered.emit(self.current_chat)
+
     @Slot()
     def stop(self) -> None:
-        if self._turn is not None and not self._turn.done():
-            self._turn.cancel()
+        """Stop the answer (what arrived is kept); before it started, the question comes
+        back into the input."""
+        if self._starting is not None:
+            self._starting.cancel()
+        elif self._turn is not None:
+            self.workspace.stop(self._turn.chat_id)
 
     def _set_streaming(self, on: bool) -> None:
         self.stop_button.setVisible(on)
         self.continue_button.setEnabled(not on and self.current_chat is not None)
         self.picker.setEnabled(not on)
-
-    async def _run(self, events: Any) -> None:
-        answer_id: int | None = None
-        try:
-            async for event in events:
-                answer_id = self._on_event(event, answer_id)
-        except asyncio.CancelledError:
-            self._ended(answer_id)
-            raise
-        except PhiDeskError as exc:
-            self.show_status(str(exc))
-            self._ended(answer_id)
-        except Exception:
-            log.exception("quick turn failed")
-            self.show_status("The answer failed unexpectedly; details are in the log file.")
-            self._ended(answer_id)
-
-    def _on_event(self, event: SessionEvent, answer_id: int | None) -> int | None:
-        if isinstance(event, TurnStarted):
-            self.view.append_message(transcript_item(self.db.get_message(event.user_message_id)))
-            self.view.append_message(
-                TranscriptMessage(str(event.answer_message_id), "assistant", "", None, {})
-            )
-            self._renderer = StreamRenderer()
-            self.view.begin_stream(str(event.answer_message_id), self._renderer)
-            return event.answer_message_id
-        if isinstance(event, ThinkingDelta):
-            if not self.status.isVisible():
-                self.show_status("Thinking…")
-        elif isinstance(event, ContentDelta):
-            if self.status.text() == "Thinking…":
-                self.show_status("")
-            if self._renderer is not None:
-                self._renderer.push(event.text)
-        elif isinstance(event, TurnFinished):
-            if self._renderer is not None:
-                self.view.end_stream(self._renderer.finish())
-                self._renderer = None
-            self.view.append_message(transcript_item(event.message))
-            if event.state is TurnState.FAILED and event.error is not None:
-                self.show_status(str(event.error))
-            self._ended(None)
-        return answer_id
-
-    def _ended(self, answer_id: int | None) -> None:
-        """The turn is over; an unfinished answer shows what was kept and why."""
-        if answer_id is not None and self._renderer is not None:
-            try:
-                final = self.db.get_message(answer_id)
-            except PhiDeskError:
-                final = None
-            if final is not None:
-                self.view.end_stream(render_markdown(final.content))
-                self.view.append_message(transcript_item(final))
-        self._renderer = None
-        if self.status.text() == "Thinking…":
-            self.show_status("")
-        self._set_streaming(False)
-        if self.current_chat is not None:
-            self.answered.emit(self.current_chat)
 
     # --- handing over ---------------------------------------------------------------------
 
@@ -313,7 +310,17 @@ class QuickPrompt(QWidget):
 
     async def aclose(self) -> None:
         """Stop the answer and wait until it is saved."""
+        starting = self._starting
+        self.stop()
+        if starting is not None:
+            await asyncio.gather(starting, return_exceptions=True)
+        turn = self._turn
+        if turn is not None:
+            self.workspace.stop(turn.chat_id)
+            if turn.task is not None:
+                await asyncio.gather(turn.task, return_exceptions=True)
         await self._tasks.cancel_and_wait()
+        await self.presenter.aclose()
 
 
 def show_chat_in(window: Any, chat_id: int) -> None:

@@ -1,5 +1,6 @@
 """The quick prompt against the Ollama double: ask, stream, stop, hide, follow up, and hand the
-chat to the main window."""
+chat to the main window. It goes through a real `Workspace`: the model's chat defaults and
+offload choice reach the request, and a host switch reaches its next question."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from app.backend.client import OllamaClient
+from app.backend.connection import Connection
+from app.backend.offload import GpuLayers, ModelOffload
 from app.config import AppContext, Paths, Settings
 from app.gui.connection import ConnectionMonitor
 from app.gui.main_window import MainWindow
 from app.gui.quick_prompt import QUICK_KIND, QuickPrompt, show_chat_in
-from app.store import Database
+from app.store import ChatSettings, Database
+from app.workspace import Level, Workspace
 from tests.ollama_double.server import OllamaDouble
 from tests.qt_async import drive, run_js, until
 
@@ -31,14 +35,18 @@ async def js(quick: QuickPrompt, script: str) -> Any:
 MATH = r"Use $$x = \frac{-b \pm \sqrt{b^2-4ac}}{2a}$$ and a price of $5 stays text."
 
 
+Setup = tuple[QuickPrompt, Database, Paths, Workspace]
+
+
 @pytest.fixture
 def setup(
     qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
-) -> Iterator[tuple[QuickPrompt, Database, Paths, OllamaClient]]:
+) -> Iterator[Setup]:
     paths = Paths.resolve().ensure()
     db = Database.open(paths.database)
     client = OllamaClient(ollama_double.url, stall_seconds=30)
-    quick = QuickPrompt(db, client, paths)
+    workspace = Workspace(db, Connection(client), paths)
+    quick = QuickPrompt(workspace)
     quick.show_prompt()
 
     async def ready() -> None:
@@ -46,12 +54,11 @@ def setup(
         await until(lambda: quick.view.loaded)
 
     drive(qt_loop, ready())
-    yield quick, db, paths, client
+    yield quick, db, paths, workspace
     quick.close()
     drive(qt_loop, quick.aclose())
-    drive(qt_loop, client.aclose())
     delete_now(qt_loop, quick)
-    db.close()
+    drive(qt_loop, workspace.aclose())  # closes the database and the current client
 
 
 def delete_now(loop: asyncio.AbstractEventLoop, widget: QWidget) -> None:
@@ -74,10 +81,10 @@ def ask(qtbot: QtBot, quick: QuickPrompt, text: str) -> None:
 def test_enter_streams_an_answer_with_math_and_stores_a_quick_chat(
     qtbot: QtBot,
     qt_loop: asyncio.AbstractEventLoop,
-    setup: tuple[QuickPrompt, Database, Paths, OllamaClient],
+    setup: Setup,
     ollama_double: OllamaDouble,
 ) -> None:
-    quick, db, paths, _ = setup
+    quick, db, paths, workspace = setup
 
     async def scenario() -> None:
         assert quick.isVisible()
@@ -106,6 +113,7 @@ def test_enter_streams_an_answer_with_math_and_stores_a_quick_chat(
         assert "price of $5 stays text" in text
         assert quick.continue_button.isEnabled()
         assert Settings.load(paths.settings_file).extra["quick_model"] == "phi4-mini:latest"
+        assert workspace.prefs.quick.model == "phi4-mini:latest"
 
     drive(qt_loop, scenario())
 
@@ -113,7 +121,7 @@ def test_enter_streams_an_answer_with_math_and_stores_a_quick_chat(
 def test_escape_stops_the_answer_hides_and_keeps_what_arrived(
     qtbot: QtBot,
     qt_loop: asyncio.AbstractEventLoop,
-    setup: tuple[QuickPrompt, Database, Paths, OllamaClient],
+    setup: Setup,
     ollama_double: OllamaDouble,
 ) -> None:
     quick, db, _, _ = setup
@@ -123,6 +131,8 @@ def test_escape_stops_the_answer_hides_and_keeps_what_arrived(
         ollama_double.script_reply("word " * 400, chunk_size=5)
         ollama_double.set_fault("slow", delay=0.03, path="/api/chat")
         ask(qtbot, quick, "a long answer")
+        assert quick.streaming
+        await until(lambda: quick.current_chat is not None)  # made on the writer thread
         chat_id = quick.current_chat
         assert chat_id is not None
         await until(lambda: quick.view.patch_count > 2)
@@ -150,7 +160,7 @@ def test_escape_stops_the_answer_hides_and_keeps_what_arrived(
 def test_a_second_question_follows_up_in_the_same_chat(
     qtbot: QtBot,
     qt_loop: asyncio.AbstractEventLoop,
-    setup: tuple[QuickPrompt, Database, Paths, OllamaClient],
+    setup: Setup,
     ollama_double: OllamaDouble,
 ) -> None:
     quick, db, _, _ = setup
@@ -180,7 +190,7 @@ def test_a_second_question_follows_up_in_the_same_chat(
 def test_no_model_installed_says_so_instead_of_sending(
     qtbot: QtBot,
     qt_loop: asyncio.AbstractEventLoop,
-    setup: tuple[QuickPrompt, Database, Paths, OllamaClient],
+    setup: Setup,
 ) -> None:
     quick, db, _, _ = setup
 
@@ -189,7 +199,9 @@ def test_no_model_installed_says_so_instead_of_sending(
         quick.picker.set_models([], None)
         ask(qtbot, quick, "hello?")
         assert not quick.streaming
-        assert quick.status.isVisible() and "Choose a model" in quick.status.text()
+        notice = quick.notice_area
+        assert notice.isVisible() and "Choose a model" in notice.text.text()
+        assert notice.notice is not None and notice.notice.level is Level.WARNING
         assert db.list_chats() == []
         assert quick.input.text() == "hello?"  # kept, to send once a model is there
 
@@ -199,12 +211,14 @@ def test_no_model_installed_says_so_instead_of_sending(
 def test_continue_in_phidesk_opens_the_chat_in_the_main_window(
     qtbot: QtBot,
     qt_loop: asyncio.AbstractEventLoop,
-    setup: tuple[QuickPrompt, Database, Paths, OllamaClient],
+    setup: Setup,
     ollama_double: OllamaDouble,
 ) -> None:
-    quick, db, paths, client = setup
+    quick, _, paths, workspace = setup
     window = MainWindow(
-        AppContext(paths=paths, host=ollama_double.url), db, client, ConnectionMonitor(client, None)
+        AppContext(paths=paths, host=ollama_double.url),
+        workspace,
+        ConnectionMonitor(workspace.connection, None),
     )
     quick.continueInMain.connect(lambda chat_id: show_chat_in(window, chat_id))
 
@@ -219,9 +233,13 @@ def test_continue_in_phidesk_opens_the_chat_in_the_main_window(
         assert not quick.isVisible()
         assert window.isVisible()
         assert window.pane.current_chat == chat_id
+        await until(lambda: window.pane.title.text() == "formula")  # read on the reader thread
         assert window.pane.title.text() == "formula"
-        titles = [window.sidebar.list.item(i).text() for i in range(window.sidebar.list.count())]
-        assert any("formula" in t for t in titles)
+
+        def titles() -> list[str]:
+            return [window.sidebar.list.item(i).text() for i in range(window.sidebar.list.count())]
+
+        await until(lambda: any("formula" in t for t in titles()))
         await asyncio.sleep(0.5)
         result: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         window.pane.view.page().runJavaScript(
@@ -233,3 +251,129 @@ def test_continue_in_phidesk_opens_the_chat_in_the_main_window(
     window.close()
     drive(qt_loop, window.aclose())
     delete_now(qt_loop, window)
+
+
+def test_the_answer_request_carries_the_offload_choice_and_the_model_chat_defaults(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    setup: Setup,
+    ollama_double: OllamaDouble,
+) -> None:
+    """What the model manager and the chat settings chose for a model applies to quick
+    questions too: the quick chat is made and sent by the workspace like any other chat."""
+    quick, db, _, workspace = setup
+    model = "phi4-mini:latest"
+    workspace.offload.set_model(model, ModelOffload(GpuLayers.SOME, count=12, main_gpu=0))
+    workspace.offload.save()
+    workspace.remember_model_defaults(model, ChatSettings(num_ctx=6144, temperature=0.25))
+
+    async def scenario() -> None:
+        quick.picker.select(model)
+        ollama_double.script_reply("Four.")
+        ask(qtbot, quick, "2+2?")
+        await until(lambda: not quick.streaming)
+        chat_id = quick.current_chat
+        assert chat_id is not None
+        chat = db.get_chat(chat_id)
+        assert (chat.kind, chat.settings.num_ctx, chat.settings.temperature) == (
+            QUICK_KIND,
+            6144,
+            0.25,
+        )
+        assert db.messages(chat_id)[-1].content == "Four."
+        sent = ollama_double.requests_to("/api/chat")[-1].body
+        assert sent["model"] == model
+        options = sent["options"]
+        assert options["num_gpu"] == 12
+        assert options["main_gpu"] == 0
+        assert options["num_ctx"] == 6144
+        assert options["temperature"] == 0.25
+
+    drive(qt_loop, scenario())
+
+
+def test_after_a_host_switch_the_next_question_goes_to_the_new_host(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    setup: Setup,
+    ollama_double: OllamaDouble,
+) -> None:
+    """The quick prompt keeps no client: once the workspace talks to another server, its
+    follow-up, its model list and its next quick chat all go there, with nothing to rewire."""
+    quick, db, _, workspace = setup
+    second = OllamaDouble().start()
+    try:
+
+        async def scenario() -> None:
+            quick.picker.select("phi4-mini:latest")
+            ollama_double.script_reply("Four.")
+            ask(qtbot, quick, "2+2?")
+            await until(lambda: not quick.streaming)
+            assert len(ollama_double.requests_to("/api/chat")) == 1
+            await workspace.use_client(OllamaClient(second.url, stall_seconds=30))
+
+            second.script_reply("Eight.")
+            ask(qtbot, quick, "and doubled?")
+            await until(lambda: not quick.streaming)
+            chat_id = quick.current_chat
+            assert chat_id is not None
+            assert [m.content for m in db.messages(chat_id)][-1] == "Eight."
+            assert len(ollama_double.requests_to("/api/chat")) == 1  # nothing more to the first
+            (request,) = second.requests_to("/api/chat")
+            assert [m["content"] for m in request.body["messages"]] == [
+                "2+2?",
+                "Four.",
+                "and doubled?",
+            ]
+
+            # Shown again: the models come from the new host, and a new chat is answered there.
+            quick.hide_prompt()
+            second.clear_requests()
+            quick.show_prompt()
+            await until(lambda: second.requests_to("/api/tags"))
+            await until(lambda: len(quick.picker.models) >= 3)
+            second.script_reply("Hello.")
+            ask(qtbot, quick, "hi")
+            await until(lambda: not quick.streaming)
+            assert quick.current_chat not in (None, chat_id)
+            assert len(second.requests_to("/api/chat")) == 1
+            assert len(ollama_double.requests_to("/api/chat")) == 1
+
+        drive(qt_loop, scenario())
+    finally:
+        second.stop()
+
+
+def test_a_refused_question_comes_back_into_the_input_with_the_reason(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    setup: Setup,
+    ollama_double: OllamaDouble,
+) -> None:
+    """Too long for the model's (per-model default) context window: nothing is sent or stored,
+    the question is back in the input and the notice area says why."""
+    quick, db, _, workspace = setup
+    model = "phi4-mini:latest"
+    workspace.remember_model_defaults(model, ChatSettings(num_ctx=512))
+    question = "word " * 2000
+
+    async def scenario() -> None:
+        quick.picker.select(model)
+        ask(qtbot, quick, question)
+        assert quick.input.text() == ""
+        await until(lambda: not quick.streaming)
+        assert quick.input.text() == question.strip()
+        notice = quick.notice_area
+        assert notice.isVisible() and "too long for the context window" in notice.text.text()
+        assert notice.text.text().startswith("This message")
+        assert ollama_double.requests_to("/api/chat") == []
+        chat_id = quick.current_chat
+        assert chat_id is not None and db.messages(chat_id) == []
+        # Shortened, the same quick chat takes it.
+        ollama_double.script_reply("Short.")
+        ask(qtbot, quick, "word")
+        await until(lambda: not quick.streaming)
+        assert [m.content for m in db.messages(chat_id)] == ["word", "Short."]
+        assert ollama_double.requests_to("/api/chat")[-1].body["options"]["num_ctx"] == 512
+
+    drive(qt_loop, scenario())

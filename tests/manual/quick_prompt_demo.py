@@ -18,13 +18,15 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication
 
 from app.backend.client import OllamaClient
-from app.config import Paths, Settings
+from app.backend.connection import Connection
+from app.config import Paths
 from app.gui.application import prepare_environment
 from app.gui.quick_prompt import QuickPrompt
 from app.gui.tasks import new_qt_loop, run_on_qt_loop
 from app.gui.theme import apply_theme
 from app.gui.transcript import register_scheme
 from app.store import Database
+from app.workspace import Workspace
 from tests.ollama_double.server import OllamaDouble
 
 ANSWER = r"""The roots of $ax^2 + bx + c = 0$ are
@@ -59,10 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     asyncio.set_event_loop(loop)
     double = OllamaDouble().start()
     paths = Paths.resolve(Path(tempfile.mkdtemp(prefix="phidesk-quick-demo-"))).ensure()
-    Settings(theme=args.theme).save(paths.settings_file)
     db = Database.open(paths.database)
-    client = OllamaClient(double.url)
-    quick = QuickPrompt(db, client, paths)
+    workspace = Workspace(db, Connection(OllamaClient(double.url)), paths)
+    workspace.settings.set(theme=args.theme)
+    quick = QuickPrompt(workspace)
     apply_theme(app, args.theme)
     quick.view.set_theme(args.theme)
     quick.show_prompt()
@@ -83,12 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             quick.close()
             await quick.aclose()
-            await client.aclose()
+            await workspace.aclose()  # the database and the client
 
     try:
         run_on_qt_loop(loop, asyncio.wait_for(scene(), 90))
     finally:
-        db.close()
         double.stop()
     return 0
 
