@@ -1,6 +1,6 @@
 """The system tray, and `QuickAccess`: everything the quick prompt needs wired in one object.
 
-    access = QuickAccess(window, ctx.paths)   # the quick prompt, tray (if any) and hotkey
+    access = QuickAccess(window, workspace)   # the quick prompt, tray (if any) and hotkey
     if not access.start_minimised: window.show()
     ... on {"action": "quick"}: access.handle_request(message)
     await access.aclose()
@@ -9,14 +9,15 @@ The tray exists only where the desktop has one (`QSystemTrayIcon.isSystemTrayAva
 never offscreen or on bare Xvfb, nor on stock GNOME). Without it the quick prompt still works
 through the global shortcut and `phidesk quick`, and `TrayPanel` says why there is no tray.
 
-Settings (app.config.Settings.extra): "keep_in_tray" (bool, default False), "start_minimised"
-(bool, default False), "quick_hotkey" (str, default "Ctrl+Alt+Space"; "" for none).
+Settings: `workspace.prefs.quick` (`keep_in_tray`, `start_minimised`, `hotkey`; "" for no
+shortcut), changed only through `workspace.settings`, so every window sees the same values.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from dataclasses import replace
 
 from PySide6.QtCore import QEvent, QObject, Qt, Slot
 from PySide6.QtGui import QIcon
@@ -36,17 +37,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.backend.client import OllamaClient
-from app.config import Paths, Settings
-from app.gui.hotkeys import DEFAULT_BINDING, QuickHotkey
+from app.errors import PhiDeskError
+from app.gui.hotkeys import QuickHotkey
 from app.gui.main_window import MainWindow
 from app.gui.quick_prompt import QuickPrompt, show_chat_in
+from app.gui.tasks import Tasks
+from app.store import Chat
+from app.workspace import Change, ChatsChanged, Preferences, Workspace
+from app.workspace import QuickAccess as QuickPrefs
 
 log = logging.getLogger(__name__)
 
-KEEP_IN_TRAY = "keep_in_tray"
-START_MINIMISED = "start_minimised"
-QUICK_HOTKEY = "quick_hotkey"
 RECENT_CHATS = 8
 NO_TRAY_REASON = (
     "This desktop has no system tray (GNOME needs the AppIndicator extension for one), so "
@@ -59,24 +60,31 @@ def tray_available() -> bool:
     return QSystemTrayIcon.isSystemTrayAvailable()
 
 
-def _flag(settings: Settings, key: str) -> bool:
-    return settings.extra.get(key) is True
+def save_quick(workspace: Workspace, change_quick: Callable[[QuickPrefs], QuickPrefs]) -> None:
+    """Change the quick-access settings, e.g. `lambda q: replace(q, keep_in_tray=True)`."""
 
+    def change(prefs: Preferences) -> Preferences:
+        return replace(prefs, quick=change_quick(prefs.quick))
 
-def hotkey_text(settings: Settings) -> str:
-    value = settings.extra.get(QUICK_HOTKEY, DEFAULT_BINDING)
-    return value if isinstance(value, str) else DEFAULT_BINDING
+    try:
+        workspace.settings.update(change)
+    except OSError as exc:
+        log.warning("could not save the tray settings: %s", exc)
 
 
 class Tray(QObject):
     """The tray icon and its menu: Quick prompt, Open PhiDesk, recent chats, the model and
-    connection state, the two tray options, Quit."""
+    connection state, the two tray options, Quit.
 
-    def __init__(self, window: MainWindow, quick: QuickPrompt, paths: Paths) -> None:
+    The recent chats are read from the workspace whenever its chats change (and when the menu
+    opens), on the workspace's reader thread; the menu shows the latest list it has."""
+
+    def __init__(self, window: MainWindow, quick: QuickPrompt, workspace: Workspace) -> None:
         super().__init__(window)
         self.window = window
         self.quick = quick
-        self.paths = paths
+        self.workspace = workspace
+        self._tasks = Tasks()
         self.menu = QMenu()
         self.quick_action = self.menu.addAction("Quick prompt")
         self.quick_action.triggered.connect(quick.show_prompt)
@@ -89,10 +97,10 @@ class Tray(QObject):
         self.menu.addSeparator()
         self.keep_action = self.menu.addAction("Keep running in the tray when closed")
         self.keep_action.setCheckable(True)
-        self.keep_action.toggled.connect(lambda on: self._save(KEEP_IN_TRAY, on))
+        self.keep_action.toggled.connect(self._keep_toggled)
         self.minimised_action = self.menu.addAction("Start minimised to the tray")
         self.minimised_action.setCheckable(True)
-        self.minimised_action.toggled.connect(lambda on: self._save(START_MINIMISED, on))
+        self.minimised_action.toggled.connect(self._minimised_toggled)
         self.menu.addSeparator()
         self.quit_action = self.menu.addAction("Quit PhiDesk")
         self.quit_action.triggered.connect(self.quit)
@@ -111,42 +119,64 @@ class Tray(QObject):
         window.quit_action.triggered.disconnect()
         window.quit_action.triggered.connect(self.quit)
         window.installEventFilter(self)
-        window.monitor.changed.connect(lambda *_: self.refresh())
+        window.monitor.changed.connect(self._connection_changed)
+        self._unsubscribe: Callable[[], None] | None = workspace.subscribe(self._workspace_changed)
+        self.show_recent([])
         self.refresh()
 
     @property
     def available(self) -> bool:
         return self.icon is not None
 
-    def _settings(self) -> Settings:
-        return Settings.load(self.paths.settings_file)
+    @Slot(bool)
+    def _keep_toggled(self, on: bool) -> None:
+        save_quick(self.workspace, lambda q: replace(q, keep_in_tray=on))
 
-    def _save(self, key: str, on: bool) -> None:
-        settings = self._settings()
-        settings.extra[key] = on
-        settings.save(self.paths.settings_file)
+    @Slot(bool)
+    def _minimised_toggled(self, on: bool) -> None:
+        save_quick(self.workspace, lambda q: replace(q, start_minimised=on))
+
+    @Slot(str, str)
+    def _connection_changed(self, _state: str, _detail: str) -> None:
+        self.refresh()
+
+    def _workspace_changed(self, change: Change) -> None:
+        if isinstance(change, ChatsChanged):
+            self._tasks.start(self.load_recent(), name="tray recent chats")
 
     def keeps_running(self) -> bool:
         """Closing the window only hides it (there is a tray and the user asked for that)."""
-        return self.available and _flag(self._settings(), KEEP_IN_TRAY)
+        return self.available and self.workspace.prefs.quick.keep_in_tray
 
     @Slot()
     def refresh(self) -> None:
-        settings = self._settings()
-        for action, key in (
-            (self.keep_action, KEEP_IN_TRAY),
-            (self.minimised_action, START_MINIMISED),
+        """The options, model and connection state now; the recent chats shortly after."""
+        quick = self.workspace.prefs.quick
+        for action, on in (
+            (self.keep_action, quick.keep_in_tray),
+            (self.minimised_action, quick.start_minimised),
         ):
             action.blockSignals(True)
-            action.setChecked(_flag(settings, key))
+            action.setChecked(on)
             action.blockSignals(False)
         model = self.window.pane.picker.current_model() or "no model chosen"
         state = self.window.monitor.state.value
         self.state_action.setText(f"{model} · {state}")
         if self.icon is not None:
             self.icon.setToolTip(f"PhiDesk — {model}, {state}")
+        self._tasks.start(self.load_recent(), name="tray recent chats")
+
+    async def load_recent(self) -> None:
+        """Read the most recent chats and put them in the menu."""
+        try:
+            chats = await self.workspace.list_chats(limit=RECENT_CHATS)
+        except PhiDeskError as exc:
+            log.warning("tray: could not list recent chats: %s", exc)
+            return
+        self.show_recent(chats)
+
+    def show_recent(self, chats: list[Chat]) -> None:
         self.recent_menu.clear()
-        chats = self.window.db.list_chats(limit=RECENT_CHATS)
         for chat in chats:
             title = chat.title or "New chat"
             action = self.recent_menu.addAction(title if len(title) <= 50 else title[:49] + "…")
@@ -188,20 +218,28 @@ class Tray(QObject):
         if self.icon is not None:
             self.icon.hide()
 
+    async def aclose(self) -> None:
+        """Stop listening to the workspace and wait for a menu update in flight."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.hide()
+        await self._tasks.cancel_and_wait()
+
 
 class TrayPanel(QWidget):
     """The settings for the tray and the quick prompt: the options (disabled, with the reason,
     where there is no tray) and the global shortcut with what it is really bound to."""
 
-    def __init__(self, paths: Paths, hotkey: QuickHotkey, parent: QWidget | None = None):
+    def __init__(self, workspace: Workspace, hotkey: QuickHotkey, parent: QWidget | None = None):
         super().__init__(parent)
-        self.paths = paths
+        self.workspace = workspace
         self.hotkey = hotkey
-        settings = Settings.load(paths.settings_file)
+        quick = workspace.prefs.quick
         self.keep = QCheckBox("Keep running in the tray when the window closes")
-        self.keep.setChecked(_flag(settings, KEEP_IN_TRAY))
+        self.keep.setChecked(quick.keep_in_tray)
         self.minimised = QCheckBox("Start minimised to the tray")
-        self.minimised.setChecked(_flag(settings, START_MINIMISED))
+        self.minimised.setChecked(quick.start_minimised)
         self.tray_note = QLabel()
         self.tray_note.setObjectName("TrayNote")
         self.tray_note.setWordWrap(True)
@@ -214,7 +252,7 @@ class TrayPanel(QWidget):
         self.shortcut = QKeySequenceEdit()
         self.shortcut.setObjectName("QuickShortcut")
         self.shortcut.setMaximumSequenceLength(1)
-        self.shortcut.setKeySequence(hotkey_text(settings))
+        self.shortcut.setKeySequence(quick.hotkey)
         self.apply_button = QPushButton("Apply")
         self.clear_button = QPushButton("None")
         self.binding = QLabel()
@@ -234,22 +272,25 @@ class TrayPanel(QWidget):
         layout.addWidget(self.tray_note)
         layout.addLayout(form)
         layout.addStretch(1)
-        self.keep.toggled.connect(lambda on: self._save(KEEP_IN_TRAY, on))
-        self.minimised.toggled.connect(lambda on: self._save(START_MINIMISED, on))
+        self.keep.toggled.connect(self._keep_toggled)
+        self.minimised.toggled.connect(self._minimised_toggled)
         self.apply_button.clicked.connect(self.apply_shortcut)
         self.clear_button.clicked.connect(self.clear_shortcut)
         hotkey.changed.connect(self.show_binding)
         self.show_binding()
 
-    def _save(self, key: str, value: Any) -> None:
-        settings = Settings.load(self.paths.settings_file)
-        settings.extra[key] = value
-        settings.save(self.paths.settings_file)
+    @Slot(bool)
+    def _keep_toggled(self, on: bool) -> None:
+        save_quick(self.workspace, lambda q: replace(q, keep_in_tray=on))
+
+    @Slot(bool)
+    def _minimised_toggled(self, on: bool) -> None:
+        save_quick(self.workspace, lambda q: replace(q, start_minimised=on))
 
     @Slot()
     def apply_shortcut(self) -> None:
         text = self.shortcut.keySequence().toString()
-        self._save(QUICK_HOTKEY, text)
+        save_quick(self.workspace, lambda q: replace(q, hotkey=text))
         self.hotkey.apply(text)
 
     @Slot()
@@ -267,33 +308,24 @@ class TrayPanel(QWidget):
 
 class QuickAccess(QObject):
     """The quick prompt, the tray (where there is one) and the global shortcut, wired to the
-    main window. See the module docstring."""
+    main window. See the module docstring. A host switch needs nothing from here: the quick
+    prompt asks `workspace.client` at each call."""
 
-    def __init__(self, window: MainWindow, paths: Paths) -> None:
+    def __init__(self, window: MainWindow, workspace: Workspace) -> None:
         super().__init__(window)
         self.window = window
-        self.paths = paths
-        self.quick = QuickPrompt(window.db, window.client, paths, window.catalog)
+        self.workspace = workspace
+        self.quick = QuickPrompt(workspace, window.catalog)
         self.quick.continueInMain.connect(self._continue)
-        window.clientChanged.connect(self._use_client)
-        self.quick.answered.connect(lambda _chat: window.refresh_chats())
-        self.tray = Tray(window, self.quick, paths)
+        self.tray = Tray(window, self.quick, workspace)
         self.hotkey = QuickHotkey(parent=self)
         self.hotkey.activated.connect(self.quick.show_prompt)
-        self.hotkey.apply(hotkey_text(Settings.load(paths.settings_file)))
+        self.hotkey.apply(workspace.prefs.quick.hotkey)
 
     @property
     def start_minimised(self) -> bool:
         """Leave the main window hidden at start (only where a tray can bring it back)."""
-        return self.tray.available and _flag(
-            Settings.load(self.paths.settings_file), START_MINIMISED
-        )
-
-    @Slot(object)
-    def _use_client(self, client: object) -> None:
-        """The main window switched Ollama hosts: the quick prompt follows."""
-        if isinstance(client, OllamaClient):
-            self.quick.client = client
+        return self.tray.available and self.workspace.prefs.quick.start_minimised
 
     @Slot(int)
     def _continue(self, chat_id: int) -> None:
@@ -307,7 +339,7 @@ class QuickAccess(QObject):
         return True
 
     def settings_panel(self, parent: QWidget | None = None) -> TrayPanel:
-        return TrayPanel(self.paths, self.hotkey, parent)
+        return TrayPanel(self.workspace, self.hotkey, parent)
 
     @Slot()
     def open_settings(self) -> QDialog:
@@ -326,6 +358,6 @@ class QuickAccess(QObject):
 
     async def aclose(self) -> None:
         self.hotkey.close()
-        self.tray.hide()
+        await self.tray.aclose()
         self.quick.hide()
         await self.quick.aclose()

@@ -12,11 +12,13 @@ from PySide6.QtWidgets import QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
 from app.backend.client import OllamaClient
+from app.backend.connection import Connection
 from app.config import AppContext, Paths, Settings
 from app.gui.connection import ConnectionMonitor
 from app.gui.main_window import MainWindow
 from app.gui.tray import NO_TRAY_REASON, QuickAccess, tray_available
-from app.store import Database
+from app.store import Chat, Database
+from app.workspace import Workspace
 from tests.ollama_double.server import OllamaDouble
 from tests.qt_async import drive, until
 
@@ -31,10 +33,13 @@ def desk(
     Settings(extra={"keep_in_tray": True, "start_minimised": True}).save(paths.settings_file)
     db = Database.open(paths.database)
     client = OllamaClient(ollama_double.url, stall_seconds=30)
+    workspace = Workspace(db, Connection(client), paths)
     window = MainWindow(
-        AppContext(paths=paths, host=ollama_double.url), db, client, ConnectionMonitor(client, None)
+        AppContext(paths=paths, host=ollama_double.url),
+        workspace,
+        ConnectionMonitor(workspace.connection, None),
     )
-    access = QuickAccess(window, paths)
+    access = QuickAccess(window, workspace)
     window.show()
     window.monitor.check_now()
 
@@ -48,10 +53,9 @@ def desk(
     drive(qt_loop, access.aclose())
     access.tray.quit()
     drive(qt_loop, window.aclose())
-    drive(qt_loop, client.aclose())
     access.quick.deleteLater()
     window.deleteLater()
-    db.close()
+    drive(qt_loop, workspace.aclose())  # closes the database and the current client
 
 
 def test_without_a_tray_the_window_really_closes_and_starts_shown(
@@ -102,6 +106,7 @@ def test_shortcut_setting_is_saved_and_an_empty_one_turns_it_off(
     panel.clear_shortcut()
     drive(qt_loop, until(lambda: "No global shortcut is set." in panel.binding.text()))
     assert Settings.load(paths.settings_file).extra["quick_hotkey"] == ""
+    assert access.workspace.prefs.quick.hotkey == ""
     assert not access.hotkey.result.ok
 
 
@@ -111,13 +116,26 @@ def test_tray_menu_lists_recent_chats_model_and_state(
     desk: tuple[MainWindow, QuickAccess, Paths],
 ) -> None:
     window, access, _ = desk
-    first = window.db.create_chat(title="Eigenvalues", model="phi4:latest")
-    window.db.create_chat(title="Integrals", model="phi4:latest")
-    window.pane.picker.select("phi4-mini:latest")
+    workspace = access.workspace
     tray = access.tray
+
+    def titles() -> list[str]:
+        return [a.text() for a in tray.recent_menu.actions()]
+
+    made: list[Chat] = []
+
+    async def make_chats() -> None:
+        assert titles() == ["No chats yet"]
+        made.append(await workspace.new_chat("phi4:latest", title="Eigenvalues"))
+        made.append(await workspace.new_chat("phi4:latest", title="Integrals"))
+        await until(lambda: titles() == ["Integrals", "Eigenvalues"])  # the menu follows
+
+    drive(qt_loop, make_chats())
+    first = made[0]
+    window.pane.picker.select("phi4-mini:latest")
     tray.refresh()
-    titles = [a.text() for a in tray.recent_menu.actions()]
-    assert titles == ["Integrals", "Eigenvalues"]
+    drive(qt_loop, tray.load_recent())
+    assert titles() == ["Integrals", "Eigenvalues"]
     assert tray.state_action.text() == "phi4-mini:latest · connected"
     labels = [a.text() for a in tray.menu.actions() if a.text()]
     assert labels[:2] == ["Quick prompt", "Open PhiDesk"] and labels[-1] == "Quit PhiDesk"
@@ -135,7 +153,7 @@ def test_tray_menu_lists_recent_chats_model_and_state(
 def test_with_a_tray_closing_hides_and_quit_really_quits(
     qtbot: QtBot, desk: tuple[MainWindow, QuickAccess, Paths]
 ) -> None:
-    window, access, _ = desk
+    window, access, paths = desk
     tray = access.tray
     tray.icon = QSystemTrayIcon(tray)  # what Tray makes where a tray exists (never shown here)
     assert tray.keeps_running()
@@ -148,6 +166,7 @@ def test_with_a_tray_closing_hides_and_quit_really_quits(
     assert window.isVisible()
     tray.keep_action.setChecked(False)  # the option in the tray menu
     assert not tray.keeps_running()
+    assert Settings.load(paths.settings_file).extra["keep_in_tray"] is False
     tray.keep_action.setChecked(True)
     window.quit_action.trigger()  # File > Quit quits even when closing keeps it in the tray
     assert closed == [True] and not window.isVisible()
