@@ -84,6 +84,9 @@ class Connection:
         if client is old:
             return
         self._client = client
+        # Switched back to a client a stream still leases: it is current again, so the end of
+        # that stream must not close it.
+        self._retired.pop(id(client), None)
         for listener in list(self._listeners):
             try:
                 listener(client)
