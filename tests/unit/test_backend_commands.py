@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.backend.commands import ProgressBar, human_bytes, human_seconds
 from app.backend.events import PullProgress
 from app.backend.server import ServerSettings
+from app.cli.models import ProgressBar, human_bytes, human_seconds
 from app.errors import PhiDeskError
 
 

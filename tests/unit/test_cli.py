@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from app import __version__
-from app.cli import main
 from app.diagnostics import check_python
 from app.errors import PhiDeskError
+from app.main import main
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

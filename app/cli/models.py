@@ -1,4 +1,5 @@
-"""`phidesk` subcommands of this package: `models`, `pull NAME`, `rm NAME`."""
+"""`phidesk models`, `phidesk pull NAME` and `phidesk rm NAME`: the Ollama server's models from
+the command line, with a progress line for downloads."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from app.backend.events import PullDone, PullProgress
 from app.backend.hosts import HostProfiles
 from app.backend.models import InstalledModel, LoadedModel
 from app.backend.names import validate_model_name
-from app.commands import Command
+from app.cli.command import Command
 from app.config import AppContext
 
 

@@ -13,7 +13,7 @@ from app.backend.events import ContentDelta
 from app.backend.hosts import HostProfiles
 from app.backend.offload import OffloadPreferences
 from app.chat.session import ChatSession, TurnFinished, TurnRefused, TurnStarted, TurnState
-from app.commands import Command
+from app.cli.command import Command
 from app.config import AppContext, Settings
 from app.errors import PhiDeskError, UsageError
 from app.store import Chat, ChatSettings, Database

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from app.chat.transfer import export_chat_markdown, export_chats, import_files
-from app.commands import Command
+from app.cli.command import Command
 from app.config import AppContext
 from app.errors import PhiDeskError, UsageError
 from app.store import Database
