@@ -72,6 +72,7 @@ class ChatPane(QWidget):
         self._plan: ContextPlan | None = None
         self._tasks = Tasks()
         self._opening = 0
+        self._closing = False
 
         self.picker = ModelPicker()
         self.title = QLabel("New chat")
@@ -416,6 +417,8 @@ class ChatPane(QWidget):
     @Slot()
     def update_context(self) -> None:
         """Recompute the meter, the out-of-context marks and the warning banner."""
+        if self._closing:
+            return
         if self.current_chat is None:
             self._plan = None
             self.composer.meter.label.setText("–")
@@ -507,6 +510,8 @@ class ChatPane(QWidget):
         self._tell("Started a new chat that carries a summary of the old one.")
 
     def shutdown(self) -> None:
+        self._closing = True
+        self._context_timer.stop()
         self.presenter.detach()
         self._tasks.cancel_all()
 

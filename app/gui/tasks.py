@@ -33,7 +33,11 @@ class Tasks:
             return
         exc = task.exception()
         if exc is not None:
-            log.error("background task %s failed", task.get_name(), exc_info=exc)
+            # The loop's exception handler logs the traceback and, in the app, tells the user
+            # in one sentence (app.workspace.notices.install_exception_hooks).
+            task.get_loop().call_exception_handler(
+                {"message": f"background task {task.get_name()} failed", "exception": exc}
+            )
 
     def cancel_all(self) -> None:
         for task in list(self._tasks):

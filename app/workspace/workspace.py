@@ -79,6 +79,7 @@ class Workspace:
         self._reader = ThreadPoolExecutor(2, thread_name_prefix="phidesk-db-read")
         self._data_version: int | None = None
         self._chat_stamps: dict[int, tuple[object, int]] | None = None
+        self._touched: set[int] = set()
         self._closed = False
         self.settings.subscribe(self._settings_changed)
         connection.subscribe(self._connection_changed)
@@ -107,6 +108,8 @@ class Workspace:
                 log.exception("a change listener failed")
 
     def _chats(self, how: ChatChange, *ids: int) -> None:
+        if how is not ChatChange.EXTERNAL:
+            self._touched.update(ids)  # our own change: not "external" at the next poll
         self.announce(ChatsChanged(frozenset(ids), how))
 
     def _settings_changed(self, _prefs: Preferences, sections: frozenset[str]) -> None:
@@ -128,11 +131,13 @@ class Workspace:
 
     async def read(self, call: Callable[[], T]) -> T:
         """Run a database read on the reader thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._reader, call)
+        # wrap_future rather than run_in_executor: under qasync a task may take a step while
+        # Qt processes events outside the running loop (start-up, a modal dialog, shutdown).
+        return await asyncio.wrap_future(self._reader.submit(call))
 
     async def write(self, call: Callable[[], T]) -> T:
         """Run a database write (or any call that must keep its order) on the writer thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._writer, call)
+        return await asyncio.wrap_future(self._writer.submit(call))
 
     # --- chats --------------------------------------------------------------------------
 
@@ -422,10 +427,13 @@ class Workspace:
         before = self._chat_stamps or {}
         after = await self._stamps()
         self._chat_stamps = after
+        ours, self._touched = self._touched, set()
         changed = frozenset(
             chat_id
             for chat_id in before.keys() | after.keys()
-            if before.get(chat_id) != after.get(chat_id) and chat_id not in self.turns
+            if before.get(chat_id) != after.get(chat_id)
+            and chat_id not in self.turns
+            and chat_id not in ours
         )
         if changed:
             self._chats(ChatChange.EXTERNAL, *changed)

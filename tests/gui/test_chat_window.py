@@ -18,6 +18,7 @@ from app.config import AppContext, Paths
 from app.gui.connection import ConnectionMonitor
 from app.gui.main_window import MainWindow
 from app.store import ChatSettings, Database
+from app.workspace import Workspace
 from tests.ollama_double.server import OllamaDouble
 from tests.qt_async import drive, run_js, until
 
@@ -30,12 +31,12 @@ async def js(window: MainWindow, script: str) -> Any:
 
 def make_window(qtbot: QtBot, host: str) -> tuple[MainWindow, Database, OllamaClient]:
     ctx = AppContext(paths=Paths.resolve().ensure(), host=host)
-    db = Database.open(ctx.paths.database)
     client = OllamaClient(host, stall_seconds=30)
-    window = MainWindow(ctx, db, client, ConnectionMonitor(client, None))
+    workspace = Workspace.open(ctx.paths, client)
+    window = MainWindow(ctx, workspace, ConnectionMonitor(workspace.connection, None))
     window.show()
     window.monitor.check_now()
-    return window, db, client
+    return window, workspace.db, client
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def close(
 
     async def finish() -> None:
         await window.aclose()
-        await client.aclose()
+        await window.workspace.aclose()  # closes the connection's clients and the database
         window.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         await asyncio.sleep(0.05)
@@ -137,7 +138,7 @@ def test_meter_shows_ollamas_own_count_after_a_turn(
         answer = db.messages(chat_id)[-1]
         assert answer.stats is not None
         expected = (answer.stats.prompt_eval_count or 0) + (answer.stats.eval_count or 0)
-        window.pane.update_context()
+        await window.pane._update_context(chat_id)
         meter = window.pane.composer.meter
         assert meter.used == expected
         assert not meter.estimated
@@ -169,10 +170,13 @@ def test_escape_stops_the_answer_and_keeps_it_as_stopped(
         assert answer.status == "stopped"
         assert 0 < len(answer.content) < len("word " * 300)
         assert window.pane.composer.send_button.text() == "Send"
-        caption = await js(
-            window,
-            f"document.querySelector('article[data-id=\"{answer.id}\"] .caption').textContent",
-        )
+        script = f"document.querySelector('article[data-id=\"{answer.id}\"] .caption').textContent"
+        caption = ""
+        for _ in range(100):  # the final caption comes once the stored answer is read back
+            caption = await js(window, script)
+            if "stopped" in caption:
+                break
+            await asyncio.sleep(0.05)
         assert "stopped" in caption
 
     drive(qt_loop, scenario())
@@ -199,7 +203,7 @@ def test_regenerate_and_edit_replace_what_follows(
         assert [m.content for m in db.messages(chat_id)] == ["question", "second"]
         user = db.messages(chat_id)[0]
         window.pane.view.message_action.emit("edit", str(user.id))
-        assert window.pane.composer.draft() == "question"
+        await until(lambda: window.pane.composer.draft() == "question")
         assert window.pane.edit_note.isVisible()
         ollama_double.script_reply("third")
         type_and_send(qtbot, window, "better question")
@@ -288,7 +292,7 @@ def test_server_dropping_mid_stream_keeps_the_partial_answer_marked(
         assert chat_id is not None
         answer = db.messages(chat_id)[-1]
         assert (answer.status, answer.content) == ("interrupted", "abcdef")
-        assert "dropped" in window.statusBar().currentMessage()
+        assert "dropped" in window.notice_text()
         notice = await js(window, "document.querySelector('article.assistant .notice').textContent")
         assert "interrupted" in notice
 
@@ -312,7 +316,7 @@ def test_out_of_context_messages_are_marked_before_sending(
             type_and_send(qtbot, window, f"question {i} " + "q" * 300)
             await settled(window)
         window.pane.composer.set_draft("one more question " + "w" * 300)
-        window.pane.update_context()
+        await window.pane._update_context(chat.id)
         plan = window.pane._plan
         assert plan is not None and plan.excluded_ids
         await asyncio.sleep(0.2)
@@ -411,10 +415,10 @@ def test_switching_to_a_reachable_host_leaves_onboarding_and_is_remembered(
     from app.config import Settings
 
     ctx = AppContext(paths=Paths.resolve().ensure(), host="http://127.0.0.1:9")
-    db = Database.open(ctx.paths.database)
     hosts = HostProfiles(ctx.paths, local_url=ctx.host)
-    client = hosts.client_for_url(ctx.host)
-    window = MainWindow(ctx, db, client, ConnectionMonitor(client, None), hosts)
+    workspace = Workspace.open(ctx.paths, hosts.client_for_url(ctx.host))
+    db = workspace.db
+    window = MainWindow(ctx, workspace, ConnectionMonitor(workspace.connection, None), hosts)
     window.show()
     window.monitor.check_now()
 
@@ -460,21 +464,21 @@ def test_copy_export_and_import_a_chat_as_markdown(
             Qt.Key.Key_C,
             Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
         )
+        await until(lambda: "integrate x" in QGuiApplication.clipboard().text())
         copied = QGuiApplication.clipboard().text()
-        assert "integrate x" in copied
         assert "$\\int_0^1 x\\,dx = \\tfrac12$" in copied
-        written = window.export_to([chat_id], tmp_path / "chat.md")
+        written = await window.export_to([chat_id], tmp_path / "chat.md")
         assert written == [tmp_path / "chat.md"]
         assert "$\\int_0^1 x\\,dx = \\tfrac12$" in written[0].read_text(encoding="utf-8")
-        window.import_from(written)
+        await window.import_from(written)
         chats = db.list_chats()
         assert len(chats) == 2
         assert window.pane.current_chat == max(c.id for c in chats)
         assert [m.content for m in db.messages(window.pane.current_chat)] == [
             m.content for m in db.messages(chat_id)
         ]
-        window.import_from([tmp_path / "missing.md"])
-        assert window.statusBar().currentMessage()
+        await window.import_from([tmp_path / "missing.md"])
+        assert window.notice_text()
 
     drive(qt_loop, scenario())
 
@@ -496,7 +500,7 @@ def test_a_refused_message_is_given_back_to_the_composer(
         assert window.pane.composer.draft() == ""  # taken at once
         await settled(window)
         assert window.pane.composer.draft() == text
-        assert "too long" in window.statusBar().currentMessage()
+        assert "too long" in window.notice_text()
         assert db.messages(chat.id) == []
 
     drive(qt_loop, scenario())
