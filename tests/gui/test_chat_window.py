@@ -504,3 +504,55 @@ def test_a_refused_message_is_given_back_to_the_composer(
         assert db.messages(chat.id) == []
 
     drive(qt_loop, scenario())
+
+
+def test_an_exception_in_a_slot_is_one_sentence_in_the_window_and_a_traceback_in_the_log(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    app: tuple[MainWindow, Database],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import errno
+
+    from PySide6.QtWidgets import QPushButton
+
+    from app.workspace.notices import install_exception_hooks
+
+    window, _db = app
+    log_file = window.ctx.paths.log_file
+    hooks = install_exception_hooks(window.workspace.notices, log_file, qt_loop)
+    button = QPushButton("Pin", window)
+
+    def pin_on_a_full_disk() -> None:  # a slot that meets a full disk
+        raise OSError(errno.ENOSPC, "No space left on device", "phidesk.sqlite3")
+
+    button.clicked.connect(pin_on_a_full_disk)
+
+    async def scenario() -> None:
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        await until(lambda: bool(window.notice_text()))
+        text = window.notice_text()
+        assert text == (
+            "A file operation failed: No space left on device (phidesk.sqlite3); "
+            f"details are in {log_file}."
+        )
+        assert window.notice_area.isVisible()
+        logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is OSError]
+        assert logged and "pin_on_a_full_disk" in caplog.text
+
+        async def task_that_fails() -> None:
+            raise ValueError("boom")
+
+        window.notice_area.dismiss()
+        failing = asyncio.ensure_future(task_that_fails())
+        await asyncio.sleep(0.05)
+        del failing  # never awaited: the loop's handler reports it when it is collected
+        import gc
+
+        gc.collect()
+        await until(lambda: "ValueError" in window.notice_text())
+
+    try:
+        drive(qt_loop, scenario())
+    finally:
+        hooks.uninstall()
