@@ -1,9 +1,7 @@
 """The conversation side of the main window: header, transcript, context warning, composer.
 
-Everything it does goes through the `Workspace`: it never builds a session or touches the
-database. Several chats may stream at once: the workspace keeps each running turn, and the
-pane's `TurnPresenter` shows only the one of the chat on screen. Database reads and writes run
-on the workspace's worker threads; the pane updates when they come back.
+Everything goes through the `Workspace` (its worker threads do the database work). Several chats
+may stream at once: the pane's `TurnPresenter` shows only the one of the chat on screen.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -26,9 +23,9 @@ from app.backend.fit import describe_context_cost
 from app.backend.models import ModelInfo
 from app.chat.context import ContextPlan
 from app.errors import PhiDeskError
-from app.gui.chat_settings import NUM_CTX_STEPS, ChatSettingsDialog
+from app.gui.chat_settings import ChatSettingsDialog
 from app.gui.composer import Composer
-from app.gui.context_banner import ContextBanner
+from app.gui.context_banner import ContextBanner, show_context
 from app.gui.dialogs import AnswerInfoDialog
 from app.gui.models_picker import ModelPicker
 from app.gui.tasks import Tasks
@@ -434,36 +431,15 @@ class ChatPane(QWidget):
             return
         if chat_id != self.current_chat:
             return
-        session = self.workspace.session(chat.id)
         info = self._model_info(chat)
-        draft = self.composer.draft()
-        now = session.plan(chat, info, history, None)
-        plan = session.plan(chat, info, history, draft) if draft.strip() else now
-        self._plan = plan
-        self.composer.meter.show_plan(
-            plan,
-            measured_used=chat.context.used,
-            loaded_context=session.loaded_context(chat.model),
+        self._plan = show_context(
+            self,
+            self.workspace.session(chat.id),
+            chat,
+            info,
+            history,
+            lambda n: self._vram_cost(chat, info, n),
         )
-        last_answer = next((m for m in reversed(history) if m.role == "assistant"), None)
-        if chat.context.used is not None and last_answer is not None and last_answer.thinking:
-            self.composer.meter.setToolTip(
-                self.composer.meter.toolTip()
-                + "\nOllama's count includes the last answer's reasoning, which is not sent again"
-            )
-        self.view.mark_out_of_context(str(i) for i in plan.excluded_ids)
-        newly_out = len(set(plan.excluded_ids) - set(now.excluded_ids))
-        if draft.strip() and newly_out and self.banner_dismissed_for != draft:
-            requested = session.requested_num_ctx(chat, info)
-            trained = info.context_length if info and info.context_length else None
-            target = next(
-                (s for s in NUM_CTX_STEPS if s > requested and (trained is None or s <= trained)),
-                None,
-            )
-            cost = self._vram_cost(chat, info, target) if target else None
-            self.banner.offer(newly_out, plan.limit, target, cost)
-        elif not newly_out:
-            self.banner.hide()
 
     @Slot()
     def _dismiss_banner(self) -> None:
@@ -520,11 +496,3 @@ class ChatPane(QWidget):
         await self._tasks.cancel_and_wait()
         await self.presenter.aclose()
         await self.workspace.stop_all()
-
-
-def confirm(parent: QWidget, title: str, text: str) -> bool:
-    answer = QMessageBox.question(parent, title, text)
-    return answer == QMessageBox.StandardButton.Yes
-
-
-__all__ = ["ChatPane", "confirm", "transcript_item"]

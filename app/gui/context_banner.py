@@ -3,8 +3,19 @@ of the model's context window, with what the user can do about it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+
+from app.backend.models import ModelInfo
+from app.chat.context import ContextPlan
+from app.gui.chat_settings import NUM_CTX_STEPS
+from app.gui.composer import Composer
+from app.gui.transcript import TranscriptView
+from app.store import Chat, Message
+from app.workspace import ChatSession
 
 
 class ContextBanner(QWidget):
@@ -54,3 +65,50 @@ class ContextBanner(QWidget):
             self.raise_button.setText(f"Raise to {target:,} tokens")
             self.raise_button.setToolTip(cost or "Changing the window reloads the model.")
         self.show()
+
+
+class ContextSurface(Protocol):
+    """What `show_context` draws on (the chat pane)."""
+
+    composer: Composer
+    view: TranscriptView
+    banner: ContextBanner
+    banner_dismissed_for: str
+
+
+def show_context(
+    pane: ContextSurface,
+    session: ChatSession,
+    chat: Chat,
+    info: ModelInfo | None,
+    history: Sequence[Message],
+    vram_cost: Callable[[int], str | None],
+) -> ContextPlan:
+    """Update the meter, the "not in context" marks and the banner for the draft; returns the
+    plan for sending it."""
+    draft = pane.composer.draft()
+    now = session.plan(chat, info, history, None)
+    plan = session.plan(chat, info, history, draft) if draft.strip() else now
+    meter = pane.composer.meter
+    meter.show_plan(
+        plan, measured_used=chat.context.used, loaded_context=session.loaded_context(chat.model)
+    )
+    last_answer = next((m for m in reversed(history) if m.role == "assistant"), None)
+    if chat.context.used is not None and last_answer is not None and last_answer.thinking:
+        meter.setToolTip(
+            meter.toolTip()
+            + "\nOllama's count includes the last answer's reasoning, which is not sent again"
+        )
+    pane.view.mark_out_of_context(str(i) for i in plan.excluded_ids)
+    newly_out = len(set(plan.excluded_ids) - set(now.excluded_ids))
+    if draft.strip() and newly_out and pane.banner_dismissed_for != draft:
+        requested = session.requested_num_ctx(chat, info)
+        trained = info.context_length if info and info.context_length else None
+        target = next(
+            (s for s in NUM_CTX_STEPS if s > requested and (trained is None or s <= trained)),
+            None,
+        )
+        pane.banner.offer(newly_out, plan.limit, target, vram_cost(target) if target else None)
+    elif not newly_out:
+        pane.banner.hide()
+    return plan

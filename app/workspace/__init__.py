@@ -4,6 +4,7 @@ window, the quick prompt, the tray, the command line) goes through it and listen
 changes and notices."""
 
 from app.chat.session import (
+    ChatSession,
     SessionEvent,
     TurnFinished,
     TurnRefused,
@@ -32,6 +33,7 @@ from app.workspace.workspace import Workspace
 __all__ = [
     "Change",
     "ChatChange",
+    "ChatSession",
     "ChatsChanged",
     "ConnectionChanged",
     "Level",

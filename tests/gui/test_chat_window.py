@@ -370,8 +370,7 @@ def test_ctrl_m_opens_the_model_manager_with_speeds_measured_here(
         assert manager.isVisible()
         speed = db.measured_speed("phi4-mini:latest")
         assert speed is not None
-        assert manager._measured_speed is not None
-        assert manager._measured_speed("phi4-mini:latest") == speed
+        await until(lambda: manager.state.speeds.get("phi4-mini:latest") == speed)
         manager.close()
 
     drive(qt_loop, scenario())
