@@ -74,6 +74,8 @@ class QuickPrompt(QWidget):
         self._starting: asyncio.Task[Any] | None = None
         self._turn: RunningTurn | None = None
         self._unlisten: Callable[[], None] | None = None
+        self._has_messages = False
+        """Something is on screen in the transcript (else it stays hidden)."""
         self._tasks = Tasks()
         self.setObjectName("QuickPrompt")
         self.setWindowTitle("PhiDesk quick prompt")
@@ -104,6 +106,7 @@ class QuickPrompt(QWidget):
         self.view.setObjectName("QuickTranscript")
         self.view.setVisible(False)
         self.presenter = TurnPresenter(self.view, workspace, self)
+        self.presenter.started.connect(self._turn_started)
         self.presenter.ended.connect(self._turn_ended)
 
         top = QHBoxLayout()
@@ -146,7 +149,9 @@ class QuickPrompt(QWidget):
 
     def reset(self) -> None:
         """Start over: the next question opens a new quick chat."""
+        self.presenter.detach()
         self.current_chat = None
+        self._has_messages = False
         self.continue_button.setEnabled(False)
         self.notice_area.dismiss()
         self.view.set_messages([])
@@ -240,20 +245,22 @@ class QuickPrompt(QWidget):
                 self.current_chat = chat.id
             turn = self.workspace.send(self.current_chat, text)
         except asyncio.CancelledError:
-            self._starting = None
-            self._give_back(text)
-            self._set_streaming(False)
+            self._not_sent(text)
             raise
         except PhiDeskError as exc:
-            self._starting = None
-            self._give_back(text)
+            self._not_sent(text)
             self.notices.error(str(exc))
-            self._set_streaming(False)
             return
         self._turn = turn
         self._starting = None
         self._unlisten = turn.listen(self._turn_event)
         self.presenter.attach(turn)
+
+    def _not_sent(self, text: str) -> None:
+        self._starting = None
+        self._give_back(text)
+        self.view.setVisible(self._has_messages)
+        self._set_streaming(False)
 
     def _give_back(self, text: str) -> None:
         """A question that was not sent goes back into the input (unless a new one is there)."""
@@ -273,9 +280,14 @@ class QuickPrompt(QWidget):
             self.notices.error(str(event.error))
 
     @Slot(object)
+    def _turn_started(self, _event: object) -> None:
+        self._has_messages = True
+
+    @Slot(object)
     def _turn_ended(self, turn: object) -> None:
         if turn is not self._turn:
             return
+        self.view.setVisible(self._has_messages)  # a refused first question leaves it empty
         if self._unlisten is not None:
             self._unlisten()
             self._unlisten = None

@@ -366,6 +366,7 @@ def test_a_refused_question_comes_back_into_the_input_with_the_reason(
         notice = quick.notice_area
         assert notice.isVisible() and "too long for the context window" in notice.text.text()
         assert notice.text.text().startswith("This message")
+        assert quick.view.isHidden()  # nothing to show yet
         assert ollama_double.requests_to("/api/chat") == []
         chat_id = quick.current_chat
         assert chat_id is not None and db.messages(chat_id) == []
@@ -374,6 +375,7 @@ def test_a_refused_question_comes_back_into_the_input_with_the_reason(
         ask(qtbot, quick, "word")
         await until(lambda: not quick.streaming)
         assert [m.content for m in db.messages(chat_id)] == ["word", "Short."]
+        assert quick.view.isVisible()
         assert ollama_double.requests_to("/api/chat")[-1].body["options"]["num_ctx"] == 512
 
     drive(qt_loop, scenario())
