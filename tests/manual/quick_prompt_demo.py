@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         run_on_qt_loop(loop, asyncio.wait_for(scene(), 90))
     finally:
         double.stop()
+        # The workspace closed its database threads through the loop's default executor
+        # (QThreads under qasync); closing the loop ends them before Qt tears down.
+        loop.close()
     return 0
 
 
