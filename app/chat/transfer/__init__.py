@@ -1,0 +1,105 @@
+"""Chats as Markdown files: export, import, file names. No Qt.
+
+The format is described for users in `docs/export-format.md`. In short:
+
+    ---                                   front matter: one `key: value` a line, every value
+    phidesk_export: 1                     written in JSON syntax (which YAML reads the same)
+    title: "Primes"
+    ...
+    ---
+
+    # Primes
+
+    ## User · 2026-11-29 06:33:52 UTC     one section per message, for people
+    <!-- phidesk {"role": "user", "created": "…", "lines": 2, …} -->   the exact facts
+
+    the message, verbatim, over exactly `lines` lines
+
+The comment line under each heading is authoritative (role, exact times, status, how many lines
+the content spans, whether it ended without a newline, how many closing lines PhiDesk added).
+Content is never escaped or re-wrapped; a message that leaves a code fence or an HTML block open
+gets one closing line after it (counted in the comment, dropped on import), so it cannot swallow
+the sections after it in any Markdown viewer. Because the importer reads by line counts, content
+lines that look like front matter, headings or comments are just content.
+
+export → import → export gives the same bytes, for the same options and `exported_at`, when the
+chat's id is free in the importing database (the id is kept where possible).
+
+For the window (all blocking: run them off the GUI thread for many chats):
+    export_chat_markdown(db, chat_id, include_thinking=True, include_provenance=False) -> str
+        one chat as text: "Copy chat as Markdown", or a save dialog offering
+        suggested_file_name(chat)
+    export_chats(db, chat_ids, destination, include_thinking=, include_provenance=) -> [Path]
+        a folder, a .zip, or one .md, chosen by the destination's suffix
+    import_markdown(db, text, source=...) -> Chat; import_files(db, paths) -> [Chat]
+        (.md files or .zip archives; all checked before any is imported)
+Errors are `TransferError`s (`NotAnExport`, `DamagedExport`), `NotFound` for a missing chat:
+`PhiDeskError`s whose message is one sentence naming the file.
+
+The package, one concern a module:
+    markers   the format version and the markers that make a file an export
+    errors    TransferError, NotAnExport, DamagedExport
+    scalars   front matter values (quote, flow)
+    fences    closing lines that keep a message's open blocks out of the next section
+    writer    chat_to_markdown, export_chat_markdown
+    reader    parse_markdown, ParsedExport, import_markdown
+    names     file names (file_stem, unique_names, suggested_file_name)
+    files     .md files, folders and .zip archives on disk (export_chats, import_files)
+"""
+
+from app.chat.transfer.errors import DamagedExport, NotAnExport, TransferError
+from app.chat.transfer.fences import Closing, closing_lines
+
+# The next three are private to `fences`; the unit tests call them directly.
+from app.chat.transfer.fences import _close_for as _close_for
+from app.chat.transfer.fences import _parsers as _parsers
+from app.chat.transfer.fences import _plainly_closed as _plainly_closed
+from app.chat.transfer.files import decode, export_chats, import_files, read_exports
+from app.chat.transfer.markers import FORMAT_VERSION, MARKER_KEY, META_PREFIX, META_SUFFIX
+from app.chat.transfer.names import (
+    MAX_STEM_BYTES,
+    MAX_STEM_CHARS,
+    file_stem,
+    suggested_file_name,
+    unique_names,
+)
+from app.chat.transfer.reader import ParsedExport, import_markdown, parse_markdown
+from app.chat.transfer.scalars import flow, quote
+from app.chat.transfer.writer import (
+    ROLE_LABELS,
+    UNTITLED,
+    chat_quantization,
+    chat_to_markdown,
+    export_chat_markdown,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MARKER_KEY",
+    "MAX_STEM_BYTES",
+    "MAX_STEM_CHARS",
+    "META_PREFIX",
+    "META_SUFFIX",
+    "ROLE_LABELS",
+    "UNTITLED",
+    "Closing",
+    "DamagedExport",
+    "NotAnExport",
+    "ParsedExport",
+    "TransferError",
+    "chat_quantization",
+    "chat_to_markdown",
+    "closing_lines",
+    "decode",
+    "export_chat_markdown",
+    "export_chats",
+    "file_stem",
+    "flow",
+    "import_files",
+    "import_markdown",
+    "parse_markdown",
+    "quote",
+    "read_exports",
+    "suggested_file_name",
+    "unique_names",
+]

@@ -1,0 +1,143 @@
+"""Export files on disk: reading .md files and .zip archives for import (all checked before any
+is imported), and writing a folder, a .zip archive or one .md file for export."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from app.chat.transfer.errors import NotAnExport, TransferError
+from app.chat.transfer.names import unique_names
+from app.chat.transfer.reader import ParsedExport, parse_markdown
+from app.chat.transfer.writer import chat_to_markdown
+from app.store import Chat, Database
+
+
+def decode(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotAnExport(f"{source} is not a PhiDesk export: it is not UTF-8 text") from None
+
+
+def read_exports(paths: Iterable[Path]) -> list[tuple[str, ParsedExport]]:
+    """Read and check every file first (a .zip contributes each .md inside it), so that one bad
+    file imports nothing. Returns (source name, parsed export) pairs."""
+    found: list[tuple[str, ParsedExport]] = []
+    for path in paths:
+        try:
+            if path.suffix.lower() == ".zip":
+                with zipfile.ZipFile(path) as archive:
+                    for info in archive.infolist():
+                        if info.is_dir() or not info.filename.lower().endswith(".md"):
+                            continue
+                        source = f"{path.name}:{info.filename}"
+                        text = decode(archive.read(info), source)
+                        found.append((source, parse_markdown(text, source=source)))
+            else:
+                text = decode(path.read_bytes(), str(path))
+                found.append((str(path), parse_markdown(text, source=str(path))))
+        except zipfile.BadZipFile:
+            raise TransferError(f"{path} is not a readable .zip archive") from None
+        except OSError as exc:
+            raise TransferError(f"cannot read {path} ({exc.strerror or exc})") from exc
+    return found
+
+
+def import_files(db: Database, paths: Iterable[Path | str]) -> list[Chat]:
+    """Import PhiDesk exports (.md files, or .zip archives of them). Nothing is imported if any
+    file is not a readable PhiDesk export."""
+    parsed = read_exports(Path(p) for p in paths)
+    return [db.import_chat(p.chat, p.messages_to_import()) for _, p in parsed]
+
+
+def _write_atomically(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
+    """Write into a temporary file beside `path`, then rename it into place."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            write(out)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def export_chats(
+    db: Database,
+    chat_ids: Sequence[int],
+    destination: Path | str,
+    *,
+    include_thinking: bool = True,
+    include_provenance: bool = False,
+    exported_at: datetime | None = None,
+) -> list[Path]:
+    """Export chats to files and return what was written.
+
+    `destination` ending in `.zip`: one archive holding a .md per chat (replaced if it exists).
+    Ending in `.md`: exactly one chat, written to that file. Anything else: a folder (created if
+    needed) that gets one .md per chat, named after its title; existing files are never
+    overwritten (the new ones get " (2)" and so on). Raises `NotFound` for a missing chat and
+    `TransferError` when the files cannot be written.
+    """
+    destination = Path(destination)
+    exported_at = exported_at or datetime.now(UTC)
+    chats = [db.get_chat(chat_id) for chat_id in chat_ids]
+    suffix = destination.suffix.lower()
+    if suffix == ".md" and len(chats) != 1:
+        raise TransferError(
+            f"{destination} is one Markdown file but {len(chats)} chats were chosen; export "
+            "them to a folder or a .zip file instead"
+        )
+
+    def text_of(chat: Chat) -> bytes:
+        return chat_to_markdown(
+            chat,
+            db.messages(chat.id),
+            include_thinking=include_thinking,
+            include_provenance=include_provenance,
+            exported_at=exported_at,
+        ).encode("utf-8")
+
+    try:
+        if suffix == ".md":
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            data = text_of(chats[0])
+
+            def write_file(out: io.BufferedWriter) -> None:
+                out.write(data)
+
+            _write_atomically(destination, write_file)
+            return [destination]
+        if suffix == ".zip":
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            stamp = exported_at.astimezone(UTC).timetuple()[:6]
+
+            def write_zip(out: io.BufferedWriter) -> None:
+                with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+                    for chat, name in zip(chats, unique_names(chats), strict=True):
+                        info = zipfile.ZipInfo(name, date_time=stamp)
+                        info.compress_type = zipfile.ZIP_DEFLATED
+                        archive.writestr(info, text_of(chat))
+
+            _write_atomically(destination, write_zip)
+            return [destination]
+        destination.mkdir(parents=True, exist_ok=True)
+        existing = [p.name for p in destination.iterdir()]
+        written: list[Path] = []
+        for chat, name in zip(chats, unique_names(chats, taken=existing), strict=True):
+            target = destination / name
+            with target.open("xb") as out:
+                out.write(text_of(chat))
+            written.append(target)
+        return written
+    except OSError as exc:
+        raise TransferError(
+            f"cannot write the export to {destination} ({exc.strerror or exc}); choose another "
+            "place"
+        ) from exc

@@ -1,0 +1,360 @@
+"""Reading an export back: the parser that checks a PhiDesk export line by line and turns it
+into store records, and the import of one text into the database."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Final, cast, get_args
+
+from app.backend.events import ChatStats
+from app.chat.transfer.errors import DamagedExport, NotAnExport, TransferError
+from app.chat.transfer.markers import FORMAT_VERSION, MARKER_KEY, META_PREFIX, META_SUFFIX
+from app.store import (
+    Chat,
+    ChatSettings,
+    ContextUsage,
+    Database,
+    Message,
+    Provenance,
+    Role,
+    Status,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedExport:
+    """A PhiDesk export read back: the chat and its messages as store records.
+
+    Message ids are their positions (1 = first) and `chat.id` is the id the chat had; the
+    store assigns real ids on import. `heading_offsets[i]` is where message i's heading starts
+    in the parsed text, `content_offsets[i]` where its content starts and ends.
+    """
+
+    chat: Chat
+    messages: tuple[Message, ...]
+    quantization: str | None
+    heading_offsets: tuple[int, ...]
+    content_offsets: tuple[tuple[int, int], ...]
+
+    def messages_to_import(self) -> tuple[Message, ...]:
+        """The messages to store. When the file carried no per-answer provenance, the chat's
+        quantization goes on the last answer, from where the next export reads it again."""
+        messages = self.messages
+        if (
+            self.quantization is None
+            or not messages
+            or any(m.provenance is not None for m in messages)
+        ):
+            return messages
+        answers = [i for i, m in enumerate(messages) if m.role == "assistant"]
+        target = answers[-1] if answers else len(messages) - 1
+        provenance = Provenance(model=self.chat.model, quantization=self.quantization)
+        return (
+            *messages[:target],
+            replace(messages[target], provenance=provenance),
+            *messages[target + 1 :],
+        )
+
+
+class _Lines:
+    def __init__(self, text: str, source: str) -> None:
+        self.lines = text.split("\n")
+        self.index = 0
+        self.offset = 0
+        self.source = source
+
+    def damaged(self, why: str) -> DamagedExport:
+        return DamagedExport(
+            f"{self.source} looks like a PhiDesk export but cannot be read: {why} at line "
+            f"{self.index + 1} (was it edited by hand? only text inside a message may change)"
+        )
+
+    def take(self) -> str:
+        if self.index >= len(self.lines) - 1:
+            raise self.damaged("the file ends too early")
+        line = self.lines[self.index]
+        self.index += 1
+        self.offset += len(line) + 1
+        return line
+
+    def expect(self, exact: str) -> None:
+        if self.take() != exact:
+            self.index -= 1
+            raise self.damaged(f"expected {exact!r}" if exact else "expected an empty line")
+
+    def block(self, facts: dict[str, Any], what: str) -> tuple[str, tuple[int, int]]:
+        """A verbatim block, and where it starts and ends in the text (closers excluded)."""
+        count = _get(facts, "lines", int, what, self)
+        eol = _get(facts, "eol", bool, what, self, default=True)
+        close = _get(facts, "close", int, what, self, default=0)
+        if count < 0 or close < 0 or (count == 0 and (close or not eol)):
+            raise self.damaged(f"the {what} has impossible line counts")
+        start = self.offset
+        if count == 0:
+            return "", (start, start)
+        lines = [self.take() for _ in range(count)]
+        end = self.offset
+        for _ in range(close):
+            self.take()
+        self.expect("")
+        text = "\n".join(lines) + ("\n" if eol else "")
+        return text, (start, end)
+
+    @property
+    def at_end(self) -> bool:
+        return self.index >= len(self.lines) - 1
+
+
+def _get(
+    facts: dict[str, Any],
+    key: str,
+    kind: type | tuple[type, ...],
+    what: str,
+    lines: _Lines | None,
+    *,
+    default: Any = ...,
+    source: str = "",
+) -> Any:
+    if key not in facts:
+        if default is not ...:
+            return default
+        problem = f"the {what} has no {key!r}"
+    else:
+        value = facts[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+        if ok:
+            return value
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        problem = f"the {what}'s {key!r} is not a {' or '.join(k.__name__ for k in kinds)}"
+    if lines is not None:
+        raise lines.damaged(problem)
+    raise DamagedExport(f"{source} looks like a PhiDesk export but cannot be read: {problem}")
+
+
+_OPT_INT = (int, type(None))
+_OPT_STR = (str, type(None))
+_OPT_FLOAT = (float, type(None))
+_OPT_BOOL = (bool, type(None))
+
+
+def _time(value: str, what: str, lines: _Lines) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise lines.damaged(f"the {what} {value!r} is not a time") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _front_matter(lines: _Lines) -> dict[str, Any]:
+    """Read the front matter, or raise NotAnExport if this is not PhiDesk's."""
+    not_ours = NotAnExport(
+        f"{lines.source} is not a PhiDesk export: PhiDesk can only import the Markdown files it "
+        f"exports, which start with front matter holding '{MARKER_KEY}: {FORMAT_VERSION}'"
+    )
+    raw = lines.lines
+    if not raw or raw[0] != "---":
+        raise not_ours
+    try:
+        end = raw.index("---", 1)
+    except ValueError:
+        raise not_ours from None
+    if not any(line.startswith(MARKER_KEY + ":") for line in raw[1:end]):
+        raise not_ours
+    lines.take()
+    facts: dict[str, Any] = {}
+    while lines.index < end:
+        line = lines.take()
+        key, sep, value = line.partition(": ")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            lines.index -= 1
+            raise lines.damaged("a front matter line is not 'key: value'")
+        try:
+            facts[key] = json.loads(value)
+        except ValueError:
+            lines.index -= 1
+            raise lines.damaged(f"the front matter value of {key!r} is not readable") from None
+    lines.take()
+    version = facts.get(MARKER_KEY)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise lines.damaged(f"'{MARKER_KEY}' is not a format number")
+    if version > FORMAT_VERSION:
+        raise TransferError(
+            f"{lines.source} was exported by a newer PhiDesk (format {version}); update PhiDesk "
+            "to import it"
+        )
+    return facts
+
+
+def _meta(line: str, lines: _Lines) -> dict[str, Any]:
+    if not (line.startswith(META_PREFIX) and line.endswith(META_SUFFIX)):
+        lines.index -= 1
+        raise lines.damaged("a message heading is not followed by its PhiDesk comment")
+    try:
+        meta = json.loads(line[len(META_PREFIX) : -len(META_SUFFIX)])
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict):
+        lines.index -= 1
+        raise lines.damaged("a message's PhiDesk comment is not readable")
+    return meta
+
+
+def _parse_stats(facts: dict[str, Any], lines: _Lines) -> ChatStats:
+    what = "message's stats"
+    return ChatStats(
+        prompt_eval_count=_get(facts, "prompt_eval_count", _OPT_INT, what, lines, default=None),
+        eval_count=_get(facts, "eval_count", _OPT_INT, what, lines, default=None),
+        total_duration_ns=_get(facts, "total_duration_ns", _OPT_INT, what, lines, default=None),
+        load_duration_ns=_get(facts, "load_duration_ns", _OPT_INT, what, lines, default=None),
+        prompt_eval_duration_ns=_get(
+            facts, "prompt_eval_duration_ns", _OPT_INT, what, lines, default=None
+        ),
+        eval_duration_ns=_get(facts, "eval_duration_ns", _OPT_INT, what, lines, default=None),
+        done_reason=_get(facts, "done_reason", _OPT_STR, what, lines, default=None),
+    )
+
+
+def _parse_provenance(facts: dict[str, Any], lines: _Lines, count: int) -> Provenance:
+    what = "message's provenance"
+    excluded = _get(facts, "excluded_messages", list, what, lines, default=[])
+    if not all(isinstance(i, int) and 1 <= i <= count for i in excluded):
+        raise lines.damaged("a provenance names messages that are not in the file")
+    return Provenance(
+        model=_get(facts, "model", str, what, lines, default=""),
+        model_digest=_get(facts, "model_digest", _OPT_STR, what, lines, default=None),
+        quantization=_get(facts, "quantization", _OPT_STR, what, lines, default=None),
+        requested_num_ctx=_get(facts, "requested_num_ctx", _OPT_INT, what, lines, default=None),
+        effective_num_ctx=_get(facts, "effective_num_ctx", _OPT_INT, what, lines, default=None),
+        gpu_percent=_get(facts, "gpu_percent", _OPT_FLOAT, what, lines, default=None),
+        options=_get(facts, "options", dict, what, lines, default={}),
+        ollama_version=_get(facts, "ollama_version", _OPT_STR, what, lines, default=None),
+        tokens_per_second=_get(facts, "tokens_per_second", _OPT_FLOAT, what, lines, default=None),
+        excluded_message_ids=tuple(excluded),
+        warning=_get(facts, "warning", _OPT_STR, what, lines, default=None),
+    )
+
+
+_ROLES: Final = frozenset(get_args(Role))
+_STATUSES: Final = frozenset(get_args(Status))
+
+
+def parse_markdown(text: str, *, source: str = "the text") -> ParsedExport:
+    """Read a PhiDesk export. Raises `NotAnExport` for any other Markdown and `DamagedExport`
+    for an export whose structure was broken (e.g. lines added or removed by hand)."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if text.startswith("---\r\n"):
+        # An editor or a checkout turned every line ending into CRLF; read it as LF.
+        text = text.replace("\r\n", "\n")
+    lines = _Lines(text, source)
+    facts = _front_matter(lines)
+    what = "front matter"
+
+    def field(key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        return _get(facts, key, kind, what, None, default=default, source=source)
+
+    count = field("messages", int)
+    chat_id = field("id", int, 0)
+    created = _time(field("created", str), "chat's creation time", lines)
+    chat = Chat(
+        id=chat_id if chat_id > 0 else 0,
+        title=field("title", str, ""),
+        kind=field("kind", str, "normal"),
+        model=field("model", str, ""),
+        system_prompt=field("system_prompt", str, ""),
+        settings=ChatSettings(
+            num_ctx=field("num_ctx", _OPT_INT, None),
+            temperature=field("temperature", _OPT_FLOAT, None),
+            seed=field("seed", _OPT_INT, None),
+            think=field("think", _OPT_BOOL, None),
+            keep_alive=field("keep_alive", _OPT_STR, None),
+            extra=field("options", dict, {}),
+        ),
+        pinned=field("pinned", bool, False),
+        created_at=created,
+        updated_at=_time(field("updated", str, created.isoformat()), "chat's time", lines),
+        deleted_at=None,
+        context=ContextUsage(
+            used=field("context_used", _OPT_INT, None),
+            limit=field("context_limit", _OPT_INT, None),
+        ),
+        message_count=count,
+    )
+    lines.expect("")
+    if not lines.take().startswith("# "):
+        lines.index -= 1
+        raise lines.damaged("expected the title heading")
+    lines.expect("")
+
+    messages: list[Message] = []
+    headings: list[int] = []
+    spans: list[tuple[int, int]] = []
+    for position in range(1, count + 1):
+        headings.append(lines.offset)
+        if not lines.take().startswith("## "):
+            lines.index -= 1
+            raise lines.damaged(f"expected the heading of message {position}")
+        meta = _meta(lines.take(), lines)
+        lines.expect("")
+        label = f"message {position}"
+        role = _get(meta, "role", str, label, lines)
+        status = _get(meta, "status", str, label, lines, default="complete")
+        if role not in _ROLES or status not in _STATUSES:
+            raise lines.damaged(f"message {position} has an unknown role or status")
+        thinking = ""
+        if "thinking" in meta:
+            for exact in ("<details>", "<summary>Reasoning</summary>", ""):
+                lines.expect(exact)
+            thinking, _ = lines.block(
+                _get(meta, "thinking", dict, label, lines), f"reasoning of {label}"
+            )
+            lines.expect("</details>")
+            lines.expect("")
+        content, span = lines.block(meta, label)
+        spans.append(span)
+        error = _get(meta, "error", _OPT_STR, label, lines, default=None)
+        if error:
+            if not lines.take().startswith("> "):
+                lines.index -= 1
+                raise lines.damaged(f"expected the error note of {label}")
+            lines.expect("")
+        stats_facts = _get(meta, "stats", (dict, type(None)), label, lines, default=None)
+        provenance_facts = _get(meta, "provenance", (dict, type(None)), label, lines, default=None)
+        if stats_facts is not None or provenance_facts is not None:
+            if not lines.take().startswith("> "):
+                lines.index -= 1
+                raise lines.damaged(f"expected the provenance note of {label}")
+            lines.expect("")
+        messages.append(
+            Message(
+                id=position,
+                chat_id=chat.id,
+                role=cast(Role, role),
+                content=content,
+                thinking=thinking,
+                status=cast(Status, status),
+                error=error,
+                created_at=_time(_get(meta, "created", str, label, lines), "message time", lines),
+                updated_at=_time(_get(meta, "updated", str, label, lines), "message time", lines),
+                stats=None if stats_facts is None else _parse_stats(stats_facts, lines),
+                provenance=None
+                if provenance_facts is None
+                else _parse_provenance(provenance_facts, lines, count),
+            )
+        )
+    if not lines.at_end:
+        raise lines.damaged("there is more text after the last message")
+    quantization = field("quantization", _OPT_STR, None)
+    return ParsedExport(chat, tuple(messages), quantization, tuple(headings), tuple(spans))
+
+
+def import_markdown(db: Database, text: str, *, source: str = "the text") -> Chat:
+    """Add the chat exported in `text` to `db` with its messages, roles, times and settings.
+    Keeps the exported chat id when it is free. Raises `NotAnExport` / `DamagedExport`."""
+    parsed = parse_markdown(text, source=source)
+    return db.import_chat(parsed.chat, parsed.messages_to_import())

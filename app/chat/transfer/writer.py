@@ -1,0 +1,251 @@
+"""Writing the export: one chat and its messages as the Markdown text of a PhiDesk export."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from app import __version__
+from app.backend.events import ChatStats
+from app.chat.transfer.fences import closing_lines
+from app.chat.transfer.markers import FORMAT_VERSION, MARKER_KEY, META_PREFIX, META_SUFFIX
+from app.chat.transfer.scalars import flow
+from app.store import Chat, Database, Message, Provenance
+
+ROLE_LABELS: Final[dict[str, str]] = {"user": "User", "assistant": "Assistant", "system": "System"}
+UNTITLED: Final = "Untitled chat"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _shown_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def chat_quantization(messages: Sequence[Message]) -> str | None:
+    """The quantization of the newest answer that recorded one."""
+    for message in reversed(messages):
+        if message.provenance is not None and message.provenance.quantization:
+            return message.provenance.quantization
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """A piece of verbatim text as it goes into the file."""
+
+    lines: int
+    eol: bool
+    text: str
+    closers: tuple[str, ...]
+
+    @classmethod
+    def of(cls, text: str) -> _Block:
+        if not text:
+            return cls(0, True, "", ())
+        eol = text.endswith("\n")
+        body = text if eol else text + "\n"
+        return cls(body.count("\n"), eol, body, closing_lines(body).lines)
+
+    def meta(self) -> dict[str, Any]:
+        facts: dict[str, Any] = {"lines": self.lines}
+        if not self.eol:
+            facts["eol"] = False
+        if self.closers:
+            facts["close"] = len(self.closers)
+        return facts
+
+    def write(self, out: list[str]) -> None:
+        if self.lines:
+            out.append(self.text)
+            out.extend(line + "\n" for line in self.closers)
+            out.append("\n")
+
+
+def _stats_meta(stats: ChatStats) -> dict[str, Any]:
+    return {
+        "prompt_eval_count": stats.prompt_eval_count,
+        "eval_count": stats.eval_count,
+        "total_duration_ns": stats.total_duration_ns,
+        "load_duration_ns": stats.load_duration_ns,
+        "prompt_eval_duration_ns": stats.prompt_eval_duration_ns,
+        "eval_duration_ns": stats.eval_duration_ns,
+        "done_reason": stats.done_reason,
+    }
+
+
+def _provenance_meta(provenance: Provenance, positions: dict[int, int]) -> dict[str, Any]:
+    return {
+        "model": provenance.model,
+        "model_digest": provenance.model_digest,
+        "quantization": provenance.quantization,
+        "requested_num_ctx": provenance.requested_num_ctx,
+        "effective_num_ctx": provenance.effective_num_ctx,
+        "gpu_percent": provenance.gpu_percent,
+        "options": dict(provenance.options),
+        "ollama_version": provenance.ollama_version,
+        "tokens_per_second": provenance.tokens_per_second,
+        # Message ids mean nothing in another database: refer to messages by position (1 = first).
+        "excluded_messages": [
+            positions[i] for i in provenance.excluded_message_ids if i in positions
+        ],
+        "warning": provenance.warning,
+    }
+
+
+def _provenance_note(provenance: Provenance | None, stats: ChatStats | None) -> str:
+    parts: list[str] = []
+    if provenance is not None:
+        parts.append(provenance.model or "unknown model")
+        if provenance.quantization:
+            parts.append(provenance.quantization)
+        if provenance.effective_num_ctx is not None:
+            parts.append(f"num_ctx {provenance.effective_num_ctx}")
+        elif provenance.requested_num_ctx is not None:
+            parts.append(f"num_ctx {provenance.requested_num_ctx}")
+        if provenance.gpu_percent is not None:
+            parts.append(f"{provenance.gpu_percent:g}% GPU")
+    tokens_per_second = provenance.tokens_per_second if provenance else None
+    if tokens_per_second is None and stats is not None:
+        tokens_per_second = stats.tokens_per_second
+    if tokens_per_second is not None:
+        parts.append(f"{tokens_per_second:.1f} tokens/s")
+    if stats is not None and stats.context_used is not None:
+        parts.append(f"{stats.context_used} tokens in context")
+    if provenance is not None and provenance.ollama_version:
+        parts.append(f"Ollama {provenance.ollama_version}")
+    if provenance is not None and provenance.warning:
+        parts.append(f"warning: {provenance.warning}")
+    shown = _one_line(" · ".join(parts)).replace("\\", "\\\\").replace("*", "\\*")
+    return "> *" + shown + "*"
+
+
+def _meta_line(meta: dict[str, Any]) -> str:
+    # ASCII JSON with every ">" escaped: the comment cannot end early or hold a line break.
+    text = json.dumps(meta, ensure_ascii=True).replace(">", "\\u003e")
+    return META_PREFIX + text + META_SUFFIX
+
+
+def _message_section(
+    message: Message,
+    positions: dict[int, int],
+    *,
+    include_thinking: bool,
+    include_provenance: bool,
+) -> list[str]:
+    content = _Block.of(message.content)
+    thinking = _Block.of(message.thinking if include_thinking else "")
+    meta: dict[str, Any] = {
+        "role": message.role,
+        "created": _iso(message.created_at),
+        "updated": _iso(message.updated_at),
+    }
+    if message.status != "complete":
+        meta["status"] = message.status
+    if message.error is not None:
+        meta["error"] = message.error
+    meta.update(content.meta())
+    if thinking.lines:
+        meta["thinking"] = thinking.meta()
+    stats = message.stats if include_provenance else None
+    provenance = message.provenance if include_provenance else None
+    if stats is not None:
+        meta["stats"] = _stats_meta(stats)
+    if provenance is not None:
+        meta["provenance"] = _provenance_meta(provenance, positions)
+
+    heading = f"## {ROLE_LABELS[message.role]} · {_shown_time(message.created_at)}"
+    if message.status != "complete":
+        heading += f" · {message.status}"
+    out = [heading + "\n", _meta_line(meta) + "\n", "\n"]
+    if thinking.lines:
+        out.append("<details>\n<summary>Reasoning</summary>\n\n")
+        thinking.write(out)
+        out.append("</details>\n\n")
+    content.write(out)
+    if message.error:
+        out.append("> **Error:** " + _one_line(message.error) + "\n\n")
+    if stats is not None or provenance is not None:
+        out.append(_provenance_note(provenance, stats) + "\n\n")
+    return out
+
+
+def chat_to_markdown(
+    chat: Chat,
+    messages: Sequence[Message],
+    *,
+    include_thinking: bool = True,
+    include_provenance: bool = False,
+    exported_at: datetime | None = None,
+) -> str:
+    """The Markdown export of `chat` with `messages` (oldest first)."""
+    exported_at = exported_at or datetime.now(UTC)
+    settings = chat.settings
+    fields: list[tuple[str, Any]] = [
+        (MARKER_KEY, FORMAT_VERSION),
+        ("title", chat.title),
+        ("id", chat.id),
+        ("created", _iso(chat.created_at)),
+        ("updated", _iso(chat.updated_at)),
+        ("model", chat.model),
+        ("quantization", chat_quantization(messages)),
+        ("num_ctx", settings.num_ctx),
+        ("temperature", settings.temperature),
+        ("seed", settings.seed),
+        ("think", settings.think),
+        ("keep_alive", settings.keep_alive),
+        ("options", dict(settings.extra)),
+        ("kind", chat.kind),
+        ("pinned", chat.pinned),
+        ("context_used", chat.context.used),
+        ("context_limit", chat.context.limit),
+        ("system_prompt", chat.system_prompt),
+        ("messages", len(messages)),
+        ("reasoning", include_thinking),
+        ("provenance", include_provenance),
+        ("phidesk_version", __version__),
+        ("exported_at", _iso(exported_at)),
+    ]
+    out = ["---\n"]
+    out.extend(f"{key}: {flow(value)}\n" for key, value in fields)
+    out.append("---\n\n")
+    out.append("# " + (_one_line(chat.title) or UNTITLED) + "\n\n")
+    positions = {message.id: n for n, message in enumerate(messages, start=1)}
+    for message in messages:
+        out.extend(
+            _message_section(
+                message,
+                positions,
+                include_thinking=include_thinking,
+                include_provenance=include_provenance,
+            )
+        )
+    return "".join(out)
+
+
+def export_chat_markdown(
+    db: Database,
+    chat_id: int,
+    *,
+    include_thinking: bool = True,
+    include_provenance: bool = False,
+    exported_at: datetime | None = None,
+) -> str:
+    """One chat as Markdown (also for "copy chat as Markdown"). Raises `NotFound`."""
+    chat = db.get_chat(chat_id)
+    return chat_to_markdown(
+        chat,
+        db.messages(chat_id),
+        include_thinking=include_thinking,
+        include_provenance=include_provenance,
+        exported_at=exported_at,
+    )
