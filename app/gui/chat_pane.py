@@ -23,7 +23,7 @@ from app.backend.fit import describe_context_cost
 from app.backend.models import ModelInfo
 from app.chat.context import ContextPlan
 from app.errors import PhiDeskError
-from app.gui.chat_settings import ChatSettingsDialog
+from app.gui.chat_settings import ChatSettingsDialog, open_chat_settings
 from app.gui.composer import Composer
 from app.gui.context_banner import ContextBanner, show_context
 from app.gui.dialogs import AnswerInfoDialog
@@ -70,6 +70,7 @@ class ChatPane(QWidget):
         self._tasks = Tasks()
         self._opening = 0
         self._closing = False
+        self.settings_dialog: ChatSettingsDialog | None = None
 
         self.picker = ModelPicker()
         self.title = QLabel("New chat")
@@ -393,23 +394,14 @@ class ChatPane(QWidget):
             self.chatCreated.emit(chat.id)
         chat = await self.workspace.chat(self.current_chat)
         info = self._model_info(chat)
-        dialog = ChatSettingsDialog(
+        self.settings_dialog = open_chat_settings(
+            self,
+            self.workspace,
             chat,
-            self.workspace.db,
-            trained_context=info.context_length if info else None,
-            supports_thinking=bool(info and info.supports_thinking),
-            vram_cost=lambda n: self._vram_cost(chat, info, n),
-            parent=self,
+            info,
+            lambda n: self._vram_cost(chat, info, n),
+            on_saved=self._context_timer.start,
         )
-        if dialog.exec() and dialog.result_value is not None:
-            result = dialog.result_value
-            await self.workspace.configure(
-                chat.id,
-                system_prompt=result.system_prompt,
-                settings=result.settings,
-                remember_for_model=True,
-            )
-            self._context_timer.start()
 
     @Slot()
     def update_context(self) -> None:

@@ -25,8 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.backend.models import ModelInfo
 from app.chat.session import DEFAULT_NUM_CTX
-from app.store import Chat, ChatSettings, Database, DuplicateName
+from app.errors import PhiDeskError
+from app.gui.tasks import Tasks
+from app.store import Chat, ChatSettings, DuplicateName
+from app.workspace import Workspace
 
 NUM_CTX_STEPS = (2048, 4096, 8192, 16384, 32768, 65536, 131072)
 
@@ -43,7 +47,7 @@ class ChatSettingsDialog(QDialog):
     def __init__(
         self,
         chat: Chat,
-        db: Database,
+        workspace: Workspace,
         *,
         trained_context: int | None,
         supports_thinking: bool,
@@ -53,7 +57,8 @@ class ChatSettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Chat settings")
         self.setObjectName("ChatSettingsDialog")
-        self.db = db
+        self.workspace = workspace
+        self._tasks = Tasks()
         self._vram_cost = vram_cost
         settings = chat.settings
 
@@ -140,23 +145,33 @@ class ChatSettingsDialog(QDialog):
     def _fill_presets(self) -> None:
         self.presets.clear()
         self.presets.addItem("(choose a preset)", None)
-        for preset in self.db.list_presets():
-            self.presets.addItem(preset.name, preset.id)
+        self._tasks.start(self._load_presets(), name="load presets")
+
+    async def _load_presets(self) -> None:
+        try:
+            presets = await self.workspace.presets()
+        except PhiDeskError as exc:
+            self.error.setText(str(exc))
+            return
+        for preset in presets:
+            self.presets.addItem(preset.name, preset.text)
 
     @Slot(int)
     def _preset_chosen(self, index: int) -> None:
-        preset_id = self.presets.itemData(index)
-        if isinstance(preset_id, int):
-            self.system.setPlainText(self.db.get_preset(preset_id).text)
+        text = self.presets.itemData(index)
+        if isinstance(text, str):
+            self.system.setPlainText(text)
 
     @Slot()
     def _save_preset(self) -> None:
         name, ok = QInputDialog.getText(self, "Save preset", "Name of the preset:")
-        if not ok or not name.strip():
-            return
+        if ok and name.strip():
+            self._tasks.start(self._create_preset(name.strip()), name="save preset")
+
+    async def _create_preset(self, name: str) -> None:
         try:
-            self.db.create_preset(name.strip(), self.system.toPlainText())
-        except DuplicateName as exc:
+            await self.workspace.create_preset(name, self.system.toPlainText())
+        except (DuplicateName, PhiDeskError) as exc:
             self.error.setText(str(exc))
             return
         self._fill_presets()
@@ -192,3 +207,45 @@ class ChatSettingsDialog(QDialog):
             ),
         )
         self.accept()
+
+
+def open_chat_settings(
+    parent: QWidget,
+    workspace: Workspace,
+    chat: Chat,
+    info: ModelInfo | None,
+    vram_cost: Callable[[int], str | None],
+    *,
+    on_saved: Callable[[], None],
+) -> ChatSettingsDialog:
+    """Open the settings of `chat` (window-modal, no nested event loop); what the user accepts
+    is stored through the workspace and becomes the model's defaults for new chats."""
+    dialog = ChatSettingsDialog(
+        chat,
+        workspace,
+        trained_context=info.context_length if info else None,
+        supports_thinking=bool(info and info.supports_thinking),
+        vram_cost=vram_cost,
+        parent=parent,
+    )
+
+    async def save(result: ChatSettingsResult) -> None:
+        try:
+            await workspace.configure(
+                chat.id,
+                system_prompt=result.system_prompt,
+                settings=result.settings,
+                remember_for_model=True,
+            )
+        except PhiDeskError as exc:
+            workspace.notices.error(f"the chat settings were not saved: {exc}")
+            return
+        on_saved()
+
+    def chosen() -> None:
+        if dialog.result_value is not None:
+            dialog._tasks.start(save(dialog.result_value), name="save chat settings")
+
+    dialog.accepted.connect(chosen)
+    dialog.open()
+    return dialog

@@ -115,14 +115,19 @@ class TurnPresenter(QObject):
 
     def attach(self, turn: RunningTurn) -> None:
         """Show `turn` in the view from now on; what already arrived is replayed."""
-        self.detach()
+        self._release()
         self.turn = turn
         self._unsubscribe.append(turn.listen(self._on_event))
         if turn.answer_id is not None:
             self.show_live()
 
     def detach(self) -> None:
-        """Stop showing the turn (another chat is on screen); the turn goes on."""
+        """Stop showing the turn (another chat is on screen); the turn goes on. A stopped
+        answer's final form still being read belongs to the view being left: dropped too."""
+        self._tasks.cancel_all()
+        self._release()
+
+    def _release(self) -> None:
         for unsubscribe in self._unsubscribe:
             if callable(unsubscribe):
                 unsubscribe()
@@ -202,7 +207,7 @@ class TurnPresenter(QObject):
             self.renderer = None
             self._tasks.start(self._show_final(turn.answer_id), name="show stopped answer")
         self._thinking_timer.stop()
-        self.detach()
+        self._release()
         self.ended.emit(turn)
 
     async def _show_final(self, answer_id: int) -> None:

@@ -31,7 +31,7 @@ from app.chat.session import DEFAULT_NUM_CTX, ChatSession, SessionEvent
 from app.chat.transfer import export_chat_markdown, export_chats, import_files
 from app.config import Paths
 from app.errors import PhiDeskError
-from app.store import Chat, ChatSettings, Database, Message, SearchHit
+from app.store import Chat, ChatSettings, Database, Message, Preset, SearchHit
 from app.workspace.changes import (
     Change,
     ChangeListener,
@@ -184,6 +184,14 @@ class Workspace:
 
     async def search(self, query: str, *, limit: int = 50) -> list[SearchHit]:
         return await self.read(lambda: self.db.search(query, limit=limit))
+
+    async def presets(self) -> list[Preset]:
+        """The saved system prompts."""
+        return await self.read(self.db.list_presets)
+
+    async def create_preset(self, name: str, text: str) -> Preset:
+        """Save a system prompt under `name` (DuplicateName if the name is taken)."""
+        return await self.write(lambda: self.db.create_preset(name, text))
 
     async def measured_speed(self, model: str) -> float | None:
         """Tokens per second this machine reached with `model` in recent answers."""

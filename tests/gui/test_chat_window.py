@@ -555,3 +555,34 @@ def test_an_exception_in_a_slot_is_one_sentence_in_the_window_and_a_traceback_in
         drive(qt_loop, scenario())
     finally:
         hooks.uninstall()
+
+
+def test_chat_settings_save_through_the_workspace_and_become_the_models_defaults(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    app: tuple[MainWindow, Database],
+) -> None:
+    window, db = app
+    db.create_preset("Tutor", "You explain step by step.")
+    chat = db.create_chat(model="phi4-mini:latest")
+    window.refresh_chats()
+    window.open_chat(chat.id)
+
+    async def scenario() -> None:
+        window.settings_action.trigger()
+        await until(lambda: window.pane.settings_dialog is not None)
+        dialog = window.pane.settings_dialog
+        assert dialog is not None
+        await until(lambda: dialog.isVisible() and dialog.presets.count() == 2)
+        dialog.presets.setCurrentIndex(1)
+        dialog.presets.activated.emit(1)  # what choosing it with the mouse or keys sends
+        assert dialog.system.toPlainText() == "You explain step by step."
+        dialog.num_ctx.setValue(4096)
+        dialog._accept()
+        await until(lambda: db.get_chat(chat.id).settings.num_ctx == 4096)
+        assert db.get_chat(chat.id).system_prompt == "You explain step by step."
+        await until(lambda: window.workspace.defaults_for("phi4-mini:latest").num_ctx == 4096)
+        new = await window.workspace.new_chat("phi4-mini:latest")
+        assert new.settings.num_ctx == 4096
+
+    drive(qt_loop, scenario())
