@@ -1,13 +1,16 @@
-"""Pieces of the model manager: one pull's progress, and one catalog card per family member."""
+"""Pieces of the model manager: one pull's progress, and one catalog card per family member.
+
+Both keep the `Connection`, never a client: a pull leases the client current when it starts and
+finishes on that server even if the host is switched meanwhile."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -20,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.backend.catalog import CatalogEntry, Variant, normalize_model_name
-from app.backend.client import OllamaClient
+from app.backend.connection import Connection
 from app.backend.events import PullDone, PullProgress
 from app.backend.hardware import Gpu
 from app.backend.memory import Estimate, KvCacheType, ModelArchitecture, estimate
@@ -34,29 +37,13 @@ from app.gui.model_manager_text import (
     progress_text,
     sentence,
 )
+from app.gui.model_manager_widgets import InlineNote, muted, style_badge
 from app.gui.tasks import Tasks
+from app.workspace import Level
 
 log = logging.getLogger(__name__)
 
-SpeedLookup = Callable[[str], float | None]
-
 BAR_STEPS = 1000
-FIT_COLOURS = {
-    "gpu": ("#1b5e20", "#e8f5e9"),
-    "partial": ("#7a4f00", "#fff4d6"),
-    "cpu": ("#8e1b1b", "#fdecea"),
-    "unknown": ("#444444", "#eeeeee"),
-}
-
-
-def style_badge(label: QLabel, fit: str) -> None:
-    """Colour a fit badge: green fits, amber partial, red CPU only."""
-    foreground, background = FIT_COLOURS.get(fit, FIT_COLOURS["unknown"])
-    label.setProperty("fit", fit)
-    label.setStyleSheet(
-        f"QLabel {{ color: {foreground}; background: {background}; border: 1px solid "
-        f"{foreground}; border-radius: 9px; padding: 2px 8px; font-weight: 600; }}"
-    )
 
 
 class PullPanel(QWidget):
@@ -67,11 +54,13 @@ class PullPanel(QWidget):
     """
 
     pulled = Signal(str)
+    failed = Signal(str)
+    """The sentence shown when a pull failed (not when it was cancelled)."""
     runningChanged = Signal(bool)
 
-    def __init__(self, client: OllamaClient, tasks: Tasks, parent: QWidget | None = None) -> None:
+    def __init__(self, connection: Connection, tasks: Tasks, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._client = client
+        self._connection = connection
         self._tasks = tasks
         self._task: asyncio.Task[None] | None = None
         self.model = ""
@@ -85,11 +74,8 @@ class PullPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("CancelPull")
         self.cancel_button.clicked.connect(self.cancel)
-        self.error = QLabel()
+        self.error = InlineNote(Level.ERROR)
         self.error.setObjectName("PullError")
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b00020;")
-        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
@@ -102,7 +88,6 @@ class PullPanel(QWidget):
         layout.addWidget(self.text)
         layout.addWidget(self.error)
         self._show_bar(False)
-        self.error.hide()
 
     @property
     def running(self) -> bool:
@@ -118,7 +103,6 @@ class PullPanel(QWidget):
         if self.running:
             return
         self.model = name.strip()
-        self.error.hide()
         self.error.clear()
         self.bar.setRange(0, 0)  # busy until the first sized layer arrives
         self.text.setText(f"Pulling {self.model}…")
@@ -135,7 +119,10 @@ class PullPanel(QWidget):
         try:
             # Run the stream to its end (or close it here): an async generator left suspended
             # would be closed later by the garbage collector, outside the event loop.
-            async with contextlib.aclosing(self._client.pull(name)) as events:
+            async with (
+                self._connection.lease() as client,
+                contextlib.aclosing(client.pull(name)) as events,
+            ):
                 async for event in events:
                     if isinstance(event, PullProgress):
                         self._progress(event)
@@ -171,9 +158,9 @@ class PullPanel(QWidget):
     def _fail(self, message: str) -> None:
         self.text.clear()
         self.error.setText(sentence(message))
-        self.error.show()
         self._show_bar(False)
         self.runningChanged.emit(False)
+        self.failed.emit(self.error.text())
 
 
 def variant_label(variant: Variant) -> str:
@@ -189,12 +176,13 @@ class CatalogCard(QFrame):
     """One member of the family: facts, a quantization chooser, the estimate and fit, Pull."""
 
     pulled = Signal(str)
+    failed = Signal(str)
     variantChanged = Signal(str)
 
     def __init__(
         self,
         entry: CatalogEntry,
-        client: OllamaClient,
+        connection: Connection,
         tasks: Tasks,
         parent: QWidget | None = None,
     ) -> None:
@@ -204,20 +192,22 @@ class CatalogCard(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAccessibleName(entry.display_name)
 
-        title = QLabel(f"<b>{entry.display_name}</b>  <span style='color:#666'>{entry.name}</span>")
+        title = QLabel(f"<b>{entry.display_name}</b>")
         title.setObjectName("CardTitle")
+        name = muted(QLabel(entry.name))
+        name.setObjectName("CardName")
         self.installed_label = QLabel()
         self.installed_label.setObjectName("CardInstalled")
-        self.installed_label.setStyleSheet("color: #1b5e20;")
         good_for = QLabel(entry.good_for)
         good_for.setWordWrap(True)
         caps = ", ".join(entry.capabilities) or "text"
-        facts = QLabel(
-            f"Trained context {context_text(entry.context_length)} tokens · "
-            f"{entry.licence} licence · {caps}"
+        facts = muted(
+            QLabel(
+                f"Trained context {context_text(entry.context_length)} tokens · "
+                f"{entry.licence} licence · {caps}"
+            )
         )
         facts.setObjectName("CardFacts")
-        facts.setStyleSheet("color: #555;")
 
         self.chooser = QComboBox()
         self.chooser.setObjectName("QuantChooser")
@@ -229,19 +219,20 @@ class CatalogCard(QFrame):
         self.estimate_label.setObjectName("EstimateLabel")
         self.badge = QLabel()
         self.badge.setObjectName("FitBadge")
-        self.speed_label = QLabel()
+        self.speed_label = muted(QLabel())
         self.speed_label.setObjectName("SpeedLabel")
-        self.speed_label.setStyleSheet("color: #555;")
         self.speed_label.hide()
         self.pull_button = QPushButton("Pull")
         self.pull_button.setObjectName("PullButton")
         self.pull_button.clicked.connect(self._pull)
-        self.panel = PullPanel(client, tasks, self)
+        self.panel = PullPanel(connection, tasks, self)
         self.panel.pulled.connect(self.pulled)
+        self.panel.failed.connect(self.failed)
         self.panel.runningChanged.connect(self._running)
 
         head = QHBoxLayout()
         head.addWidget(title)
+        head.addWidget(name)
         head.addStretch(1)
         head.addWidget(self.installed_label)
         choose = QHBoxLayout()
@@ -303,7 +294,7 @@ class CatalogCard(QFrame):
         gpus: Sequence[Gpu] | None,
         num_ctx: int,
         kv_cache_type: KvCacheType,
-        measured_speed: SpeedLookup | None,
+        speeds: Mapping[str, float],
     ) -> Estimate | None:
         """Show the chosen variant's estimate and fit badge for these GPUs and context."""
         self._installed = installed
@@ -326,17 +317,8 @@ class CatalogCard(QFrame):
             if result
             else ""
         )
-        speed = None
-        if measured_speed is not None:
-            names = [model.name] if model is not None else []
-            for name in [*names, *variant.names]:
-                try:
-                    speed = measured_speed(name)
-                except Exception:
-                    log.exception("measured speed of %s could not be read", name)
-                    speed = None
-                if speed:
-                    break
+        names = [model.name] if model is not None else []
+        speed = next((s for n in [*names, *variant.names] if (s := speeds.get(n))), None)
         self.speed_label.setVisible(bool(speed))
         if speed:
             self.speed_label.setText(f"Measured here: {speed:.1f} tokens/s in past answers")

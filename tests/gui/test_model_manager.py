@@ -1,7 +1,8 @@
 """The model manager window driven for real against the Ollama test double on 127.0.0.1.
 
-Each test runs a scenario on the session's qasync loop: it opens the window, clicks, and polls
-until the window (and the double) reach the expected state.
+Each test runs a scenario on the session's qasync loop: it opens the window on a real
+`Workspace` (SQLite file in the test's data directory), clicks, and polls until the window (and
+the double) reach the expected state.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from PySide6.QtWidgets import QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
 
 from app.backend.client import OllamaClient
+from app.backend.events import ChatStats
 from app.backend.hardware import Gpu, GpuVendor
 from app.backend.offload import OffloadPreferences
 from app.config import Paths, Settings
 from app.gui.model_manager import ModelManagerWindow
 from app.gui.model_manager_text import download_size
+from app.store import Provenance
+from app.workspace import Workspace
 from tests.ollama_double.models import GIB, REGISTRY
 from tests.ollama_double.server import OllamaDouble
 
@@ -41,25 +45,36 @@ async def until(condition: Callable[[], object], what: str, seconds: float = 15.
         await asyncio.sleep(0.02)
 
 
+def open_workspace(url: str) -> Workspace:
+    """A real workspace on the test's data directory (see the `data_dir` fixture)."""
+    return Workspace.open(Paths.resolve().ensure(), OllamaClient(url))
+
+
 @contextlib.asynccontextmanager
 async def manager(
-    qtbot: QtBot, url: str, *, wait_for_models: bool = True, **kwargs: Any
+    qtbot: QtBot,
+    url: str,
+    *,
+    wait_for_models: bool = True,
+    workspace: Workspace | None = None,
+    **kwargs: Any,
 ) -> AsyncIterator[ModelManagerWindow]:
-    client = OllamaClient(url)
-    window = ModelManagerWindow(client, Paths.resolve().ensure(), **kwargs)
+    ws = open_workspace(url) if workspace is None else workspace
+    window = ModelManagerWindow(ws, **kwargs)
     qtbot.addWidget(window)
     window.show()
     try:
         if wait_for_models:
-            await until(lambda: window.installed_table.rowCount() > 0, "the installed models")
+            await until(lambda: window.installed_tab.table.rowCount() > 0, "the installed models")
         yield window
     finally:
         await window.aclose()
-        await client.aclose()
+        if workspace is None:
+            await ws.aclose()
 
 
 def installed_rows(window: ModelManagerWindow) -> list[str]:
-    table = window.installed_table
+    table = window.installed_tab.table
     return [table.item(row, 0).text() for row in range(table.rowCount())]
 
 
@@ -81,7 +96,7 @@ def test_pull_shows_bytes_speed_and_eta_across_several_layers_then_lists_the_mod
         async with manager(qtbot, ollama_double.url, gpus=[GPU_8GB]) as window:
             changed: list[bool] = []
             window.modelsChanged.connect(lambda: changed.append(True))
-            card = window.cards["phi4"]
+            card = window.catalog_tab.cards["phi4"]
             card.choose("Q8_0")
             assert card.variant.name == Q8
             values: list[int] = []
@@ -125,7 +140,7 @@ def test_cancel_keeps_the_partial_download_and_pulling_again_resumes_it(
 
     async def scenario() -> None:
         async with manager(qtbot, ollama_double.url, gpus=[GPU_24GB]) as window:
-            card = window.cards["phi4"]
+            card = window.catalog_tab.cards["phi4"]
             card.choose("Q8_0")
             card.pull_button.click()
             await until(lambda: card.panel.bar.value() >= 250, "a quarter of the download")
@@ -168,9 +183,11 @@ def test_closing_the_window_lets_a_download_finish(
         async with manager(qtbot, ollama_double.url, gpus=[]) as window:
             changed: list[bool] = []
             window.modelsChanged.connect(lambda: changed.append(True))
-            window.other_name.setText("phi4-mini:3.8b-fp16")
-            window.other_pull.click()
-            await until(lambda: window.other_panel.bar.value() > 0, "the download to start")
+            window.catalog_tab.other_name.setText("phi4-mini:3.8b-fp16")
+            window.catalog_tab.other_pull.click()
+            await until(
+                lambda: window.catalog_tab.other_panel.bar.value() > 0, "the download to start"
+            )
             window.close()
             assert window.pulls_running == 1
             await until(lambda: changed, "the download to finish while the window is closed")
@@ -188,9 +205,9 @@ def test_a_tag_that_does_not_exist_shows_one_clear_sentence(
     async def scenario() -> None:
         async with manager(qtbot, ollama_double.url, gpus=[]) as window:
             window.tabs.setCurrentIndex(0)
-            window.other_name.setText(missing)
-            window.other_pull.click()
-            panel = window.other_panel
+            window.catalog_tab.other_name.setText(missing)
+            window.catalog_tab.other_pull.click()
+            panel = window.catalog_tab.other_panel
             await until(lambda: panel.error.isVisible(), "the error")
             message = panel.error.text()
             assert missing in message
@@ -198,8 +215,8 @@ def test_a_tag_that_does_not_exist_shows_one_clear_sentence(
             assert message[0].isupper() and message.endswith(".")
             assert "\n" not in message
             assert not panel.bar.isVisible()
-            assert window.other_pull.isEnabled()
-            assert not window.error.isVisible()
+            assert window.catalog_tab.other_pull.isEnabled()
+            assert not window.notice_area.isVisible()
             assert missing not in installed_rows(window)
 
     run(qt_loop, scenario())
@@ -210,10 +227,10 @@ def test_a_name_ollama_would_reject_is_explained_without_a_request(
 ) -> None:
     async def scenario() -> None:
         async with manager(qtbot, ollama_double.url, gpus=[]) as window:
-            window.other_name.setText("phi 4 please")
-            window.other_pull.click()
-            await until(lambda: window.other_panel.error.isVisible(), "the error")
-            assert "phi 4 please" in window.other_panel.error.text()
+            window.catalog_tab.other_name.setText("phi 4 please")
+            window.catalog_tab.other_pull.click()
+            await until(lambda: window.catalog_tab.other_panel.error.isVisible(), "the error")
+            assert "phi 4 please" in window.catalog_tab.other_panel.error.text()
 
     run(qt_loop, scenario())
     assert ollama_double.requests_to("/api/pull") == []
@@ -232,7 +249,7 @@ def test_delete_asks_first_and_only_yes_deletes(
             window.tabs.setCurrentIndex(1)
             window.select_installed("phi4-mini:latest")
 
-            window.delete_button.click()
+            window.installed_tab.delete_button.click()
             box = window.findChild(QMessageBox, "ConfirmDelete")
             assert box is not None and box.isVisible()
             assert "phi4-mini:latest" in box.text()
@@ -241,7 +258,7 @@ def test_delete_asks_first_and_only_yes_deletes(
             assert "phi4-mini:latest" in installed_rows(window)
             assert ollama_double.requests_to("/api/delete") == []
 
-            window.delete_button.click()
+            window.installed_tab.delete_button.click()
             box = window.findChild(QMessageBox, "ConfirmDelete")
             assert box is not None
             box.button(QMessageBox.StandardButton.Yes).click()
@@ -265,8 +282,8 @@ def test_set_as_default_saves_it_and_tells_the_main_window(
             window.defaultModelChosen.connect(chosen.append)
             window.tabs.setCurrentIndex(1)
             window.select_installed("phi4-mini:latest")
-            window.default_button.click()
-            table = window.installed_table
+            window.installed_tab.default_button.click()
+            table = window.installed_tab.table
             marks = {
                 table.item(row, 0).text(): table.item(row, 5).text()
                 for row in range(table.rowCount())
@@ -293,11 +310,11 @@ def test_installed_models_outside_the_catalog_are_listed_and_usable(
             window.defaultModelChosen.connect(chosen.append)
             await until(lambda: "my-helper:latest" in installed_rows(window), "the custom model")
             row = installed_rows(window).index("my-helper:latest")
-            assert "not in the Phi-4 catalog" in window.installed_table.item(row, 1).text()
+            assert "not in the Phi-4 catalog" in window.installed_tab.table.item(row, 1).text()
             window.select_installed("my-helper:latest")
-            window.default_button.click()
+            window.installed_tab.default_button.click()
             # Its size and model_info come from the server, so it still gets an estimate.
-            assert "Estimate at" in window.offload_estimate.text()
+            assert "Estimate at" in window.installed_tab.offload.estimate.text()
 
     run(qt_loop, scenario())
     assert chosen == ["my-helper:latest"]
@@ -313,31 +330,39 @@ def test_offload_choice_is_saved_per_model_and_says_when_it_reloads(
         async with manager(qtbot, ollama_double.url, gpus=[GPU_8GB, second]) as window:
             window.tabs.setCurrentIndex(1)
             window.select_installed("phi4:latest")
-            assert window.offload_group.isEnabled()
-            assert window.layer_count.maximum() == phi4_layers
-            assert not window.layer_count.isEnabled()
+            assert window.installed_tab.offload.isEnabled()
+            assert window.installed_tab.offload.layer_count.maximum() == phi4_layers
+            assert not window.installed_tab.offload.layer_count.isEnabled()
 
-            window.layers_mode.setCurrentIndex(window.layers_mode.findData("some"))
-            assert window.layer_count.isEnabled()
-            window.layer_count.setValue(20)
-            window.main_gpu.setCurrentIndex(window.main_gpu.findData(1))
-            assert "reloads" in window.offload_note.text()
+            window.installed_tab.offload.layers_mode.setCurrentIndex(
+                window.installed_tab.offload.layers_mode.findData("some")
+            )
+            assert window.installed_tab.offload.layer_count.isEnabled()
+            window.installed_tab.offload.layer_count.setValue(20)
+            window.installed_tab.offload.main_gpu.setCurrentIndex(
+                window.installed_tab.offload.main_gpu.findData(1)
+            )
+            assert "reloads" in window.installed_tab.offload.note.text()
             prefs = OffloadPreferences.load(Paths.resolve())
             assert prefs.options_for("phi4:latest") == {"num_gpu": 20, "main_gpu": 1}
             assert prefs.options_for("phi4-mini:latest") == {}
 
             window.select_installed("phi4-mini:latest")
-            assert window.layers_mode.currentData() == "auto"
-            window.layers_mode.setCurrentIndex(window.layers_mode.findData("cpu"))
+            assert window.installed_tab.offload.layers_mode.currentData() == "auto"
+            window.installed_tab.offload.layers_mode.setCurrentIndex(
+                window.installed_tab.offload.layers_mode.findData("cpu")
+            )
             assert OffloadPreferences.load(Paths.resolve()).options_for("phi4-mini") == {
                 "num_gpu": 0
             }
 
             window.select_installed("phi4:latest")  # its choice comes back
-            assert window.layers_mode.currentData() == "some"
-            assert window.layer_count.value() == 20
-            assert window.main_gpu.currentData() == 1
-            window.layers_mode.setCurrentIndex(window.layers_mode.findData("all"))
+            assert window.installed_tab.offload.layers_mode.currentData() == "some"
+            assert window.installed_tab.offload.layer_count.value() == 20
+            assert window.installed_tab.offload.main_gpu.currentData() == 1
+            window.installed_tab.offload.layers_mode.setCurrentIndex(
+                window.installed_tab.offload.layers_mode.findData("all")
+            )
             assert OffloadPreferences.load(Paths.resolve()).options_for("phi4")["num_gpu"] == (
                 phi4_layers
             )
@@ -351,22 +376,24 @@ def test_server_settings_are_saved_and_show_what_the_kv_cache_saves(
     async def scenario() -> None:
         async with manager(qtbot, ollama_double.url, gpus=[GPU_8GB]) as window:
             window.tabs.setCurrentIndex(3)
-            before = window.cards["phi4"].estimate_label.text()
-            window.kv_type.setCurrentIndex(window.kv_type.findData("q8_0"))
-            assert "saving" in window.kv_saving.text()
-            assert "unloads every model" in window.server_note.text()
+            before = window.catalog_tab.cards["phi4"].estimate_label.text()
+            window.server_tab.kv_type.setCurrentIndex(window.server_tab.kv_type.findData("q8_0"))
+            assert "saving" in window.server_tab.kv_saving.text()
+            assert "unloads every model" in window.server_tab.note.text()
             # The estimates now count a smaller cache.
-            assert window.cards["phi4"].estimate_label.text() != before
+            assert window.catalog_tab.cards["phi4"].estimate_label.text() != before
 
-            window.keep_alive.setText("soon")
-            window.keep_alive.editingFinished.emit()
-            assert window.server_error.isVisible()
-            assert "soon" in window.server_error.text()
-            window.keep_alive.setText("30m")
-            window.keep_alive.editingFinished.emit()
-            assert not window.server_error.isVisible()
-            window.max_loaded.setValue(2)
-            window.flash_attention.setCurrentIndex(window.flash_attention.findData("on"))
+            window.server_tab.keep_alive.setText("soon")
+            window.server_tab.keep_alive.editingFinished.emit()
+            assert window.server_tab.error.isVisible()
+            assert "soon" in window.server_tab.error.text()
+            window.server_tab.keep_alive.setText("30m")
+            window.server_tab.keep_alive.editingFinished.emit()
+            assert not window.server_tab.error.isVisible()
+            window.server_tab.max_loaded.setValue(2)
+            window.server_tab.flash_attention.setCurrentIndex(
+                window.server_tab.flash_attention.findData("on")
+            )
 
     run(qt_loop, scenario())
     env = (
@@ -396,15 +423,15 @@ def test_fit_badges_for_an_8_gb_and_a_24_gb_gpu(
             # At 128K its f16 KV cache alone is 16 GiB (reference §8.1).
             small.context_chooser.setCurrentIndex(small.context_chooser.findData(131072))
             assert small.fit_of("phi4-mini") != "gpu"
-            assert "131,072 tokens" in small.cards["phi4-mini"].estimate_label.text()
+            assert "131,072 tokens" in small.catalog_tab.cards["phi4-mini"].estimate_label.text()
             # phi4 is clamped to its trained 16K context.
-            assert "16,384 tokens" in small.cards["phi4"].estimate_label.text()
+            assert "16,384 tokens" in small.catalog_tab.cards["phi4"].estimate_label.text()
 
         async with manager(qtbot, ollama_double.url, gpus=[GPU_24GB]) as large:
             assert large.fit_of("phi4") == "gpu"
             assert large.badge_for("phi4").text() == "fits on GPU"
             assert large.fit_of("phi4-reasoning") == "gpu"
-            large.cards["phi4"].choose("F16")  # 29.3 GB of weights > 24 GiB
+            large.catalog_tab.cards["phi4"].choose("F16")  # 29.3 GB of weights > 24 GiB
             assert large.fit_of("phi4") == "partial"
 
         async with manager(qtbot, ollama_double.url, gpus=[]) as cpu:
@@ -418,21 +445,29 @@ def test_fit_badges_for_an_8_gb_and_a_24_gb_gpu(
 def test_measured_speed_from_past_answers_is_shown_when_known(
     qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
 ) -> None:
-    asked: list[str] = []
-
-    def speed(name: str) -> float | None:
-        asked.append(name)
-        return 48.25 if name == "phi4-mini:latest" else None
-
     async def scenario() -> None:
-        async with manager(qtbot, ollama_double.url, gpus=[], measured_speed=speed) as window:
-            mini = window.cards["phi4-mini"].speed_label
-            await until(mini.isVisible, "the measured speed")
-            assert "48.2" in mini.text() and "tokens/s" in mini.text()
-            assert not window.cards["phi4"].speed_label.isVisible()
+        workspace = open_workspace(ollama_double.url)
+        db = workspace.db
+        chat = db.create_chat(model="phi4-mini:latest")
+        for tps in (40.0, 48.25, 60.0):  # the median of complete answers
+            message = db.add_message(chat.id, "assistant", "x", status="streaming")
+            db.finish_message(
+                message.id,
+                status="complete",
+                stats=ChatStats(eval_count=10),
+                provenance=Provenance(model="phi4-mini:latest", tokens_per_second=tps),
+            )
+        try:
+            async with manager(qtbot, ollama_double.url, gpus=[], workspace=workspace) as window:
+                mini = window.catalog_tab.cards["phi4-mini"].speed_label
+                await until(mini.isVisible, "the measured speed")
+                assert "48.2" in mini.text() and "tokens/s" in mini.text()
+                assert not window.catalog_tab.cards["phi4"].speed_label.isVisible()
+                assert window.state.speeds["phi4-mini:latest"] == 48.25
+        finally:
+            await workspace.aclose()
 
     run(qt_loop, scenario())
-    assert "phi4-mini:latest" in asked
 
 
 def test_without_a_gpu_override_the_window_detects_gpus_itself(
@@ -472,7 +507,7 @@ def test_loaded_panel_shows_the_measured_partial_split_and_unloads(
 
         async with manager(qtbot, ollama_double.url, gpus=[GPU_8GB]) as window:
             window.tabs.setCurrentIndex(2)
-            table = window.loaded_table
+            table = window.loaded_tab.table
             await until(lambda: table.rowCount() == 1, "the loaded model")
             assert table.item(0, 0).text() == "phi4:latest"
             assert table.item(0, 2).text().startswith(f"{100 - cpu}%")
@@ -480,13 +515,13 @@ def test_loaded_panel_shows_the_measured_partial_split_and_unloads(
             assert table.item(0, 4).text() == "8,192"
             assert table.item(0, 5).text().startswith("in ")
             assert table.item(0, 6).text().startswith("estimated: partial offload")
-            assert not window.loaded_empty.isVisible()
+            assert not window.loaded_tab.empty.isVisible()
 
             unload = table.findChild(QPushButton, "Unload:phi4:latest")
             assert unload is not None
             unload.click()
             await until(lambda: table.rowCount() == 0, "the model to unload")
-            assert window.loaded_empty.isVisible()
+            assert window.loaded_tab.empty.isVisible()
 
     run(qt_loop, scenario())
     assert ollama_double.loaded_names() == []
@@ -502,9 +537,10 @@ def test_an_unreachable_server_is_one_sentence_not_a_crash(
     async def scenario() -> None:
         url = f"http://127.0.0.1:{port}"
         async with manager(qtbot, url, wait_for_models=False, gpus=[GPU_8GB]) as window:
-            await until(window.error.isVisible, "the error")
-            assert "not answering" in window.error.text()
-            assert f"127.0.0.1:{port}" in window.error.text()
+            area = window.notice_area
+            await until(area.isVisible, "the error")
+            assert "not answering" in area.text.text()
+            assert f"127.0.0.1:{port}" in area.text.text()
             # The catalog still works offline: cards and estimates are there.
             assert window.fit_of("phi4-mini") == "gpu"
 
