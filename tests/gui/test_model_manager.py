@@ -27,7 +27,7 @@ from app.config import Paths, Settings
 from app.gui.model_manager import ModelManagerWindow
 from app.gui.model_manager_text import download_size
 from app.store import Provenance
-from app.workspace import Workspace
+from app.workspace import Level, Workspace
 from tests.ollama_double.models import GIB, REGISTRY
 from tests.ollama_double.server import OllamaDouble
 
@@ -543,6 +543,91 @@ def test_an_unreachable_server_is_one_sentence_not_a_crash(
             assert f"127.0.0.1:{port}" in area.text.text()
             # The catalog still works offline: cards and estimates are there.
             assert window.fit_of("phi4-mini") == "gpu"
+
+    run(qt_loop, scenario())
+
+
+def test_after_a_host_switch_refresh_lists_the_new_servers_models(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    async def scenario() -> None:
+        workspace = open_workspace(ollama_double.url)
+        first = workspace.client
+        try:
+            with OllamaDouble(installed=["phi4-mini:3.8b-q8_0"]) as second:
+                async with manager(
+                    qtbot, ollama_double.url, gpus=[GPU_8GB], workspace=workspace
+                ) as window:
+                    assert "phi4:latest" in installed_rows(window)
+                    await workspace.use_client(OllamaClient(second.url))  # File > Ollama host
+                    window.refresh_button.click()
+                    await until(
+                        lambda: installed_rows(window) == ["phi4-mini:3.8b-q8_0"],
+                        "the second server's models",
+                    )
+                    await asyncio.sleep(0.2)  # any late answer from the first server
+                    assert installed_rows(window) == ["phi4-mini:3.8b-q8_0"]
+                    assert not window.notice_area.isVisible()
+                    assert not [n for n in workspace.notices.history if n.level is Level.ERROR]
+                    assert second.requests_to("/api/tags")
+                    assert workspace.connection.leases(first) == 0
+        finally:
+            await workspace.aclose()
+
+    run(qt_loop, scenario())
+
+
+def test_an_error_during_refresh_is_one_sentence_in_the_notice_area(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    async def scenario() -> None:
+        workspace = open_workspace(ollama_double.url)
+        try:
+            async with manager(
+                qtbot, ollama_double.url, gpus=[GPU_8GB], workspace=workspace
+            ) as window:
+                area = window.notice_area
+                assert not area.isVisible()
+                ollama_double.set_fault("status", status=503)
+                window.refresh_button.click()
+                await until(area.isVisible, "the error")
+                await asyncio.sleep(0.2)  # both listings have failed by now
+                errors = [n for n in workspace.notices.history if n.level is Level.ERROR]
+                assert len(errors) == 1, errors
+                text = area.text.text()
+                assert text == errors[0].text
+                assert text[0].isupper() and text.endswith(".")
+                assert "\n" not in text and "Traceback" not in text and "Error(" not in text
+                assert area.notice is not None and area.notice.level is Level.ERROR
+
+                ollama_double.clear_faults()
+                window.refresh_button.click()
+                await until(lambda: not area.isVisible(), "the error to go once it works")
+        finally:
+            await workspace.aclose()
+
+    run(qt_loop, scenario())
+
+
+def test_a_default_model_chosen_elsewhere_moves_the_mark(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    async def scenario() -> None:
+        workspace = open_workspace(ollama_double.url)
+        try:
+            async with manager(qtbot, ollama_double.url, gpus=[], workspace=workspace) as window:
+                workspace.set_default_model("phi4-reasoning:latest")  # e.g. the main window
+                table = window.installed_tab.table
+                await until(
+                    lambda: any(
+                        table.item(row, 0).text() == "phi4-reasoning:latest"
+                        and table.item(row, 5).text()
+                        for row in range(table.rowCount())
+                    ),
+                    "the default mark",
+                )
+        finally:
+            await workspace.aclose()
 
     run(qt_loop, scenario())
 
