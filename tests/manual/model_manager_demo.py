@@ -5,7 +5,9 @@
 
 Without `--screenshot` the window stays open until closed. The double has the default Phi-4
 models installed, phi4 loaded with 20 of its 41 layers on a pretend GPU (a partial split), and
-phi4-mini loaded fully; pulls are slowed down so a pull in progress can be seen.
+phi4-mini loaded fully; pulls are slowed down so a pull in progress can be seen. The window runs
+on a real `Workspace` in a temporary data directory whose database holds a few answers, so the
+cards show speeds "measured here".
 """
 
 from __future__ import annotations
@@ -15,15 +17,19 @@ import asyncio
 import sys
 import tempfile
 from pathlib import Path
+from typing import cast
 
 import httpx
-import qasync
 from PySide6.QtWidgets import QApplication, QWidget
 
 from app.backend.client import OllamaClient
+from app.backend.events import ChatStats
 from app.backend.hardware import Gpu, GpuVendor
 from app.config import Paths
 from app.gui.model_manager import ModelManagerWindow
+from app.gui.tasks import new_qt_loop, run_on_qt_loop
+from app.store import Provenance
+from app.workspace import Workspace
 from tests.ollama_double.server import GIB, OllamaDouble
 
 GPUS = {
@@ -33,8 +39,18 @@ GPUS = {
 SPEEDS = {"phi4:latest": 11.8, "phi4-mini:latest": 48.3}
 
 
-def measured_speed(name: str) -> float | None:
-    return SPEEDS.get(name)
+def record_speeds(workspace: Workspace) -> None:
+    """One complete answer per model at the speed in SPEEDS, as chats would have saved it."""
+    db = workspace.db
+    for model, tokens_per_second in SPEEDS.items():
+        chat = db.create_chat(model=model)
+        message = db.add_message(chat.id, "assistant", "hello", status="streaming")
+        db.finish_message(
+            message.id,
+            status="complete",
+            stats=ChatStats(eval_count=10),
+            provenance=Provenance(model=model, tokens_per_second=tokens_per_second),
+        )
 
 
 def load_models(double: OllamaDouble) -> None:
@@ -65,25 +81,23 @@ async def wait_for(condition: object, seconds: float = 10.0) -> None:
 
 
 def grab(widget: QWidget, path: Path) -> None:
-    QApplication.processEvents()
     widget.grab().save(str(path))
     print(f"saved {path}")
 
 
-async def screenshots(double: OllamaDouble, client: OllamaClient, out: Path, data: Path) -> None:
-    paths = Paths.resolve(data).ensure()
+async def screenshots(double: OllamaDouble, workspace: Workspace, out: Path) -> None:
     windows: list[ModelManagerWindow] = []
     for gib in (8, 24):
-        window = ModelManagerWindow(client, paths, gpus=[GPUS[gib]], measured_speed=measured_speed)
+        window = ModelManagerWindow(workspace, gpus=[GPUS[gib]])
         windows.append(window)
         window.resize(1380, 880)
         window.show()
-        await wait_for(lambda w=window: len(w.installed) >= 4)
+        await wait_for(lambda w=window: len(w.state.installed) >= 4)
         await asyncio.sleep(0.3)
         grab(window, out / f"manager-fit-{gib}gb.png")
     window = windows[0]
     double.set_fault("slow", delay=0.05, path="/api/pull")
-    card = window.cards["phi4"]
+    card = window.catalog_tab.cards["phi4"]
     card.choose("Q8_0")
     card.pull_button.click()
     await wait_for(
@@ -94,24 +108,57 @@ async def screenshots(double: OllamaDouble, client: OllamaClient, out: Path, dat
     card.panel.cancel()
     double.clear_faults()
     window.tabs.setCurrentIndex(2)
-    await wait_for(lambda: window.loaded_table.rowCount() == 2)
+    await wait_for(lambda: window.loaded_tab.table.rowCount() == 2)
     await asyncio.sleep(0.2)
     grab(window, out / "manager-loaded.png")
+    installed = window.installed_tab
     window.tabs.setCurrentIndex(1)
     window.select_installed("phi4-mini:latest")
-    window.default_button.click()
+    installed.default_button.click()
     window.select_installed("phi4:latest")
-    window.layers_mode.setCurrentIndex(3)
-    window.layer_count.setValue(20)
+    installed.offload.layers_mode.setCurrentIndex(3)
+    installed.offload.layer_count.setValue(20)
     await asyncio.sleep(0.2)
     grab(window, out / "manager-installed.png")
+    server = window.server_tab
     window.tabs.setCurrentIndex(3)
-    window.kv_type.setCurrentIndex(1)
+    server.kv_type.setCurrentIndex(1)
+    server.keep_alive.setText("soon")
+    server.keep_alive.editingFinished.emit()
     await asyncio.sleep(0.2)
     grab(window, out / "manager-server.png")
+    window.tabs.setCurrentIndex(0)
+    other = window.catalog_tab
+    other.other_name.setText("phi4:14b-q9_9")
+    other.other_pull.click()
+    await wait_for(other.other_panel.error.isVisible)
+    double.set_fault("status", status=503)
+    window.refresh()
+    await wait_for(window.notice_area.isVisible)
+    await asyncio.sleep(0.3)
+    grab(window, out / "manager-error.png")
+    double.clear_faults()
     for each in windows:
         await each.aclose()
         each.close()
+
+
+async def demo(
+    app: QApplication, double: OllamaDouble, workspace: Workspace, out: Path | None, gib: int
+) -> None:
+    try:
+        if out is not None:
+            await screenshots(double, workspace, out)
+            return
+        window = ModelManagerWindow(workspace, gpus=[GPUS[gib]])
+        window.show()
+        closed = asyncio.Event()
+        window.destroyed.connect(closed.set)
+        app.lastWindowClosed.connect(closed.set)
+        await closed.wait()
+        await window.aclose()
+    finally:
+        await workspace.aclose()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,33 +167,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gpu-gib", type=int, choices=sorted(GPUS), default=8)
     args = parser.parse_args(argv)
 
-    app = QApplication.instance() or QApplication(sys.argv)
-    loop = qasync.QEventLoop(app)
+    app = cast(QApplication, QApplication.instance() or QApplication(sys.argv))
+    loop = new_qt_loop(app)
     asyncio.set_event_loop(loop)
     double = OllamaDouble(
         vram_bytes=args.gpu_gib * GIB, pull_step_delay=0.0, pull_steps=400
     ).start()
-    client = OllamaClient(double.url)
     try:
         load_models(double)
         with tempfile.TemporaryDirectory(prefix="phidesk-demo-") as data:
+            workspace = Workspace.open(Paths.resolve(data).ensure(), OllamaClient(double.url))
+            record_speeds(workspace)
             if args.screenshot:
                 args.screenshot.mkdir(parents=True, exist_ok=True)
-                loop.run_until_complete(screenshots(double, client, args.screenshot, Path(data)))
-            else:
-                window = ModelManagerWindow(
-                    client,
-                    Paths.resolve(data).ensure(),
-                    gpus=[GPUS[args.gpu_gib]],
-                    measured_speed=measured_speed,
-                )
-                window.show()
-                closed = asyncio.Event()
-                window.destroyed.connect(closed.set)
-                app.lastWindowClosed.connect(closed.set)
-                loop.run_until_complete(closed.wait())
+            run_on_qt_loop(loop, demo(app, double, workspace, args.screenshot, args.gpu_gib))
     finally:
-        loop.run_until_complete(client.aclose())
         double.stop()
         loop.close()
     return 0
