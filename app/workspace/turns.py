@@ -60,6 +60,8 @@ class RunningTurn:
     refused: TurnRefusedEvent | None = None
     task: asyncio.Task[None] | None = None
     listeners: list[TurnListener] = field(default_factory=list)
+    _running: bool = field(default=False, init=False, repr=False)
+    _stop_requested: bool = field(default=False, init=False, repr=False)
 
     def listen(self, listener: TurnListener) -> Callable[[], None]:
         self.listeners.append(listener)
@@ -71,8 +73,14 @@ class RunningTurn:
         return unsubscribe
 
     def stop(self) -> None:
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
+        if self.task is None or self.task.done():
+            return
+        if not self._running:
+            # A task cancelled before its first step never enters `run`: nobody would hear
+            # the end, get the text back, or free the chat. `run` stops at once instead.
+            self._stop_requested = True
+            return
+        self.task.cancel()
 
     @property
     def done(self) -> bool:
@@ -102,7 +110,10 @@ class RunningTurn:
             pass
 
     async def run(self, events: AsyncIterator[SessionEvent], on_end: Callable[[], None]) -> None:
+        self._running = True
         try:
+            if self._stop_requested:
+                raise asyncio.CancelledError
             async for event in events:
                 self._record(event)
                 self._emit(event)
