@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from datetime import datetime
 from typing import Any
 
 from app.backend.events import ContentDelta
-from app.backend.hosts import HostProfiles
-from app.backend.offload import OffloadPreferences
-from app.chat.session import ChatSession, TurnFinished, TurnRefused, TurnStarted, TurnState
 from app.cli.command import Command
-from app.config import AppContext, Settings
+from app.cli.workspace import run_with_workspace
+from app.config import AppContext
 from app.errors import PhiDeskError, UsageError
-from app.store import Chat, ChatSettings, Database
+from app.store import Chat, ChatSettings, SearchHit
+from app.workspace import (
+    RunningTurn,
+    TurnFinished,
+    TurnRefused,
+    TurnRefusedEvent,
+    TurnStarted,
+    TurnState,
+    Workspace,
+)
 
 
 def _positive_int(text: str) -> int:
@@ -62,65 +68,90 @@ def _add_ask_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("prompt", metavar="PROMPT", help="what to ask; - reads it from stdin")
 
 
-def _prepare_chat(ctx: AppContext, db: Database, args: argparse.Namespace, prompt: str) -> Chat:
+async def _prepare_chat(workspace: Workspace, args: argparse.Namespace) -> Chat:
     if args.chat is not None:
-        chat = db.get_chat(args.chat)
+        chat = await workspace.chat(args.chat)
         if chat.deleted_at is not None:
             raise PhiDeskError(
                 f"chat {chat.id} was deleted; restore it in PhiDesk first, or leave out --chat "
                 "to start a new chat"
             )
-        settings = chat.settings
-        changes: dict[str, Any] = {}
         if args.model:
-            changes["model"] = args.model
-        if args.system is not None:
-            changes["system_prompt"] = args.system
-        if args.num_ctx is not None or args.think is not None:
-            changes["settings"] = ChatSettings(
-                num_ctx=args.num_ctx if args.num_ctx is not None else settings.num_ctx,
-                temperature=settings.temperature,
-                seed=settings.seed,
-                think=args.think if args.think is not None else settings.think,
-                keep_alive=settings.keep_alive,
-                extra=dict(settings.extra),
+            chat = await workspace.set_model(chat.id, args.model)
+        if args.system is not None or args.num_ctx is not None or args.think is not None:
+            chat = await workspace.configure(
+                chat.id,
+                system_prompt=args.system,
+                settings=_with_arguments(chat.settings, args),
             )
-        return db.update_chat(chat.id, **changes) if changes else chat
-    model = args.model or Settings.load(ctx.paths.settings_file).default_model
+        return chat
+    model = args.model or workspace.prefs.default_model
     if not model:
         raise UsageError("no model given; pass -m MODEL (phidesk models lists the installed ones)")
-    return db.create_chat(
-        model=model,
+    # The model's chat defaults (as the window and the quick prompt use them), then the flags.
+    return await workspace.new_chat(
+        model,
         system_prompt=args.system or "",
-        settings=ChatSettings(num_ctx=args.num_ctx, think=args.think),
+        settings=_with_arguments(workspace.defaults_for(model), args),
     )
 
 
-async def _ask(ctx: AppContext, db: Database, chat: Chat, prompt: str) -> int:
-    out = sys.stdout
-    ended_with_newline = True
-    async with HostProfiles(ctx.paths, local_url=ctx.host).client_for_url(ctx.host) as client:
-        offload = OffloadPreferences.load(ctx.paths)
-        session = ChatSession(db, client, chat.id, model_options=offload.options_for)
-        async for event in session.send(prompt):
-            if isinstance(event, TurnStarted) and event.plan.excluded_ids:
-                count = len(event.plan.excluded_ids)
-                print(
-                    f"phidesk: note: {count} older message{'s' if count > 1 else ''} did not "
-                    f"fit in the {event.plan.limit}-token context window and "
-                    f"{'were' if count > 1 else 'was'} left out (raise it with --num-ctx)",
-                    file=sys.stderr,
-                )
-            elif isinstance(event, ContentDelta):
-                out.write(event.text)
+def _with_arguments(settings: ChatSettings, args: argparse.Namespace) -> ChatSettings:
+    return ChatSettings(
+        num_ctx=args.num_ctx if args.num_ctx is not None else settings.num_ctx,
+        temperature=settings.temperature,
+        seed=settings.seed,
+        think=args.think if args.think is not None else settings.think,
+        keep_alive=settings.keep_alive,
+        extra=dict(settings.extra),
+    )
+
+
+class _AnswerPrinter:
+    """Streams one turn's answer to stdout; notes on stderr; remembers how it ended."""
+
+    def __init__(self) -> None:
+        self.ended_with_newline = True
+        self.failure: BaseException | None = None
+
+    def __call__(self, turn: RunningTurn, event: object) -> None:
+        out = sys.stdout
+        if isinstance(event, TurnStarted) and event.plan.excluded_ids:
+            count = len(event.plan.excluded_ids)
+            print(
+                f"phidesk: note: {count} older message{'s' if count > 1 else ''} did not "
+                f"fit in the {event.plan.limit}-token context window and "
+                f"{'were' if count > 1 else 'was'} left out (raise it with --num-ctx)",
+                file=sys.stderr,
+            )
+        elif isinstance(event, ContentDelta):
+            out.write(event.text)
+            out.flush()
+            self.ended_with_newline = event.text.endswith("\n")
+        elif isinstance(event, TurnFinished):
+            if not self.ended_with_newline:
+                out.write("\n")
                 out.flush()
-                ended_with_newline = event.text.endswith("\n")
-            elif isinstance(event, TurnFinished):
-                if not ended_with_newline:
-                    out.write("\n")
-                    out.flush()
-                if event.state is not TurnState.DONE:
-                    raise event.error or PhiDeskError("the answer did not finish")
+            if event.state is not TurnState.DONE:
+                self.failure = event.error or PhiDeskError("the answer did not finish")
+        elif isinstance(event, TurnRefusedEvent) and event.reason:
+            self.failure = TurnRefused(event.reason)
+
+
+async def _ask(workspace: Workspace, args: argparse.Namespace, prompt: str) -> int:
+    chat = await _prepare_chat(workspace, args)
+    printer = _AnswerPrinter()
+    turn = workspace.send(chat.id, prompt)
+    turn.listen(printer)
+    assert turn.task is not None
+    await turn.task
+    if isinstance(printer.failure, TurnRefused):
+        if args.chat is None and not await workspace.messages(chat.id):
+            # Nothing was said: leave no empty chat.
+            await workspace.delete_chat_permanently(chat.id)
+        raise printer.failure
+    if printer.failure is not None:
+        raise printer.failure
     print(f"chat: {chat.id}", file=sys.stderr)
     return 0
 
@@ -129,14 +160,7 @@ def _run_ask(ctx: AppContext, args: argparse.Namespace) -> int:
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt.strip():
         raise UsageError("the prompt is empty")
-    with Database.open(ctx.paths.database) as db:
-        chat = _prepare_chat(ctx, db, args, prompt)
-        try:
-            return asyncio.run(_ask(ctx, db, chat, prompt))
-        except TurnRefused:
-            if args.chat is None and not db.messages(chat.id):
-                db.delete_chat_permanently(chat.id)  # nothing was said: leave no empty chat
-            raise
+    return run_with_workspace(ctx, lambda workspace: _ask(workspace, args, prompt))
 
 
 def _add_chats_arguments(parser: argparse.ArgumentParser) -> None:
@@ -170,45 +194,43 @@ def _context_text(chat: Chat) -> str:
 
 
 def _run_chats(ctx: AppContext, args: argparse.Namespace) -> int:
-    with Database.open(ctx.paths.database) as db:
-        if args.search is not None:
-            hits = db.search(args.search)
-            if args.json:
-                print(
-                    json.dumps(
-                        [
-                            {
-                                "chat_id": h.chat_id,
-                                "message_id": h.message_id,
-                                "chat_title": h.chat_title,
-                                "role": h.role,
-                                "created_at": _iso(h.created_at),
-                                "snippet": h.snippet,
-                                "highlights": [list(span) for span in h.highlights],
-                            }
-                            for h in hits
-                        ],
-                        ensure_ascii=False,
-                        indent=2,
-                    )
-                )
-            else:
-                for h in hits:
-                    snippet = " ".join(h.snippet.split())
-                    print(f"{h.chat_id}\t{h.message_id}\t{h.chat_title}\t{snippet}")
-            return 0
-        chats = db.list_chats()
-        if args.json:
-            print(json.dumps([_chat_json(c) for c in chats], ensure_ascii=False, indent=2))
-            return 0
-        for c in chats:
-            updated = c.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
-            pin = "*" if c.pinned else " "
-            print(
-                f"{c.id:>5}{pin} {updated}  {c.message_count:>4} msgs  "
-                f"{_context_text(c):>13}  {c.model or '-':<24} {c.title}"
-            )
+    if args.search is not None:
+        query = args.search
+        _print_hits(run_with_workspace(ctx, lambda workspace: workspace.search(query)), args)
+        return 0
+    chats = run_with_workspace(ctx, lambda workspace: workspace.list_chats())
+    if args.json:
+        print(json.dumps([_chat_json(c) for c in chats], ensure_ascii=False, indent=2))
+        return 0
+    for c in chats:
+        updated = c.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        pin = "*" if c.pinned else " "
+        print(
+            f"{c.id:>5}{pin} {updated}  {c.message_count:>4} msgs  "
+            f"{_context_text(c):>13}  {c.model or '-':<24} {c.title}"
+        )
     return 0
+
+
+def _print_hits(hits: list[SearchHit], args: argparse.Namespace) -> None:
+    if not args.json:
+        for h in hits:
+            snippet = " ".join(h.snippet.split())
+            print(f"{h.chat_id}\t{h.message_id}\t{h.chat_title}\t{snippet}")
+        return
+    rows = [
+        {
+            "chat_id": h.chat_id,
+            "message_id": h.message_id,
+            "chat_title": h.chat_title,
+            "role": h.role,
+            "created_at": _iso(h.created_at),
+            "snippet": h.snippet,
+            "highlights": [list(span) for span in h.highlights],
+        }
+        for h in hits
+    ]
+    print(json.dumps(rows, ensure_ascii=False, indent=2))
 
 
 COMMANDS: list[Command] = [

@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.chat.transfer import export_chat_markdown, export_chats, import_files
 from app.cli.command import Command
+from app.cli.workspace import run_with_workspace
 from app.config import AppContext
 from app.errors import PhiDeskError, UsageError
-from app.store import Database
+from app.workspace import Workspace
 
 
 def _chat_id(text: str) -> int:
@@ -57,9 +57,10 @@ def _run_export(ctx: AppContext, args: argparse.Namespace) -> int:
         raise UsageError("give chat ids or --all, not both")
     if not args.all and not args.chat_ids:
         raise UsageError("say which chats to export: CHAT_ID… or --all")
-    with Database.open(ctx.paths.database) as db:
+
+    async def export(workspace: Workspace) -> list[Path] | None:
         ids: list[int] = (
-            [chat.id for chat in db.list_chats()]
+            [chat.id for chat in await workspace.list_chats()]
             if args.all
             else list(dict.fromkeys(args.chat_ids))
         )
@@ -70,21 +71,24 @@ def _run_export(ctx: AppContext, args: argparse.Namespace) -> int:
                 raise UsageError(
                     f"{len(ids)} chats cannot all go to stdout; pass -o FOLDER or -o FILE.zip"
                 )
-            text = export_chat_markdown(
-                db, ids[0], include_thinking=args.reasoning, include_provenance=args.provenance
+            text = await workspace.chat_markdown(
+                ids[0], include_thinking=args.reasoning, include_provenance=args.provenance
             )
             # Bytes, so that the export is the same on every platform (no newline translation).
             sys.stdout.flush()
             sys.stdout.buffer.write(text.encode("utf-8"))
             sys.stdout.buffer.flush()
-            return 0
-        written = export_chats(
-            db,
+            return None
+        return await workspace.export(
             ids,
             Path(args.output),
             include_thinking=args.reasoning,
             include_provenance=args.provenance,
         )
+
+    written = run_with_workspace(ctx, export)
+    if written is None:
+        return 0
     for path in written:
         print(path)
     return 0
@@ -100,8 +104,8 @@ def _add_import_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_import(ctx: AppContext, args: argparse.Namespace) -> int:
-    with Database.open(ctx.paths.database) as db:
-        chats = import_files(db, [Path(name) for name in args.files])
+    files = [Path(name) for name in args.files]
+    chats = run_with_workspace(ctx, lambda workspace: workspace.import_files(files))
     for chat in chats:
         print(f"{chat.id}\t{chat.message_count} msgs\t{chat.title}")
     return 0

@@ -399,18 +399,43 @@ class Workspace:
 
     # --- export and import --------------------------------------------------------------
 
-    async def export(self, chat_ids: Sequence[int], destination: Path) -> list[Path]:
+    async def export(
+        self,
+        chat_ids: Sequence[int],
+        destination: Path,
+        *,
+        include_thinking: bool = True,
+        include_provenance: bool = False,
+    ) -> list[Path]:
         """Write chats as Markdown (a .md file, a folder, or a .zip by the name)."""
         ids = list(chat_ids)
-        return await self.read(lambda: export_chats(self.db, ids, destination))
+        return await self.read(
+            lambda: export_chats(
+                self.db,
+                ids,
+                destination,
+                include_thinking=include_thinking,
+                include_provenance=include_provenance,
+            )
+        )
 
     async def export_all(self, destination: Path) -> tuple[int, list[Path]]:
         chats = await self.list_chats()
         written = await self.export([c.id for c in chats], destination)
         return len(chats), written
 
-    async def chat_markdown(self, chat_id: int) -> str:
-        return await self.read(lambda: export_chat_markdown(self.db, chat_id))
+    async def chat_markdown(
+        self, chat_id: int, *, include_thinking: bool = True, include_provenance: bool = False
+    ) -> str:
+        """One chat as the Markdown an export writes (same options as `export`)."""
+        return await self.read(
+            lambda: export_chat_markdown(
+                self.db,
+                chat_id,
+                include_thinking=include_thinking,
+                include_provenance=include_provenance,
+            )
+        )
 
     async def import_files(self, files: Iterable[Path]) -> list[Chat]:
         paths = list(files)

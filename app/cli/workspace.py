@@ -1,0 +1,33 @@
+"""The application layer as the command line uses it: one `Workspace` per command, closed
+(answers saved, writes finished, database closed) however the command ends."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from app.backend.hosts import HostProfiles
+from app.config import AppContext
+from app.workspace import Workspace
+
+
+@asynccontextmanager
+async def open_workspace(ctx: AppContext) -> AsyncIterator[Workspace]:
+    """The database in `ctx.paths` and the Ollama at `ctx.host` (with its saved token)."""
+    client = HostProfiles(ctx.paths, local_url=ctx.host).client_for_url(ctx.host)
+    workspace = Workspace.open(ctx.paths, client)
+    try:
+        yield workspace
+    finally:
+        await workspace.aclose()
+
+
+def run_with_workspace[T](ctx: AppContext, work: Callable[[Workspace], Awaitable[T]]) -> T:
+    """`asyncio.run` of `work(workspace)` inside `open_workspace(ctx)`."""
+
+    async def main() -> T:
+        async with open_workspace(ctx) as workspace:
+            return await work(workspace)
+
+    return asyncio.run(main())
