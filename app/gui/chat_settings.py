@@ -26,11 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.backend.models import ModelInfo
-from app.chat.session import DEFAULT_NUM_CTX
 from app.errors import PhiDeskError
 from app.gui.tasks import Tasks
 from app.store import Chat, ChatSettings, DuplicateName
-from app.workspace import Workspace
+from app.workspace import DEFAULT_NUM_CTX, Workspace
 
 NUM_CTX_STEPS = (2048, 4096, 8192, 16384, 32768, 65536, 131072)
 

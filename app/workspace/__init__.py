@@ -4,6 +4,7 @@ window, the quick prompt, the tray, the command line) goes through it and listen
 changes and notices."""
 
 from app.chat.session import (
+    DEFAULT_NUM_CTX,
     ChatSession,
     SessionEvent,
     TurnFinished,
@@ -31,6 +32,7 @@ from app.workspace.turns import RunningTurn, TurnEnded, TurnKind, TurnRefusedEve
 from app.workspace.workspace import Workspace
 
 __all__ = [
+    "DEFAULT_NUM_CTX",
     "Change",
     "ChatChange",
     "ChatSession",
