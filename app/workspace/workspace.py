@@ -25,9 +25,8 @@ from typing import Any, TypeVar
 
 from app.backend.client import OllamaClient
 from app.backend.connection import Connection
-from app.backend.events import ContentDelta
 from app.backend.offload import OffloadPreferences
-from app.chat.session import DEFAULT_NUM_CTX, ChatSession, SessionEvent
+from app.chat.session import ChatSession, SessionEvent
 from app.chat.transfer import export_chat_markdown, export_chats, import_files
 from app.config import Paths
 from app.errors import PhiDeskError
@@ -42,16 +41,12 @@ from app.workspace.changes import (
 )
 from app.workspace.notices import Notices
 from app.workspace.settings import ModelDefaults, Preferences, SettingsStore
+from app.workspace.summary import summarise_into_new_chat
 from app.workspace.turns import RunningTurn, TurnKind
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-SUMMARY_INSTRUCTION = (
-    "Summarise the conversation below in at most 200 words, keeping facts, decisions, formulas "
-    "and open questions. Write only the summary."
-)
 
 
 class Workspace:
@@ -360,42 +355,7 @@ class Workspace:
 
     async def summarise_into_new_chat(self, chat_id: int) -> Chat:
         """Ask the chat's model for a summary and start a new chat that carries it."""
-        chat = await self.chat(chat_id)
-        history = [m for m in await self.messages(chat_id) if m.content and m.role != "system"]
-        transcript = "\n\n".join(f"{m.role.upper()}: {m.content}" for m in history)
-        prompt = [
-            {"role": "system", "content": SUMMARY_INSTRUCTION},
-            {"role": "user", "content": transcript[-60_000:]},
-        ]
-        # A window big enough for the whole transcript (about 3 characters a token, plus room
-        # for the summary), within what the model was trained for; Ollama cuts it otherwise.
-        info = self.session(chat_id).cached_model_info(chat.model) if chat.model else None
-        wanted = len(prompt[1]["content"]) // 3 + 1024
-        trained = info.context_length if info and info.context_length else None
-        num_ctx = max(chat.settings.num_ctx or DEFAULT_NUM_CTX, wanted)
-        if trained:
-            num_ctx = min(num_ctx, trained)
-        parts: list[str] = []
-        async with self.connection.lease() as client:
-            async for event in client.chat(
-                chat.model,
-                prompt,
-                options=self.offload.options_for(chat.model),
-                num_ctx=num_ctx,
-                keep_alive=chat.settings.keep_alive,
-            ):
-                if isinstance(event, ContentDelta):
-                    parts.append(event.text)
-        summary = "".join(parts).strip()
-        system = (chat.system_prompt + "\n\n" if chat.system_prompt else "") + (
-            f"Summary of an earlier conversation (“{chat.title}”):\n{summary}"
-        )
-        return await self.new_chat(
-            chat.model,
-            title=f"{chat.title} (continued)",
-            system_prompt=system,
-            settings=chat.settings,
-        )
+        return await summarise_into_new_chat(self, chat_id)
 
     # --- export and import --------------------------------------------------------------
 
