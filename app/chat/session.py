@@ -11,6 +11,7 @@ cancel the task that iterates `send()` / `regenerate()` / `edit_and_resend()`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -122,7 +123,8 @@ class ChatSession:
         self.state = TurnState.IDLE
         self._model_info: dict[str, ModelInfo | None] = {}
         self._loaded_context: dict[str, int | None] = {}
-        self._version: str | None = None
+        self._versions: dict[str, str] = {}
+        """Ollama's version per host (asked once, after the first answer from it)."""
         self._sent_num_ctx: dict[str, int] = {}
 
     @property
@@ -328,10 +330,12 @@ class ChatSession:
         error: OllamaError | None = None
         done: Done | None = None
         final: Message | None = None
+        # The client current when the turn starts serves this whole answer, even if the host
+        # is switched meanwhile.
+        client = self.connection.acquire()
+        held: OllamaClient | None = client
         try:
             yield TurnStarted(self.chat_id, user_id, answer.id, plan)
-            # The client current now serves this whole answer, even if the host is switched.
-            client = self.connection.acquire()
             stream = client.chat(
                 chat.model,
                 messages,
@@ -373,13 +377,13 @@ class ChatSession:
             finally:
                 # Close the HTTP stream here, on this loop, rather than leaving a suspended
                 # generator to the garbage collector.
-                try:
-                    await stream.aclose()
-                finally:
-                    await self.connection.release(client)
+                await stream.aclose()
             if done is None and error is None:
                 status = "interrupted"
-            facts = await self._provenance_facts(chat.model) if done else None
+            # Asked of the server that answered, even if the host was switched meanwhile.
+            facts = await self._provenance_facts(client, chat.model) if done else None
+            held = None
+            await self.connection.release(client)
             final = await self._io(
                 lambda: self._finish(
                     answer.id,
@@ -398,12 +402,16 @@ class ChatSession:
             )
             self.state = TurnState.DONE if status == "complete" else TurnState.FAILED
         finally:
+            if held is not None:
+                await self.connection.release(held)
             if final is None:
                 # Stopped (the task was cancelled or the caller stopped iterating), or the
                 # store failed: whatever arrived is saved, and the chat can be used again.
+                # Through the writer as every other write of the turn (so it lands after a
+                # save still queued there, and a locked database does not freeze the loop).
                 ended: Status = "complete" if done is not None else "stopped"
                 try:
-                    self._finish(
+                    await self._finish_shielded(
                         answer.id,
                         ended,
                         content,
@@ -421,26 +429,31 @@ class ChatSession:
                 self.state = TurnState.STOPPED
         yield TurnFinished(self.state, final, error)
 
+    async def _finish_shielded(self, *args: Any, **kwargs: Any) -> Message:
+        """`_finish` on the blocking runner, completed even if this task is cancelled again."""
+        return await asyncio.shield(self._io(lambda: self._finish(*args, **kwargs)))
+
     async def _provenance_facts(
-        self, model: str
+        self, client: OllamaClient, model: str
     ) -> tuple[int | None, float | None, str | None, str | None]:
         """After a turn: (effective num_ctx, GPU %, digest, Ollama version), each if known."""
         effective: int | None = None
         gpu: float | None = None
         digest: str | None = None
         try:
-            loaded = await self.client.loaded()
+            loaded = await client.loaded()
             entry = next((m for m in loaded if _same_model(m.name, model)), None)
             if entry is not None:
                 effective, gpu = entry.context_length, float(entry.gpu_percent)
-                self._loaded_context[model] = entry.context_length
-            installed = await self.client.list_models()
+                if client is self.client:
+                    self._loaded_context[model] = entry.context_length
+            installed = await client.list_models()
             digest = next((m.digest for m in installed if _same_model(m.name, model)), None)
-            if self._version is None:
-                self._version = await self.client.version()
+            if client.host not in self._versions:
+                self._versions[client.host] = await client.version()
         except OllamaError as exc:
             log.info("provenance lookup failed: %s", exc)
-        return effective, gpu, digest, self._version
+        return effective, gpu, digest, self._versions.get(client.host)
 
     def _finish(
         self,
@@ -459,7 +472,12 @@ class ChatSession:
         info: ModelInfo | None = None,
     ) -> Message:
         stats = done.stats if done else None
-        effective, gpu, digest, version = facts or (None, None, None, self._version)
+        effective, gpu, digest, version = facts or (
+            None,
+            None,
+            None,
+            self._versions.get(self.client.host),
+        )
         warning = None
         if stats is not None and dropped_more_than_planned(plan, stats.prompt_eval_count):
             warning = (

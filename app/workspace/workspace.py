@@ -412,6 +412,7 @@ class Workspace:
         version = await self.read(self.db.data_version)
         if self._data_version is None:
             self._data_version = version
+            self._touched.clear()  # the baseline below already holds our own changes
             self._chat_stamps = await self._stamps()
             return frozenset()
         if version == self._data_version:

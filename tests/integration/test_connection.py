@@ -214,11 +214,6 @@ def test_a_turn_finishes_on_the_server_it_began_on_and_the_next_goes_to_the_new_
     ]
 
 
-@pytest.mark.xfail(
-    reason="ChatSession._provenance_facts asks the client current after the stream (the new "
-    "server), not the one that answered, and caches the version per session",
-    strict=True,
-)
 def test_an_answer_that_outlived_a_switch_records_the_server_that_gave_it(
     ollama_double: OllamaDouble, other_double: OllamaDouble, db: Database
 ) -> None:

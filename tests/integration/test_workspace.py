@@ -391,11 +391,6 @@ def test_poll_external_does_not_announce_this_processs_own_changes(
     asyncio.run(go())
 
 
-@pytest.mark.xfail(
-    reason="the first poll_external (the baseline) keeps the chats this process touched "
-    "before it, so the next poll hides another process's change to them",
-    strict=True,
-)
 def test_a_chat_touched_before_the_first_poll_still_shows_external_changes(
     paths: Paths, ollama_double: OllamaDouble
 ) -> None:
@@ -551,12 +546,6 @@ def test_a_turns_database_writes_wait_on_the_writer_thread_while_the_loop_runs(
     asyncio.run(go())
 
 
-@pytest.mark.xfail(
-    reason="ChatSession._turn saves a stopped answer with a direct database call on the loop "
-    "thread, not through its blocking hook, so a locked database freezes the loop (and the "
-    "save may race an update_streaming still queued on the writer thread)",
-    strict=True,
-)
 def test_stopping_a_turn_while_the_database_is_locked_does_not_block_the_loop(
     paths: Paths, ollama_double: OllamaDouble
 ) -> None:

@@ -29,7 +29,8 @@ from app.gui.dialogs import AnswerInfoDialog
 from app.gui.main_window import MainWindow
 from app.gui.tasks import new_qt_loop, run_on_qt_loop
 from app.gui.transcript import register_scheme
-from app.store import ChatSettings, Database
+from app.store import ChatSettings
+from app.workspace import Workspace
 from tests.ollama_double.server import OllamaDouble
 
 THINKING = (
@@ -100,7 +101,8 @@ async def scene(name: str, window: MainWindow, double: OllamaDouble | None, shot
         window.pane.stop()
         return
     if name == "context":
-        chat = window.db.create_chat(model="phi4-mini:latest", settings=ChatSettings(num_ctx=1024))
+        db = window.workspace.db
+        chat = db.create_chat(model="phi4-mini:latest", settings=ChatSettings(num_ctx=1024))
         window.refresh_chats()
         window.open_chat(chat.id)
         topics = ("eigenvalues", "the determinant", "a basis", "the rank")
@@ -126,7 +128,7 @@ async def scene(name: str, window: MainWindow, double: OllamaDouble | None, shot
         await until(lambda: not window.pane.live)
         chat_id = window.pane.current_chat
         assert chat_id is not None
-        dialog = AnswerInfoDialog(window.db.messages(chat_id)[-1], window)
+        dialog = AnswerInfoDialog(window.workspace.db.messages(chat_id)[-1], window)
         dialog.show()
         await asyncio.sleep(0.8)
         save(dialog, shot)
@@ -153,9 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     data = Path(tempfile.mkdtemp(prefix="phidesk-demo-"))
     ctx = AppContext(paths=Paths.resolve(data).ensure(), host=host)
     Settings(theme=args.theme).save(ctx.paths.settings_file)
-    db = Database.open(ctx.paths.database)
-    client = OllamaClient(host)
-    window = MainWindow(ctx, db, client, ConnectionMonitor(client, None))
+    workspace = Workspace.open(ctx.paths, OllamaClient(host))
+    window = MainWindow(ctx, workspace, ConnectionMonitor(workspace.connection, None))
     window.resize(1280, 820)
     window.show()
     window.monitor.check_now()
@@ -166,12 +167,12 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             window.close()
             await window.aclose()
-            await client.aclose()
+            await workspace.aclose()
 
     try:
         run_on_qt_loop(loop, everything())
     finally:
-        db.close()
+        loop.close()
         if double is not None:
             double.stop()
     return 0
