@@ -13,7 +13,7 @@ from tests.ollama_double.models import REGISTRY
 from tests.ollama_double.replies import prompt_tokens, truncate_messages
 from tests.ollama_double.server import KeepAliveError, OllamaDouble, parse_go_duration
 
-TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60)
+TEXT = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=60)
 
 
 def test_any_scripted_reply_streams_back_exactly_in_chunks_of_at_most_chunk_size() -> None:
