@@ -586,3 +586,41 @@ def test_chat_settings_save_through_the_workspace_and_become_the_models_defaults
         assert new.settings.num_ctx == 4096
 
     drive(qt_loop, scenario())
+
+
+def test_a_chat_written_by_another_process_appears_in_the_open_window(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    app: tuple[MainWindow, Database],
+) -> None:
+    import subprocess
+    import sys
+
+    window, db = app
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from app.store import Database\n"
+        "with Database.open(Path(sys.argv[1])) as db:\n"
+        "    chat = db.create_chat(title='Asked from a terminal', model='phi4-mini:latest')\n"
+        "    db.add_message(chat.id, 'user', 'hello from phidesk ask')\n"
+    )
+
+    async def scenario() -> None:
+        assert db.list_chats() == []
+        await window.workspace.poll_external()  # the baseline, as the window's timer takes it
+        await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-c", script, str(window.workspace.db.path)],
+            check=True,
+            timeout=60,
+        )
+        await until(
+            lambda: any(
+                "Asked from a terminal" in window.sidebar.list.item(i).text()
+                for i in range(window.sidebar.list.count())
+            ),
+            10,
+        )
+
+    drive(qt_loop, scenario())
