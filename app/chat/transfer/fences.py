@@ -163,7 +163,9 @@ def _plainly_closed(block: str) -> bool:
                 fence = None
             continue
         if in_math:
-            if "```" in line or "~~~" in line:
+            # Where $$ is not math, these lines are Markdown: a fence or raw HTML (e.g. `<!--`)
+            # there can run past the block, so only the renderers can tell.
+            if "```" in line or "~~~" in line or (indent <= 3 and stripped.startswith("<")):
                 return False
             if line.rstrip(" \t").endswith("$$"):
                 in_math = False
