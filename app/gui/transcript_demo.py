@@ -1,7 +1,7 @@
 """Show a TranscriptView with a sample chat; optionally save a screenshot of it.
 
     QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1400x900x24" \\
-        .venv/bin/python -m app.gui.transcript_demo --theme dark --screenshot /tmp/dark.png
+        .venv/bin/python -m app.gui.transcript_demo --theme dark --screenshot build/dark.png
 
 The sample has a user question, a reasoning block, inline and display math (matrices, an aligned
 environment), money amounts, a table and highlighted code, and one message marked "not in

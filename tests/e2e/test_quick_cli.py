@@ -1,8 +1,6 @@
 """`phidesk quick` as a user runs it: it reaches a running PhiDesk (two real processes over the
 single-instance channel), or starts PhiDesk with the quick prompt open.
 
-Needs application.py to handle {"action": "quick"} and run_gui(quick=True); until the lead has
-wired that (it defines app.gui.application.QUICK_ACTION), these tests are skipped.
 """
 
 from __future__ import annotations
@@ -16,14 +14,11 @@ from pathlib import Path
 
 import pytest
 
-import app.gui.application
 from app.config import Paths
 from app.instance import instance_name, socket_path
 from tests.ollama_double.server import OllamaDouble
 
-WIRED = hasattr(app.gui.application, "QUICK_ACTION")
 pytestmark = [
-    pytest.mark.skipif(not WIRED, reason="needs the lead's wiring of QuickAccess (QUICK_ACTION)"),
     pytest.mark.skipif(sys.platform.startswith("win"), reason="the socket check is POSIX"),
 ]
 CONSOLE_SCRIPT = Path(sys.executable).with_name("phidesk")

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from PySide6.QtWidgets import QMessageBox, QPushButton
+from PySide6.QtWidgets import QMessageBox, QPushButton, QTableWidget
 from pytestqt.qtbot import QtBot
 
 from app.backend.client import OllamaClient
@@ -43,6 +43,13 @@ async def until(condition: Callable[[], object], what: str, seconds: float = 15.
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+def cell(table: QTableWidget, row: int, column: int) -> str:
+    """The text of a table cell that must exist."""
+    item = table.item(row, column)
+    assert item is not None, f"no cell at row {row}, column {column}"
+    return item.text()
 
 
 def open_workspace(url: str) -> Workspace:
@@ -75,7 +82,7 @@ async def manager(
 
 def installed_rows(window: ModelManagerWindow) -> list[str]:
     table = window.installed_tab.table
-    return [table.item(row, 0).text() for row in range(table.rowCount())]
+    return [cell(table, row, 0) for row in range(table.rowCount())]
 
 
 def run(qt_loop: asyncio.AbstractEventLoop, scenario: Any) -> None:
@@ -284,10 +291,7 @@ def test_set_as_default_saves_it_and_tells_the_main_window(
             window.select_installed("phi4-mini:latest")
             window.installed_tab.default_button.click()
             table = window.installed_tab.table
-            marks = {
-                table.item(row, 0).text(): table.item(row, 5).text()
-                for row in range(table.rowCount())
-            }
+            marks = {cell(table, row, 0): cell(table, row, 5) for row in range(table.rowCount())}
             assert marks["phi4-mini:latest"]
             assert not any(mark for name, mark in marks.items() if name != "phi4-mini:latest")
 
@@ -310,7 +314,7 @@ def test_installed_models_outside_the_catalog_are_listed_and_usable(
             window.defaultModelChosen.connect(chosen.append)
             await until(lambda: "my-helper:latest" in installed_rows(window), "the custom model")
             row = installed_rows(window).index("my-helper:latest")
-            assert "not in the Phi-4 catalog" in window.installed_tab.table.item(row, 1).text()
+            assert "not in the Phi-4 catalog" in cell(window.installed_tab.table, row, 1)
             window.select_installed("my-helper:latest")
             window.installed_tab.default_button.click()
             # Its size and model_info come from the server, so it still gets an estimate.
@@ -420,7 +424,7 @@ def test_fit_badges_for_an_8_gb_and_a_24_gb_gpu(
             # phi4-mini Q4_K_M (2.5 GB) with a 4K context needs about 4 GiB.
             assert small.fit_of("phi4-mini") == "gpu"
             assert small.badge_for("phi4-mini").text() == "fits on GPU"
-            # At 128K its f16 KV cache alone is 16 GiB (reference §8.1).
+            # At 128K its f16 KV cache alone is 16 GiB (docs/ollama-behaviour.md §8.1).
             small.context_chooser.setCurrentIndex(small.context_chooser.findData(131072))
             assert small.fit_of("phi4-mini") != "gpu"
             assert "131,072 tokens" in small.catalog_tab.cards["phi4-mini"].estimate_label.text()
@@ -502,19 +506,20 @@ def test_loaded_panel_shows_the_measured_partial_split_and_unloads(
         async with httpx.AsyncClient() as http:
             ps = (await http.get(f"{ollama_double.url}/api/ps")).json()["models"][0]
         size, vram = ps["size"], ps["size_vram"]
-        cpu = round((size - vram) / size * 100)  # as `ollama ps` rounds (reference §1.9)
+        # As `ollama ps` rounds (docs/ollama-behaviour.md §1.9).
+        cpu = round((size - vram) / size * 100)
         assert 0 < cpu < 100
 
         async with manager(qtbot, ollama_double.url, gpus=[GPU_8GB]) as window:
             window.tabs.setCurrentIndex(2)
             table = window.loaded_tab.table
             await until(lambda: table.rowCount() == 1, "the loaded model")
-            assert table.item(0, 0).text() == "phi4:latest"
-            assert table.item(0, 2).text().startswith(f"{100 - cpu}%")
-            assert table.item(0, 3).text() == f"{cpu}%/{100 - cpu}% CPU/GPU"
-            assert table.item(0, 4).text() == "8,192"
-            assert table.item(0, 5).text().startswith("in ")
-            assert table.item(0, 6).text().startswith("estimated: partial offload")
+            assert cell(table, 0, 0) == "phi4:latest"
+            assert cell(table, 0, 2).startswith(f"{100 - cpu}%")
+            assert cell(table, 0, 3) == f"{cpu}%/{100 - cpu}% CPU/GPU"
+            assert cell(table, 0, 4) == "8,192"
+            assert cell(table, 0, 5).startswith("in ")
+            assert cell(table, 0, 6).startswith("estimated: partial offload")
             assert not window.loaded_tab.empty.isVisible()
 
             unload = table.findChild(QPushButton, "Unload:phi4:latest")
@@ -620,8 +625,7 @@ def test_a_default_model_chosen_elsewhere_moves_the_mark(
                 table = window.installed_tab.table
                 await until(
                     lambda: any(
-                        table.item(row, 0).text() == "phi4-reasoning:latest"
-                        and table.item(row, 5).text()
+                        cell(table, row, 0) == "phi4-reasoning:latest" and cell(table, row, 5)
                         for row in range(table.rowCount())
                     ),
                     "the default mark",

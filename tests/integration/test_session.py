@@ -35,11 +35,9 @@ async def collect(events: AsyncIterator[SessionEvent]) -> list[SessionEvent]:
     return [event async for event in events]
 
 
-def run_turn(
-    double: OllamaDouble, db: Database, chat_id: int, text: str, **kwargs: float
-) -> list[SessionEvent]:
+def run_turn(double: OllamaDouble, db: Database, chat_id: int, text: str) -> list[SessionEvent]:
     async def go() -> list[SessionEvent]:
-        async with OllamaClient(double.url, **kwargs) as client:
+        async with OllamaClient(double.url) as client:
             return await collect(ChatSession(db, client, chat_id).send(text))
 
     return asyncio.run(go())

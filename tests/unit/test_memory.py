@@ -1,4 +1,4 @@
-"""The memory estimate against the worked numbers of reference/ollama-api.md §8."""
+"""The memory estimate against the worked numbers of docs/ollama-behaviour.md §8."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from app.backend.memory import (
     measured_split,
 )
 
-# /api/show model_info of phi4 Q4_K_M as the reference prints it (§1.7).
+# /api/show model_info of phi4 Q4_K_M as docs/ollama-behaviour.md §1.7 prints it.
 PHI4_MODEL_INFO: dict[str, object] = {
     "general.architecture": "phi3",
     "general.file_type": 15,
@@ -35,7 +35,8 @@ PHI4_MODEL_INFO: dict[str, object] = {
     "phi3.rope.dimension_count": 128,
     "phi3.attention.sliding_window": 131072,
 }
-# phi4-mini per §7: 32 layers, 24 heads, 8 KV heads, embedding 3072, rope dim 96.
+# phi4-mini per docs/ollama-behaviour.md §7: 32 layers, 24 heads, 8 KV heads, embedding 3072,
+# rope dim 96.
 PHI4_MINI_MODEL_INFO: dict[str, object] = {
     "general.architecture": "phi3",
     "phi3.context_length": 131072,
@@ -131,7 +132,7 @@ def test_model_info_without_the_needed_keys_is_refused(broken: dict[str, object]
         architecture_from_model_info(broken)
 
 
-# --- KV cache: the reference's worked table ------------------------------------------------------
+# --- KV cache: the worked table of docs/ollama-behaviour.md §8.1 ---------------------------
 
 
 def test_kv_per_token_worked_numbers() -> None:
@@ -188,7 +189,8 @@ def test_worked_example_phi4_q4_at_4096() -> None:
     result = estimate(PHI4, PHI4_Q4_K_M, 4096, gpus=[GPU_24GB])
     assert result.weights_bytes == PHI4_Q4_K_M
     assert result.kv_cache_bytes == 800 * MIB
-    # The reference's example rounds the compute buffer to 0.5 GiB; its formula gives 4/6 × KV.
+    # The example in docs/ollama-behaviour.md §8 rounds the compute buffer to 0.5 GiB; its
+    # formula gives 4/6 × KV.
     compute = math.ceil(4 * 800 * MIB / 6)
     assert result.compute_bytes == compute
     assert result.overhead_bytes == CUDA_OVERHEAD
@@ -210,7 +212,8 @@ def test_worked_example_phi4_q4_at_16384_fits_a_24gb_gpu() -> None:
 
 def test_phi4_q4_on_an_8gb_gpu_is_a_partial_offload() -> None:
     result = estimate(PHI4, PHI4_Q4_K_M, 4096, gpus=[GPU_8GB])
-    # Reference §8.3: floor((free - overhead - compute) / (weights per layer + KV per block)).
+    # docs/ollama-behaviour.md §8.3:
+    # floor((free - overhead - compute) / (weights per layer + KV per block)).
     budget = 7.5 * GIB - CUDA_OVERHEAD - 4 * 800 * MIB / 6
     per_layer = PHI4_Q4_K_M / 41 + 800 * MIB / 40
     expected = math.floor(budget / per_layer)

@@ -172,15 +172,15 @@ def test_reload_notes(paths: Paths) -> None:
 
 
 def test_kv_cache_saving_follows_the_reference_numbers() -> None:
-    # Reference §8.1: phi4 keeps 200 KiB per token at f16, phi4-mini 128 KiB; ggml stores
-    # q8_0 as 34 bytes per 32 values and q4_0 as 18 bytes per 32 values.
+    # docs/ollama-behaviour.md §8.1: phi4 keeps 200 KiB per token at f16, phi4-mini 128 KiB;
+    # ggml stores q8_0 as 34 bytes per 32 values and q4_0 as 18 bytes per 32 values.
     catalog = default_catalog()
     phi4 = catalog.entry("phi4")
     mini = catalog.entry("phi4-mini")
     assert phi4 is not None and mini is not None
     tokens = 16384
     phi4_f16 = tokens * 200 * KIB
-    assert phi4_f16 == 3200 * MIB  # 3.125 GiB, as in the reference table
+    assert phi4_f16 == 3200 * MIB  # 3.125 GiB, as in the table of docs/ollama-behaviour.md §8.1
     assert kv_cache_saving(phi4.architecture, tokens, "q8_0") == phi4_f16 - phi4_f16 * 34 // 64
     assert kv_cache_saving(phi4.architecture, tokens, "q4_0") == phi4_f16 - phi4_f16 * 18 // 64
     mini_f16 = tokens * 128 * KIB

@@ -315,7 +315,7 @@ def test_the_front_matter_names_the_quantization_of_the_last_answer_that_had_one
 
 
 def _with_math(md: MarkdownIt) -> MarkdownIt:
-    """The math syntaxes of PhiDesk's view (DESIGN.md): $…$/$$…$$, \\[…\\] and amsmath."""
+    """The math syntaxes of PhiDesk's view (docs/design.md): $…$/$$…$$, \\[…\\] and amsmath."""
     return md.use(amsmath_plugin).use(texmath_plugin, delimiters="brackets").use(dollarmath_plugin)
 
 
