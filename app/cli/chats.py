@@ -15,7 +15,9 @@ from app.config import AppContext
 from app.errors import PhiDeskError, UsageError
 from app.store import Chat, ChatSettings, SearchHit
 from app.workspace import (
+    Notices,
     RunningTurn,
+    Scope,
     TurnFinished,
     TurnRefused,
     TurnRefusedEvent,
@@ -110,7 +112,8 @@ def _with_arguments(settings: ChatSettings, args: argparse.Namespace) -> ChatSet
 class _AnswerPrinter:
     """Streams one turn's answer to stdout; notes on stderr; remembers how it ended."""
 
-    def __init__(self) -> None:
+    def __init__(self, notices: Notices) -> None:
+        self.notices = notices
         self.ended_with_newline = True
         self.failure: BaseException | None = None
 
@@ -118,11 +121,12 @@ class _AnswerPrinter:
         out = sys.stdout
         if isinstance(event, TurnStarted) and event.plan.excluded_ids:
             count = len(event.plan.excluded_ids)
-            print(
-                f"phidesk: note: {count} older message{'s' if count > 1 else ''} did not "
+            self.notices.info(
+                f"{count} older message{'s' if count > 1 else ''} did not "
                 f"fit in the {event.plan.limit}-token context window and "
                 f"{'were' if count > 1 else 'was'} left out (raise it with --num-ctx)",
-                file=sys.stderr,
+                scope=Scope.CHAT,
+                target=turn.chat_id,
             )
         elif isinstance(event, ContentDelta):
             out.write(event.text)
@@ -140,7 +144,7 @@ class _AnswerPrinter:
 
 async def _ask(workspace: Workspace, args: argparse.Namespace, prompt: str) -> int:
     chat = await _prepare_chat(workspace, args)
-    printer = _AnswerPrinter()
+    printer = _AnswerPrinter(workspace.notices)
     turn = workspace.send(chat.id, prompt)
     turn.listen(printer)
     assert turn.task is not None

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from app.backend.hosts import HostProfiles
 from app.config import AppContext
-from app.workspace import Workspace
+from app.workspace import Level, Notice, Workspace
 
 
 @asynccontextmanager
@@ -17,10 +18,18 @@ async def open_workspace(ctx: AppContext) -> AsyncIterator[Workspace]:
     """The database in `ctx.paths` and the Ollama at `ctx.host` (with its saved token)."""
     client = HostProfiles(ctx.paths, local_url=ctx.host).client_for_url(ctx.host)
     workspace = Workspace.open(ctx.paths, client)
+    workspace.notices.subscribe(print_notice)
     try:
         yield workspace
     finally:
         await workspace.aclose()
+
+
+def print_notice(notice: Notice) -> None:
+    """The command line's side of the one notification channel: one line on stderr."""
+    word = {Level.ERROR: "error", Level.WARNING: "warning"}.get(notice.level, "note")
+    text = notice.text[:1].lower() + notice.text[1:] if notice.text[1:2].islower() else notice.text
+    print(f"phidesk: {word}: {text.rstrip('.')}", file=sys.stderr)
 
 
 def run_with_workspace[T](ctx: AppContext, work: Callable[[Workspace], Awaitable[T]]) -> T:

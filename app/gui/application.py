@@ -123,7 +123,7 @@ async def self_test(ctx: AppContext, window: object, *, with_turn: bool) -> list
         check("data dir writable", True)
     except OSError as exc:
         check("data dir writable", False, str(exc))
-    check("database", window.workspace.db.schema_revision is not None)
+    check("database", window.workspace.schema_revision is not None)
     try:
         await katex_typesets()
         check("KaTeX in QtWebEngine", True)

@@ -41,6 +41,8 @@ from app.gui.theme import THEMES, apply_theme
 from app.workspace import (
     ChatsChanged,
     Level,
+    Notice,
+    Scope,
     SettingsChanged,
     WindowState,
     Workspace,
@@ -99,7 +101,7 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.pane)
         self.stack.addWidget(self.onboarding)
         self.notice_area = NoticeArea()
-        self.notice_area.connect_to(workspace.notices)
+        self.notice_area.connect_to(workspace.notices, accept=self._shows_here)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(8, 6, 8, 0)
@@ -139,6 +141,11 @@ class MainWindow(QMainWindow):
     def client(self) -> OllamaClient:
         """The client current now (the workspace's connection; the host may be switched)."""
         return self.workspace.client
+
+    def _shows_here(self, notice: Notice) -> bool:
+        """Everything, except what the open model manager already shows in its own area."""
+        manager = getattr(self, "_manager", None)
+        return not (notice.scope is Scope.ENGINE and manager is not None and manager.isVisible())
 
     def notice_text(self) -> str:
         """The sentence the message area shows now ("" when it is hidden)."""

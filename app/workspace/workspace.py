@@ -114,6 +114,11 @@ class Workspace:
         self.announce(ConnectionChanged(client.host))
 
     @property
+    def schema_revision(self) -> str | None:
+        """The database's migration revision (None if it was never migrated)."""
+        return self.db.schema_revision()
+
+    @property
     def prefs(self) -> Preferences:
         return self.settings.current
 
