@@ -20,6 +20,8 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,7 +29,8 @@ from app.backend.client import OllamaClient
 from app.backend.connection import Connection
 from app.backend.offload import OffloadPreferences
 from app.chat.session import ChatSession, SessionEvent
-from app.chat.transfer import export_chat_markdown, export_chats, import_files
+from app.chat.transfer import export_chat_markdown, import_files
+from app.chat.transfer.files import check_export_target, render_for_export, write_export
 from app.config import Paths
 from app.errors import PhiDeskError
 from app.store import Chat, ChatSettings, Database, Message, Preset, SearchHit
@@ -45,6 +48,9 @@ from app.workspace.summary import summarise_into_new_chat
 from app.workspace.turns import RunningTurn, TurnKind
 
 log = logging.getLogger(__name__)
+
+EXPORT_BATCH = 20
+"""Chats rendered per call on the reader thread during an export."""
 
 T = TypeVar("T")
 
@@ -372,17 +378,31 @@ class Workspace:
         include_thinking: bool = True,
         include_provenance: bool = False,
     ) -> list[Path]:
-        """Write chats as Markdown (a .md file, a folder, or a .zip by the name)."""
+        """Write chats as Markdown (a .md file, a folder, or a .zip by the name).
+
+        The chats are rendered on the reader thread a few at a time, coming back to the loop
+        between batches: one long call would hold Python's interpreter lock for seconds, and
+        the window, which needs it for every event, would stutter."""
         ids = list(chat_ids)
-        return await self.read(
-            lambda: export_chats(
-                self.db,
-                ids,
-                destination,
-                include_thinking=include_thinking,
-                include_provenance=include_provenance,
-            )
-        )
+        check_export_target(destination, len(ids))
+        moment = datetime.now(UTC)
+
+        def render(batch: list[int]) -> list[tuple[Chat, bytes]]:
+            return [
+                render_for_export(
+                    self.db,
+                    chat_id,
+                    include_thinking=include_thinking,
+                    include_provenance=include_provenance,
+                    exported_at=moment,
+                )
+                for chat_id in batch
+            ]
+
+        rendered: list[tuple[Chat, bytes]] = []
+        for start in range(0, len(ids), EXPORT_BATCH):
+            rendered += await self.read(partial(render, ids[start : start + EXPORT_BATCH]))
+        return await self.read(lambda: write_export(rendered, destination, exported_at=moment))
 
     async def export_all(self, destination: Path) -> tuple[int, list[Path]]:
         chats = await self.list_chats()

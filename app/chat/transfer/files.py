@@ -68,6 +68,26 @@ def _write_atomically(path: Path, write: Callable[[io.BufferedWriter], None]) ->
         raise
 
 
+def render_for_export(
+    db: Database,
+    chat_id: int,
+    *,
+    include_thinking: bool = True,
+    include_provenance: bool = False,
+    exported_at: datetime,
+) -> tuple[Chat, bytes]:
+    """One chat and its export text, ready for `write_export`. Raises `NotFound`."""
+    chat = db.get_chat(chat_id)
+    text = chat_to_markdown(
+        chat,
+        db.messages(chat.id),
+        include_thinking=include_thinking,
+        include_provenance=include_provenance,
+        exported_at=exported_at,
+    )
+    return chat, text.encode("utf-8")
+
+
 def export_chats(
     db: Database,
     chat_ids: Sequence[int],
@@ -77,37 +97,49 @@ def export_chats(
     include_provenance: bool = False,
     exported_at: datetime | None = None,
 ) -> list[Path]:
-    """Export chats to files and return what was written.
+    """Export chats to files and return what was written (see `write_export` for where).
+    Raises `NotFound` for a missing chat and `TransferError` when the files cannot be
+    written."""
+    moment = exported_at or datetime.now(UTC)
+    check_export_target(Path(destination), len(chat_ids))
+    rendered = [
+        render_for_export(
+            db,
+            chat_id,
+            include_thinking=include_thinking,
+            include_provenance=include_provenance,
+            exported_at=moment,
+        )
+        for chat_id in chat_ids
+    ]
+    return write_export(rendered, destination, exported_at=moment)
 
-    `destination` ending in `.zip`: one archive holding a .md per chat (replaced if it exists).
-    Ending in `.md`: exactly one chat, written to that file. Anything else: a folder (created if
-    needed) that gets one .md per chat, named after its title; existing files are never
-    overwritten (the new ones get " (2)" and so on). Raises `NotFound` for a missing chat and
-    `TransferError` when the files cannot be written.
-    """
-    destination = Path(destination)
-    exported_at = exported_at or datetime.now(UTC)
-    chats = [db.get_chat(chat_id) for chat_id in chat_ids]
-    suffix = destination.suffix.lower()
-    if suffix == ".md" and len(chats) != 1:
+
+def check_export_target(destination: Path, count: int) -> None:
+    """Refuse, before any work, a single .md file for several chats."""
+    if destination.suffix.lower() == ".md" and count != 1:
         raise TransferError(
-            f"{destination} is one Markdown file but {len(chats)} chats were chosen; export "
+            f"{destination} is one Markdown file but {count} chats were chosen; export "
             "them to a folder or a .zip file instead"
         )
 
-    def text_of(chat: Chat) -> bytes:
-        return chat_to_markdown(
-            chat,
-            db.messages(chat.id),
-            include_thinking=include_thinking,
-            include_provenance=include_provenance,
-            exported_at=exported_at,
-        ).encode("utf-8")
 
+def write_export(
+    rendered: Sequence[tuple[Chat, bytes]], destination: Path | str, *, exported_at: datetime
+) -> list[Path]:
+    """Write rendered chats. `destination` ending in `.zip`: one archive holding a .md per chat
+    (replaced if it exists). Ending in `.md`: exactly one chat, written to that file. Anything
+    else: a folder (created if needed) that gets one .md per chat, named after its title;
+    existing files are never overwritten (the new ones get " (2)" and so on)."""
+    destination = Path(destination)
+    check_export_target(destination, len(rendered))
+    suffix = destination.suffix.lower()
+    chats = [chat for chat, _ in rendered]
+    texts = [text for _, text in rendered]
     try:
         if suffix == ".md":
             destination.parent.mkdir(parents=True, exist_ok=True)
-            data = text_of(chats[0])
+            data = texts[0]
 
             def write_file(out: io.BufferedWriter) -> None:
                 out.write(data)
@@ -120,20 +152,20 @@ def export_chats(
 
             def write_zip(out: io.BufferedWriter) -> None:
                 with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-                    for chat, name in zip(chats, unique_names(chats), strict=True):
+                    for text, name in zip(texts, unique_names(chats), strict=True):
                         info = zipfile.ZipInfo(name, date_time=stamp)
                         info.compress_type = zipfile.ZIP_DEFLATED
-                        archive.writestr(info, text_of(chat))
+                        archive.writestr(info, text)
 
             _write_atomically(destination, write_zip)
             return [destination]
         destination.mkdir(parents=True, exist_ok=True)
         existing = [p.name for p in destination.iterdir()]
         written: list[Path] = []
-        for chat, name in zip(chats, unique_names(chats, taken=existing), strict=True):
+        for text, name in zip(texts, unique_names(chats, taken=existing), strict=True):
             target = destination / name
             with target.open("xb") as out:
-                out.write(text_of(chat))
+                out.write(text)
             written.append(target)
         return written
     except OSError as exc:
