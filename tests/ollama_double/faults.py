@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 FaultKind = Literal[
-    "disconnect", "stall", "status", "malformed", "slow", "error_line", "oom", "think_tags"
+    "disconnect", "stall", "status", "malformed", "slow", "error_line", "oom", "think_tags", "html"
 ]
 FAULT_KINDS: tuple[str, ...] = (
     "disconnect",
@@ -17,6 +17,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "error_line",
     "oom",
     "think_tags",
+    "html",
 )
 
 # Endpoints that stream NDJSON; stream faults apply to these.
@@ -31,6 +32,11 @@ PULL_MID_STREAM_ERROR = "max retries exceeded: unexpected EOF"
 OOM_MESSAGE = "model requires more system memory (14.6 GiB) than is available (7.6 GiB)"
 SIGNIN_URL = "https://ollama.com/connect?name=phidesk-double&key=ZmFrZS1rZXk"
 MALFORMED_LINE = b'{"model":"phi4","created_at":"2026-01-01T00:00:00Z","message":{"role":"assis'
+# What a captive portal or a misconfigured proxy answers in Ollama's place.
+HTML_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Sign in to the network</title></head>\n"
+    b"<body><h1>Welcome</h1><p>Accept the terms to continue.</p></body></html>\n"
+)
 
 
 @dataclass
@@ -49,7 +55,7 @@ class Fault:
     def applies_to(self, path: str) -> bool:
         if self.path is not None:
             return path == self.path
-        if self.kind == "status":
+        if self.kind in ("status", "html"):
             return path == "/" or path.startswith("/api/")
         if self.kind in ("oom", "think_tags"):
             return path in MODEL_PATHS

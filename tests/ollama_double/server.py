@@ -39,6 +39,7 @@ from typing import Any, Self
 from tests.ollama_double import replies
 from tests.ollama_double.faults import (
     FAULT_KINDS,
+    HTML_PAGE,
     MALFORMED_LINE,
     MID_STREAM_ERROR,
     OOM_MESSAGE,
@@ -383,7 +384,7 @@ class OllamaDouble:
         after: int = 0,
         seconds: float = 0.3,
         delay: float = 0.05,
-        status: int = 500,
+        status: int | None = None,
         message: str | None = None,
         path: str | None = None,
         times: int | None = None,
@@ -405,6 +406,8 @@ class OllamaDouble:
                 500 → "llama runner process has terminated: exit status 2", 401 →
                 {"error":"unauthorized","signin_url":...}, 403 → empty body (the Host-header
                 check); `message` replaces the error text.
+            "html": answer every API request (and `/`) with a web page (`text/html`, HTTP
+                `status`, default 200) instead, as a captive portal or a proxy does.
             "oom": a chat/generate that has to load the model fails with 500 and `message`
                 (default "model requires more system memory (14.6 GiB) than is available
                 (7.6 GiB)"); a model already loaded with the same settings is not affected.
@@ -421,7 +424,7 @@ class OllamaDouble:
             after=after,
             seconds=seconds,
             delay=delay,
-            status=status,
+            status=status if status is not None else (200 if kind == "html" else 500),
             message=message,
             path=path,
             times=times,
@@ -703,6 +706,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         for fault in self.double._take_faults(path, ("status",)):
             self._send(fault.status, fault.body() or b"")
+            return
+        for fault in self.double._take_faults(path, ("html",)):
+            self._send(fault.status, HTML_PAGE, "text/html; charset=utf-8")
             return
         if path not in STREAM_PATHS:
             # A stall aimed at a plain endpoint (path given) answers it `seconds` late.
