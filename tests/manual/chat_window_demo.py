@@ -134,13 +134,26 @@ async def scene(name: str, window: MainWindow, double: OllamaDouble | None, shot
         save(dialog, shot)
         save(window, shot.replace(".png", "-window.png"))
         return
+    if name == "notice":
+        db = window.workspace.db
+        chat = db.create_chat(model="phi4-mini:latest", settings=ChatSettings(num_ctx=600))
+        window.refresh_chats()
+        window.open_chat(chat.id)
+        await asyncio.sleep(0.3)
+        send(window, "Please review this draft: " + "a long paragraph of text " * 120)
+        await until(lambda: window.notice_area.isVisible())
+        await asyncio.sleep(0.5)
+        save(window, shot)
+        return
     raise SystemExit(f"unknown scene {name}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--scene", choices=("midstream", "context", "info", "onboarding"), default="midstream"
+        "--scene",
+        choices=("midstream", "context", "info", "onboarding", "notice"),
+        default="midstream",
     )
     parser.add_argument("--theme", choices=("light", "dark"), default="light")
     parser.add_argument("--screenshot", required=True, metavar="PATH")
