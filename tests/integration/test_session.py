@@ -43,6 +43,15 @@ def run_turn(double: OllamaDouble, db: Database, chat_id: int, text: str) -> lis
     return asyncio.run(go())
 
 
+async def requested(double: OllamaDouble, path: str) -> None:
+    """Wait until the double has received a request to `path` (it may still be answering)."""
+    for _ in range(2000):
+        if double.requests_to(path):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no request to {path} arrived")
+
+
 def finished(events: list[SessionEvent]) -> TurnFinished:
     last = events[-1]
     assert isinstance(last, TurnFinished)
@@ -334,3 +343,97 @@ def test_a_window_loaded_for_another_chat_does_not_shrink_this_one(
             return (await session.preview("hello")).limit
 
     assert asyncio.run(go()) == 16384
+
+
+# --- the user's message is stored before the server is asked (issue 14, item 1) ------------
+
+
+def test_the_message_is_stored_before_the_server_is_asked_and_kept_when_stopped(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4-mini")
+    ollama_double.set_fault("stall", seconds=3.0, path="/api/show", times=1)
+
+    async def go() -> None:
+        async with OllamaClient(ollama_double.url) as client:
+            session = ChatSession(db, client, chat.id)
+            task = asyncio.create_task(collect(session.send("what is pi?")))
+            await requested(ollama_double, "/api/show")
+            task.cancel()  # Stop, or Ctrl-C, while /api/show is pending
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert session.state is not TurnState.STREAMING
+            (question,) = db.messages(chat.id)
+            assert (question.role, question.content) == ("user", "what is pi?")
+            assert db.get_chat(chat.id).title == "what is pi?"
+            # The unanswered question is not junk: it can be answered now.
+            ollama_double.script_reply("about 3.14159")
+            assert finished(await collect(session.regenerate())).state is TurnState.DONE
+
+    asyncio.run(go())
+    assert [(m.role, m.content) for m in db.messages(chat.id)] == [
+        ("user", "what is pi?"),
+        ("assistant", "about 3.14159"),
+    ]
+
+
+def test_a_web_page_instead_of_the_model_details_loses_nothing(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4-mini")
+    ollama_double.set_fault("html", path="/api/show")
+    ollama_double.script_reply("answered without the details")
+    assert finished(run_turn(ollama_double, db, chat.id, "hello")).state is TurnState.DONE
+
+    async def again() -> None:
+        async with OllamaClient(ollama_double.url) as client:
+            session = ChatSession(db, client, chat.id)
+            ollama_double.script_reply("answered again")
+            assert finished(await collect(session.regenerate())).state is TurnState.DONE
+            user = db.messages(chat.id)[0]
+            ollama_double.script_reply("answered the edit")
+            events = await collect(session.edit_and_resend(user.id, "hello, edited"))
+            assert finished(events).state is TurnState.DONE
+
+    asyncio.run(again())
+    assert len(ollama_double.requests_to("/api/show")) >= 2  # each session asked, and got a page
+    assert [(m.role, m.content, m.status) for m in db.messages(chat.id)] == [
+        ("user", "hello, edited", "complete"),
+        ("assistant", "answered the edit", "complete"),
+    ]
+
+
+def test_a_turn_refused_once_the_server_answered_removes_the_message_it_stored(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    # Too long only for phi4's trained window (16,384 tokens), not for the chat's own num_ctx:
+    # known only once /api/show answered, after the message was stored.
+    chat = db.create_chat(model="phi4", settings=ChatSettings(num_ctx=1_000_000))
+    with pytest.raises(TurnRefused, match="too long"):
+        run_turn(ollama_double, db, chat.id, "x " * 100_000)
+    assert len(ollama_double.requests_to("/api/show")) == 1
+    assert db.messages(chat.id) == []
+    assert db.get_chat(chat.id).title == chat.title
+    assert ollama_double.requests_to("/api/chat") == []
+
+
+def test_a_model_the_server_does_not_have_refuses_the_turn_and_removes_the_message(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4:99b")
+    with pytest.raises(TurnRefused, match="not installed"):
+        run_turn(ollama_double, db, chat.id, "hello")
+    assert db.messages(chat.id) == []
+    assert db.get_chat(chat.id).title == chat.title
+    assert ollama_double.requests_to("/api/chat") == []
+
+
+def test_an_invalid_model_name_is_refused_before_anything_is_stored_or_sent(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="no such/model/name/at/all")
+    with pytest.raises(TurnRefused, match="not a valid model name"):
+        run_turn(ollama_double, db, chat.id, "hello")
+    assert db.messages(chat.id) == []
+    assert ollama_double.requests_to("/api/show") == []
+    assert ollama_double.requests_to("/api/chat") == []

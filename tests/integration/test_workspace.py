@@ -91,6 +91,15 @@ async def ended(turn: RunningTurn) -> None:
     await asyncio.wait([turn.task])
 
 
+async def requested(double: OllamaDouble, path: str) -> None:
+    """Wait until the double has received a request to `path` (it may still be answering)."""
+    for _ in range(2000):
+        if double.requests_to(path):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no request to {path} arrived")
+
+
 def chat_changes(seen: list[Change]) -> list[ChatsChanged]:
     return [c for c in seen if isinstance(c, ChatsChanged)]
 
@@ -313,6 +322,56 @@ def test_a_turn_stopped_before_it_started_gives_the_text_back_and_frees_the_chat
             ]
 
     asyncio.run(go())
+
+
+def test_a_turn_stopped_while_the_server_is_asked_keeps_the_question(
+    paths: Paths, ollama_double: OllamaDouble
+) -> None:
+    ollama_double.set_fault("stall", seconds=3.0, path="/api/show", times=1)
+
+    async def go() -> None:
+        async with opened(paths, ollama_double) as workspace:
+            chat = await workspace.new_chat("phi4-mini")
+            seen = listen(workspace)
+            turn = workspace.send(chat.id, "kept question")
+            recorder = Recorder(turn)
+            await requested(ollama_double, "/api/show")
+            # The question is in the chat, and front ends were told, before the server answers.
+            assert [m.content for m in await workspace.messages(chat.id)] == ["kept question"]
+            assert ChatsChanged(frozenset({chat.id}), ChatChange.MESSAGES) in seen
+            assert workspace.stop(chat.id)
+            await ended(turn)
+            # Stored before the server was asked: nothing to give back, it is in the chat.
+            assert recorder.events == [TurnEnded()]
+            assert turn.refused is None and turn.answer_id is None
+            (question,) = await workspace.messages(chat.id)
+            assert (question.id, question.content) == (turn.user_message_id, "kept question")
+            assert (await workspace.chat(chat.id)).title == "kept question"
+            assert workspace.turns == {}
+
+    asyncio.run(go())
+    assert ollama_double.requests_to("/api/chat") == []
+
+
+def test_a_turn_refused_once_the_server_answered_gives_the_text_back(
+    paths: Paths, ollama_double: OllamaDouble
+) -> None:
+    async def go() -> None:
+        async with opened(paths, ollama_double) as workspace:
+            chat = await workspace.new_chat("phi4:99b")  # a valid name the server does not have
+            turn = workspace.send(chat.id, "are you there?")
+            recorder = Recorder(turn)
+            await ended(turn)
+            refused, last = recorder.events
+            assert isinstance(refused, TurnRefusedEvent)
+            assert refused.text == "are you there?"
+            assert "not installed" in refused.reason
+            assert last == TurnEnded()
+            assert turn.user_message_id is None
+            assert await workspace.messages(chat.id) == []
+
+    asyncio.run(go())
+    assert ollama_double.requests_to("/api/chat") == []
 
 
 # --- other processes ----------------------------------------------------------------------
