@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.render import StreamRenderer, pygments_css, render_markdown
 
@@ -195,3 +198,98 @@ def test_right_to_left_text_is_kept() -> None:
     html = render_markdown(text)
     assert "مرحبا بالعالم" in html and "<strong>غامق</strong>" in html and "שלום עולם" in html
     assert math_sources(html, "inline") == ["x^2"]
+
+
+# -- nesting deeper than the parser's limit --------------------------------------------------
+
+AFTER_DEEP = (
+    "A closing paragraph with *emphasis*.\n\n"
+    "```python\nprint('after the list')\n```\n\n"
+    "$$\nx^2 + y_{after}\n$$\n"
+)
+_TAG = re.compile(r"<[^>]*>")
+_WORD = re.compile(r"\w+")
+
+
+def visible_words(html: str) -> Counter[str]:
+    """The words a reader sees: tags dropped, entities decoded."""
+    return Counter(_WORD.findall(html_lib.unescape(_TAG.sub(" ", html))))
+
+
+def missing_words(words: list[str], html: str) -> Counter[str]:
+    return Counter(words) - visible_words(html)
+
+
+def nested_list(depth: int) -> tuple[str, list[str]]:
+    """A bullet list `depth` levels deep, one item per level, and the words it holds."""
+    text = "".join("  " * i + f"- level{i + 1} item\n" for i in range(depth))
+    return text, _WORD.findall(text)
+
+
+def nested_quote(depth: int) -> tuple[str, list[str]]:
+    text = "> " * depth + "deep quote words\n" + "> " * depth + "and a second line\n"
+    return text, ["deep", "quote", "words", "and", "a", "second", "line"]
+
+
+@pytest.mark.parametrize("depth", [10, 25, 200])
+def test_a_deep_list_shows_its_deep_part_as_text_and_everything_after_it(depth: int) -> None:
+    deep, words = nested_list(depth)
+    html = render_markdown(deep + "\n" + AFTER_DEEP)
+    assert not missing_words(words + _WORD.findall(AFTER_DEEP), html)
+    assert "<li>level1 item" in html  # the shallow levels are still a list
+    assert f"- level{depth} item" in html  # the deepest item is shown as its text
+    assert html.endswith(render_markdown(AFTER_DEEP))
+    assert "<p>A closing paragraph with <em>emphasis</em>.</p>" in html
+    assert '<pre class="code" data-lang="python">' in html and "print" in html
+    assert math_sources(html, "display") == ["x^2 + y_{after}"]
+
+
+def test_a_deep_blockquote_shows_its_deep_part_as_text_and_everything_after_it() -> None:
+    deep, words = nested_quote(100)
+    html = render_markdown(deep + "\n" + AFTER_DEEP)
+    assert not missing_words(words + _WORD.findall(AFTER_DEEP), html)
+    assert 0 < html.count("<blockquote>") < 100
+    assert "&gt; &gt; deep quote words" in html  # what is deeper is shown as text
+    assert html.endswith(render_markdown(AFTER_DEEP))
+    assert math_sources(html, "display") == ["x^2 + y_{after}"]
+
+
+def nested(style: str, depth: int, words: list[str]) -> str:
+    """`words[i]` at nesting level i in one of the ways Markdown nests blocks."""
+    if style == "bullets":
+        return "".join("  " * i + f"- {w}\n" for i, w in enumerate(words))
+    if style == "ordered":
+        return "".join("   " * i + f"1. {w}\n" for i, w in enumerate(words))
+    if style == "quotes":
+        return "".join("> " * (i + 1) + f"{w}\n" for i, w in enumerate(words))
+    if style == "quoted list":
+        return "".join("> " * (i + 1) + f"- {w}\n" for i, w in enumerate(words))
+    markers = {"bullets on one line": "- ", "quotes on one line": "> ", "mixed on one line": "> - "}
+    return markers[style] * depth + " ".join(words) + "\n"
+
+
+NESTING_STYLES = [
+    "bullets",
+    "ordered",
+    "quotes",
+    "quoted list",
+    "bullets on one line",
+    "quotes on one line",
+    "mixed on one line",
+]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    depth=st.integers(min_value=1, max_value=300),
+    style=st.sampled_from(NESTING_STYLES),
+    extra=st.lists(st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,7}", fullmatch=True), max_size=5),
+)
+def test_no_word_is_lost_at_any_nesting_depth(depth: int, style: str, extra: list[str]) -> None:
+    words = [f"w{i}" for i in range(depth)]
+    words[-1] = " ".join([words[-1], *extra])
+    text = nested(style, depth, words) + "\ntrailing words stay\n"
+    html = render_markdown(text)
+    expected = [*_WORD.findall(" ".join(words)), "trailing", "words", "stay"]
+    assert not missing_words(expected, html), (style, depth)
+    assert html.endswith("<p>trailing words stay</p>\n")

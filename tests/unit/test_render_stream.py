@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import itertools
 import json
 import random
+import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -198,3 +201,55 @@ def test_feeding_after_finish_is_an_error() -> None:
     renderer.finish()
     with pytest.raises(RuntimeError):
         renderer.feed("more")
+
+
+DEEP_AFTER = "A closing paragraph.\n\n```python\nprint('after')\n```\n\n$$\nx^2 + after\n$$\n"
+DEEP = {
+    "list 10 deep": "".join("  " * i + f"- level{i + 1} item\n" for i in range(10)),
+    "list 25 deep": "".join("  " * i + f"- level{i + 1} item\n" for i in range(25)),
+    "list 200 deep": "".join("  " * i + f"- level{i + 1} item\n" for i in range(200)),
+    "quotes 100 deep": "> " * 100 + "deep words\n" + "> " * 100 + "second line\n",
+    "bullets on one line": "- " * 300 + "deep words\n",
+    "quoted lists": "".join("> " * (i + 1) + f"- w{i}\n" for i in range(40)),
+    "deep item then loose text": "".join("  " * i + f"- l{i}\n" for i in range(12))
+    + "\n"
+    + " " * 22
+    + "loose\n\n"
+    + " " * 24
+    + "$$\ninside\n$$\n",
+}
+
+
+@pytest.mark.parametrize("text", DEEP.values(), ids=DEEP.keys())
+def test_nesting_deeper_than_the_limit_streams_to_the_full_render(text: str) -> None:
+    text = text + "\n" + DEEP_AFTER
+    rng = random.Random(text)
+    largest = max(6, len(text) // 200)  # a few hundred chunks, each compared to a full render
+    for size in (largest, largest * 3):
+        html = stream_and_compare(text, chunks(text, rng, size), rng).finish()
+        visible = Counter(re.findall(r"\w+", html_lib.unescape(re.sub(r"<[^>]*>", " ", html))))
+        assert not Counter(re.findall(r"\w+", text)) - visible  # nothing was dropped
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    depth=st.integers(min_value=1, max_value=300),
+    marker=st.sampled_from(["- ", "1. ", "> ", "> - "]),
+    data=st.data(),
+)
+def test_any_chunking_of_deep_nesting_gives_the_full_render(
+    depth: int, marker: str, data: st.DataObject
+) -> None:
+    indent = " " * len(marker) if marker[0] != ">" else ""
+    lines = [indent * i + (marker * (i + 1) if not indent else marker) for i in range(depth)]
+    text = "".join(f"{line}w{i}\n" for i, line in enumerate(lines)) + "\n" + DEEP_AFTER
+    cuts = data.draw(
+        st.lists(st.integers(min_value=1, max_value=len(text) - 1), max_size=100, unique=True)
+    )
+    bounds = [0, *sorted(cuts), len(text)]
+    renderer = StreamRenderer()
+    page = Page()
+    for a, b in itertools.pairwise(bounds):
+        page.apply(renderer.feed(text[a:b]))
+    page.apply(renderer.take())
+    assert renderer.finish() == render_markdown(text) == page.html()

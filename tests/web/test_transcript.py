@@ -303,3 +303,15 @@ def test_the_scheme_serves_only_the_page_katex_and_styles(qtbot: QtBot) -> None:
     assert font is not None and font[0] == b"font/woff2"
     for path in ["../pyproject.toml", "katex/../../../../pyproject.toml", "package.json", "x.js"]:
         assert handler.content(path) is None, path
+
+
+def test_the_words_after_a_very_deep_list_are_visible(qtbot: QtBot, view: TranscriptView) -> None:
+    deep = "".join("  " * i + f"- level{i + 1}\n" for i in range(30))
+    after = "The answer goes on after the list.\n\n```text\ncode after the list\n```\n"
+    view.set_messages([message("a", deep + "\n" + after + "\n$$\nx + y\n$$\n")])
+    qtbot.waitUntil(lambda: state(qtbot, view)["messages"] == 1, timeout=LOAD_MS)
+    text = js(qtbot, view, "document.body.innerText")
+    assert "level30" in text and "level1" in text
+    assert "The answer goes on after the list." in text and "code after the list" in text
+    s = wait_typeset(qtbot, view)
+    assert s["math"] == 1 and s["typeset"] == 1
