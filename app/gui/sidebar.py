@@ -37,6 +37,10 @@ def relative_time(moment: datetime, now: datetime | None = None) -> str:
     return moment.astimezone().strftime("%Y-%m-%d")
 
 
+HITS_PER_SLICE = 8
+"""Search hits laid out per turn of the event loop."""
+
+
 class ChatSidebar(QWidget):
     chatSelected = Signal(int)
     searchHitActivated = Signal(int, int)
@@ -95,6 +99,7 @@ class ChatSidebar(QWidget):
         self.list.customContextMenuRequested.connect(self._menu)
         self.undo_button.clicked.connect(self._undo)
         self.searching = False
+        self._fill_generation = 0
 
     @property
     def query(self) -> str:
@@ -106,6 +111,7 @@ class ChatSidebar(QWidget):
 
     def show_chats(self, chats: list[Chat], current: int | None) -> None:
         self.searching = False
+        self._fill_generation += 1  # hits still being added belong to a search now over
         self.list.blockSignals(True)
         self.list.clear()
         for chat in chats:
@@ -126,10 +132,26 @@ class ChatSidebar(QWidget):
         self.list.blockSignals(False)
 
     def show_hits(self, hits: list[SearchHit]) -> None:
+        """Show search hits. Each is a rich-text label (about half a millisecond of layout), so
+        they are added a slice at a time, each slice in its own turn of the event loop: fifty
+        hits never hold the window for a whole frame."""
         self.searching = True
+        self._fill_generation += 1
         self.list.blockSignals(True)
         self.list.clear()
-        for hit in hits:
+        self.list.blockSignals(False)
+        if not hits:
+            item = QListWidgetItem("No messages match.")
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.list.addItem(item)
+            return
+        self._add_hits(hits, 0, self._fill_generation)
+
+    def _add_hits(self, hits: list[SearchHit], start: int, generation: int) -> None:
+        if generation != self._fill_generation:
+            return  # a newer list or search replaced these hits
+        self.list.blockSignals(True)
+        for hit in hits[start : start + HITS_PER_SLICE]:
             item = QListWidgetItem()
             item.setData(CHAT_ID, hit.chat_id)
             item.setData(MESSAGE_ID, hit.message_id)
@@ -140,11 +162,10 @@ class ChatSidebar(QWidget):
             item.setSizeHint(label.sizeHint())
             self.list.addItem(item)
             self.list.setItemWidget(item, label)
-        if not hits:
-            item = QListWidgetItem("No messages match.")
-            item.setFlags(Qt.ItemFlag.NoItemFlags)
-            self.list.addItem(item)
         self.list.blockSignals(False)
+        rest = start + HITS_PER_SLICE
+        if rest < len(hits):
+            QTimer.singleShot(0, self, lambda: self._add_hits(hits, rest, generation))
 
     @Slot(QListWidgetItem, QListWidgetItem)
     def _current_changed(self, item: QListWidgetItem | None, _: QListWidgetItem | None) -> None:
