@@ -1,0 +1,254 @@
+"""`phidesk import` against hostile files, as a real subprocess under a memory cap: zip bombs, a
+2 GB Markdown file, JSON nested 100,000 deep, numbers and dates no database can hold, encrypted
+zip entries and an import that runs out of memory. Each is one sentence on stderr, exit 1, and
+nothing imported; a big export that is merely big still imports under the same cap."""
+
+from __future__ import annotations
+
+import resource
+import struct
+import subprocess
+import sys
+import zipfile
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from app.chat.transfer import chat_to_markdown
+from app.config import Paths
+from app.store import Chat, ChatSettings, ContextUsage, Database, Message
+
+MiB = 1 << 20
+GiB = 1 << 30
+MEMORY_CAP = 300 * MiB
+MADE = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
+REFUSALS = ("is damaged", "is too large", "is not supported")
+
+
+def phidesk(
+    data: Path, *args: str, memory_cap: int = MEMORY_CAP
+) -> subprocess.CompletedProcess[str]:
+    """The command line in a child process whose address space is capped at `memory_cap`."""
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_cap, memory_cap))
+
+    return subprocess.run(
+        [sys.executable, "-m", "app", "--data-dir", str(data), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        preexec_fn=cap,
+    )
+
+
+def chats_in(data: Path) -> int:
+    with Database.open(Paths.resolve(data).ensure().database) as db:
+        return len(db.list_chats())
+
+
+def assert_refused(done: subprocess.CompletedProcess[str], *names: str) -> str:
+    """Exit 1 with one `phidesk: error:` sentence that names `names` and says damaged, too large
+    or not supported; returns the sentence."""
+    assert done.returncode == 1, (done.returncode, done.stderr[-2000:])
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr[-2000:]
+    line = lines[0]
+    assert line.startswith("phidesk: error: "), line
+    assert "unexpected error" not in line and "Traceback" not in done.stderr
+    assert any(words in line for words in REFUSALS), line
+    for name in names:
+        assert name in line, line
+    assert done.stdout == ""
+    return line
+
+
+def export_text(
+    title: str = "Sample", *, messages: int = 2, size: int = 10, line: int = 100
+) -> str:
+    """A PhiDesk export of a chat whose messages hold `size` characters each, in lines of
+    `line` characters."""
+    row = "x" * (line - 1) + "\n"
+    content = row * (size // line) + "y" * (size % line) + "\n"
+    records = [
+        Message(i, 7, "user" if i % 2 else "assistant", content, "", "complete", None, MADE,
+                MADE, None, None)
+        for i in range(1, messages + 1)
+    ]  # fmt: skip
+    chat = Chat(7, title, "normal", "phi4-mini", "", ChatSettings(), False, MADE, MADE, None,
+                ContextUsage(), messages)  # fmt: skip
+    return chat_to_markdown(chat, records, exported_at=MADE)
+
+
+# ---------------------------------------------------------------- zip archives made by hand
+
+
+def _deflate_repeated(head: bytes, chunk: bytes, times: int) -> bytes:
+    """A raw deflate stream of `head` then `chunk` `times` times, made without compressing
+    every copy: each part is flushed so that it stands alone, and copies are concatenated."""
+
+    def alone(data: bytes) -> bytes:
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+        return packer.compress(data) + packer.flush(zlib.Z_FULL_FLUSH)
+
+    final = zlib.compressobj(9, zlib.DEFLATED, -15).flush()
+    return alone(head) + alone(chunk) * times + final
+
+
+def write_zip_entry(
+    path: Path,
+    name: str,
+    packed: bytes,
+    *,
+    size: int,
+    crc: int,
+    method: int = zipfile.ZIP_DEFLATED,
+    flags: int = 0,
+) -> None:
+    """A .zip holding one entry whose bytes and header fields are exactly as given."""
+    encoded = name.encode()
+    local = struct.pack(
+        "<4s5H3L2H", b"PK\x03\x04", 20, flags, method, 0, 0x21, crc, len(packed), size,
+        len(encoded), 0,
+    ) + encoded  # fmt: skip
+    central = struct.pack(
+        "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, flags, method, 0, 0x21, crc, len(packed), size,
+        len(encoded), 0, 0, 0, 0, 0, 0,
+    ) + encoded  # fmt: skip
+    end = struct.pack(
+        "<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(packed), 0
+    )
+    path.write_bytes(local + packed + central + end)
+
+
+def write_bomb(path: Path, *, unpacked: int = GiB, declared: int | None = None) -> None:
+    """A zip of a few MB whose one .md entry starts like an export and unpacks to `unpacked`
+    bytes; `declared` (default: the truth) is the size its headers claim."""
+    chunk = (b"a" * 1023 + b"\n") * 1024
+    times = (unpacked - 4096) // len(chunk)
+    lines = times * 1024
+    head = export_text(messages=1).split("<!-- phidesk ")[0] + (
+        '<!-- phidesk {"role": "user", "created": "2026-03-01T08:30:00+00:00", '
+        f'"updated": "2026-03-01T08:30:00+00:00", "lines": {lines}}} -->\n\n'
+    )
+    data_head = head.encode()
+    crc = zlib.crc32(data_head)
+    for _ in range(times):
+        crc = zlib.crc32(chunk, crc)
+    size = len(data_head) + times * len(chunk)
+    packed = _deflate_repeated(data_head, chunk, times)
+    write_zip_entry(path, "bomb.md", packed, size=size if declared is None else declared, crc=crc)
+
+
+# ---------------------------------------------------------------- item 9: bombs and sizes
+
+
+def test_a_zip_bomb_is_refused_by_its_declared_size_under_a_memory_cap(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.zip"
+    write_bomb(bomb)
+    assert bomb.stat().st_size < 4 * MiB
+    line = assert_refused(phidesk(tmp_path / "data", "import", str(bomb)), "bomb.zip", "bomb.md")
+    assert "too large" in line
+    assert chats_in(tmp_path / "data") == 0
+
+
+def test_a_zip_bomb_that_lies_about_its_size_is_refused_under_a_memory_cap(
+    tmp_path: Path,
+) -> None:
+    bomb = tmp_path / "liar.zip"
+    write_bomb(bomb, declared=10_000)
+    assert_refused(phidesk(tmp_path / "data", "import", str(bomb)), "liar.zip")
+    assert chats_in(tmp_path / "data") == 0
+
+
+def test_a_2_gb_markdown_file_is_refused_by_its_size_before_it_is_read(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.md"
+    with huge.open("wb") as out:
+        out.write(export_text().encode())
+        out.truncate(2 * GiB)  # sparse: takes no disk space
+    line = assert_refused(phidesk(tmp_path / "data", "import", str(huge)), "huge.md")
+    assert "too large" in line
+    assert chats_in(tmp_path / "data") == 0
+
+
+def test_a_big_export_that_is_not_a_bomb_still_imports_under_the_memory_cap(
+    tmp_path: Path,
+) -> None:
+    archive = tmp_path / "big.zip"
+    text = export_text(messages=40, size=2_500)  # about 100 KB a chat
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        for n in range(300):
+            out.writestr(f"chat {n}.md", text.replace('title: "Sample"', f'title: "Chat {n}"'))
+    long_chat = tmp_path / "long.md"
+    long_chat.write_text(export_text("Long", messages=2_000, size=12_000))  # about 24 MB
+    assert 20 * MiB < long_chat.stat().st_size < 32 * MiB
+    done = phidesk(tmp_path / "data", "import", str(archive), str(long_chat))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert chats_in(tmp_path / "data") == 301
+
+
+# ---------------------------------------------------------------- item 17: hostile values
+
+DEEP = "[" * 100_000 + "]" * 100_000
+TOO_BIG = "1" + "0" * 30
+USER_META = '<!-- phidesk {"role": "user", "created": "2026-03-01T08:30:00+00:00"'
+
+HOSTILE: dict[str, Callable[[str], str]] = {
+    "front matter nested 100,000 deep": lambda t: t.replace("options: {}", f"options: {DEEP}"),
+    "message comment nested 100,000 deep": lambda t: t.replace(
+        "<!-- phidesk {", "<!-- phidesk {" + f'"deep": {DEEP}, ', 1
+    ),
+    "chat id 10^30": lambda t: t.replace("\nid: 7\n", f"\nid: {TOO_BIG}\n"),
+    "num_ctx 10^30": lambda t: t.replace("num_ctx: null", f"num_ctx: {TOO_BIG}"),
+    "context 10^30": lambda t: t.replace("context_used: null", f"context_used: {TOO_BIG}"),
+    "message count 10^30": lambda t: t.replace("messages: 2", f"messages: {TOO_BIG}"),
+    "chat created after year 9999": lambda t: t.replace(
+        'created: "2026-03-01T08:30:00+00:00"', 'created: "9999-12-31T23:59:59-12:00"'
+    ),
+    "message created before year 1": lambda t: t.replace(
+        USER_META, '<!-- phidesk {"role": "user", "created": "0001-01-01T00:00:00+01:00"'
+    ),
+    "message created in year 9999": lambda t: t.replace(
+        USER_META, '<!-- phidesk {"role": "user", "created": "9999-12-31T23:59:59+00:00"'
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_a_hostile_value_in_an_export_is_one_sentence_and_imports_nothing(
+    tmp_path: Path, case: str
+) -> None:
+    good = tmp_path / "good.md"
+    good.write_text(export_text("Good"))
+    text = export_text("Hostile")
+    hostile = HOSTILE[case](text)
+    assert hostile != text
+    bad = tmp_path / "hostile.md"
+    bad.write_text(hostile)
+    line = assert_refused(phidesk(tmp_path / "data", "import", str(good), str(bad)), "hostile.md")
+    assert "is damaged" in line
+    assert chats_in(tmp_path / "data") == 0
+
+
+def test_an_encrypted_zip_entry_is_not_supported(tmp_path: Path) -> None:
+    data = export_text().encode()
+    locked = tmp_path / "locked.zip"
+    write_zip_entry(
+        locked, "chat.md", data, size=len(data), crc=zlib.crc32(data), method=0, flags=0x1
+    )
+    line = assert_refused(phidesk(tmp_path / "data", "import", str(locked)), "locked.zip")
+    assert "not supported" in line and "encrypted" in line
+    assert chats_in(tmp_path / "data") == 0
+
+
+def test_running_out_of_memory_during_an_import_is_one_sentence(tmp_path: Path) -> None:
+    long_chat = tmp_path / "long.md"
+    long_chat.write_text(export_text("Long", messages=2_000, size=12_000))
+    done = phidesk(tmp_path / "data", "import", str(long_chat), memory_cap=150 * MiB)
+    line = assert_refused(done, "long.md")
+    assert "too large" in line and "memory" in line
+    assert chats_in(tmp_path / "data") == 0
