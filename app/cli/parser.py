@@ -13,6 +13,7 @@ from typing import NoReturn
 from app import __version__
 from app.cli.chats import COMMANDS as CHAT_COMMANDS
 from app.cli.command import Command
+from app.cli.doctor import COMMANDS as DOCTOR_COMMANDS
 from app.cli.models import COMMANDS as MODEL_COMMANDS
 from app.cli.quick import COMMANDS as QUICK_COMMANDS
 from app.cli.transfer import COMMANDS as TRANSFER_COMMANDS
@@ -42,6 +43,7 @@ COMMANDS: list[Command] = [
     *CHAT_COMMANDS,
     *TRANSFER_COMMANDS,
     *QUICK_COMMANDS,
+    *DOCTOR_COMMANDS,
 ]
 
 
