@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import datetime
 from typing import Any
 
 from app.backend.events import ContentDelta
 from app.cli.command import Command
+from app.cli.text import safe, safe_json
 from app.cli.workspace import run_with_workspace
 from app.config import AppContext
 from app.errors import PhiDeskError, UsageError
@@ -204,14 +204,14 @@ def _run_chats(ctx: AppContext, args: argparse.Namespace) -> int:
         return 0
     chats = run_with_workspace(ctx, lambda workspace: workspace.list_chats())
     if args.json:
-        print(json.dumps([_chat_json(c) for c in chats], ensure_ascii=False, indent=2))
+        print(safe_json([_chat_json(c) for c in chats]))
         return 0
     for c in chats:
         updated = c.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
         pin = "*" if c.pinned else " "
         print(
             f"{c.id:>5}{pin} {updated}  {c.message_count:>4} msgs  "
-            f"{_context_text(c):>13}  {c.model or '-':<24} {c.title}"
+            f"{_context_text(c):>13}  {safe(c.model) or '-':<24} {safe(c.title)}"
         )
     return 0
 
@@ -219,8 +219,8 @@ def _run_chats(ctx: AppContext, args: argparse.Namespace) -> int:
 def _print_hits(hits: list[SearchHit], args: argparse.Namespace) -> None:
     if not args.json:
         for h in hits:
-            snippet = " ".join(h.snippet.split())
-            print(f"{h.chat_id}\t{h.message_id}\t{h.chat_title}\t{snippet}")
+            snippet = " ".join(safe(h.snippet).split())
+            print(f"{h.chat_id}\t{h.message_id}\t{safe(h.chat_title)}\t{snippet}")
         return
     rows = [
         {
@@ -234,7 +234,7 @@ def _print_hits(hits: list[SearchHit], args: argparse.Namespace) -> None:
         }
         for h in hits
     ]
-    print(json.dumps(rows, ensure_ascii=False, indent=2))
+    print(safe_json(rows))
 
 
 COMMANDS: list[Command] = [

@@ -17,6 +17,7 @@ from app.backend.hosts import HostProfiles
 from app.backend.models import InstalledModel, LoadedModel
 from app.backend.names import validate_model_name
 from app.cli.command import Command
+from app.cli.text import safe
 from app.config import AppContext
 
 
@@ -94,10 +95,10 @@ def _run_models(ctx: AppContext, args: argparse.Namespace) -> int:
     for row in rows:
         table.append(
             (
-                str(row["name"]),
+                safe(row["name"]),
                 human_bytes(int(str(row["size"]))),
-                str(row["quantization"]),
-                str(row["family"]),
+                safe(row["quantization"]),
+                safe(row["family"]),
                 "yes" if row["loaded"] else "no",
                 f"{row['gpu_percent']}%" if row["loaded"] else "-",
             )
@@ -133,7 +134,7 @@ class ProgressBar:
         if not force and now - self._last < (0.1 if self._tty else 2.0):
             return
         self._last = now
-        line = self.render(progress)
+        line = safe(self.render(progress))  # the status text is the server's
         if self._tty:
             self._stream.write("\r" + line.ljust(79)[:200])
         else:

@@ -16,6 +16,7 @@ from app.cli.command import Command
 from app.cli.doctor import COMMANDS as DOCTOR_COMMANDS
 from app.cli.models import COMMANDS as MODEL_COMMANDS
 from app.cli.quick import COMMANDS as QUICK_COMMANDS
+from app.cli.text import safe
 from app.cli.transfer import COMMANDS as TRANSFER_COMMANDS
 
 EXIT_OK = 0
@@ -25,7 +26,7 @@ EXIT_INTERRUPTED = 130
 
 
 def fail(message: str, status: int = EXIT_FAILURE) -> int:
-    print(f"phidesk: error: {message}", file=sys.stderr)
+    print(f"phidesk: error: {safe(message)}", file=sys.stderr)
     return status
 
 
@@ -33,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line and exit with status 2."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"phidesk: error: {message} (see phidesk --help)", file=sys.stderr)
+        print(f"phidesk: error: {safe(message)} (see phidesk --help)", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
 
 

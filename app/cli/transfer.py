@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from app.cli.command import Command
+from app.cli.text import safe
 from app.cli.workspace import run_with_workspace
 from app.config import AppContext
 from app.errors import PhiDeskError, UsageError
@@ -90,7 +91,7 @@ def _run_export(ctx: AppContext, args: argparse.Namespace) -> int:
     if written is None:
         return 0
     for path in written:
-        print(path)
+        print(safe(path))
     return 0
 
 
@@ -107,7 +108,7 @@ def _run_import(ctx: AppContext, args: argparse.Namespace) -> int:
     files = [Path(name) for name in args.files]
     chats = run_with_workspace(ctx, lambda workspace: workspace.import_files(files))
     for chat in chats:
-        print(f"{chat.id}\t{chat.message_count} msgs\t{chat.title}")
+        print(f"{chat.id}\t{chat.message_count} msgs\t{safe(chat.title)}")
     return 0
 
 

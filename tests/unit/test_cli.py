@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from app import __version__
+from app.cli.text import safe, safe_json
 from app.diagnostics import check_python
 from app.errors import PhiDeskError
 from app.main import main
@@ -52,3 +54,17 @@ def test_old_python_is_refused_with_a_clear_message() -> None:
     ):
         check_python((3, 11, 7))
     check_python((3, 12, 0))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\x1b]0;pwned\x07\x1b[2J", "a\x9b31mb", "abc\u202edcba\u2066x\u2069", "lone \ud800 half"],
+)
+def test_safe_text_keeps_no_terminal_control_and_json_keeps_the_data(text: str) -> None:
+    shown = safe(f"title {text}\tand\nmore")
+    assert shown.startswith("title ") and "\t" not in shown and "\n" not in shown
+    assert all(ch.isprintable() or ch == " " for ch in shown), ascii(shown)
+    assert safe("one\ttwo\nthree", multiline=True) == "one\ttwo\nthree"
+    encoded = safe_json({"title": text})
+    assert all(ch.isprintable() or ch in " \n" for ch in encoded), ascii(encoded)
+    assert json.loads(encoded) == {"title": text}
