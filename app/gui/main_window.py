@@ -269,6 +269,12 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         self.shortcuts_action = self._action("&Keyboard shortcuts", "F1", self.show_shortcuts)
         help_menu.addAction(self.shortcuts_action)
+        from app.gui.diagnose import open_diagnose
+
+        self.diagnose_action = self._action(
+            "&Diagnose…", None, lambda: open_diagnose(self, self.ctx.paths, self.client)
+        )
+        help_menu.addAction(self.diagnose_action)
 
     def _connect(self) -> None:
         self.sidebar.chatSelected.connect(self.open_chat)

@@ -96,7 +96,9 @@ def _version_text(version: tuple[int, ...]) -> str:
 
 
 def _size(count: float) -> str:
-    return f"{count / GIB:.1f} GiB" if count >= GIB / 10 else f"{count / 1e6:.0f} MB"
+    if count >= GIB / 10:
+        return f"{count / GIB:.1f} GiB"
+    return f"{count / 1e6:.0f} MB" if count >= 1e6 else f"{count / 1e3:.0f} KB"
 
 
 # --- Ollama -------------------------------------------------------------------------------------
@@ -361,11 +363,13 @@ def check_schema(path: Path, ours: bool, revision: str | None) -> Check:
     if revision is None:
         return Check("Schema", Status.OK, "empty: PhiDesk sets it up when it first opens it")
     if revision == head:
-        return Check("Schema", Status.OK, f"{revision}, the newest")
+        return Check("Schema", Status.OK, f"revision {revision}, the newest")
     if revision in migrate.known_revisions():
-        detail = f"{revision}: PhiDesk upgrades it to {head}, after a backup, when it next opens it"
+        detail = (
+            f"revision {revision}: PhiDesk upgrades it to {head} (after a backup) when it opens it"
+        )
         return Check("Schema", Status.OK, detail)
-    detail = f"{shown(revision)} was written by a newer PhiDesk"
+    detail = f"revision {shown(revision)} was written by a newer PhiDesk"
     return Check("Schema", Status.PROBLEM, detail, "install that PhiDesk version or newer")
 
 

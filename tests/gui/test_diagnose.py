@@ -88,9 +88,9 @@ def test_help_diagnose_shows_the_doctors_lines_and_copies_them(
         assert not dialog.copy_button.isEnabled()
         await until(lambda: dialog.checks, seconds=60)
         assert row_status(dialog, "Ollama") == "ok"
-        assert row_text(dialog, "Ollama") == f"Version {VERSION} at {window.client.host}."
+        assert row_text(dialog, "Ollama") == f"Version {VERSION} at {window.client.host}"
         assert row_status(dialog, "Model phi4-mini:latest") == "ok"
-        assert row_text(dialog, "Model phi4-mini:latest") == "Offers completion, tools."
+        assert row_text(dialog, "Model phi4-mini:latest") == "Offers completion, tools"
         assert row_status(dialog, "Database") == "ok"
         assert row_status(dialog, "Schema") == "ok"
         # Offscreen there is no tray: the window's own answer, with what to do.

@@ -93,7 +93,7 @@ def test_a_healthy_setup_reports_each_check_on_one_line_and_exits_0(
     assert found["Model phi4-mini:latest"] == ("ok", "offers completion, tools")
     assert found["Model phi4-mini-reasoning:latest"] == ("ok", "offers completion, thinking")
     assert found["Database"][0] == "ok" and "integrity check" in found["Database"][1]
-    assert found["Schema"] == ("ok", f"{head_revision()}, the newest")
+    assert found["Schema"] == ("ok", f"revision {head_revision()}, the newest")
     assert found["Data folder"][0] == "ok"
     assert found["KaTeX"][0] == "ok"
     for name in ("GPU", "Backups", "Keyring", "Tray", "Global shortcut"):
