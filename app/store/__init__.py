@@ -47,6 +47,15 @@ updated_at, stats: ChatStats | None (app.values), provenance: Provenance | None)
     gpu_percent, options (dict), ollama_version, tokens_per_second, excluded_message_ids,
     warning.
 
+Import (`app.store.importing`)
+    import_chats(items: Iterable[(Chat, Sequence[Message])], batch_size=50) -> ImportResult(
+        added: list[Chat], skipped: list[Chat])   all-or-nothing and only once: chats are
+        staged in short transactions (shown nowhere until the last one unmarks them all), an
+        exception or a killed process leaves nothing visible (the next writer removes what a
+        dead import staged), and a chat whose exported id and creation time (its origin) match
+        a chat imported before is skipped. Imported chats always get new ids.
+    import_chat(chat, messages) -> Chat   the same for one chat (the existing one if skipped)
+
 Presets (system prompts): create_preset(name, text), list_presets(), get_preset(id),
 update_preset(id, name=, text=), delete_preset(id). Names are unique (`DuplicateName`).
 
@@ -73,6 +82,7 @@ from app.store.records import (
     Chat,
     ChatSettings,
     ContextUsage,
+    ImportResult,
     Message,
     Preset,
     Provenance,
@@ -90,6 +100,7 @@ __all__ = [
     "DatabaseCorrupt",
     "DatabaseTooNew",
     "DuplicateName",
+    "ImportResult",
     "Message",
     "MigrationFailed",
     "NotFound",

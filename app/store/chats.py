@@ -18,7 +18,7 @@ from app.store.transactions import Transactions
 LIST_CHATS_SQL = (
     "SELECT id, title, kind, model, system_prompt, num_ctx, temperature, seed, think, keep_alive,"
     " extra_options, pinned, created_at, updated_at, deleted_at, context_used, context_limit,"
-    " message_count FROM chats WHERE deleted_at IS {deleted} {kind}"
+    " message_count FROM chats WHERE deleted_at IS {deleted} AND import_batch IS NULL {kind}"
     " ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT ?"
 )
 
@@ -34,7 +34,7 @@ def apply_settings(row: ChatRow, settings: ChatSettings) -> None:
 
 def chat_row(session: Session, chat_id: int) -> ChatRow:
     row = session.get(ChatRow, chat_id)
-    if row is None:
+    if row is None or row.import_batch is not None:  # a chat an import is staging: not yet
         raise NotFound(f"chat {chat_id} does not exist (it may have been deleted)")
     return row
 
@@ -142,7 +142,9 @@ class ChatQueries(Transactions):
     def delete_chat_permanently(self, chat_id: int) -> None:
         """Remove the chat with its messages and their provenance (ON DELETE CASCADE)."""
         with self._writing() as session:
-            result = session.execute(sa.delete(ChatRow).where(ChatRow.id == chat_id))
+            result = session.execute(
+                sa.delete(ChatRow).where(ChatRow.id == chat_id, ChatRow.import_batch.is_(None))
+            )
             if cast(sa.CursorResult[Any], result).rowcount == 0:
                 raise NotFound(f"chat {chat_id} does not exist (it may have been deleted)")
 

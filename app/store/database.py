@@ -24,6 +24,7 @@ from app.store.errors import MigrationFailed, StoreError
 from app.store.importing import ImportQueries
 from app.store.messages import MessageQueries
 from app.store.models import MessageRow, utcnow
+from app.store.owners import OwnerLock
 from app.store.presets import PresetQueries
 from app.store.records import UNSET as UNSET
 from app.store.search import SearchQueries
@@ -76,11 +77,12 @@ class Database(
             database = cls(path, engine)
             try:
                 database.backup_path = migrate.upgrade(engine, path, state)
+                database._owner = _owner_lock(path)
                 database.interrupted_on_open = database._recover_streaming()
+                database.clean_dead_imports()
                 database.data_version()  # the baseline: later commits elsewhere change it
             except MigrationFailed as exc:
-                database._close_version_connection()
-                engine.dispose()
+                database._release()
                 # Two PhiDesks creating the same new file race for the switch to WAL, which
                 # SQLite may refuse at once instead of waiting: look again and retry.
                 if "database is locked" not in str(exc) or attempt == OPEN_ATTEMPTS - 1:
@@ -89,8 +91,7 @@ class Database(
                 time.sleep(0.2 * (attempt + 1))
                 continue
             except BaseException:
-                database._close_version_connection()
-                engine.dispose()
+                database._release()
                 raise
             return database
         raise AssertionError("unreachable")  # pragma: no cover
@@ -105,8 +106,14 @@ class Database(
                     driver.execute("PRAGMA optimize")  # autocommit: its ANALYZE is kept
         except (sa.exc.SQLAlchemyError, sqlite3.Error):
             log.warning("PRAGMA optimize failed on close", exc_info=True)
+        self._release()
+
+    def _release(self) -> None:
         self._close_version_connection()
         self._engine.dispose()
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            owner.release()
 
     def _close_version_connection(self) -> None:
         with self._version_lock:
@@ -177,3 +184,16 @@ class Database(
                 )
                 log.info("marked %d answers left streaming as interrupted", len(ids))
         return tuple(ids)
+
+
+def _owner_lock(path: Path) -> OwnerLock | None:
+    try:
+        return OwnerLock.acquire(path)
+    except OSError:
+        log.warning(
+            "cannot create a lock file beside %s: other processes will take this "
+            "one's answers in progress for crashed ones",
+            path,
+            exc_info=True,
+        )
+        return None

@@ -31,6 +31,10 @@ def store_provenance(session: Session, row: MessageRow, provenance: Provenance) 
         target = ProvenanceRow(message_id=row.id)
         session.add(target)
         row.provenance = target
+    fill_provenance(target, provenance)
+
+
+def fill_provenance(target: ProvenanceRow, provenance: Provenance) -> None:
     target.model = provenance.model
     target.model_digest = provenance.model_digest
     target.quantization = provenance.quantization

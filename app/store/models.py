@@ -60,6 +60,7 @@ class Base(DeclarativeBase):
 
 class ChatRow(Base):
     __tablename__ = "chats"
+    __table_args__ = (sa.Index("ix_chats_origin", "origin_id", "origin_created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.Text, default="")
@@ -80,6 +81,13 @@ class ChatRow(Base):
     context_limit: Mapped[int | None] = mapped_column(sa.Integer)
     message_count: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     """Kept by triggers on messages (migration 0003); read-only for the ORM."""
+    origin_id: Mapped[int | None] = mapped_column(sa.Integer)
+    """For an imported chat: its id where it was exported from (matched, never reused)."""
+    origin_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """For an imported chat: its creation time as exported (with `origin_id`, its origin)."""
+    import_batch: Mapped[str | None] = mapped_column(sa.Text)
+    """Set while an import stages the chat: `<owner token> <batch>`. A staged chat is shown
+    nowhere; the import's last transaction clears this (see `app.store.importing`)."""
 
     messages: Mapped[list[MessageRow]] = relationship(
         back_populates="chat", passive_deletes=True, order_by="MessageRow.id"
@@ -113,6 +121,8 @@ class MessageRow(Base):
     prompt_eval_duration_ns: Mapped[int | None] = mapped_column(sa.BigInteger)
     eval_duration_ns: Mapped[int | None] = mapped_column(sa.BigInteger)
     done_reason: Mapped[str | None] = mapped_column(sa.Text)
+    stream_owner: Mapped[str | None] = mapped_column(sa.Text)
+    """While `streaming`: the token of the writer's `app.store.owners.OwnerLock`."""
 
     chat: Mapped[ChatRow] = relationship(back_populates="messages")
     provenance: Mapped[ProvenanceRow | None] = relationship(

@@ -93,6 +93,17 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What `Database.import_chats` did, each list in the order the chats were given."""
+
+    added: list[Chat] = field(default_factory=list)
+    """The chats added, as now stored (with their new ids)."""
+    skipped: list[Chat] = field(default_factory=list)
+    """For each chat given that was imported already (same exported id and creation time),
+    the chat that holds it in this database, as stored."""
+
+
+@dataclass(frozen=True, slots=True)
 class Preset:
     id: int
     name: str

@@ -75,7 +75,7 @@ SEARCH_SQL = sa.text(
     "snippet(message_fts, 0, :start, :end, '…', :tokens) "
     "FROM message_fts JOIN messages AS m ON m.id = message_fts.rowid "
     "JOIN chats AS c ON c.id = m.chat_id "
-    "WHERE message_fts MATCH :query AND c.deleted_at IS NULL "
+    "WHERE message_fts MATCH :query AND c.deleted_at IS NULL AND c.import_batch IS NULL "
     "AND (:chat_id IS NULL OR m.chat_id = :chat_id) "
     "ORDER BY message_fts.rowid DESC LIMIT :limit"
 )
@@ -88,8 +88,9 @@ class SearchQueries(Transactions):
         self, query: str, *, limit: int = 50, chat_id: int | None = None, snippet_tokens: int = 12
     ) -> list[SearchHit]:
         """Messages whose text matches every word of `query` (the last word as a prefix), newest
-        first, in chats not in the trash. Any input is safe: it is searched for as plain words,
-        never parsed as FTS5 syntax; input with no letters or digits finds nothing."""
+        first, in chats not in the trash (nor staged by an import). Any input is safe: it is
+        searched for as plain words, never parsed as FTS5 syntax; input with no letters or
+        digits finds nothing."""
         expression = fts_query(query)
         if expression is None or limit <= 0:
             return []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.store.models import MessageRow, ProvenanceRow
+from app.store.models import ChatRow, MessageRow, ProvenanceRow
 from app.store.transactions import Transactions
 
 
@@ -21,7 +21,9 @@ class SpeedQueries(Transactions):
             rows = session.scalars(
                 sa.select(ProvenanceRow.tokens_per_second)
                 .join(MessageRow, MessageRow.id == ProvenanceRow.message_id)
+                .join(ChatRow, ChatRow.id == MessageRow.chat_id)
                 .where(
+                    ChatRow.import_batch.is_(None),
                     ProvenanceRow.model.in_(names),
                     ProvenanceRow.tokens_per_second.is_not(None),
                     MessageRow.status == "complete",

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.store.engine import writer
 from app.store.errors import DatabaseCorrupt, StoreError
+from app.store.owners import OwnerLock
 
 
 class Transactions:
@@ -26,6 +27,11 @@ class Transactions:
         self.path = path
         self._engine = engine
         self._writer = writer(engine)
+        self._owner: OwnerLock | None = None
+        """This Database's claim on the rows it has in progress (None when read-only, or when
+        its lock file could not be made)."""
+        self._active_imports: set[str] = set()
+        """The import batches this Database is writing now (see `app.store.importing`)."""
 
     @contextmanager
     def _translated(self) -> Iterator[None]:

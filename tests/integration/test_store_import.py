@@ -28,6 +28,7 @@ from app.store import (
     Message,
     NotFound,
     Provenance,
+    Role,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +61,7 @@ def exported_chat(chat_id: int, title: str, *, created: datetime = BASE) -> Chat
     )
 
 
-def exported_message(position: int, content: str, *, role: str = "user") -> Message:
+def exported_message(position: int, content: str, *, role: Role = "user") -> Message:
     at = BASE + timedelta(seconds=position)
     return Message(
         position,
@@ -202,7 +203,7 @@ class WatchedMessages(Sequence[Message]):
     def __init__(self, path: Path, messages: list[Message], index: int) -> None:
         self.path = path
         self.items = messages
-        self.index = index
+        self.watch_at = index
         self.committed_then: int | None = None
 
     def __len__(self) -> int:
@@ -217,7 +218,7 @@ class WatchedMessages(Sequence[Message]):
 
     def __iter__(self) -> Iterator[Message]:
         for i, message in enumerate(self.items):
-            if i == self.index:
+            if i == self.watch_at:
                 self.committed_then = raw_count(self.path, "SELECT count(*) FROM messages")
             yield message
 

@@ -69,8 +69,18 @@ def _seed_0002(connection: sqlite3.Connection) -> None:
     )
 
 
+def _seed_0003(connection: sqlite3.Connection) -> None:
+    """Schema 0003 counted messages by triggers; a chat imported then has no origin."""
+    _seed_0002(connection)
+    assert connection.execute("SELECT message_count FROM chats WHERE id = 1").fetchone() == (2,)
+
+
 # One seed per revision that is not the newest: adding a migration means adding its seed here.
-SEEDS: dict[str, Callable[[sqlite3.Connection], None]] = {"0001": _seed_0001, "0002": _seed_0002}
+SEEDS: dict[str, Callable[[sqlite3.Connection], None]] = {
+    "0001": _seed_0001,
+    "0002": _seed_0002,
+    "0003": _seed_0003,
+}
 
 
 def _sha256(path: Path) -> str:
@@ -138,6 +148,12 @@ def test_upgrade_from_earlier_revision_keeps_data(tmp_path: Path, revision: str)
             "Rust lifetimes": 3,
             "Haiku about pumpkins": 1,
         }
+        # Imports work on the upgraded file: a chat of the same id is another chat, and a
+        # second import of it is recognised by its origin.
+        imported = db.import_chats([(rust, db.messages(rust.id))])
+        assert imported.added[0].id not in (rust.id, 2) and imported.skipped == []
+        again = db.import_chats([(rust, [])])
+        assert (again.added, again.skipped) == ([], imported.added)
 
     assert backup is not None and backup.parent == path.parent
     assert backup.name.startswith(f"phidesk.backup-{revision}-") and backup.suffix == ".sqlite3"
