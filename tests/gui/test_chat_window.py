@@ -624,3 +624,68 @@ def test_a_chat_written_by_another_process_appears_in_the_open_window(
         )
 
     drive(qt_loop, scenario())
+
+
+def test_stop_while_the_server_is_asked_keeps_the_question_in_the_chat(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    app: tuple[MainWindow, Database],
+    ollama_double: OllamaDouble,
+) -> None:
+    window, db = app
+
+    async def scenario() -> None:
+        choose(window, "phi4-mini:latest")
+        ollama_double.set_fault("stall", seconds=4.0, path="/api/show")
+        type_and_send(qtbot, window, "a question worth keeping")
+        assert window.pane.composer.draft() == ""  # taken at once
+        # The turn stored the question and waits for /api/show; the user presses Stop.
+        await until(lambda: any(t.user_message_id for t in window.pane.live.values()))
+        assert ollama_double.requests_to("/api/chat") == []
+        qtbot.keyClick(window.pane.composer.edit, Qt.Key.Key_Escape)
+        await settled(window)
+        ollama_double.clear_faults()
+        chat_id = window.pane.current_chat
+        assert chat_id is not None
+        (question,) = db.messages(chat_id)
+        assert (question.role, question.content) == ("user", "a question worth keeping")
+        script = (
+            "JSON.stringify(Array.from(document.querySelectorAll('article.message'), "
+            "a => a.textContent))"
+        )
+        shown: list[str] = []
+        for _ in range(100):  # the transcript is read back once the turn has ended
+            shown = json.loads(await js(window, script))
+            if shown:
+                break
+            await asyncio.sleep(0.05)
+        assert len(shown) == 1 and "a question worth keeping" in shown[0]
+        assert window.pane.composer.send_button.text() == "Send"
+
+    drive(qt_loop, scenario())
+
+
+def test_a_web_page_instead_of_the_model_details_still_gets_the_answer(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    app: tuple[MainWindow, Database],
+    ollama_double: OllamaDouble,
+) -> None:
+    window, db = app
+
+    async def scenario() -> None:
+        choose(window, "phi4-mini:latest")
+        ollama_double.set_fault("html", path="/api/show")
+        ollama_double.script_reply("answered all the same")
+        type_and_send(qtbot, window, "are you behind a portal?")
+        await until(lambda: window.pane.composer.streaming)
+        await settled(window)
+        chat_id = window.pane.current_chat
+        assert chat_id is not None
+        assert [(m.role, m.content, m.status) for m in db.messages(chat_id)] == [
+            ("user", "are you behind a portal?", "complete"),
+            ("assistant", "answered all the same", "complete"),
+        ]
+        assert window.pane.composer.draft() == ""
+
+    drive(qt_loop, scenario())
