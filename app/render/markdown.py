@@ -23,6 +23,7 @@ from mdit_py_plugins.tasklists import tasklists_plugin
 
 from app.render.highlight import CODE_CLASS, highlight_code, plain_code
 from app.render.math import math_plugin
+from app.render.nesting import nesting_plugin
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CLOSED = "phidesk_closed"
@@ -97,11 +98,13 @@ def _render_image(
 
 
 def build_markdown() -> MarkdownIt:
-    """A fresh parser with PhiDesk's configuration (tables, strikethrough, task lists, math)."""
+    """A fresh parser with PhiDesk's configuration (tables, strikethrough, task lists, math;
+    lists and quotes nested past the parser's limit shown as text)."""
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
     md.use(tasklists_plugin)
     md.use(math_plugin)
+    md.use(nesting_plugin)
     md.block.ruler.at(
         "fence", _fence_noting_close, {"alt": ["paragraph", "reference", "blockquote", "list"]}
     )

@@ -132,7 +132,7 @@ def test_tex_that_attacks_the_typesetter_stays_an_escaped_placeholder() -> None:
 
 
 def test_deep_nesting_is_bounded() -> None:
-    # markdown-it stops nesting at 20 levels (and drops what is deeper) instead of recursing.
+    # markdown-it stops nesting at 20 levels instead of recursing; what is deeper is text.
     quotes = render_markdown(">" * 10_000 + " deep")
     assert 0 < quotes.count("<blockquote>") < 200
     lists = render_markdown("".join("  " * i + "- item\n" for i in range(1_500)))
