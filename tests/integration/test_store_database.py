@@ -339,21 +339,27 @@ def test_data_version_also_moves_after_own_writes(db: Database) -> None:
     assert db.data_version() != before
 
 
-def test_second_open_while_streaming_does_not_lose_the_live_answer(tmp_path: Path) -> None:
-    """A second PhiDesk on the same file marks the live answer interrupted on open; the first
-    one's next write-through puts it back to streaming and its finish completes it."""
+def test_second_open_while_streaming_leaves_the_live_answer_streaming(tmp_path: Path) -> None:
+    """A second PhiDesk on the same file leaves an answer alone while the Database writing it is
+    open; once that one is closed without finishing it, the next open recovers it."""
     path = tmp_path / "phidesk.sqlite3"
     with Database.open(path) as first:
         chat = first.create_chat()
         answer = first.add_message(chat.id, "assistant", status="streaming")
-        first.update_streaming(answer.id, "so far")
         with Database.open(path) as second:
-            assert second.interrupted_on_open == (answer.id,)
-            first.update_streaming(answer.id, "so far, and more")
+            assert second.interrupted_on_open == ()
             assert second.get_message(answer.id).status == "streaming"
+        first.update_streaming(answer.id, "so far")
+        with Database.open(path) as third:
+            assert third.interrupted_on_open == ()
             first.finish_message(answer.id)
-            done = second.get_message(answer.id)
-            assert (done.status, done.content) == ("complete", "so far, and more")
+            done = third.get_message(answer.id)
+            assert (done.status, done.content) == ("complete", "so far")
+        left = first.add_message(chat.id, "assistant", status="streaming")
+    with Database.open(path) as after:
+        assert after.interrupted_on_open == (left.id,)
+        assert after.get_message(left.id).status == "interrupted"
+        assert after.get_message(answer.id).status == "complete"
 
 
 def test_backups_are_rotated(tmp_path: Path) -> None:

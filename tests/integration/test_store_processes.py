@@ -10,11 +10,14 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from app.store import Database
+from tests.ollama_double.server import OllamaDouble
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -176,3 +179,95 @@ def test_data_version_notices_a_commit_by_another_process(tmp_path: Path) -> Non
         assert (writer.returncode, out.strip()) == (0, "written")
         assert db.data_version() != before
         assert [c.title for c in db.list_chats()] == ["from another process"]
+
+
+# ---------------------------------------------------------------- live answers of `phidesk ask`
+
+OPENER = textwrap.dedent(
+    """
+    import sys
+    from app.store import Database
+
+    with Database.open(sys.argv[1]) as db:  # for writing: it recovers what crashed writers left
+        (chat,) = db.list_chats()
+        answer = db.messages(chat.id)[-1]
+        print(list(db.interrupted_on_open), answer.status, flush=True)
+    """
+)
+
+
+def _start_asking(data: Path, double: OllamaDouble) -> subprocess.Popen[str]:
+    """`phidesk ask` streaming a long answer slowly; returns once the answer has begun."""
+    double.script_reply("word " * 600, chunk_size=5)
+    double.set_fault("slow", delay=0.01, path="/api/chat")
+    command = [sys.executable, "-m", "app", "--data-dir", str(data), "--host", double.url]
+    process = subprocess.Popen(
+        [*command, "ask", "-m", "phi4-mini", "Tell me a long story"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert process.stdout is not None
+    assert process.stdout.read(1) == "w", "phidesk ask did not start streaming"
+    return process
+
+
+def _open_for_writing_elsewhere(tmp_path: Path, database: Path) -> str:
+    script = tmp_path / "opener.py"
+    script.write_text(OPENER)
+    opener = _python(script, str(database))
+    out, _ = opener.communicate(timeout=60)
+    assert opener.returncode == 0
+    return out.strip()
+
+
+@contextmanager
+def _asking(data: Path, double: OllamaDouble) -> Iterator[subprocess.Popen[str]]:
+    process = _start_asking(data, double)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+
+
+def test_another_writer_leaves_a_live_answer_streaming(
+    ollama_double: OllamaDouble, tmp_path: Path
+) -> None:
+    data = tmp_path / "d"
+    database = data / "phidesk.sqlite3"
+    with _asking(data, ollama_double) as asking:
+        seen = _open_for_writing_elsewhere(tmp_path, database)
+        _, err = asking.communicate(timeout=60)
+
+    assert seen == "[] streaming"
+    assert asking.returncode == 0, err
+    with Database.open(database) as db:
+        (chat,) = db.list_chats()
+        answer = db.messages(chat.id)[-1]
+    assert answer.status == "complete"
+    assert answer.content.split() == ["word"] * 600
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_the_next_writer_recovers_the_answer_of_a_killed_ask(
+    ollama_double: OllamaDouble, tmp_path: Path
+) -> None:
+    data = tmp_path / "d"
+    database = data / "phidesk.sqlite3"
+    with _asking(data, ollama_double) as asking:
+        assert _open_for_writing_elsewhere(tmp_path, database) == "[] streaming"
+        time.sleep(0.6)  # let a periodic save (every 0.5 s) happen
+        asking.kill()
+
+    seen = _open_for_writing_elsewhere(tmp_path, database)
+    ids, status = seen.rsplit(" ", 1)
+    assert status == "interrupted" and len(ids.strip("[]").split(",")) == 1
+    with Database.open(database) as db:
+        assert db.interrupted_on_open == ()
+        (chat,) = db.list_chats()
+        answer = db.messages(chat.id)[-1]
+    assert answer.status == "interrupted" and answer.content.startswith("word word")
