@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from app import cli
-from app.cli import GuiRequest
-from app.config import AppContext
+from app.config import AppContext, unusable_ollama_host_hidden
 from app.errors import PhiDeskError
+
+if TYPE_CHECKING:
+    from app.cli import GuiRequest
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,10 @@ def _open_window(ctx: AppContext, request: GuiRequest) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Imported here: importing the command line imports the ollama library, which reads
+    # OLLAMA_HOST as it loads; app.cli reports a bad value as a usage error instead.
+    with unusable_ollama_host_hidden():
+        from app import cli
     return cli.main(argv, open_window=_open_window)
 
 

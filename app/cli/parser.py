@@ -23,6 +23,10 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+# The reader of stdout went away (`phidesk chats | head`): the status a shell reports for a
+# program ended by SIGPIPE, as `cat` or `git log` would be, so `set -o pipefail` scripts see the
+# same thing as with any other command, and a cut-short listing is not reported as complete.
+EXIT_READER_GONE = 128 + 13
 
 
 def fail(message: str, status: int = EXIT_FAILURE) -> int:

@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from app.config import DEFAULT_HOST, Paths, Settings, normalize_host, resolve_host
+from app.config import (
+    DEFAULT_HOST,
+    Paths,
+    Settings,
+    dropped_credentials,
+    normalize_host,
+    resolve_host,
+)
 from app.errors import UsageError
 
 
@@ -27,10 +34,42 @@ def test_normalize_host_accepts_what_ollama_accepts(given: str, expected: str) -
     assert normalize_host(given) == expected
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "ftp://host", "http://host:notaport"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "   ",
+        "ftp://host",
+        "http://host:notaport",
+        "http://host:99999",
+        "http://[::1",
+        "http://[nonsense]:11434",
+        "http://a b:1",
+        "http://u:secret@[::1",
+    ],
+)
 def test_normalize_host_rejects_unusable_values_with_a_sentence(bad: str) -> None:
-    with pytest.raises(UsageError, match="Ollama host"):
+    with pytest.raises(UsageError, match="Ollama host") as raised:
         normalize_host(bad)
+    assert "secret" not in str(raised.value)
+
+
+def test_credentials_in_the_host_url_are_left_out_and_said_to_be(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert normalize_host("http://u:pw@example.org:8080") == "http://example.org:8080"
+    note = dropped_credentials("http://u:pw@example.org:8080")
+    assert note is not None and "--host" in note and "pw" not in note.replace("password", "")
+    assert dropped_credentials("http://example.org") is None
+    monkeypatch.setenv("OLLAMA_HOST", "https://me@example.org")
+    note = dropped_credentials(None)
+    assert note is not None and "OLLAMA_HOST" in note
+    assert dropped_credentials("http://127.0.0.1") is None  # --host wins over the variable
+
+
+def test_an_empty_data_dir_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="--data-dir is empty"):
+        Paths.resolve("  ")
 
 
 def test_host_precedence_is_flag_then_env_then_default(monkeypatch: pytest.MonkeyPatch) -> None:
