@@ -26,6 +26,8 @@ from app.workspace import (
     Workspace,
 )
 
+MAX_ID = 2**63 - 1  # the largest integer SQLite stores
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -34,6 +36,8 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text} must be positive")
+    if value > MAX_ID:
+        raise argparse.ArgumentTypeError(f"{text} is too large (the most is {MAX_ID})")
     return value
 
 

@@ -21,6 +21,8 @@ def _chat_id(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a chat id (a whole number)") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text} is not a chat id (ids start at 1)")
+    if value > 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a chat id (too large for one)")
     return value
 
 
