@@ -9,9 +9,11 @@ Open / close
     - Before an upgrade the file is copied with SQLite's backup API to
       `<stem>.backup-<old rev>-<UTC timestamp>.sqlite3` beside it (newest 5 kept); the path is
       `db.backup_path`. A failed upgrade is rolled back and raises `MigrationFailed`.
-    - Answers left `streaming` by a crash become `interrupted`; their ids are
-      `db.interrupted_on_open`. (A second live process that is streaming just writes
-      `streaming` again on its next `update_streaming`, so nothing is lost.)
+    - Answers left `streaming` by a writer that is gone (crashed, killed, or closed without
+      finishing them) become `interrupted`; their ids are `db.interrupted_on_open`. Answers
+      another live process (or another open Database) is writing are left alone: each
+      Database opened for writing holds an OS lock whose token it writes on its answers in
+      progress (`app.store.owners`), and the lock disappears with its process.
     - Every connection: WAL, foreign_keys=ON, busy_timeout=10 s, synchronous=NORMAL. Writes take
       the lock up front (BEGIN IMMEDIATE), so two processes on one file wait for each other
       instead of failing or corrupting anything.

@@ -17,7 +17,7 @@ from types import TracebackType
 
 import sqlalchemy as sa
 
-from app.store import migrate
+from app.store import migrate, owners
 from app.store.chats import ChatQueries
 from app.store.engine import connect, create_engine
 from app.store.errors import MigrationFailed, StoreError
@@ -80,6 +80,7 @@ class Database(
                 database._owner = _owner_lock(path)
                 database.interrupted_on_open = database._recover_streaming()
                 database.clean_dead_imports()
+                owners.sweep(path)  # the lock files of writers that were killed
                 database.data_version()  # the baseline: later commits elsewhere change it
             except MigrationFailed as exc:
                 database._release()
@@ -172,15 +173,26 @@ class Database(
         return int(row[0])
 
     def _recover_streaming(self) -> tuple[int, ...]:
+        """Mark `interrupted` the answers left `streaming` by a writer that is gone: its
+        `OwnerLock` can be taken, or it had none (a PhiDesk before schema 0004)."""
         with self._writing() as session:
-            ids = session.scalars(
-                sa.select(MessageRow.id).where(MessageRow.status == "streaming")
+            rows = session.execute(
+                sa.select(MessageRow.id, MessageRow.stream_owner).where(
+                    MessageRow.status == "streaming"
+                )
             ).all()
+            alive: dict[str, bool] = {}
+            ids = []
+            for message_id, owner in rows:
+                if owner is not None and owner not in alive:
+                    alive[owner] = owners.is_alive(self.path, owner)
+                if owner is None or not alive[owner]:
+                    ids.append(message_id)
             if ids:
                 session.execute(
                     sa.update(MessageRow)
                     .where(MessageRow.id.in_(ids))
-                    .values(status="interrupted", updated_at=utcnow())
+                    .values(status="interrupted", stream_owner=None, updated_at=utcnow())
                 )
                 log.info("marked %d answers left streaming as interrupted", len(ids))
         return tuple(ids)

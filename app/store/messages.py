@@ -51,6 +51,13 @@ def fill_provenance(target: ProvenanceRow, provenance: Provenance) -> None:
 class MessageQueries(Transactions):
     """The message part of `Database`."""
 
+    def _stream_owner(self, status: str) -> str | None:
+        """The owner written on an answer in progress: another process recovers the answer
+        only once this Database's lock is gone (see `app.store.owners`)."""
+        if status != "streaming" or self._owner is None:
+            return None
+        return self._owner.token
+
     def add_message(
         self,
         chat_id: int,
@@ -77,6 +84,7 @@ class MessageQueries(Transactions):
                 error=error,
                 created_at=now,
                 updated_at=now,
+                stream_owner=self._stream_owner(status),
             )
             session.add(row)
             chat.updated_at = now
@@ -84,13 +92,20 @@ class MessageQueries(Transactions):
             return to_message(row)
 
     def update_streaming(self, message_id: int, content: str, thinking: str = "") -> None:
-        """Save the answer so far (one UPDATE; meant to be called every ~0.5 s while streaming).
-        Raises NotFound if the message was deleted meanwhile."""
+        """Save the answer so far (one UPDATE; meant to be called every ~0.5 s while streaming);
+        the answer is now this Database's to finish. Raises NotFound if the message was deleted
+        meanwhile."""
         with self._writing() as session:
             result = session.execute(
                 sa.update(MessageRow)
                 .where(MessageRow.id == message_id)
-                .values(content=content, thinking=thinking, status="streaming", updated_at=utcnow())
+                .values(
+                    content=content,
+                    thinking=thinking,
+                    status="streaming",
+                    updated_at=utcnow(),
+                    stream_owner=self._stream_owner("streaming"),
+                )
             )
             if cast(sa.CursorResult[Any], result).rowcount == 0:
                 raise NotFound(f"message {message_id} does not exist (it may have been deleted)")
@@ -120,6 +135,7 @@ class MessageQueries(Transactions):
             if row is None:
                 raise NotFound(f"message {message_id} does not exist (it may have been deleted)")
             row.status = status
+            row.stream_owner = self._stream_owner(status)
             row.error = error
             row.updated_at = now
             if content is not None:
