@@ -4,6 +4,7 @@ misplaced database files; and it writes nothing (issue 14, item 20)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -11,14 +12,19 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from app.backend.client import OllamaClient
-from app.config import Paths
+from app.cli.doctor import COMMANDS
+from app.config import AppContext, Paths
 from app.store import Database
 from app.store.migrate import backup, head_revision
+from app.workspace.desktop_probe import NO_TRAY, probe_shortcut, probe_tray
 from app.workspace.doctor import Check, Status, has_problem, run_checks
 from tests.ollama_double.server import VERSION, OllamaDouble
 
@@ -326,3 +332,161 @@ def test_without_a_display_the_tray_and_shortcut_are_unknown(
             "this session has no display (DISPLAY and WAYLAND_DISPLAY are unset)"
         )
         assert "Help > Diagnose" in checks[name].advice
+
+
+def test_the_command_itself_prints_lines_or_json_and_fails_on_a_problem(
+    tmp_path: Path, ollama_double: OllamaDouble, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The subprocess tests above go through the whole `phidesk`; this runs the command's own
+    # function in this process, which coverage can follow.
+    paths = fresh_paths(tmp_path)
+    run = next(command.run for command in COMMANDS if command.name == "doctor")
+    assert run(AppContext(paths, ollama_double.url), argparse.Namespace(json=False)) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0] == f"ok       Ollama: version {VERSION} at {ollama_double.url}"
+    assert err == ""
+    dead = AppContext(paths, f"http://127.0.0.1:{dead_port()}")
+    assert run(dead, argparse.Namespace(json=True)) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["summary"]["problem"] == 1
+    assert (
+        err
+        == "phidesk: error: the doctor found 1 problem; each line marked problem says what to do\n"
+    )
+
+
+# --- the desktop, on a real X server and a real session bus ---------------------------------------
+
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="Xvfb and dbus-daemon are Linux tools"
+)
+
+
+@pytest.fixture
+def xvfb() -> Iterator[str]:
+    binary = shutil.which("Xvfb")
+    if binary is None:
+        pytest.fail("Xvfb is not installed; run scripts/test, which installs the test packages")
+    read, write = os.pipe()
+    server = subprocess.Popen(
+        [binary, "-displayfd", str(write), "-screen", "0", "320x240x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        number = pipe.readline().strip()
+    try:
+        yield f":{number}"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.fixture
+def session_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A private, empty D-Bus session bus (no tray watcher, no portal)."""
+    binary = shutil.which("dbus-daemon")
+    if binary is None:
+        pytest.fail("dbus-daemon is not installed; run scripts/test")
+    bus = subprocess.Popen(
+        [binary, "--session", "--nofork", "--print-address=1"], stdout=subprocess.PIPE, text=True
+    )
+    assert bus.stdout is not None
+    address = bus.stdout.readline().strip()
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+    try:
+        yield address
+    finally:
+        bus.terminate()
+        bus.wait(10)
+        bus.stdout.close()
+
+
+@contextmanager
+def bus_name(name: str, answer_version: int | None = None) -> Iterator[None]:
+    """Own `name` on the session bus while the block runs; with `answer_version`, answer
+    Properties.Get(version) as the GlobalShortcuts portal does."""
+    from jeepney import MessageType, message_bus, new_method_return  # type: ignore[import-untyped]
+    from jeepney.io.blocking import open_dbus_connection  # type: ignore[import-untyped]
+
+    connection = open_dbus_connection("SESSION")
+    reply = connection.send_and_get_reply(message_bus.RequestName(name), timeout=5)
+    assert reply.body == (1,)  # primary owner
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                message = connection.receive(timeout=0.05)
+            except TimeoutError:
+                continue
+            if message.header.message_type == MessageType.method_call:
+                connection.send(new_method_return(message, "v", (("u", answer_version),)))
+
+    server = threading.Thread(target=serve, daemon=True)
+    if answer_version is not None:
+        server.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if server.is_alive():
+            server.join(5)
+        connection.close()
+
+
+@linux_only
+def test_a_bare_x_server_has_no_tray_but_takes_a_key_grab(xvfb: str, session_bus: str) -> None:
+    env = {"DISPLAY": xvfb}
+    assert probe_tray(env, "linux") == NO_TRAY
+    assert probe_shortcut(env, "linux") == ("ok", "X11: PhiDesk grabs the key when it starts", "")
+
+
+@linux_only
+def test_a_status_notifier_watcher_on_the_bus_is_a_tray(xvfb: str, session_bus: str) -> None:
+    with bus_name("org.kde.StatusNotifierWatcher"):
+        status, detail, _ = probe_tray({"DISPLAY": xvfb}, "linux")
+    assert (status, detail) == ("ok", "the X11 desktop shows tray icons (StatusNotifier)")
+
+
+@linux_only
+def test_a_display_that_cannot_be_opened_is_unknown(session_bus: str) -> None:
+    status, detail, advice = probe_tray({"DISPLAY": ":4242"}, "linux")
+    assert (status, detail) == ("unknown", "the display :4242 cannot be opened")
+    assert "Help > Diagnose" in advice
+
+
+@linux_only
+def test_wayland_shortcuts_need_the_desktop_portal(session_bus: str) -> None:
+    env = {"WAYLAND_DISPLAY": "wayland-0", "XDG_SESSION_TYPE": "wayland"}
+    status, detail, advice = probe_shortcut(env, "linux")
+    assert (status, detail) == ("warning", "this Wayland desktop offers no global-shortcut portal")
+    assert "phidesk quick" in advice
+    with bus_name("org.freedesktop.portal.Desktop", answer_version=1):
+        assert probe_shortcut(env, "linux") == (
+            "ok",
+            "Wayland: the desktop's GlobalShortcuts portal (version 1) binds it",
+            "",
+        )
+    assert probe_tray(env, "linux") == NO_TRAY
+
+
+def test_windows_and_macos_always_have_a_tray_and_shortcuts() -> None:
+    for platform in ("win32", "darwin"):
+        assert probe_tray({}, platform)[0] == "ok"
+        assert probe_shortcut({}, platform)[0] == "ok"
+
+
+def test_the_windows_own_answer_about_the_tray_wins(
+    tmp_path: Path, ollama_double: OllamaDouble
+) -> None:
+    paths = fresh_paths(tmp_path)
+
+    async def diagnose(tray: bool) -> Check:
+        async with OllamaClient(ollama_double.url) as client:
+            checks = await run_checks(paths, client, tray=tray, environ={}, platform="linux")
+        return next(check for check in checks if check.name == "Tray")
+
+    assert asyncio.run(diagnose(True)) == Check("Tray", Status.OK, "the desktop shows tray icons")
+    assert asyncio.run(diagnose(False)).status is Status.WARNING
