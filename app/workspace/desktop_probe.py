@@ -10,12 +10,14 @@ probe returns a `Finding`: (status, detail, advice), with status "ok", "warning"
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 DBUS_SECONDS = 2.0
+"""How long the desktop may take to answer one question (D-Bus, the X server)."""
 STATUS_NOTIFIER_WATCHER = "org.kde.StatusNotifierWatcher"
 PORTAL_BUS_NAME = "org.freedesktop.portal.Desktop"
 PORTAL_PATH = "/org/freedesktop/portal/desktop"
@@ -69,6 +71,34 @@ def portal_version() -> int | None:
     return None if version is None else int(version)
 
 
+def x_server_listening(display_name: str) -> bool:
+    """True if something listens where the X server of `display_name` (`[host]:N[.S]`) should.
+
+    Asked before python-xlib connects, which leaks its socket when nothing answers."""
+    host, _, rest = display_name.rpartition(":")
+    number = rest.partition(".")[0]
+    if not number.isdigit():
+        return False
+    port = 6000 + int(number)
+    if host in ("", "unix"):
+        path = f"/tmp/.X11-unix/X{number}"
+        for address in (path, "\0" + path):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as unix:
+                unix.settimeout(DBUS_SECONDS)
+                try:
+                    unix.connect(address)
+                except OSError:
+                    continue
+                return True
+        if host == "unix":
+            return False
+    try:
+        with socket.create_connection((host or "localhost", port), timeout=DBUS_SECONDS):
+            return True
+    except OSError:
+        return False
+
+
 def xembed_tray(display_name: str) -> bool:
     """True if an X11 system tray (the XEmbed protocol) owns its selection on the display."""
     from Xlib import display as xdisplay  # type: ignore[import-untyped,unused-ignore]
@@ -102,6 +132,8 @@ def probe_tray(environ: Mapping[str, str], platform: str) -> Finding:
     display = environ.get("DISPLAY")
     if display:
         try:
+            if not x_server_listening(display):
+                raise ConnectionError("no X server answers there")
             if xembed_tray(display):
                 return "ok", "the X11 desktop shows tray icons (XEmbed)", ""
         except Exception as exc:  # a display that cannot be opened (over ssh, say)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from app.backend.catalog import Catalog, default_catalog
 from app.backend.client import MIN_OLLAMA_VERSION, OllamaClient, parse_version, version_warning
-from app.backend.hardware import GIB, probe_gpus
+from app.backend.hardware import GIB, ToolRunner, probe_gpus, run_tool
 from app.backend.hosts import HostProfiles, is_loopback
 from app.backend.models import InstalledModel
 from app.config import Paths
@@ -190,11 +190,12 @@ async def check_models(client: OllamaClient, version: str | None) -> list[Check]
 # --- this machine -------------------------------------------------------------------------------
 
 
-def check_gpu(host: str) -> Check:
+def check_gpu(host: str, run: ToolRunner = run_tool) -> Check:
+    """The GPUs of this machine, when Ollama runs on it (`run` runs nvidia-smi and the like)."""
     if not is_loopback(host):
         detail = f"Ollama runs on another machine ({host}), whose GPU cannot be seen from here"
         return Check("GPU", Status.UNKNOWN, detail)
-    probe = probe_gpus()
+    probe = probe_gpus(run)
     if probe.cpu_only:
         why = "; ".join(probe.problems) or "no GPU tool answered"
         advice = "if this computer has an NVIDIA or AMD GPU, install its driver"
