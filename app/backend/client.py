@@ -10,7 +10,12 @@ Timeouts: connecting must succeed within `connect_timeout`; a stream has no read
 (list, show, ps, delete) have a read timeout of `call_timeout`.
 
 Two things the official client lacks are done with httpx on the same base URL and headers:
-`/api/version`, and the full `/api/show` body (its typed `ShowResponse` drops `system`).
+`/api/version`, and the full `/api/show` body (its typed `ShowResponse` drops `system`); and
+`/api/delete`, whose 200 the official client takes for success whatever the body is.
+
+Every answer passes `failures.answer_guard` first, which refuses what Ollama never sends (a
+web page, a huge body) as it arrives: a captive portal is never taken for Ollama, and a hostile
+body is never read whole into memory.
 """
 
 from __future__ import annotations
@@ -35,7 +40,14 @@ from app.backend.events import (
     StreamStalled,
     ThinkingDelta,
 )
-from app.backend.failures import translate
+from app.backend.failures import (
+    MAX_ANSWER_BYTES,
+    UnlikeOllama,
+    answer_guard,
+    looks_like_web_page,
+    not_ollama,
+    translate,
+)
 from app.backend.models import InstalledModel, LoadedModel, ModelInfo
 from app.backend.names import validate_model_name
 from app.backend.progress import PullProgressTracker
@@ -80,7 +92,10 @@ def version_warning(version: str) -> str | None:
 
 
 class OllamaClient:
-    """One Ollama server, reached at `host` (a base URL), optionally with a bearer token."""
+    """One Ollama server, reached at `host` (a base URL), optionally with a bearer token.
+
+    `auth_note` is the sentence a 401/403 ends with instead of "check the access token" when
+    the caller knows why no token is sent (a token kept only for an earlier session)."""
 
     def __init__(
         self,
@@ -90,21 +105,36 @@ class OllamaClient:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         call_timeout: float = DEFAULT_CALL_TIMEOUT,
         stall_seconds: float = DEFAULT_STALL_SECONDS,
+        auth_note: str | None = None,
     ) -> None:
         self.host = host.rstrip("/")
         self.stall_seconds = stall_seconds
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.auth_note = auth_note
+        headers = {"Accept-Encoding": "identity"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         stream_timeout = httpx.Timeout(
             connect=connect_timeout, read=None, write=call_timeout, pool=call_timeout
         )
         call = httpx.Timeout(call_timeout, connect=connect_timeout)
-        self._stream = ollama.AsyncClient(self.host, timeout=stream_timeout, headers=headers)
-        self._calls = ollama.AsyncClient(self.host, timeout=call, headers=headers)
+        self._stream = ollama.AsyncClient(
+            self.host,
+            timeout=stream_timeout,
+            headers=headers,
+            event_hooks=answer_guard(max_total=None),
+        )
+        self._calls = ollama.AsyncClient(
+            self.host,
+            timeout=call,
+            headers=headers,
+            event_hooks=answer_guard(max_total=MAX_ANSWER_BYTES),
+        )
         self._http = httpx.AsyncClient(
             base_url=self.host,
             timeout=call,
             headers={"Accept": "application/json", **headers},
             follow_redirects=True,
+            event_hooks=answer_guard(max_total=MAX_ANSWER_BYTES),
         )
 
     def __repr__(self) -> str:  # never shows the token
@@ -131,18 +161,35 @@ class OllamaClient:
         pulling: bool = False,
         streaming: bool = False,
     ) -> OllamaError | None:
-        return translate(exc, host=self.host, model=model, pulling=pulling, streaming=streaming)
+        return translate(
+            exc,
+            host=self.host,
+            model=model,
+            pulling=pulling,
+            streaming=streaming,
+            auth_note=self.auth_note,
+        )
 
-    async def _raw_json(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+    async def _raw_request(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None
+    ) -> httpx.Response:
+        """A plain request; a status of 400 or more raises the typed error."""
+        model = str(body.get("model")) if body else None
         try:
             response = await self._http.request(method, path, json=body)
-        except httpx.HTTPError as exc:
-            raise self._typed(exc) or exc from exc
+        except (httpx.HTTPError, UnlikeOllama) as exc:
+            raise self._typed(exc, model=model) or exc from exc
         if response.status_code >= 400:
             error = ollama.ResponseError(response.text, response.status_code)
-            model = str(body.get("model")) if body else None
             raise self._typed(error, model=model) or error
-        return response.json()
+        return response
+
+    async def _raw_json(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        response = await self._raw_request(method, path, body)
+        try:
+            return response.json()
+        except ValueError as exc:  # not JSON, or not text at all
+            raise self._typed(exc) or exc from exc
 
     # --- streams --------------------------------------------------------------------------
 
@@ -314,11 +361,19 @@ class OllamaClient:
         return [LoadedModel.from_json(m.model_dump()) for m in response.models]
 
     async def delete(self, name: str) -> None:
+        """Delete a model. Only Ollama's own success counts: a 200 with an empty or JSON body."""
         validate_model_name(name)
-        try:
-            await self._calls.delete(name)
-        except Exception as exc:
-            raise self._typed(exc, model=name) or exc from exc
+        response = await self._raw_request("DELETE", "/api/delete", {"model": name})
+        text = response.text.strip()
+        if response.status_code != 200:
+            raise not_ollama(self.host, f"answered {response.status_code} instead of deleting")
+        if looks_like_web_page(text):
+            raise not_ollama(self.host, "sent a web page")
+        if text:
+            try:
+                response.json()
+            except ValueError:
+                raise not_ollama(self.host, "answered with something that is not JSON") from None
 
     async def unload(self, name: str) -> None:
         """Free the model's memory now: an empty chat with `keep_alive: 0`."""
@@ -339,9 +394,9 @@ class OllamaClient:
         """True if something answers like Ollama at the host; never raises for network trouble."""
         try:
             response = await self._http.get("/")
-        except httpx.HTTPError:
+        except (httpx.HTTPError, UnlikeOllama):
             return False
-        return response.status_code == 200
+        return response.status_code == 200 and not looks_like_web_page(response.text)
 
 
 def _stats(part: ollama.ChatResponse) -> ChatStats:

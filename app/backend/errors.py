@@ -51,3 +51,8 @@ class StreamFailed(OllamaError):
 
 class RequestRejected(OllamaError):
     """The server refused the request as invalid (400), e.g. thinking on a model without it."""
+
+
+class NotOllama(OllamaError):
+    """Something answered at the host, but not as Ollama does: a web page (a captive portal, a
+    proxy's error page), a body that is not JSON, or far more than Ollama ever sends at once."""

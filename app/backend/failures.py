@@ -1,7 +1,12 @@
 """Map what the ollama client and httpx raise to the typed errors of `app.backend.errors`.
 
 Each resulting error carries one sentence a user can act on. Raw server text is folded onto one
-line and shortened before it goes into a sentence; the full detail goes to the log.
+line and shortened before it goes into a sentence; the full detail goes to the log. A web page
+is never quoted: something that answers with one is not Ollama, and the sentence says so.
+
+`answer_guard` refuses, as they arrive, answers Ollama never gives (a web page, an encoding
+that was not asked for, a line longer than `MAX_LINE_BYTES`, a plain answer longer than
+`MAX_ANSWER_BYTES`), so a hostile body is never read whole into memory.
 """
 
 from __future__ import annotations
@@ -9,13 +14,16 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import ollama
+import pydantic
 
 from app.backend.errors import (
     InvalidModelName,
     ModelNotFound,
+    NotOllama,
     OllamaError,
     OutOfMemory,
     RequestRejected,
@@ -30,6 +38,11 @@ from app.backend.errors import (
 log = logging.getLogger(__name__)
 
 MAX_DETAIL = 200
+MAX_LINE_BYTES = 8 * 1024 * 1024
+"""No line Ollama sends comes near this (the largest, `/api/show`, is some kilobytes)."""
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+"""The most a plain (not streamed) answer may hold; `/api/tags` with hundreds of models is
+well under a megabyte."""
 _OOM_PATTERNS = re.compile(
     r"out of memory|requires more system memory|insufficient memory|not enough memory|"
     r"unable to allocate|failed to allocate|cudaMalloc|memory layout cannot be allocated|"
@@ -38,6 +51,96 @@ _OOM_PATTERNS = re.compile(
 )
 _MISSING_TAG = re.compile(r"file does not exist|manifest unknown|pull model manifest: 404", re.I)
 _BAD_NAME = re.compile(r"invalid model name|invalid model path|invalid name", re.I)
+
+
+class UnlikeOllama(Exception):
+    """An answer Ollama never gives, refused before it is read (by the client's transport).
+
+    `what` completes "the server at HOST …", e.g. "sent a web page"; `translate` makes the
+    sentence fit what the request was doing.
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+class _BoundedStream(httpx.AsyncByteStream):
+    """The body of one answer, refused as soon as it breaks a limit: memory stays bounded."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, *, max_total: int | None) -> None:
+        self._inner = inner
+        self._max_total = max_total
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        total = 0
+        since_newline = 0
+        async for chunk in self._inner:
+            total += len(chunk)
+            if self._max_total is not None and total > self._max_total:
+                raise UnlikeOllama(f"sent more than {self._max_total // 2**20} MB at once")
+            newline = chunk.rfind(b"\n")
+            since_newline = len(chunk) - newline - 1 if newline >= 0 else since_newline + len(chunk)
+            if since_newline > MAX_LINE_BYTES:
+                raise UnlikeOllama(
+                    f"sent more than {MAX_LINE_BYTES // 2**20} MB without a line break"
+                )
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+ResponseHook = Callable[[httpx.Response], Awaitable[None]]
+
+
+def answer_guard(*, max_total: int | None) -> dict[str, list[ResponseHook]]:
+    """httpx `event_hooks` that refuse, when its head arrives, an answer that cannot be
+    Ollama's, and bound how much of any other answer is read (`max_total` bytes, and never a
+    line longer than `MAX_LINE_BYTES`). Hooks, not a transport, so proxies are guarded too."""
+
+    async def check(response: httpx.Response) -> None:
+        problem = _unlike_ollama(response)
+        if problem is not None:
+            raise UnlikeOllama(problem)  # httpx closes the response
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _BoundedStream(response.stream, max_total=max_total)
+
+    return {"response": [check]}
+
+
+def _unlike_ollama(response: httpx.Response) -> str | None:
+    """Why the answer's head shows it is not Ollama's, or None. A redirect is followed and a
+    401/403 is about the token, whatever their bodies; Ollama never sends HTML, and is asked
+    for no compression (a server that compresses anyway could not be bounded)."""
+    status = response.status_code
+    if (300 <= status < 400 and "location" in response.headers) or status in (401, 403):
+        return None
+    if "html" in response.headers.get("content-type", "").lower():
+        return "sent a web page" if status == 200 else f"answered {status} with a web page"
+    if response.headers.get("content-encoding", "identity").lower() not in ("identity", ""):
+        return "sent a compressed answer it was not asked for"
+    return None
+
+
+def looks_like_web_page(text: str) -> bool:
+    """Ollama answers JSON or plain text; markup comes from something in front of it."""
+    return text.lstrip()[:1] == "<"
+
+
+def origin(url: httpx.URL | str) -> str:
+    """`scheme://host:port` of a URL, the port always given, as `normalize_host` writes it."""
+    parsed = httpx.URL(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    return f"{parsed.scheme}://{host}:{port}"
+
+
+def not_ollama(host: str, what: str) -> NotOllama:
+    return NotOllama(
+        f"the server at {host} does not look like Ollama (it {what}); check the host address, "
+        "and any proxy or network sign-in page between PhiDesk and Ollama"
+    )
 
 
 def one_line(text: str, limit: int = MAX_DETAIL) -> str:
@@ -85,22 +188,47 @@ def translate(
     model: str | None = None,
     pulling: bool = False,
     streaming: bool = False,
+    auth_note: str | None = None,
 ) -> OllamaError | None:
     """The typed error for `exc`, or None if `exc` is not a failure of talking to Ollama.
 
     `streaming` means at least one chunk of a stream already arrived, so what came was kept.
     `pulling` means the request was a pull, where a missing name is a missing *tag*.
+    `auth_note` replaces the advice of a 401/403 when the caller knows more (a token lost).
     """
     if isinstance(exc, OllamaError):
         return exc
     if isinstance(exc, ollama.ResponseError):
-        return _from_response_error(exc, host=host, model=model, pulling=pulling)
-    if isinstance(exc, json.JSONDecodeError):
-        return StreamFailed(
-            f"the Ollama server at {host} sent a line that is not JSON in the middle of the "
-            "stream; what arrived so far was kept, try again"
+        return _from_response_error(
+            exc, host=host, model=model, pulling=pulling, auth_note=auth_note
         )
+    if isinstance(exc, UnlikeOllama):
+        if streaming:
+            return StreamFailed(
+                f"the server at {host} {exc.what} in the middle of the answer, which Ollama "
+                "never does; what arrived so far was kept"
+            )
+        return not_ollama(host, exc.what)
+    if isinstance(exc, json.JSONDecodeError):
+        if looks_like_web_page(exc.doc):
+            return not_ollama(host, "sent a web page")
+        if streaming:
+            return StreamFailed(
+                f"the Ollama server at {host} sent a line that is not JSON in the middle of the "
+                "stream; what arrived so far was kept, try again"
+            )
+        return not_ollama(host, "answered with something that is not JSON")
+    if isinstance(exc, UnicodeDecodeError):
+        return not_ollama(host, "answered with something that is not JSON")
+    if isinstance(exc, pydantic.ValidationError):
+        return not_ollama(host, "answered JSON that is not in Ollama's format")
     if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError | ConnectionError):
+        elsewhere = _redirected_to(exc, host)
+        if elsewhere is not None:
+            return ServerUnreachable(
+                f"the server at {host} redirected the request to {elsewhere}, where nothing "
+                "answers; check the host address, or that server's redirect"
+            )
         return unreachable(host)
     if isinstance(exc, httpx.TimeoutException):
         return OllamaError(
@@ -121,13 +249,35 @@ def translate(
     return None
 
 
+def _redirected_to(exc: BaseException, host: str) -> str | None:
+    """The origin a failed connection went to, if a redirect took it away from `host`. (The
+    ollama library turns httpx's ConnectError into a ConnectionError; the original is its
+    context.)"""
+    for candidate in (exc, exc.__cause__, exc.__context__):
+        if isinstance(candidate, httpx.RequestError):
+            try:
+                went = origin(candidate.request.url)
+            except RuntimeError:  # an error raised without a request
+                return None
+            return went if went != origin(host) else None
+    return None
+
+
 def _from_response_error(
-    exc: ollama.ResponseError, *, host: str, model: str | None, pulling: bool
+    exc: ollama.ResponseError,
+    *,
+    host: str,
+    model: str | None,
+    pulling: bool,
+    auth_note: str | None = None,
 ) -> OllamaError:
     status = exc.status_code
     raw = exc.error if isinstance(exc.error, str) else str(exc.error)
-    detail = one_line(raw)
+    web_page = looks_like_web_page(raw)
+    detail = "a web page" if web_page else one_line(raw)
     log.info("Ollama at %s answered %s: %s", host, status, raw)
+    if web_page and status not in (-1, 401, 403):
+        return not_ollama(host, f"answered {status} with a web page")
     if status == -1:  # an {"error": …} line inside a 200 stream
         if pulling and _MISSING_TAG.search(raw):
             return tag_not_found(model)
@@ -145,7 +295,7 @@ def _from_response_error(
     if status == 401:
         return Unauthorized(
             f"the server at {host} refused the request as unauthorized (401); "
-            "check the access token of this host",
+            f"{auth_note or 'check the access token of this host'}",
             status=status,
         )
     if status == 403:
@@ -158,7 +308,7 @@ def _from_response_error(
             )
         return Unauthorized(
             f"the server at {host} denied access (403: {detail}); "
-            "check the access token of this host",
+            f"{auth_note or 'check the access token of this host'}",
             status=status,
         )
     if status == 503:

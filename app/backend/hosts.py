@@ -4,8 +4,11 @@ The local profile is not stored: it is whatever `--host` / `OLLAMA_HOST` say (el
 default address). Remote profiles are stored as JSON in the config directory (`hosts.json`):
 id, name, URL and whether a token exists, never the token. Tokens go only to the OS keyring
 (`app.secrets.TokenStore`, service `phidesk`); with no keyring they live for this session only,
-and the caller is told so. Sending a token over plain `http://` to a host that is not this
-machine needs an explicit `confirm_insecure=True`, because anyone on the path could read it.
+and the caller is told so. The file then says so too (`token_session_only`, not `has_token`),
+and a later run that is refused (401/403) says the token was not kept and must be entered
+again. Sending a token over plain `http://` to a host that is not this machine needs an
+explicit `confirm_insecure=True`, because anyone on the path could read it. A user name and
+password in a host URL are refused: PhiDesk sends only a token.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app.backend.client import OllamaClient
-from app.config import Paths, normalize_host, resolve_host
+from app.config import Paths, dropped_credentials, normalize_host, resolve_host
 from app.errors import PhiDeskError, UsageError
 from app.secrets import TokenStore
 
@@ -53,13 +56,15 @@ def token_would_travel_in_clear(url: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class HostProfile:
-    """Where an Ollama server is. `has_token` says a token is stored for it (not the token)."""
+    """Where an Ollama server is. `has_token` says a token is stored for it (not the token);
+    `token_session_only` that one was given but, with no keyring, kept only for that session."""
 
     id: str
     name: str
     url: str
     has_token: bool = False
     insecure_confirmed: bool = False
+    token_session_only: bool = False
 
     @property
     def is_local(self) -> bool:
@@ -114,6 +119,7 @@ class HostProfiles:
                     url=normalize_host(str(item["url"])),
                     has_token=bool(item.get("has_token", False)),
                     insecure_confirmed=bool(item.get("insecure_confirmed", False)),
+                    token_session_only=bool(item.get("token_session_only", False)),
                 )
             except (KeyError, TypeError, UsageError) as exc:
                 log.warning("ignoring a damaged host entry in %s: %s", self._file, exc)
@@ -122,7 +128,13 @@ class HostProfiles:
         return profiles
 
     def _write(self) -> None:
-        data: dict[str, Any] = {"hosts": [asdict(p) for p in self._remote.values()]}
+        # A token kept for this session only is not "had" by the next run.
+        data: dict[str, Any] = {
+            "hosts": [
+                {**asdict(p), "has_token": p.has_token and not p.token_session_only}
+                for p in self._remote.values()
+            ]
+        }
         self._file.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".hosts-", dir=self._file.parent)
         try:
@@ -157,17 +169,42 @@ class HostProfiles:
 
     def token(self, host_id: str) -> str | None:
         profile = self.get(host_id)
-        return self._tokens.load(host_id) if profile.has_token else None
+        wanted = profile.has_token or profile.token_session_only
+        return self._tokens.load(host_id) if wanted else None
+
+    def missing_token(self, host_id: str) -> str | None:
+        """The sentence to end a 401/403 with when the host was given a token that is not
+        available now (so none is sent), else None."""
+        profile = self.get(host_id)
+        if self.token(host_id) is not None:
+            return None
+        if profile.token_session_only:
+            return (
+                f"the access token of {profile.name} was kept only until PhiDesk closed, because "
+                "this system has no keyring to keep it, so none was sent: enter it again"
+            )
+        if profile.has_token:
+            return (
+                f"the access token of {profile.name} could not be read from the keyring, so "
+                "none was sent: unlock the keyring, or enter the token again"
+            )
+        return None
 
     def client(self, host_id: str, **options: Any) -> OllamaClient:
         profile = self.get(host_id)
-        return OllamaClient(profile.url, token=self.token(host_id), **options)
+        return OllamaClient(
+            profile.url,
+            token=self.token(host_id),
+            auth_note=self.missing_token(host_id),
+            **options,
+        )
 
     def client_for_url(self, url: str, **options: Any) -> OllamaClient:
         """A client for `url`, with the token of the profile at that URL if there is one."""
         profile = self.find_by_url(url)
-        token = self.token(profile.id) if profile is not None else None
-        return OllamaClient(normalize_host(url), token=token, **options)
+        if profile is None or profile.is_local:
+            return OllamaClient(normalize_host(url), **options)
+        return self.client(profile.id, **options)
 
     # --- changes --------------------------------------------------------------------------
 
@@ -181,6 +218,11 @@ class HostProfiles:
     ) -> tuple[HostProfile, TokenSaved | None]:
         if not name.strip():
             raise UsageError("a host needs a name")
+        if dropped_credentials(url) is not None:
+            raise UsageError(
+                "a host URL cannot carry a user name and password, because PhiDesk sends only "
+                "an access token; leave them out of the URL and give the token"
+            )
         profile = HostProfile(
             id=f"host-{uuid.uuid4().hex[:12]}", name=name.strip(), url=normalize_host(url)
         )
@@ -211,6 +253,7 @@ class HostProfiles:
         self._remote[host_id] = replace(
             profile,
             has_token=True,
+            token_session_only=not in_keyring,
             insecure_confirmed=profile.insecure_confirmed or confirm_insecure,
         )
         self._write()
@@ -222,7 +265,7 @@ class HostProfiles:
         profile = self.get(host_id)
         self._tokens.delete(host_id)
         if not profile.is_local:
-            self._remote[host_id] = replace(profile, has_token=False)
+            self._remote[host_id] = replace(profile, has_token=False, token_session_only=False)
             self._write()
 
     def remove(self, host_id: str) -> None:

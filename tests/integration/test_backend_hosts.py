@@ -20,6 +20,7 @@ from app.backend.hosts import (
     is_loopback,
 )
 from app.config import Paths
+from app.errors import UsageError
 from app.secrets import TokenStore
 from tests.ollama_double.server import OllamaDouble
 
@@ -127,3 +128,17 @@ def test_without_a_keyring_the_token_lives_for_the_session_only(data_dir: Path) 
     for path in data_dir.rglob("*"):
         if path.is_file():
             assert b"sess-token" not in path.read_bytes(), path
+
+
+@pytest.mark.usefixtures("no_keyring")
+def test_a_token_not_kept_is_named_after_a_restart_and_credentials_in_a_url_are_refused() -> None:
+    profiles = HostProfiles(Paths.resolve().ensure(), tokens=TokenStore())
+    profile, _ = profiles.add("remote", "https://gpu.example.com", token="sess-token")
+    assert profiles.missing_token(profile.id) is None  # this session still has it
+    restarted = HostProfiles(Paths.resolve().ensure(), tokens=TokenStore())
+    assert restarted.get(profile.id).token_session_only
+    note = restarted.missing_token(profile.id)
+    assert note is not None and "no keyring" in note and "enter it again" in note
+    assert restarted.client(profile.id).auth_note == note
+    with pytest.raises(UsageError, match="user name and password"):
+        restarted.add("lab", "https://me:pw@gpu.example.com")

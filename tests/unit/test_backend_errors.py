@@ -91,7 +91,26 @@ HOST = "http://127.0.0.1:11434"
             "was kept",
         ),
         (httpx.ReadError("reset"), {"pulling": True}, errors.StreamInterrupted, "resume"),
-        (json.JSONDecodeError("bad", "{x", 1), {}, errors.StreamFailed, "not JSON"),
+        (json.JSONDecodeError("bad", "{x", 1), {"streaming": True}, errors.StreamFailed, "kept"),
+        (json.JSONDecodeError("bad", "{x", 1), {}, errors.NotOllama, "not look like Ollama"),
+        (
+            json.JSONDecodeError("bad", "<!DOCTYPE html><p>Sign in</p>", 0),
+            {},
+            errors.NotOllama,
+            "web page",
+        ),
+        (
+            ollama.ResponseError("<html><body>Bad gateway</body></html>", 502),
+            {},
+            errors.NotOllama,
+            "answered 502 with a web page",
+        ),
+        (
+            ollama.ResponseError('{"error":"unauthorized"}', 401),
+            {"auth_note": "the token was lost: enter it again"},
+            errors.Unauthorized,
+            "(401); the token was lost",
+        ),
         (ollama.ResponseError("boom", 500), {}, errors.OllamaError, "500: boom"),
     ],
 )
