@@ -5,10 +5,12 @@ nothing imported; a big export that is merely big still imports under the same c
 
 from __future__ import annotations
 
+import os
 import resource
 import struct
 import subprocess
 import sys
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -68,10 +70,10 @@ def assert_refused(done: subprocess.CompletedProcess[str], *names: str) -> str:
 
 
 def export_text(
-    title: str = "Sample", *, messages: int = 2, size: int = 10, line: int = 100
+    title: str = "Sample", *, messages: int = 2, size: int = 10, line: int = 100, chat_id: int = 7
 ) -> str:
-    """A PhiDesk export of a chat whose messages hold `size` characters each, in lines of
-    `line` characters."""
+    """A PhiDesk export of chat `chat_id` whose messages hold `size` characters each, in lines
+    of `line` characters."""
     row = "x" * (line - 1) + "\n"
     content = row * (size // line) + "y" * (size % line) + "\n"
     records = [
@@ -79,7 +81,7 @@ def export_text(
                 MADE, None, None)
         for i in range(1, messages + 1)
     ]  # fmt: skip
-    chat = Chat(7, title, "normal", "phi4-mini", "", ChatSettings(), False, MADE, MADE, None,
+    chat = Chat(chat_id, title, "normal", "phi4-mini", "", ChatSettings(), False, MADE, MADE, None,
                 ContextUsage(), messages)  # fmt: skip
     return chat_to_markdown(chat, records, exported_at=MADE)
 
@@ -175,16 +177,39 @@ def test_a_2_gb_markdown_file_is_refused_by_its_size_before_it_is_read(tmp_path:
     assert chats_in(tmp_path / "data") == 0
 
 
+def test_a_file_that_never_ends_is_read_only_up_to_the_limit(tmp_path: Path) -> None:
+    endless = tmp_path / "endless.md"
+    os.mkfifo(endless)
+
+    def feed() -> None:
+        try:
+            with endless.open("wb") as out:
+                out.write(export_text().encode())
+                while True:
+                    out.write(b"x" * 65_535 + b"\n")
+        except BrokenPipeError:
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    line = assert_refused(phidesk(tmp_path / "data", "import", str(endless)), "endless.md")
+    assert "too large" in line
+    writer.join(timeout=60)
+    assert not writer.is_alive()
+    assert chats_in(tmp_path / "data") == 0
+
+
 def test_a_big_export_that_is_not_a_bomb_still_imports_under_the_memory_cap(
     tmp_path: Path,
 ) -> None:
     archive = tmp_path / "big.zip"
-    text = export_text(messages=40, size=2_500)  # about 100 KB a chat
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
-        for n in range(300):
-            out.writestr(f"chat {n}.md", text.replace('title: "Sample"', f'title: "Chat {n}"'))
+        for n in range(1, 301):  # about 100 KB a chat
+            out.writestr(
+                f"chat {n}.md", export_text(f"Chat {n}", messages=40, size=2_500, chat_id=n)
+            )
     long_chat = tmp_path / "long.md"
-    long_chat.write_text(export_text("Long", messages=2_000, size=12_000))  # about 24 MB
+    long_chat.write_text(export_text("Long", messages=2_000, size=12_000, chat_id=301))  # 24 MB
     assert 20 * MiB < long_chat.stat().st_size < 32 * MiB
     done = phidesk(tmp_path / "data", "import", str(archive), str(long_chat))
     assert done.returncode == 0, done.stderr[-2000:]

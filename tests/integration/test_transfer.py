@@ -4,6 +4,7 @@ times and settings kept, the store's import_chat, folders, .zip archives and ref
 from __future__ import annotations
 
 import asyncio
+import struct
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -345,3 +346,52 @@ def test_a_chat_with_a_remote_token_exports_without_it(
     assert "Sure: $E = mc^2$." in text and "Let me think." in text
     assert secret not in text
     assert "Bearer" not in text and "authorization" not in text.lower()
+
+
+# ---------------------------------------------------------------- reading within bounds
+
+
+def test_an_archive_entry_packed_with_bzip2_is_not_supported(db: Database, tmp_path: Path) -> None:
+    chat = db.create_chat(title="Packed")
+    archive = tmp_path / "packed.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_BZIP2) as out:
+        out.writestr("chat.md", export(db, chat.id))
+    with pytest.raises(TransferError, match=r"^packed\.zip:chat\.md is not supported: .*method"):
+        import_files(db, [archive])
+    assert len(db.list_chats()) == 1
+
+
+def test_an_entry_that_unpacks_to_hundreds_of_times_its_size_is_not_supported(
+    db: Database, tmp_path: Path
+) -> None:
+    archive = tmp_path / "dense.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("chat.md", (b"x" * 1023 + b"\n") * (8 << 10))  # 8 MiB
+    with pytest.raises(TransferError, match=r"^dense\.zip:chat\.md is not supported: .* times"):
+        import_files(db, [archive])
+
+
+def test_an_archive_whose_listing_is_huge_is_refused_before_it_is_read(
+    db: Database, tmp_path: Path
+) -> None:
+    archive = tmp_path / "listing.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("chat.md", "x")
+    data = bytearray(archive.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 12 : end + 16] = struct.pack("<L", 0x7FFF_FFFF)  # the listing's size
+    archive.write_bytes(data)
+    with pytest.raises(TransferError, match=r"^\S*listing\.zip is too large to import"):
+        import_files(db, [archive])
+
+
+def test_entries_that_together_pass_the_import_limit_are_refused_before_any_is_read(
+    db: Database, tmp_path: Path
+) -> None:
+    archive = tmp_path / "many.zip"
+    body = (b"x" * 1023 + b"\n") * (30 << 10)  # 30 MiB, under the limit for one file
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as out:
+        for n in range(5):
+            out.writestr(f"chat {n}.md", body)
+    with pytest.raises(TransferError, match=r"^many\.zip:chat 4\.md is too large to import"):
+        import_files(db, [archive])
