@@ -2,11 +2,16 @@
 
 State machine per turn: idle → streaming → done | stopped | failed.
 
-Nothing typed is lost: the user's message is committed before the request goes out, the answer
-row exists (status `streaming`) before the first token and is saved at least every
+Nothing typed is lost: what can be checked here (a model is set, its name is valid, the message
+fits the chat's window) is checked first; then the user's message is committed, and only then is
+the server asked anything. A turn refused after that (the server has no such model, or the
+message is too long for the model's trained window) removes the message again, and the caller
+gives the text back. Stopped while the server is asked, the chat keeps the unanswered question.
+The answer row exists (status `streaming`) before the first token and is saved at least every
 `flush_interval` seconds; the final state is `complete`, `stopped` (the user stopped it),
-`interrupted` (the connection or the server died) or `error` (the server refused). To stop,
-cancel the task that iterates `send()` / `regenerate()` / `edit_and_resend()`.
+`interrupted` (the connection or the server died, or nothing arrived for the stall timeout) or
+`error` (the server refused). To stop, cancel the task that iterates `send()` / `regenerate()` /
+`edit_and_resend()`.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ from typing import Any
 
 from app.backend.client import OllamaClient
 from app.backend.connection import Connection
-from app.backend.errors import ModelNotFound, OllamaError, StreamInterrupted
+from app.backend.errors import InvalidModelName, ModelNotFound, OllamaError, StreamInterrupted
 from app.backend.events import ContentDelta, Done, StreamStalled, ThinkingDelta
 from app.backend.models import ModelInfo
+from app.backend.names import validate_model_name
 from app.chat.context import (
     BudgetMessage,
     ContextBudget,
@@ -89,6 +95,10 @@ def title_from(text: str, limit: int = 60) -> str:
 Blocking = Callable[[Callable[[], Any]], Awaitable[Any]]
 """Runs a blocking call (a database read or write) somewhere that does not hold up the loop."""
 
+Stored = Callable[[Message | None], None]
+"""Told of the user's message once it is committed, and told None if a refusal removed it
+again (the text is then the caller's to give back)."""
+
 
 async def run_inline[R](call: Callable[[], R]) -> R:
     return call()
@@ -142,13 +152,29 @@ class ChatSession:
 
     async def model_info(self, model: str) -> ModelInfo | None:
         """`/api/show` of the model, cached; None when the server cannot tell."""
-        if model not in self._model_info:
-            try:
-                self._model_info[model] = await self.client.show(model)
-            except OllamaError as exc:
-                log.info("show %s failed: %s", model, exc)
-                return None
-        return self._model_info[model]
+        try:
+            return await self._show(model)
+        except ModelNotFound as exc:
+            log.info("show %s: %s", model, exc)
+            return None
+
+    async def _show(self, model: str) -> ModelInfo | None:
+        """`/api/show`, cached; None when the server cannot tell (it failed, or answered
+        something that is not Ollama's JSON); ModelNotFound when it has no such model."""
+        if model in self._model_info:
+            return self._model_info[model]
+        try:
+            info = await self.client.show(model)
+        except ModelNotFound:
+            raise
+        except OllamaError as exc:
+            log.info("show %s failed: %s", model, exc)
+            return None
+        except ValueError as exc:  # not JSON: a web page (a captive portal, a proxy) answered
+            log.info("show %s: the answer is not JSON (%s)", model, exc)
+            return None
+        self._model_info[model] = info
+        return info
 
     def cached_model_info(self, model: str) -> ModelInfo | None:
         """What `model_info()` learnt, without asking the server."""
@@ -222,34 +248,102 @@ class ChatSession:
 
     # --- turns ----------------------------------------------------------------------------
 
-    async def _prepare(
-        self, history: Sequence[Message], draft: str | None
-    ) -> tuple[Chat, ModelInfo | None, ContextPlan]:
-        """Check that a turn can go out, before anything is written: a model is set, nothing
-        streams in this chat, and the newest message fits the window with room to answer."""
+    async def _checked_chat(self) -> Chat:
+        """What can be checked without the server: nothing streams in this chat, a model is
+        set, and its name is one Ollama would accept."""
         if self.state is TurnState.STREAMING:
             raise TurnRefused("an answer is still streaming in this chat; stop it first")
         chat = await self._io(self.chat)
         if not chat.model:
             raise TurnRefused("this chat has no model yet; choose one first (see phidesk models)")
-        info = await self.model_info(chat.model)
+        try:
+            validate_model_name(chat.model)
+        except InvalidModelName as exc:
+            raise TurnRefused(str(exc)) from None
+        return chat
+
+    async def _info(self, model: str) -> ModelInfo | None:
+        """The model's details for a turn; a model the server does not have refuses it."""
+        try:
+            return await self._show(model)
+        except ModelNotFound as exc:
+            raise TurnRefused(str(exc)) from exc
+
+    def _fitting(
+        self, chat: Chat, info: ModelInfo | None, history: Sequence[Message], draft: str | None
+    ) -> ContextPlan:
+        """The plan of the turn, if the newest message fits the window with room to answer."""
         plan = self.plan(chat, info, history, draft)
         if plan.overflow:
             raise TurnRefused(
                 f"this message is too long for the context window of {plan.limit} tokens "
                 "(with room left for the answer); raise num_ctx or shorten the message"
             )
-        return chat, info, plan
+        return plan
 
-    async def send(self, text: str) -> AsyncIterator[SessionEvent]:
-        """Send a new user message and stream the answer."""
+    async def _prepare(
+        self, history: Sequence[Message], draft: str | None
+    ) -> tuple[Chat, ModelInfo | None, ContextPlan]:
+        """Check that a turn can go out, before anything is changed: locally first, then with
+        the model's details from the server."""
+        chat = await self._checked_chat()
+        self._fitting(chat, self.cached_model_info(chat.model), history, draft)
+        info = await self._info(chat.model)
+        return chat, info, self._fitting(chat, info, history, draft)
+
+    async def send(
+        self, text: str, *, on_stored: Stored | None = None
+    ) -> AsyncIterator[SessionEvent]:
+        """Send a new user message and stream the answer. The message is committed before the
+        server is asked anything (`on_stored` hears of it); a refusal after that removes it."""
+        chat = await self._checked_chat()
         history = await self._io(lambda: self.db.messages(self.chat_id))
-        chat, info, plan = await self._prepare(history, text)
-        user = await self._io(lambda: self.db.add_message(self.chat_id, "user", text))
-        if chat.message_count == 0 and chat.title in ("", "New chat"):
-            await self._io(lambda: self.db.update_chat(self.chat_id, title=title_from(text)))
+        # Too long for the chat's own window: refused before anything is written.
+        self._fitting(chat, self.cached_model_info(chat.model), history, text)
+        titled = chat.message_count == 0 and chat.title in ("", "New chat")
+
+        def store() -> Message:
+            stored = self.db.add_message(self.chat_id, "user", text)
+            if titled:
+                self.db.update_chat(self.chat_id, title=title_from(text))
+            return stored
+
+        user = await self._store(store, on_stored)
+        try:
+            info = await self._info(chat.model)
+            plan = self._fitting(chat, info, history, text)
+        except TurnRefused:
+            if on_stored is not None:
+                on_stored(None)
+            await self._unstore(user.id, chat.title if titled else None)
+            raise
         async for event in self._turn(chat, info, [*history, user], user.id, plan):
             yield event
+
+    async def _store(self, call: Callable[[], Message], on_stored: Stored | None) -> Message:
+        """Commit the user's message and tell `on_stored`, also when the task is cancelled
+        while the write runs (it is then committed all the same, so the caller must know)."""
+        storing = asyncio.ensure_future(self._io(call))
+        try:
+            user = await asyncio.shield(storing)
+        except asyncio.CancelledError:
+            if not storing.cancelled() and on_stored is not None:
+                on_stored(await storing)
+            raise
+        if on_stored is not None:
+            on_stored(user)
+        return user
+
+    async def _unstore(self, message_id: int, title: str | None) -> None:
+        """Remove a refused turn's message (and the title it gave the chat), even if the task
+        is cancelled meanwhile."""
+
+        def remove() -> None:
+            self.db.delete_message(message_id)
+            if title is not None:
+                self.db.update_chat(self.chat_id, title=title)
+
+        await asyncio.shield(self._io(remove))
 
     async def regenerate(self) -> AsyncIterator[SessionEvent]:
         """Replace the last answer with a new one to the same user message."""
@@ -264,16 +358,24 @@ class ChatSession:
         async for event in self._turn(chat, info, kept, kept[-1].id, plan):
             yield event
 
-    async def edit_and_resend(self, message_id: int, text: str) -> AsyncIterator[SessionEvent]:
-        """Change a user message and answer it again; every later message is removed."""
+    async def edit_and_resend(
+        self, message_id: int, text: str, *, on_stored: Stored | None = None
+    ) -> AsyncIterator[SessionEvent]:
+        """Change a user message and answer it again; every later message is removed. Nothing
+        changes until the server's answers show the turn can go out (until then, a Stop leaves
+        the chat as it was and the caller gives the edited text back)."""
         message = await self._io(lambda: self.db.get_message(message_id))
         if message.role != "user" or message.chat_id != self.chat_id:
             raise TurnRefused("only your own messages in this chat can be edited")
         history = await self._io(lambda: self.db.messages(self.chat_id))
         kept = [m for m in history if m.id < message_id]
         chat, info, plan = await self._prepare(kept, text)
-        await self._io(lambda: self.db.delete_messages_after(message_id, inclusive=True))
-        user = await self._io(lambda: self.db.add_message(self.chat_id, "user", text))
+
+        def replace() -> Message:
+            self.db.delete_messages_after(message_id, inclusive=True)
+            return self.db.add_message(self.chat_id, "user", text)
+
+        user = await self._store(replace, on_stored)
         async for event in self._turn(chat, info, [*kept, user], user.id, plan):
             yield event
 

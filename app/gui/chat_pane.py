@@ -272,7 +272,9 @@ class ChatPane(QWidget):
                 self.composer.set_streaming(False)
                 self._context_timer.start()
                 if turn.answer_id is None:
-                    self._tasks.start(self._refresh_title(turn.chat_id), name="title")
+                    # Refused, or stopped before the answer began: the title, and a question
+                    # stored before the Stop, are shown as the chat now holds them.
+                    self._tasks.start(self._load_chat(turn.chat_id, self._opening), name="chat")
             self.chatsChanged.emit()
         elif isinstance(event, TurnStarted) and turn.chat_id == self.current_chat:
             self._tasks.start(self._refresh_title(turn.chat_id), name="title")

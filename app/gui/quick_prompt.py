@@ -35,11 +35,12 @@ from app.gui.models_picker import ModelPicker
 from app.gui.notice_area import NoticeArea
 from app.gui.tasks import Tasks
 from app.gui.transcript import TranscriptView
-from app.gui.turn_view import TurnPresenter
+from app.gui.turn_view import TurnPresenter, user_item
 from app.workspace import (
     Notices,
     Preferences,
     RunningTurn,
+    TurnEnded,
     TurnFinished,
     TurnRefusedEvent,
     TurnState,
@@ -267,7 +268,7 @@ class QuickPrompt(QWidget):
         if text and not self.input.text():
             self.input.setText(text)
 
-    def _turn_event(self, _turn: RunningTurn, event: TurnEvent) -> None:
+    def _turn_event(self, turn: RunningTurn, event: TurnEvent) -> None:
         if isinstance(event, TurnRefusedEvent):
             self._give_back(event.text)
             if event.reason:
@@ -278,6 +279,15 @@ class QuickPrompt(QWidget):
             and event.error is not None
         ):
             self.notices.error(str(event.error))
+        elif (
+            isinstance(event, TurnEnded)
+            and turn.answer_id is None
+            and turn.user_message_id is not None
+        ):
+            # Stopped after the question was stored, before the answer began: the quick chat
+            # keeps it, so it stays on screen.
+            self.view.append_message(user_item(turn.user_message_id, turn.text))
+            self._has_messages = True
 
     @Slot(object)
     def _turn_started(self, _event: object) -> None:

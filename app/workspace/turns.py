@@ -14,6 +14,7 @@ from enum import StrEnum
 from app.backend.events import ContentDelta, StreamStalled, ThinkingDelta
 from app.chat.session import SessionEvent, TurnFinished, TurnStarted
 from app.errors import PhiDeskError
+from app.store import Message
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,8 @@ class TurnKind(StrEnum):
 @dataclass(frozen=True)
 class TurnRefusedEvent:
     """The turn never started (or failed before its answer row existed): `text` is the user's
-    message to give back, `reason` one sentence."""
+    message to give back ("" when it is stored in the chat), `reason` one sentence ("" for a
+    Stop)."""
 
     reason: str
     text: str
@@ -52,6 +54,7 @@ class RunningTurn:
     """The user's message ("" for a regenerate)."""
     answer_id: int | None = None
     user_message_id: int | None = None
+    """Set once the user's message is stored in the chat (before the server is asked)."""
     content: list[str] = field(default_factory=list)
     thinking: list[str] = field(default_factory=list)
     thinking_started: float | None = None
@@ -81,6 +84,15 @@ class RunningTurn:
             self._stop_requested = True
             return
         self.task.cancel()
+
+    def stored(self, message: Message | None) -> None:
+        """The session stored the user's message (None: a refusal removed it again)."""
+        self.user_message_id = message.id if message is not None else None
+
+    @property
+    def given_back(self) -> str:
+        """The text to give back if the turn ends now: none once the message is in the chat."""
+        return self.text if self.answer_id is None and self.user_message_id is None else ""
 
     @property
     def done(self) -> bool:
@@ -118,13 +130,14 @@ class RunningTurn:
                 self._record(event)
                 self._emit(event)
         except PhiDeskError as exc:
-            refused = TurnRefusedEvent(str(exc), self.text if self.answer_id is None else "")
+            refused = TurnRefusedEvent(str(exc), self.given_back)
             self.refused = refused
             self._emit(refused)
         except asyncio.CancelledError:
-            if self.answer_id is None:
-                # Stopped before the answer existed: the message goes back to the user.
-                self.refused = TurnRefusedEvent("", self.text)
+            if self.given_back:
+                # Stopped before the message was stored: it goes back to the user. Once
+                # stored, the chat keeps the unanswered question.
+                self.refused = TurnRefusedEvent("", self.given_back)
                 self._emit(self.refused)
             raise
         except Exception as exc:
@@ -132,7 +145,7 @@ class RunningTurn:
             self.refused = TurnRefusedEvent(
                 f"the answer failed unexpectedly ({type(exc).__name__}); "
                 "details are in the log file",
-                self.text if self.answer_id is None else "",
+                self.given_back,
             )
             self._emit(self.refused)
         finally:

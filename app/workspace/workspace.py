@@ -20,6 +20,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any, TypeVar
 from app.backend.client import OllamaClient
 from app.backend.connection import Connection
 from app.backend.offload import OffloadPreferences
-from app.chat.session import ChatSession, SessionEvent
+from app.chat.session import ChatSession, SessionEvent, TurnStarted
 from app.chat.transfer import export_chat_markdown, import_files
 from app.chat.transfer.files import check_export_target, render_for_export, write_export
 from app.config import Paths
@@ -245,30 +246,14 @@ class Workspace:
 
     def remember_model_defaults(self, model: str, settings: ChatSettings) -> None:
         def change(prefs: Preferences) -> Preferences:
-            defaults = dict(prefs.model_defaults)
-            defaults[model] = ModelDefaults.of(settings)
-            return Preferences(
-                default_model=prefs.default_model,
-                theme=prefs.theme,
-                host_url=prefs.host_url,
-                window=prefs.window,
-                quick=prefs.quick,
-                model_defaults=defaults,
-            )
+            defaults = {**prefs.model_defaults, model: ModelDefaults.of(settings)}
+            return replace(prefs, model_defaults=defaults)
 
         self.settings.update(change)
 
     async def raise_context(self, chat_id: int, num_ctx: int) -> Chat:
         chat = await self.chat(chat_id)
-        s = chat.settings
-        settings = ChatSettings(
-            num_ctx=num_ctx,
-            temperature=s.temperature,
-            seed=s.seed,
-            think=s.think,
-            keep_alive=s.keep_alive,
-            extra=dict(s.extra),
-        )
+        settings = replace(chat.settings, num_ctx=num_ctx, extra=dict(chat.settings.extra))
         return await self.configure(chat_id, settings=settings)
 
     async def delete_chat(self, chat_id: int) -> None:
@@ -312,17 +297,26 @@ class Workspace:
         return session
 
     def send(self, chat_id: int, text: str) -> RunningTurn:
-        return self._start(chat_id, TurnKind.SEND, text, self.session(chat_id).send(text))
+        """Start a turn; the message is stored before the server is asked (the chat's
+        listeners hear of it), and given back by a `TurnRefusedEvent` if it is not kept."""
+        session = self.session(chat_id)
+        return self._start(chat_id, TurnKind.SEND, text, lambda s: session.send(text, on_stored=s))
 
     def regenerate(self, chat_id: int) -> RunningTurn:
-        return self._start(chat_id, TurnKind.REGENERATE, "", self.session(chat_id).regenerate())
+        session = self.session(chat_id)
+        return self._start(chat_id, TurnKind.REGENERATE, "", lambda _stored: session.regenerate())
 
     def edit(self, chat_id: int, message_id: int, text: str) -> RunningTurn:
-        events = self.session(chat_id).edit_and_resend(message_id, text)
-        return self._start(chat_id, TurnKind.EDIT, text, events)
+        session = self.session(chat_id)
+        events = partial(session.edit_and_resend, message_id, text)
+        return self._start(chat_id, TurnKind.EDIT, text, lambda s: events(on_stored=s))
 
     def _start(
-        self, chat_id: int, kind: TurnKind, text: str, events: AsyncIterator[SessionEvent]
+        self,
+        chat_id: int,
+        kind: TurnKind,
+        text: str,
+        events: Callable[[Callable[[Message | None], None]], AsyncIterator[SessionEvent]],
     ) -> RunningTurn:
         if self._closed:
             raise PhiDeskError("PhiDesk is closing; the message was not sent")
@@ -331,20 +325,22 @@ class Workspace:
         turn = RunningTurn(chat_id, kind, text)
         self.turns[chat_id] = turn
 
+        def stored(message: Message | None) -> None:
+            turn.stored(message)
+            self._chats(ChatChange.MESSAGES, chat_id)
+
         def ended() -> None:
             if self.turns.get(chat_id) is turn:
                 del self.turns[chat_id]
             self._chats(ChatChange.MESSAGES, chat_id)
 
         def started(_turn: RunningTurn, event: object) -> None:
-            from app.chat.session import TurnStarted
-
             if isinstance(event, TurnStarted):
                 self._chats(ChatChange.MESSAGES, chat_id)
 
         turn.listen(started)
         turn.task = asyncio.get_running_loop().create_task(
-            turn.run(events, ended), name=f"turn in chat {chat_id}"
+            turn.run(events(stored), ended), name=f"turn in chat {chat_id}"
         )
         return turn
 

@@ -183,6 +183,7 @@ def test_chat_changes_are_announced(paths: Paths, ollama_double: OllamaDouble) -
         ChatsChanged(ids, ChatChange.UPDATED),
         ChatsChanged(ids, ChatChange.DELETED),
         ChatsChanged(ids, ChatChange.RESTORED),
+        ChatsChanged(ids, ChatChange.MESSAGES),  # the question was stored
         ChatsChanged(ids, ChatChange.MESSAGES),  # the turn started
         ChatsChanged(ids, ChatChange.MESSAGES),  # the turn ended
         ChatsChanged(ids, ChatChange.MESSAGES),  # a message was deleted
