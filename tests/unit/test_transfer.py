@@ -519,7 +519,7 @@ def test_an_edit_inside_a_message_line_imports_with_the_edit() -> None:
 
 def test_added_lines_are_reported_as_a_damaged_export_naming_the_line() -> None:
     text = _sample_export().replace("line two\n", "line two\nan extra line\n")
-    with pytest.raises(DamagedExport, match=r"^chat\.md looks like a PhiDesk export .* line \d+"):
+    with pytest.raises(DamagedExport, match=r"^chat\.md is damaged: .* line \d+"):
         parse_markdown(text, source="chat.md")
 
 

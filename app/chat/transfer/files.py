@@ -14,11 +14,12 @@ from pathlib import Path
 from app.chat.transfer.errors import NotAnExport, TransferError
 from app.chat.transfer.names import unique_names
 from app.chat.transfer.reader import ParsedExport, parse_markdown
+from app.chat.transfer.sources import read_sources
 from app.chat.transfer.writer import chat_to_markdown
 from app.store import Chat, Database
 
 
-def decode(data: bytes, source: str) -> str:
+def decode(data: bytes | bytearray, source: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -27,26 +28,25 @@ def decode(data: bytes, source: str) -> str:
 
 def read_exports(paths: Iterable[Path]) -> list[tuple[str, ParsedExport]]:
     """Read and check every file first (a .zip contributes each .md inside it), so that one bad
-    file imports nothing. Returns (source name, parsed export) pairs."""
+    file imports nothing. Returns (source name, parsed export) pairs. What is read is bounded
+    (see `sources`); a file the memory left cannot hold is refused too."""
     found: list[tuple[str, ParsedExport]] = []
-    for path in paths:
+    for source, data in read_sources(paths):
         try:
-            if path.suffix.lower() == ".zip":
-                with zipfile.ZipFile(path) as archive:
-                    for info in archive.infolist():
-                        if info.is_dir() or not info.filename.lower().endswith(".md"):
-                            continue
-                        source = f"{path.name}:{info.filename}"
-                        text = decode(archive.read(info), source)
-                        found.append((source, parse_markdown(text, source=source)))
-            else:
-                text = decode(path.read_bytes(), str(path))
-                found.append((str(path), parse_markdown(text, source=str(path))))
-        except zipfile.BadZipFile:
-            raise TransferError(f"{path} is not a readable .zip archive") from None
-        except OSError as exc:
-            raise TransferError(f"cannot read {path} ({exc.strerror or exc})") from exc
+            text = decode(data, source)
+            del data  # the parsed export keeps slices of the text, never the bytes
+            found.append((source, parse_markdown(text, source=source)))
+            del text
+        except MemoryError:
+            found.clear()
+            raise _out_of_memory(source) from None
     return found
+
+
+def _out_of_memory(what: str) -> TransferError:
+    return TransferError(
+        f"{what} is too large to import with the memory available; nothing was imported"
+    )
 
 
 def import_files(db: Database, paths: Iterable[Path | str]) -> list[Chat]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import MAXYEAR, MINYEAR, UTC, datetime
 from typing import Any, Final, cast, get_args
 
 from app.backend.events import ChatStats
@@ -59,31 +60,52 @@ class ParsedExport:
         )
 
 
+def _damaged(source: str, why: str) -> DamagedExport:
+    return DamagedExport(f"{source} is damaged: it looks like a PhiDesk export, but {why}")
+
+
 class _Lines:
+    """The text's lines, taken one at a time. The text is never split into a list of lines: for
+    a file of millions of short lines that list would take many times the file's size."""
+
     def __init__(self, text: str, source: str) -> None:
-        self.lines = text.split("\n")
+        self.text = text
         self.index = 0
+        """The number (from 0) of the next line."""
         self.offset = 0
+        """Where the next line starts in `text`."""
         self.source = source
 
     def damaged(self, why: str) -> DamagedExport:
-        return DamagedExport(
-            f"{self.source} looks like a PhiDesk export but cannot be read: {why} at line "
-            f"{self.index + 1} (was it edited by hand? only text inside a message may change)"
+        return _damaged(
+            self.source,
+            f"{why} at line {self.index + 1} (was it edited by hand? only text inside a message "
+            "may change)",
         )
 
-    def take(self) -> str:
-        if self.index >= len(self.lines) - 1:
+    def _end(self) -> int:
+        end = self.text.find("\n", self.offset)
+        if end < 0:
             raise self.damaged("the file ends too early")
-        line = self.lines[self.index]
+        return end
+
+    def take(self) -> str:
+        end = self._end()
+        line = self.text[self.offset : end]
         self.index += 1
-        self.offset += len(line) + 1
+        self.offset = end + 1
         return line
 
+    def skip(self) -> None:
+        self.offset = self._end() + 1
+        self.index += 1
+
     def expect(self, exact: str) -> None:
-        if self.take() != exact:
-            self.index -= 1
+        end = self._end()
+        if end - self.offset != len(exact) or not self.text.startswith(exact, self.offset):
             raise self.damaged(f"expected {exact!r}" if exact else "expected an empty line")
+        self.index += 1
+        self.offset = end + 1
 
     def block(self, facts: dict[str, Any], what: str) -> tuple[str, tuple[int, int]]:
         """A verbatim block, and where it starts and ends in the text (closers excluded)."""
@@ -95,17 +117,17 @@ class _Lines:
         start = self.offset
         if count == 0:
             return "", (start, start)
-        lines = [self.take() for _ in range(count)]
+        for _ in range(count):
+            self.skip()
         end = self.offset
         for _ in range(close):
-            self.take()
+            self.skip()
         self.expect("")
-        text = "\n".join(lines) + ("\n" if eol else "")
-        return text, (start, end)
+        return self.text[start : end if eol else end - 1], (start, end)
 
     @property
     def at_end(self) -> bool:
-        return self.index >= len(self.lines) - 1
+        return self.text.find("\n", self.offset) < 0
 
 
 def _get(
@@ -126,28 +148,73 @@ def _get(
         value = facts[key]
         kinds = kind if isinstance(kind, tuple) else (kind,)
         ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
-        if ok:
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if whole and value not in _SQLITE_INTEGER:
+            problem = f"the {what}'s {key!r} is too large"
+        elif ok:
             return value
-        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+        elif float in kinds and whole:
             return float(value)
-        problem = f"the {what}'s {key!r} is not a {' or '.join(k.__name__ for k in kinds)}"
+        else:
+            problem = f"the {what}'s {key!r} is not a {' or '.join(k.__name__ for k in kinds)}"
     if lines is not None:
         raise lines.damaged(problem)
-    raise DamagedExport(f"{source} looks like a PhiDesk export but cannot be read: {problem}")
+    raise _damaged(source, problem)
 
 
+_SQLITE_INTEGER: Final = range(-(2**63), 2**63)
+"""The whole numbers a database column can hold."""
 _OPT_INT = (int, type(None))
 _OPT_STR = (str, type(None))
 _OPT_FLOAT = (float, type(None))
 _OPT_BOOL = (bool, type(None))
 
 
-def _time(value: str, what: str, lines: _Lines) -> datetime:
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 40 else value[:40] + "…")
+
+
+def _time(value: str, what: str, damaged: Callable[[str], DamagedExport]) -> datetime:
+    """The time `value` names, in UTC; `damaged` makes the error for one that is not a time."""
+    out_of_range = damaged(f"the {what} {_shown(value)} is out of range")
     try:
         moment = datetime.fromisoformat(value)
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except ValueError:
-        raise lines.damaged(f"the {what} {value!r} is not a time") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        raise damaged(f"the {what} {_shown(value)} is not a time") from None
+    except OverflowError:
+        raise out_of_range from None
+    # A day's margin either way, so that the time is a date in every time zone.
+    if not MINYEAR < moment.year < MAXYEAR:
+        raise out_of_range
+    return moment
+
+
+_MAX_DEPTH: Final = 32
+"""How deeply a value in an export may nest lists and objects (PhiDesk's own nest two deep)."""
+
+
+class _TooDeep(ValueError):
+    pass
+
+
+def _json(text: str) -> Any:
+    """The JSON value `text` holds. Raises ValueError (`_TooDeep` for one nested too deeply)."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise _TooDeep from None
+    level = [value]
+    for _ in range(_MAX_DEPTH):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return value
+    raise _TooDeep
 
 
 def _front_matter(lines: _Lines) -> dict[str, Any]:
@@ -156,28 +223,29 @@ def _front_matter(lines: _Lines) -> dict[str, Any]:
         f"{lines.source} is not a PhiDesk export: PhiDesk can only import the Markdown files it "
         f"exports, which start with front matter holding '{MARKER_KEY}: {FORMAT_VERSION}'"
     )
-    raw = lines.lines
-    if not raw or raw[0] != "---":
+    text = lines.text
+    if not text.startswith("---\n"):
         raise not_ours
-    try:
-        end = raw.index("---", 1)
-    except ValueError:
-        raise not_ours from None
-    if not any(line.startswith(MARKER_KEY + ":") for line in raw[1:end]):
+    # `close` is the line break before the "---" that ends the front matter.
+    close = text.find("\n---\n", 3)
+    if close < 0 and text.endswith("\n---") and len(text) > 7:
+        close = len(text) - 4
+    if close < 0 or text.find(f"\n{MARKER_KEY}:", 3, close) < 0:
         raise not_ours
     lines.take()
     facts: dict[str, Any] = {}
-    while lines.index < end:
+    while lines.offset <= close:
         line = lines.take()
         key, sep, value = line.partition(": ")
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
             lines.index -= 1
             raise lines.damaged("a front matter line is not 'key: value'")
         try:
-            facts[key] = json.loads(value)
-        except ValueError:
+            facts[key] = _json(value)
+        except ValueError as exc:
             lines.index -= 1
-            raise lines.damaged(f"the front matter value of {key!r} is not readable") from None
+            why = "is nested too deeply" if isinstance(exc, _TooDeep) else "is not readable"
+            raise lines.damaged(f"the front matter value of {key!r} {why}") from None
     lines.take()
     version = facts.get(MARKER_KEY)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
@@ -195,12 +263,14 @@ def _meta(line: str, lines: _Lines) -> dict[str, Any]:
         lines.index -= 1
         raise lines.damaged("a message heading is not followed by its PhiDesk comment")
     try:
-        meta = json.loads(line[len(META_PREFIX) : -len(META_SUFFIX)])
-    except ValueError:
+        meta = _json(line[len(META_PREFIX) : -len(META_SUFFIX)])
+        why = "is not readable"
+    except ValueError as exc:
         meta = None
+        why = "is nested too deeply" if isinstance(exc, _TooDeep) else "is not readable"
     if not isinstance(meta, dict):
         lines.index -= 1
-        raise lines.damaged("a message's PhiDesk comment is not readable")
+        raise lines.damaged(f"a message's PhiDesk comment {why}")
     return meta
 
 
@@ -260,7 +330,11 @@ def parse_markdown(text: str, *, source: str = "the text") -> ParsedExport:
 
     count = field("messages", int)
     chat_id = field("id", int, 0)
-    created = _time(field("created", str), "chat's creation time", lines)
+
+    def front_damaged(why: str) -> DamagedExport:
+        return _damaged(source, why)
+
+    created = _time(field("created", str), "chat's creation time", front_damaged)
     chat = Chat(
         id=chat_id if chat_id > 0 else 0,
         title=field("title", str, ""),
@@ -277,7 +351,7 @@ def parse_markdown(text: str, *, source: str = "the text") -> ParsedExport:
         ),
         pinned=field("pinned", bool, False),
         created_at=created,
-        updated_at=_time(field("updated", str, created.isoformat()), "chat's time", lines),
+        updated_at=_time(field("updated", str, created.isoformat()), "chat's time", front_damaged),
         deleted_at=None,
         context=ContextUsage(
             used=field("context_used", _OPT_INT, None),
@@ -323,6 +397,8 @@ def parse_markdown(text: str, *, source: str = "the text") -> ParsedExport:
                 lines.index -= 1
                 raise lines.damaged(f"expected the error note of {label}")
             lines.expect("")
+        created_at = _get(meta, "created", str, label, lines)
+        updated_at = _get(meta, "updated", str, label, lines)
         stats_facts = _get(meta, "stats", (dict, type(None)), label, lines, default=None)
         provenance_facts = _get(meta, "provenance", (dict, type(None)), label, lines, default=None)
         if stats_facts is not None or provenance_facts is not None:
@@ -339,8 +415,8 @@ def parse_markdown(text: str, *, source: str = "the text") -> ParsedExport:
                 thinking=thinking,
                 status=cast(Status, status),
                 error=error,
-                created_at=_time(_get(meta, "created", str, label, lines), "message time", lines),
-                updated_at=_time(_get(meta, "updated", str, label, lines), "message time", lines),
+                created_at=_time(created_at, "message time", lines.damaged),
+                updated_at=_time(updated_at, "message time", lines.damaged),
                 stats=None if stats_facts is None else _parse_stats(stats_facts, lines),
                 provenance=None
                 if provenance_facts is None
