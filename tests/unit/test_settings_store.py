@@ -159,6 +159,19 @@ def test_values_of_the_wrong_type_fall_back_to_the_defaults(settings_file: Path)
     )
 
 
+def test_the_stall_timeout_is_kept_and_a_bad_one_falls_back_to_300(settings_file: Path) -> None:
+    assert Preferences().stall_timeout == 300
+    store = SettingsStore(settings_file)
+    seen = listen(store)
+    store.set(stall_timeout=45)
+    assert seen[-1][1] == frozenset({"stall_timeout"})
+    assert read_json(settings_file)["stall_timeout"] == 45
+    assert SettingsStore(settings_file).current.stall_timeout == 45
+    for bad in (0, -5, "60", True, 1.5, None):
+        write_json(settings_file, {"stall_timeout": bad})
+        assert SettingsStore(settings_file).current.stall_timeout == 300, bad
+
+
 @pytest.mark.parametrize("content", ["[1, 2, 3]", "{not json", ""])
 def test_a_file_that_is_not_a_settings_object_gives_the_defaults(
     settings_file: Path, content: str
@@ -376,6 +389,7 @@ preferences = st.builds(
         hotkey=texts,
     ),
     model_defaults=st.dictionaries(texts, model_defaults, max_size=3),
+    stall_timeout=st.integers(min_value=1, max_value=10**6),
 )
 
 
