@@ -44,7 +44,9 @@ The package, one concern a module:
     writer    chat_to_markdown, export_chat_markdown
     reader    parse_markdown, ParsedExport, import_markdown
     names     file names (file_stem, unique_names, suggested_file_name)
-    files     .md files, folders and .zip archives on disk (export_chats, import_files)
+    sources   the bytes an import reads, within bounds (sizes, ratios, zip bombs)
+    files     .md files, folders and .zip archives on disk (export_chats, import_files); every
+              file written whole or not at all
 """
 
 from app.chat.transfer.errors import DamagedExport, NotAnExport, TransferError

@@ -3,13 +3,16 @@ is imported), and writing a folder, a .zip archive or one .md file for export.""
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from typing import Final
 
 from app.chat.transfer.errors import NotAnExport, TransferError
 from app.chat.transfer.names import unique_names
@@ -56,16 +59,55 @@ def import_files(db: Database, paths: Iterable[Path | str]) -> list[Chat]:
     return [db.import_chat(p.chat, p.messages_to_import()) for _, p in parsed]
 
 
-def _write_atomically(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
-    """Write into a temporary file beside `path`, then rename it into place."""
+def _write_atomically(
+    path: Path, write: Callable[[io.BufferedWriter], None], *, replace: bool = True
+) -> None:
+    """Write into a temporary file beside `path`, then move it into place, so that `path` is
+    either whole or untouched (a full disk, an error, a kill half way leave no partial file).
+    With `replace` false an existing `path` is never overwritten (FileExistsError)."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as out:
             write(out)
-        os.replace(temporary, path)
+            out.flush()
+            os.fsync(out.fileno())  # some file systems only report a full disk here
+        if replace:
+            os.replace(temporary, path)
+        else:
+            _move_into_place(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _move_into_place(temporary: str, path: Path) -> None:
+    """Give the finished file `temporary` the name `path`, which must not exist yet."""
+    try:
+        os.link(temporary, path)  # fails if `path` exists, unlike a rename on POSIX
+    except FileExistsError:
+        raise
+    except OSError:
+        # A file system without hard links (FAT, some network shares).
+        if path.exists():
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)) from None
+        os.rename(temporary, path)
+    else:
+        os.unlink(temporary)
+
+
+_DISK_FULL: Final = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+def _failure(destination: Path, exc: OSError, done: str) -> TransferError:
+    full = exc.errno in _DISK_FULL
+    why = "the disk is full" if full else (exc.strerror or str(exc))
+    advice = "free some space or choose another place" if full else "choose another place"
+    return TransferError(f"cannot write the export to {destination} ({why}): {done}; {advice}")
+
+
+def _listed(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:3])
+    return shown if len(names) <= 3 else f"{shown} and {len(names) - 3:,} more"
 
 
 def render_for_export(
@@ -130,7 +172,10 @@ def write_export(
     """Write rendered chats. `destination` ending in `.zip`: one archive holding a .md per chat
     (replaced if it exists). Ending in `.md`: exactly one chat, written to that file. Anything
     else: a folder (created if needed) that gets one .md per chat, named after its title;
-    existing files are never overwritten (the new ones get " (2)" and so on)."""
+    existing files are never overwritten (the new ones get " (2)" and so on).
+
+    Every file is written whole or not at all. On failure the `TransferError` says what was
+    written: nothing, or for a folder the first chats, whose files are complete."""
     destination = Path(destination)
     check_export_target(destination, len(rendered))
     suffix = destination.suffix.lower()
@@ -139,12 +184,7 @@ def write_export(
     try:
         if suffix == ".md":
             destination.parent.mkdir(parents=True, exist_ok=True)
-            data = texts[0]
-
-            def write_file(out: io.BufferedWriter) -> None:
-                out.write(data)
-
-            _write_atomically(destination, write_file)
+            _write_atomically(destination, partial(_put, texts[0]))
             return [destination]
         if suffix == ".zip":
             destination.parent.mkdir(parents=True, exist_ok=True)
@@ -160,16 +200,25 @@ def write_export(
             _write_atomically(destination, write_zip)
             return [destination]
         destination.mkdir(parents=True, exist_ok=True)
-        existing = [p.name for p in destination.iterdir()]
-        written: list[Path] = []
-        for text, name in zip(texts, unique_names(chats, taken=existing), strict=True):
-            target = destination / name
-            with target.open("xb") as out:
-                out.write(text)
-            written.append(target)
-        return written
+        names = unique_names(chats, taken=[p.name for p in destination.iterdir()])
     except OSError as exc:
-        raise TransferError(
-            f"cannot write the export to {destination} ({exc.strerror or exc}); choose another "
-            "place"
-        ) from exc
+        raise _failure(destination, exc, "nothing was written") from exc
+    return _write_folder(destination, names, texts)
+
+
+def _write_folder(destination: Path, names: Sequence[str], texts: Sequence[bytes]) -> list[Path]:
+    """Write each text to its name in the folder, in order, stopping at the first failure."""
+    for done, (text, name) in enumerate(zip(texts, names, strict=True)):
+        try:
+            _write_atomically(destination / name, partial(_put, text), replace=False)
+        except OSError as exc:
+            written = (
+                f"{done:,} of {len(names):,} chats were written ({_listed(names[:done])}) and "
+                f"{len(names) - done:,} were not ({_listed(names[done:])})"
+            )
+            raise _failure(destination, exc, written if done else "nothing was written") from exc
+    return [destination / name for name in names]
+
+
+def _put(data: bytes, out: io.BufferedWriter) -> None:
+    out.write(data)
