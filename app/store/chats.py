@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 from typing import Any, cast
 
@@ -121,11 +120,8 @@ class ChatQueries(Transactions):
         with self._translated(), self._engine.connect() as connection:
             driver = connection.connection.driver_connection
             assert driver is not None
-            try:
-                # One statement in autocommit mode: a consistent snapshot of its own.
-                rows = driver.execute(sql, params).fetchall()
-            except sqlite3.OperationalError as exc:
-                raise sa.exc.OperationalError(sql, params, exc) from exc
+            # One statement in autocommit mode: a consistent snapshot of its own.
+            rows = self._waiting.run(lambda: driver.execute(sql, params).fetchall())
         return [chat_from_list_row(row) for row in rows]
 
     def delete_chat(self, chat_id: int) -> None:

@@ -11,16 +11,16 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 import sqlalchemy as sa
 
-from app.store import migrate, owners
+from app.store import failures, migrate, owners
 from app.store.chats import ChatQueries
 from app.store.engine import connect, create_engine
-from app.store.errors import MigrationFailed, StoreError
+from app.store.errors import StoreError
 from app.store.importing import ImportQueries
 from app.store.messages import MessageQueries
 from app.store.models import MessageRow, utcnow
@@ -29,10 +29,9 @@ from app.store.presets import PresetQueries
 from app.store.records import UNSET as UNSET
 from app.store.search import SearchQueries
 from app.store.speed import SpeedQueries
+from app.store.waiting import BUSY_WAIT, Waiting
 
 log = logging.getLogger(__name__)
-OPEN_ATTEMPTS = 5
-"""How often `Database.open` tries again when another process holds the new file's lock."""
 
 
 class Database(
@@ -44,8 +43,15 @@ class Database(
     Open it with `Database.open(path)`; see `app.store` for the whole API.
     """
 
-    def __init__(self, path: Path, engine: sa.Engine) -> None:
-        super().__init__(path, engine)
+    def __init__(
+        self,
+        path: Path,
+        engine: sa.Engine,
+        *,
+        readonly: bool = False,
+        waiting: Waiting | None = None,
+    ) -> None:
+        super().__init__(path, engine, readonly=readonly, waiting=waiting)
         self.backup_path: Path | None = None
         """The backup taken by `open` before an upgrade, if there was one."""
         self.interrupted_on_open: tuple[int, ...] = ()
@@ -56,57 +62,84 @@ class Database(
     # ---------------------------------------------------------------- lifecycle
 
     @classmethod
-    def open(cls, path: Path | str) -> Database:
+    def open(
+        cls,
+        path: Path | str,
+        *,
+        readonly: bool = False,
+        on_wait: Callable[[str], None] | None = None,
+        busy_wait: float = BUSY_WAIT,
+    ) -> Database:
         """Create or migrate the database at `path` and recover from a crash of the last run.
 
+        `readonly=True` is for commands that only read (listing, searching, exporting): such a
+        Database never writes, so it neither waits for another process's write lock nor
+        recovers anything (answers left `streaming` stay so, and chats staged by a dead import
+        stay hidden, until a process opens the file for writing). Only a missing file or one
+        of an older schema is created or upgraded first, which is a write.
+
+        When another process holds a lock this Database needs, it waits up to `busy_wait`
+        seconds (at open and at every later call) before raising a StoreError that says busy;
+        after about two seconds of waiting it calls `on_wait` with one sentence saying so
+        (from the waiting thread; without `on_wait` the sentence is logged as a warning).
+
         Raises `DatabaseTooNew` for a file of a newer PhiDesk and `DatabaseCorrupt` for a file
-        that is not a readable PhiDesk database (both leave the file untouched), and
-        `MigrationFailed` if an upgrade failed (rolled back; the backup is named).
+        that is not a readable PhiDesk database (both leave the file untouched),
+        `MigrationFailed` if an upgrade failed (rolled back; a backup is named if one was
+        taken), and `StoreError` when the file is busy, the disk is full or the folder cannot
+        be written (each one sentence that says which).
         """
         path = Path(path).absolute()
+        waiting = Waiting(path, seconds=busy_wait, on_wait=on_wait)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(
+            raise failures.describe(exc, path, waited=busy_wait) or StoreError(
                 f"cannot create the folder {path.parent} for the database ({exc.strerror}); "
                 "choose another data directory with --data-dir"
             ) from exc
-        for attempt in range(OPEN_ATTEMPTS):
-            state = migrate.inspect_file(path)
-            engine = create_engine(path)
-            database = cls(path, engine)
+        state = migrate.inspect_file(path, waiting)
+        backup_path: Path | None = None
+        if readonly and state.revision != migrate.head_revision():
+            # Nothing to read yet, or tables this PhiDesk does not know: create or upgrade
+            # the file first (no crash recovery: that is left to the next writer).
+            engine = create_engine(path, waiting=waiting)
             try:
-                database.backup_path = migrate.upgrade(engine, path, state)
+                backup_path = migrate.upgrade(engine, path, state, waiting)
+            finally:
+                engine.dispose()
+        database = cls(
+            path,
+            create_engine(path, readonly=readonly, waiting=waiting),
+            readonly=readonly,
+            waiting=waiting,
+        )
+        try:
+            if readonly:
+                database.backup_path = backup_path
+            else:
+                database.backup_path = migrate.upgrade(database._engine, path, state, waiting)
                 database._owner = _owner_lock(path)
                 database.interrupted_on_open = database._recover_streaming()
                 database.clean_dead_imports()
                 owners.sweep(path)  # the lock files of writers that were killed
-                database.data_version()  # the baseline: later commits elsewhere change it
-            except MigrationFailed as exc:
-                database._release()
-                # Two PhiDesks creating the same new file race for the switch to WAL, which
-                # SQLite may refuse at once instead of waiting: look again and retry.
-                if "database is locked" not in str(exc) or attempt == OPEN_ATTEMPTS - 1:
-                    raise
-                log.info("database %s is busy while opening; trying again", path)
-                time.sleep(0.2 * (attempt + 1))
-                continue
-            except BaseException:
-                database._release()
-                raise
-            return database
-        raise AssertionError("unreachable")  # pragma: no cover
+            database.data_version()  # the baseline: later commits elsewhere change it
+        except BaseException:
+            database._release()
+            raise
+        return database
 
     def close(self) -> None:
         """Close every connection. The Database must not be used afterwards."""
-        try:
-            with self._engine.connect() as connection:
-                # Refresh the planner's statistics where SQLite thinks it helps (cheap).
-                driver = connection.connection.driver_connection
-                if driver is not None:
-                    driver.execute("PRAGMA optimize")  # autocommit: its ANALYZE is kept
-        except (sa.exc.SQLAlchemyError, sqlite3.Error):
-            log.warning("PRAGMA optimize failed on close", exc_info=True)
+        if not self.readonly:
+            try:
+                with self._engine.connect() as connection:
+                    # Refresh the planner's statistics where SQLite thinks it helps (cheap).
+                    driver = connection.connection.driver_connection
+                    if driver is not None:
+                        driver.execute("PRAGMA optimize")  # autocommit: its ANALYZE is kept
+            except (sa.exc.SQLAlchemyError, sqlite3.Error):
+                log.warning("PRAGMA optimize failed on close", exc_info=True)
         self._release()
 
     def _release(self) -> None:
@@ -164,12 +197,12 @@ class Database(
         first poll already notices what other processes committed after the open.
         """
         with self._version_lock, self._translated():
-            try:
-                if self._version_connection is None:
-                    self._version_connection = connect(self.path)
-                row = self._version_connection.execute("PRAGMA data_version").fetchone()
-            except sqlite3.OperationalError as exc:
-                raise sa.exc.OperationalError("PRAGMA data_version", (), exc) from exc
+            if self._version_connection is None:
+                self._version_connection = connect(
+                    self.path, readonly=self.readonly, waiting=self._waiting
+                )
+            connection = self._version_connection
+            row = self._waiting.run(lambda: connection.execute("PRAGMA data_version").fetchone())
         return int(row[0])
 
     def _recover_streaming(self) -> tuple[int, ...]:

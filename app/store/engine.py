@@ -3,50 +3,61 @@
 Transactions are begun by hand (the driver runs in autocommit mode) so that writes take the
 write lock up front with `BEGIN IMMEDIATE`: a deferred transaction that reads and then writes can
 fail at once with "database is locked" when another process wrote in between, whatever the busy
-timeout. Reads use a plain deferred `BEGIN`.
+timeout. Reads use a plain deferred `BEGIN` and read the schema version right away, so that a
+read waits for a lock (rare under WAL: only a process holding the file exclusively) where it can
+be tried again. Both go through `Waiting.run`: busy is waited for, with a note, before it is an
+error.
+
+A read-only engine opens the file with `mode=ro`: it never writes, so it never waits for the
+write lock and never changes the file.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
-BUSY_TIMEOUT_MS = 10_000
+from app.store.waiting import BUSY_TIMEOUT_MS as BUSY_TIMEOUT_MS
+from app.store.waiting import Waiting
+
 WRITE_OPTION = "phidesk_write"
 
 
-def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-    connection: sqlite3.Connection = dbapi_connection
-    # The driver must not open transactions on its own; `_on_begin` does it.
-    connection.isolation_level = None
-    cursor = connection.cursor()
-    try:
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-    finally:
-        cursor.close()
-
-
-def _on_begin(connection: sa.Connection) -> None:
+def _begin(connection: sa.Connection, waiting: Waiting) -> None:
     write = connection.get_execution_options().get(WRITE_OPTION, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+
+    def attempt() -> None:
+        if write:
+            driver.execute("BEGIN IMMEDIATE")
+            return
+        driver.execute("BEGIN")
+        try:
+            driver.execute("PRAGMA schema_version").fetchone()  # the snapshot starts here
+        except BaseException:
+            driver.execute("ROLLBACK")
+            raise
+
+    waiting.run(attempt)
 
 
-def create_engine(path: Path) -> sa.Engine:
+def create_engine(
+    path: Path, *, readonly: bool = False, waiting: Waiting | None = None
+) -> sa.Engine:
+    """The engine of the file at `path` (an absolute path)."""
+    waiting = waiting or Waiting(path)
+
+    def creator() -> sqlite3.Connection:
+        return connect(path, readonly=readonly, waiting=waiting)
+
     engine = sa.create_engine(
-        f"sqlite+pysqlite:///{path}",
-        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
-        pool_size=4,
-        max_overflow=8,
+        f"sqlite+pysqlite:///{path}", creator=creator, pool_size=4, max_overflow=8
     )
-    event.listen(engine, "connect", _on_connect)
-    event.listen(engine, "begin", _on_begin)
+    event.listen(engine, "begin", lambda connection: _begin(connection, waiting))
     return engine
 
 
@@ -55,12 +66,33 @@ def writer(engine: sa.Engine) -> sa.Engine:
     return engine.execution_options(**{WRITE_OPTION: True})
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """One driver connection outside the engine's pool, with the same pragmas. It may be used
-    from any thread, one at a time (the caller serialises its use)."""
-    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+def connect(
+    path: Path, *, readonly: bool = False, waiting: Waiting | None = None
+) -> sqlite3.Connection:
+    """One driver connection with PhiDesk's pragmas, in autocommit mode (transactions are
+    begun by hand). It may be used from any thread, one at a time (the caller serialises its
+    use)."""
+    timeout = BUSY_TIMEOUT_MS / 1000
+    if readonly:
+        connection = sqlite3.connect(
+            f"{path.absolute().as_uri()}?mode=ro",
+            uri=True,
+            timeout=timeout,
+            check_same_thread=False,
+        )
+    else:
+        connection = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
     try:
-        _on_connect(connection, None)
+        # The driver must not open transactions on its own; `_begin` does it.
+        connection.isolation_level = None
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        connection.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            # Switching a new file to WAL needs the whole file, and SQLite may refuse it at
+            # once while another PhiDesk creates the same file: that is waited for too.
+            switch = lambda: connection.execute("PRAGMA journal_mode = WAL").fetchone()  # noqa: E731
+            (waiting or Waiting(path)).run(switch)
+            connection.execute("PRAGMA synchronous = NORMAL")
     except BaseException:
         connection.close()
         raise

@@ -19,8 +19,10 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 
 from app.resources import migrations_dir
-from app.store.engine import BUSY_TIMEOUT_MS, writer
-from app.store.errors import DatabaseCorrupt, DatabaseTooNew, MigrationFailed
+from app.store import failures
+from app.store.engine import connect, writer
+from app.store.errors import DatabaseCorrupt, DatabaseTooNew, MigrationFailed, StoreError
+from app.store.waiting import Waiting
 
 log = logging.getLogger(__name__)
 BACKUPS_KEPT = 5
@@ -59,43 +61,52 @@ class FileState:
     """The schema revision, or None for a new (missing or empty) database."""
 
 
-def _corrupt(path: Path, detail: str) -> DatabaseCorrupt:
-    return DatabaseCorrupt(
-        f"the file {path} is not a usable PhiDesk database ({detail}); it was left as it is: "
-        "move it aside to start with an empty database, or restore one of its backups"
-    )
-
-
-def inspect_file(path: Path) -> FileState:
-    """Read the schema revision through a read-only connection, so a file PhiDesk refuses stays
-    byte-for-byte untouched."""
-    if not path.exists() or path.stat().st_size == 0:
-        return FileState(revision=None)
-    uri = f"{path.absolute().as_uri()}?mode=ro"
+def _read_schema(path: Path, waiting: Waiting) -> tuple[set[str], list[tuple[object, ...]]]:
+    """The tables of the file and the rows of its alembic_version table (if it has one)."""
+    connection = connect(path, readonly=True, waiting=waiting)
     try:
-        connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-    except sqlite3.Error as exc:
-        raise _corrupt(path, str(exc)) from exc
-    try:
-        tables = {
-            row[0]
-            for row in connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
-            )
-        }
-        if not tables:
-            return FileState(revision=None)
-        if "alembic_version" not in tables:
-            raise _corrupt(path, "it holds tables of another program")
-        rows = connection.execute("SELECT version_num FROM alembic_version").fetchall()
-    except sqlite3.DatabaseError as exc:
-        raise _corrupt(path, str(exc)) from exc
+
+        def read() -> tuple[set[str], list[tuple[object, ...]]]:
+            connection.execute("BEGIN")
+            try:
+                tables = {
+                    str(row[0])
+                    for row in connection.execute(
+                        "SELECT name FROM sqlite_master"
+                        " WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
+                    )
+                }
+                rows: list[tuple[object, ...]] = []
+                if "alembic_version" in tables:
+                    rows = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+                return tables, rows
+            finally:
+                connection.execute("ROLLBACK")
+
+        return waiting.run(read)
     finally:
         connection.close()
+
+
+def inspect_file(path: Path, waiting: Waiting | None = None) -> FileState:
+    """Read the schema revision through a read-only connection, so a file PhiDesk refuses stays
+    byte-for-byte untouched. A lock held by another process is waited for (`waiting`)."""
+    waiting = waiting or Waiting(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return FileState(revision=None)
+    try:
+        tables, rows = _read_schema(path, waiting)
+    except sqlite3.Error as exc:
+        described = failures.describe(exc, path, waited=waiting.seconds)
+        raise (described or failures.damaged(path, str(exc))) from exc
+    if not tables:
+        return FileState(revision=None)
+    if "alembic_version" not in tables:
+        raise failures.damaged(path, "it holds tables of another program")
     if not rows and tables == {"alembic_version"}:
         return FileState(revision=None)  # every migration was undone: as good as new
     if len(rows) != 1:
-        raise _corrupt(path, "its schema version is missing")
+        raise failures.damaged(path, "its schema version is missing")
     revision = str(rows[0][0])
     if revision not in known_revisions():
         raise DatabaseTooNew(
@@ -110,15 +121,25 @@ def backup(path: Path, revision: str, *, keep: int = BACKUPS_KEPT) -> Path:
     SQLite's online backup API (consistent under WAL), and keep only the newest `keep` backups."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = path.with_name(f"{path.stem}.backup-{revision}-{stamp}.sqlite3")
-    source = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
     try:
-        destination = sqlite3.connect(target)
+        source = connect(path, readonly=True)
         try:
-            source.backup(destination)
+            destination = sqlite3.connect(target)
+            try:
+                source.backup(destination)
+            finally:
+                destination.close()
         finally:
-            destination.close()
-    finally:
-        source.close()
+            source.close()
+    except (sqlite3.Error, OSError) as exc:
+        target.unlink(missing_ok=True)  # a part of a backup is no backup
+        described = failures.describe(exc, path, waited=0)
+        if described is None:
+            raise
+        raise StoreError(
+            f"PhiDesk could not back up the database {path} before upgrading it, so it left "
+            f"it as it was: {described}"
+        ) from exc
     backups = sorted(
         path.parent.glob(f"{path.stem}.backup-*.sqlite3"),
         key=lambda p: (p.stat().st_mtime_ns, p.name),
@@ -130,8 +151,11 @@ def backup(path: Path, revision: str, *, keep: int = BACKUPS_KEPT) -> Path:
     return target
 
 
-def upgrade(engine: sa.Engine, path: Path, state: FileState) -> Path | None:
+def upgrade(
+    engine: sa.Engine, path: Path, state: FileState, waiting: Waiting | None = None
+) -> Path | None:
     """Migrate to the newest schema. Returns the backup taken, if an upgrade was needed."""
+    waiting = waiting or Waiting(path)
     head = head_revision()
     if state.revision == head:
         return None
@@ -154,11 +178,18 @@ def upgrade(engine: sa.Engine, path: Path, state: FileState) -> Path | None:
                         raise MigrationFailed(f"the upgrade left {len(broken)} dangling rows")
             finally:
                 raw.execute("PRAGMA foreign_keys = ON")
-    except (sa.exc.SQLAlchemyError, CommandError, MigrationFailed) as exc:
+    except (sa.exc.SQLAlchemyError, sqlite3.Error, CommandError, MigrationFailed) as exc:
         log.exception("migration of %s failed", path)
         where = f"; the backup taken before it is {backup_path}" if backup_path else ""
+        described = failures.describe(exc, path, waited=waiting.seconds)
+        if described is not None and not isinstance(described, DatabaseCorrupt):
+            raise MigrationFailed(
+                f"upgrading the database {path} to schema {head} failed and changed nothing"
+                f"{where}: {described}"
+            ) from exc
+        detail = failures.sqlite_error(exc) or exc
         raise MigrationFailed(
-            f"upgrading the database {path} to schema {head} failed ({exc}); nothing was "
+            f"upgrading the database {path} to schema {head} failed ({detail}); nothing was "
             f"changed{where}"
         ) from exc
     log.info("database %s is now at schema %s", path, head)

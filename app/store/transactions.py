@@ -15,18 +15,30 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.store import failures
 from app.store.engine import writer
-from app.store.errors import DatabaseCorrupt, StoreError
+from app.store.errors import StoreError
 from app.store.owners import OwnerLock
+from app.store.waiting import Waiting
 
 
 class Transactions:
     """Holds the engine of one database file and hands out transactions on it."""
 
-    def __init__(self, path: Path, engine: sa.Engine) -> None:
+    def __init__(
+        self,
+        path: Path,
+        engine: sa.Engine,
+        *,
+        readonly: bool = False,
+        waiting: Waiting | None = None,
+    ) -> None:
         self.path = path
+        self.readonly = readonly
+        """Opened read-only: every write raises StoreError, and nothing is ever written."""
         self._engine = engine
         self._writer = writer(engine)
+        self._waiting = waiting or Waiting(path)
         self._owner: OwnerLock | None = None
         """This Database's claim on the rows it has in progress (None when read-only, or when
         its lock file could not be made)."""
@@ -35,31 +47,14 @@ class Transactions:
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
+        """Errors of the file, the disk or the lock become one sentence (`app.store.failures`)."""
         try:
             yield
-        except sa.exc.OperationalError as exc:
-            text = str(exc.orig)
-            if "locked" in text or "busy" in text:
-                raise StoreError(
-                    "the database is busy in another PhiDesk process; try again in a moment"
-                ) from exc
-            if "full" in text:  # "database or disk is full"
-                raise StoreError(
-                    f"the disk holding {self.path} is full; free some space and try again"
-                ) from exc
-            if "readonly" in text or "unable to open" in text:
-                raise StoreError(
-                    f"PhiDesk cannot write its database {self.path} ({text}); check the "
-                    "permissions of that folder or choose another one with --data-dir"
-                ) from exc
-            raise
-        except sa.exc.DatabaseError as exc:
-            if isinstance(exc.orig, sqlite3.DatabaseError) and "malformed" in str(exc.orig):
-                raise DatabaseCorrupt(
-                    f"the database {self.path} is damaged ({exc.orig}); restore one of its "
-                    "backups next to it"
-                ) from exc
-            raise
+        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+            described = failures.describe(exc, self.path, waited=self._waiting.seconds)
+            if described is None:
+                raise
+            raise described from exc
 
     @contextmanager
     def _reading(self) -> Iterator[Session]:
@@ -74,6 +69,10 @@ class Transactions:
     @contextmanager
     def _writing(self) -> Iterator[Session]:
         """A write transaction (BEGIN IMMEDIATE), committed when the block ends."""
+        if self.readonly:
+            raise StoreError(
+                f"the database {self.path} was opened read-only, so this cannot be changed now"
+            )
         with (
             self._translated(),
             Session(self._writer, expire_on_commit=False) as session,
