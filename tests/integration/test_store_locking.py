@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -149,3 +150,46 @@ def test_a_writer_that_waited_in_vain_says_busy(path: Path) -> None:
         pytest.raises(StoreError, match="busy"),
     ):
         db.create_chat(title="never")
+
+
+READER = textwrap.dedent(
+    """
+    import sys
+    from app.store import Database
+
+    with Database.open(sys.argv[1], readonly=True) as db:
+        print([c.title for c in db.list_chats()], [h.chat_id for h in db.search("ocelot")])
+    """
+)
+
+
+def test_a_read_only_open_works_in_a_folder_that_cannot_be_written(
+    path: Path, tmp_path: Path
+) -> None:
+    """A read-only data dir (or file system): no -wal or -shm file can be created there, yet
+    the commands that only read keep working."""
+    unshare = shutil.which("unshare")
+    if unshare is None or not sys.platform.startswith("linux"):
+        pytest.skip("needs unshare to mount the folder read-only")
+    with Database.open(path):
+        pass  # a clean close: the -wal and -shm files are gone
+    folder = path.parent
+    script = tmp_path / "reader.py"
+    script.write_text(READER)
+    read_only = (
+        f"mount --bind '{folder}' '{folder}' && mount -o remount,bind,ro '{folder}'"
+        ' && exec "$0" "$@"'
+    )
+    namespace = [unshare, "--user", "--map-root-user", "--mount", "sh", "-c", read_only]
+    done = subprocess.run(
+        [*namespace, sys.executable, str(script), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=False,
+    )
+    if "mount" in done.stderr and done.returncode != 0 and "Traceback" not in done.stderr:
+        pytest.skip(f"cannot mount read-only here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "['kept'] [1]"
