@@ -8,12 +8,13 @@ read waits for a lock (rare under WAL: only a process holding the file exclusive
 be tried again. Both go through `Waiting.run`: busy is waited for, with a note, before it is an
 error.
 
-A read-only engine opens the file with `mode=ro`: it never writes, so it never waits for the
-write lock and never changes the file.
+A read-only engine opens the file with `mode=ro` (see `readonly_uri`): it never writes, so it
+never waits for the write lock and never changes the file.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -66,6 +67,22 @@ def writer(engine: sa.Engine) -> sa.Engine:
     return engine.execution_options(**{WRITE_OPTION: True})
 
 
+def readonly_uri(path: Path) -> str:
+    """The URI that opens `path` read-only. In a folder nobody can write to (a read-only data
+    dir or file system) SQLite cannot create the -wal and -shm files a WAL database needs even
+    for reading; then, if there is no write-ahead log with data to read, the file is opened as
+    immutable: no process can change it there anyway, since none can create the log."""
+    uri = f"{path.absolute().as_uri()}?mode=ro"
+    wal = path.with_name(path.name + "-wal")
+    try:
+        log_empty = not wal.exists() or wal.stat().st_size == 0
+    except OSError:
+        log_empty = False
+    if log_empty and not os.access(path.parent, os.W_OK):
+        uri += "&immutable=1"
+    return uri
+
+
 def connect(
     path: Path, *, readonly: bool = False, waiting: Waiting | None = None
 ) -> sqlite3.Connection:
@@ -75,7 +92,7 @@ def connect(
     timeout = BUSY_TIMEOUT_MS / 1000
     if readonly:
         connection = sqlite3.connect(
-            f"{path.absolute().as_uri()}?mode=ro",
+            readonly_uri(path),
             uri=True,
             timeout=timeout,
             check_same_thread=False,
