@@ -1,19 +1,28 @@
-"""`phidesk import` against hostile files, as a real subprocess under a memory cap: zip bombs, a
-2 GB Markdown file, JSON nested 100,000 deep, numbers and dates no database can hold, encrypted
-zip entries and an import that runs out of memory. Each is one sentence on stderr, exit 1, and
-nothing imported; a big export that is merely big still imports under the same cap."""
+"""`phidesk import` against hostile files and kills, as a real subprocess under a memory cap.
+
+Zip bombs, a 2 GB Markdown file, a pipe that never ends, JSON nested 100,000 deep, numbers and
+dates no database can hold, encrypted zip entries and an import that runs out of memory: each is
+one sentence on stderr, exit 1, and nothing imported; a big export that is merely big still
+imports under the same cap. An import of 400 chats SIGKILLed at random points leaves none or
+all of them, and running it again adds each chat exactly once."""
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import resource
+import signal
+import sqlite3
 import struct
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 import zlib
 from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -277,3 +286,84 @@ def test_running_out_of_memory_during_an_import_is_one_sentence(tmp_path: Path) 
     line = assert_refused(done, "long.md")
     assert "too large" in line and "memory" in line
     assert chats_in(tmp_path / "data") == 0
+
+
+# ---------------------------------------------------------------- item 4: kills and reruns
+
+CHATS = 400
+
+
+def write_archive(path: Path, count: int = CHATS) -> None:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for n in range(1, count + 1):
+            text = export_text(f"Chat {n}", messages=4, size=2_000, chat_id=n)
+            out.writestr(f"chat {n}.md", text)
+
+
+def titles_listed(data: Path) -> list[str]:
+    """The titles `phidesk chats --json` lists, a read-only command run as a user would."""
+    listed = phidesk(data, "chats", "--json")
+    assert listed.returncode == 0, listed.stderr
+    return sorted(chat["title"] for chat in json.loads(listed.stdout))
+
+
+def rows_in(database: Path) -> int:
+    """Chat rows in the file, staged ones too, read with plain sqlite3 (which never writes)."""
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)) as db:
+            return int(db.execute("SELECT count(*) FROM chats").fetchone()[0])
+    except sqlite3.Error:  # not created yet, or no table yet
+        return 0
+
+
+def import_killed_at(data: Path, archive: Path, rows: int, pause: float) -> None:
+    """Start `phidesk import`, and SIGKILL it once `rows` chat rows are in the file (staged or
+    not), `pause` seconds later, or when it ends first."""
+    database = Paths.resolve(data).ensure().database
+    child = subprocess.Popen(
+        [sys.executable, "-m", "app", "--data-dir", str(data), "import", str(archive)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while child.poll() is None and rows_in(database) < rows:
+            time.sleep(0.002)
+        time.sleep(pause)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=120)
+
+
+EVERY_TITLE = sorted(f"Chat {n}" for n in range(1, CHATS + 1))
+
+
+def test_an_import_killed_at_random_points_leaves_none_or_all_and_a_rerun_adds_each_once(
+    tmp_path: Path,
+) -> None:
+    archive = tmp_path / "all.zip"
+    write_archive(archive)
+    draw = random.Random(int.from_bytes(os.urandom(4)))
+    for attempt in range(3):
+        data = tmp_path / f"data{attempt}"
+        rows, pause = draw.randint(1, CHATS - 1), draw.uniform(0, 0.05)
+        import_killed_at(data, archive, rows, pause)
+        seen = titles_listed(data)
+        assert seen in ([], EVERY_TITLE), (rows, pause, len(seen))
+        again = phidesk(data, "import", str(archive))
+        assert again.returncode == 0, again.stderr
+        assert titles_listed(data) == EVERY_TITLE, (rows, pause)
+
+
+def test_importing_again_after_a_complete_import_adds_nothing(tmp_path: Path) -> None:
+    archive = tmp_path / "all.zip"
+    write_archive(archive)
+    data = tmp_path / "data"
+    first = phidesk(data, "import", str(archive))
+    assert first.returncode == 0, first.stderr
+    assert len(first.stdout.splitlines()) == CHATS
+    assert first.stderr == f"Imported {CHATS} chats.\n"
+    again = phidesk(data, "import", str(archive))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == ""
+    assert again.stderr == f"Imported 0 chats ({CHATS} already there).\n"
+    assert titles_listed(data) == EVERY_TITLE

@@ -226,14 +226,17 @@ def test_import_chat_keeps_times_statuses_stats_and_maps_excluded_ids(db: Databa
     assert len(db.messages(chat.id)) == 2
 
 
-def test_import_chat_keeps_a_free_id_unless_told_not_to(tmp_path: Path) -> None:
+def test_an_imported_chat_gets_the_next_id_whatever_id_it_was_exported_with(
+    tmp_path: Path,
+) -> None:
     with open_db(tmp_path, "a") as source, open_db(tmp_path, "b") as target:
         for n in range(3):
             source.create_chat(title=f"chat {n}")
-        third = source.get_chat(3)
-        assert target.import_chat(third, []).id == 3
-        assert target.import_chat(third, [], keep_id=False).id == 4
-        assert target.create_chat(title="next").id == 5
+        text = export(source, 3)
+        assert import_markdown(target, text).id == 1
+        last = text.replace("\nid: 3\n", f"\nid: {2**63 - 1}\n")
+        assert import_markdown(target, last).id == 2
+        assert target.create_chat(title="next").id == 3
 
 
 def test_import_chat_is_one_transaction(db: Database) -> None:
@@ -305,6 +308,30 @@ def test_export_to_one_md_file_takes_exactly_one_chat(db: Database, tmp_path: Pa
     assert target.read_bytes() == export(db, first, provenance=False).encode()
     with pytest.raises(TransferError, match=r"folder or a \.zip"):
         export_chats(db, [first, second], tmp_path / "both.md")
+
+
+def test_import_files_adds_each_chat_once_and_says_which_were_already_there(
+    db: Database, tmp_path: Path
+) -> None:
+    files = []
+    for title in ("One", "Two", "Three"):
+        chat = db.create_chat(title=title)
+        db.add_message(chat.id, "user", f"about {title}")
+        files.append(tmp_path / f"{title}.md")
+        files[-1].write_text(export(db, chat.id))
+    first = import_files(db, files[:2])
+    assert [c.title for c in first] == ["One", "Two"] and first.skipped == []
+    assert first.summary() == "Imported 2 chats."
+    archive = tmp_path / "all.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in files:
+            out.write(path, path.name)
+    second = import_files(db, [archive, files[0]])
+    assert [c.title for c in second] == ["Three"]
+    assert [c.id for c in second.skipped] == [first[0].id, first[1].id, first[0].id]
+    assert second.summary() == "Imported 1 chat (3 already there)."
+    assert sorted(c.title for c in db.list_chats()) == sorted(["One", "Two", "Three"] * 2)
+    assert import_files(db, [archive]).summary() == "Imported 0 chats (3 already there)."
 
 
 def test_importing_files_is_all_or_nothing(db: Database, tmp_path: Path) -> None:
