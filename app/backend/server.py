@@ -232,6 +232,9 @@ class ManagedServer:
             # Its own process group: a Ctrl-C in our terminal is not sent to it.
             start_new_session=not windows,
             creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0) if windows else 0,
+            # PhiDesk runs with umask 077 to keep its own files private; Ollama's models and
+            # keys keep the modes Ollama gives them.
+            umask=-1 if windows else 0o022,
         )
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from app.backend.hosts import HostProfiles
+from app.cli.text import safe
 from app.config import AppContext
 from app.workspace import Level, Notice, Workspace
 
@@ -29,7 +30,8 @@ def print_notice(notice: Notice) -> None:
     """The command line's side of the one notification channel: one line on stderr."""
     word = {Level.ERROR: "error", Level.WARNING: "warning"}.get(notice.level, "note")
     text = notice.text[:1].lower() + notice.text[1:] if notice.text[1:2].islower() else notice.text
-    print(f"phidesk: {word}: {text.rstrip('.')}", file=sys.stderr)
+    # Notices may carry a title or a server's words: no terminal controls reach the terminal.
+    print(f"phidesk: {word}: {safe(text.rstrip('.'))}", file=sys.stderr)
 
 
 def run_with_workspace[T](ctx: AppContext, work: Callable[[Workspace], Awaitable[T]]) -> T:
