@@ -40,3 +40,6 @@ class Command:
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: CommandRun
+    writes: bool = True
+    """False for a command that must leave the data folder untouched (the doctor): no folders
+    are created, no modes changed and no log file is written before it runs."""

@@ -59,5 +59,6 @@ COMMANDS: list[Command] = [
         "the desktop; one line each with what to do (exit 1 if anything is a problem)",
         add_arguments=_arguments,
         run=_run,
+        writes=False,
     )
 ]

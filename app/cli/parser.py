@@ -82,5 +82,5 @@ def build_parser() -> argparse.ArgumentParser:
     for command in COMMANDS:
         child = sub.add_parser(command.name, help=command.help, description=command.help)
         command.add_arguments(child)
-        child.set_defaults(run=command.run)
+        child.set_defaults(run=command.run, writes=command.writes)
     return parser

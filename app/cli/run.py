@@ -73,14 +73,19 @@ def _main(argv: Sequence[str] | None, open_window: WindowOpener) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    writes = bool(getattr(args, "writes", True))
     try:
-        paths = Paths.resolve(args.data_dir).ensure()
+        paths = Paths.resolve(args.data_dir)
+        if writes:
+            paths = paths.ensure()
         ctx = AppContext(paths=paths, host=resolve_host(args.host))
     except UsageError as exc:
         return fail(str(exc), EXIT_USAGE)
     except PhiDeskError as exc:
         return fail(str(exc))
-    logged = start_logging(paths.log_file, paths.crash_log, verbose=args.verbose, warn=_warn)
+    logged = writes and start_logging(
+        paths.log_file, paths.crash_log, verbose=args.verbose, warn=_warn
+    )
     credentials = dropped_credentials(args.host)
     if credentials is not None:
         _warn(credentials)

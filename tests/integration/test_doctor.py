@@ -281,12 +281,12 @@ def test_the_doctor_writes_nothing(tmp_path: Path, ollama_double: OllamaDouble) 
     damaged = tmp_path / "damaged"
     shutil.copytree(healthy.data, damaged)
     (damaged / "phidesk.sqlite3").write_bytes(b"junk" * 1000)
-    # Every command writes its log (app/cli/run.py); the doctor itself writes nothing else.
-    before = snapshot(tmp_path, skip="logs")
+    # Not even the log, the folders or their modes: the doctor is a command that never writes.
+    before = snapshot(tmp_path)
     database = healthy.database.read_bytes()
     assert doctor(healthy.data, ollama_double.url).returncode == 0
     assert doctor(damaged, ollama_double.url).returncode == 1
-    assert snapshot(tmp_path, skip="logs") == before
+    assert snapshot(tmp_path) == before
     assert healthy.database.read_bytes() == database
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(("-wal", "-shm", "-journal"))]
 
