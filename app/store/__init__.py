@@ -2,7 +2,17 @@
 
 Open / close
     db = Database.open(Paths.database)   # create or migrate; also recovers from a crash
+    db = Database.open(path, readonly=True)   # for commands that only read: never writes
+    Database.open(path, on_wait=print_note, busy_wait=30.0)
     db.close()  (or `with Database.open(p) as db:`)
+    - `readonly=True` (listing, searching, exporting): no crash recovery and no write at all,
+      so it never waits for another process's write lock; writes raise StoreError. Only a
+      missing file or one of an older schema is created or upgraded first. In a folder nobody
+      can write, the file is read as immutable (when it has no write-ahead log to read).
+    - A lock another process holds is waited for, at open and at every later call: SQLite
+      waits 2 s, then `on_wait(sentence)` is called once (from the waiting thread; the log gets
+      it without `on_wait`), and the wait goes on up to `busy_wait` seconds in all before a
+      StoreError says the database is busy.
     - A file of a newer PhiDesk raises `DatabaseTooNew`; a file that is not a readable PhiDesk
       database raises `DatabaseCorrupt`. Both are `PhiDeskError`s with one clear sentence, and
       the file is left byte-for-byte untouched (it is inspected read-only first).
@@ -14,9 +24,9 @@ Open / close
       another live process (or another open Database) is writing are left alone: each
       Database opened for writing holds an OS lock whose token it writes on its answers in
       progress (`app.store.owners`), and the lock disappears with its process.
-    - Every connection: WAL, foreign_keys=ON, busy_timeout=10 s, synchronous=NORMAL. Writes take
-      the lock up front (BEGIN IMMEDIATE), so two processes on one file wait for each other
-      instead of failing or corrupting anything.
+    - Every connection: WAL, foreign_keys=ON, busy_timeout=2 s (then `Waiting` tries again),
+      synchronous=NORMAL. Writes take the lock up front (BEGIN IMMEDIATE), so two processes on
+      one file wait for each other instead of failing or corrupting anything.
     - Thread-safe: one engine, a session per call, so the asyncio loop thread and worker
       threads may use one Database at once. Everything returned is a frozen dataclass from
       `app.store.records`, safe to pass to another thread.
@@ -68,7 +78,10 @@ plain `snippet`, `highlights` as (start, end) offsets into it, and `snippet_html
 HTML-escaped with each match wrapped in <mark>…</mark>.
 
 Errors (all `PhiDeskError`): StoreError, DatabaseTooNew, DatabaseCorrupt, MigrationFailed,
-NotFound, DuplicateName. A locked or full disk becomes a StoreError sentence too.
+NotFound, DuplicateName. A busy file, a full disk (ENOSPC, or EFBIG at a file-size limit), a
+disk error and an unwritable folder each become their own StoreError sentence
+(`app.store.failures`); only a file that is not a database is `DatabaseCorrupt`, and its advice
+names a backup only when one exists.
 """
 
 from app.store.database import UNSET, Database

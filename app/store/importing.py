@@ -44,9 +44,38 @@ log = logging.getLogger(__name__)
 
 ROWS_PER_TRANSACTION = 1000
 """At most this many messages are written in one transaction of an import."""
-PAUSE_BETWEEN_TRANSACTIONS = 0.005
-"""Seconds an import waits after each commit, so a process waiting for the lock gets it."""
 SQLITE_INTEGER = range(-(2**63), 2**63)
+
+
+class _Turns:
+    """Lets other processes have the write lock between an import's transactions.
+
+    A process waiting for the lock polls for it, at most 100 ms apart (SQLite's busy handler);
+    a short gap between two transactions is mostly missed. So after each commit the lock is
+    left free briefly, and after every `HOLD` seconds of holding it, for longer than one poll:
+    a waiting writer gets its turn within about `HOLD` seconds, for a tenth or so more time.
+    """
+
+    HOLD = 0.5
+    SHORT = 0.002
+    LONG = 0.12
+
+    def __init__(self) -> None:
+        self._held = 0.0
+        self._since: float | None = None
+
+    def began(self) -> None:
+        self._since = time.monotonic()
+
+    def committed(self) -> None:
+        if self._since is not None:
+            self._held += time.monotonic() - self._since
+            self._since = None
+        if self._held >= self.HOLD:
+            self._held = 0.0
+            time.sleep(self.LONG)
+        else:
+            time.sleep(self.SHORT)
 
 
 class _Stager:
@@ -57,12 +86,14 @@ class _Stager:
         self._stack: ExitStack | None = None
         self._session: Session | None = None
         self._rows = 0
+        self._turns = _Turns()
 
     def session(self) -> Session:
         if self._session is None:
             stack = ExitStack()
             self._session = stack.enter_context(self._queries._writing())
             self._stack = stack
+            self._turns.began()
         return self._session
 
     def wrote(self, rows: int) -> None:
@@ -74,7 +105,7 @@ class _Stager:
         stack, self._stack, self._session, self._rows = self._stack, None, None, 0
         if stack is not None:
             stack.close()
-            time.sleep(PAUSE_BETWEEN_TRANSACTIONS)
+            self._turns.committed()
 
     def abandon(self, exc: BaseException) -> None:
         stack, self._stack, self._session = self._stack, None, None
@@ -269,7 +300,9 @@ class ImportQueries(ChatQueries):
     def _delete_staged(self, batches: list[str]) -> int:
         """Delete the chats of `batches` with their messages, in short transactions."""
         staged = sa.select(ChatRow.id).where(ChatRow.import_batch.in_(batches))
+        turns = _Turns()
         while True:
+            turns.began()
             with self._writing() as session:
                 ids = session.scalars(
                     sa.select(MessageRow.id)
@@ -282,7 +315,7 @@ class ImportQueries(ChatQueries):
                     )
                     return int(getattr(result, "rowcount", 0))
                 session.execute(sa.delete(MessageRow).where(MessageRow.id.in_(ids)))
-            time.sleep(PAUSE_BETWEEN_TRANSACTIONS)
+            turns.committed()
 
     def _read_chats(self, ids: list[int]) -> list[Chat]:
         found: dict[int, Chat] = {}
