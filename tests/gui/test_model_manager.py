@@ -204,6 +204,34 @@ def test_closing_the_window_lets_a_download_finish(
     assert "phi4-mini:3.8b-fp16" in ollama_double.installed
 
 
+def test_a_pull_that_stalls_says_so_then_gives_up_after_the_stall_timeout(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    ollama_double.set_fault("stall", after=2, seconds=60.0, path="/api/pull")
+
+    async def scenario() -> None:
+        workspace = open_workspace(ollama_double.url)
+        workspace.settings.set(stall_timeout=2)  # the preference chats and pulls share
+        try:
+            async with manager(qtbot, ollama_double.url, workspace=workspace, gpus=[]) as window:
+                card = window.catalog_tab.cards["phi4"]
+                card.choose("Q8_0")
+                card.pull_button.click()
+                await until(lambda: "No progress" in card.panel.text.text(), "the stall note")
+                assert "still waiting" in card.panel.text.text()
+                await until(lambda: card.panel.error.isVisible(), "the pull to give up")
+                message = card.panel.error.text()
+                assert "2 s" in message and "pull again" in message
+                assert message[0].isupper() and message.endswith(".") and "\n" not in message
+                assert not card.panel.running
+                assert card.pull_button.isEnabled()
+                await until(lambda: "/api/pull" in ollama_double.disconnects, "the server to see")
+        finally:
+            await workspace.aclose()
+
+    run(qt_loop, scenario())
+
+
 def test_a_tag_that_does_not_exist_shows_one_clear_sentence(
     qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
 ) -> None:
