@@ -151,8 +151,8 @@ def describe(exc: BaseException, path: Path, *, waited: float) -> StoreError | N
         "readonly" in text or "unable to open" in text
     ):
         return StoreError(
-            f"PhiDesk cannot write its database {path} ({text}); check the permissions of that "
-            "folder or choose another one with --data-dir"
+            f"PhiDesk cannot open or write its database {path} ({text}); check the permissions "
+            "of that folder or choose another one with --data-dir"
         )
     if code in (SQLITE_CORRUPT, SQLITE_NOTADB) or "malformed" in text:
         return damaged(path, text)
