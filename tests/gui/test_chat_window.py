@@ -689,3 +689,30 @@ def test_a_web_page_instead_of_the_model_details_still_gets_the_answer(
         assert window.pane.composer.draft() == ""
 
     drive(qt_loop, scenario())
+
+
+def test_an_answer_that_hears_nothing_gives_up_after_the_stall_timeout(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    app: tuple[MainWindow, Database],
+    ollama_double: OllamaDouble,
+) -> None:
+    window, db = app
+
+    async def scenario() -> None:
+        window.workspace.settings.set(stall_timeout=2)  # the preference chats and pulls share
+        choose(window, "phi4-mini:latest")
+        ollama_double.script_reply("the start of it", chunk_size=4)
+        ollama_double.set_fault("stall", after=1, seconds=60.0, path="/api/chat")
+        type_and_send(qtbot, window, "and then?")
+        await until(lambda: window.pane.composer.streaming)
+        await until(lambda: "No tokens for" in window.notice_text())
+        await settled(window)
+        chat_id = window.pane.current_chat
+        assert chat_id is not None
+        answer = db.messages(chat_id)[-1]
+        assert (answer.status, answer.content) == ("interrupted", "the ")
+        assert "sent nothing for 2 s" in window.notice_text()
+        assert window.pane.composer.send_button.text() == "Send"
+
+    drive(qt_loop, scenario())

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from app.backend.client import OllamaClient
-from app.backend.events import ContentDelta
+from app.backend.errors import StreamInterrupted
+from app.backend.events import ContentDelta, StreamStalled
 from app.backend.offload import GpuLayers, ModelOffload
 from app.chat.session import TurnFinished, TurnStarted, TurnState
 from app.config import Paths
@@ -373,6 +374,38 @@ def test_a_turn_refused_once_the_server_answered_gives_the_text_back(
 
     asyncio.run(go())
     assert ollama_double.requests_to("/api/chat") == []
+
+
+def test_an_answer_that_hears_nothing_gives_up_after_the_stall_timeout_preference(
+    paths: Paths, ollama_double: OllamaDouble
+) -> None:
+    ollama_double.script_reply("a slow start", chunk_size=2)
+    ollama_double.set_fault("stall", after=1, seconds=60.0, path="/api/chat")
+
+    async def go() -> None:
+        async with opened(paths, ollama_double) as workspace:
+            assert workspace.stall_timeout == 300  # the default preference
+            workspace.settings.set(stall_timeout=2)
+            assert workspace.client.stall_timeout == 2
+            chat = await workspace.new_chat("phi4-mini")
+            turn = workspace.send(chat.id, "go on")
+            recorder = Recorder(turn)
+            await ended(turn)
+            assert StreamStalled in recorder.kinds()  # front ends were told before it gave up
+            finished = next(e for e in recorder.events if isinstance(e, TurnFinished))
+            assert finished.state is TurnState.FAILED
+            assert isinstance(finished.error, StreamInterrupted)
+            assert "2 s" in str(finished.error)
+            _, answer = await workspace.messages(chat.id)
+            assert (answer.status, answer.content) == ("interrupted", "a ")
+            # A client switched to, and this run's own choice, follow too.
+            await workspace.use_client(OllamaClient(ollama_double.url))
+            assert workspace.client.stall_timeout == 2
+            workspace.use_stall_timeout(7.5)
+            assert (workspace.stall_timeout, workspace.client.stall_timeout) == (7.5, 7.5)
+
+    asyncio.run(go())
+    assert "/api/chat" in ollama_double.disconnects
 
 
 # --- other processes ----------------------------------------------------------------------
