@@ -6,8 +6,10 @@ generating (docs/ollama-behaviour.md §6, "Cancelling a stream").
 
 Timeouts: connecting must succeed within `connect_timeout`; a stream has no read timeout (a
 14B model can take minutes to load before its first token) but a watchdog yields
-`StreamStalled` every `stall_seconds` without a chunk, leaving the stream open. Plain calls
-(list, show, ps, delete) have a read timeout of `call_timeout`.
+`StreamStalled` every `stall_seconds` without a chunk, leaving the stream open, and gives up
+with `StreamInterrupted` after `stall_timeout` seconds of silence (any silence: the wait for the
+answer's head and first token too). Plain calls (list, show, ps, delete) have a read timeout of
+`call_timeout`.
 
 Two things the official client lacks are done with httpx on the same base URL and headers:
 `/api/version`, and the full `/api/show` body (its typed `ShowResponse` drops `system`); and
@@ -23,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -60,6 +62,7 @@ T = TypeVar("T")
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_CALL_TIMEOUT = 60.0
 DEFAULT_STALL_SECONDS = 30.0
+DEFAULT_STALL_TIMEOUT = 300.0
 
 MIN_OLLAMA_VERSION = (0, 10, 0)
 """Oldest Ollama PhiDesk supports without a warning: 0.10.0 is the first whose `/api/ps`
@@ -105,10 +108,14 @@ class OllamaClient:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         call_timeout: float = DEFAULT_CALL_TIMEOUT,
         stall_seconds: float = DEFAULT_STALL_SECONDS,
+        stall_timeout: float = DEFAULT_STALL_TIMEOUT,
         auth_note: str | None = None,
     ) -> None:
         self.host = host.rstrip("/")
         self.stall_seconds = stall_seconds
+        self.stall_timeout = stall_timeout
+        """Seconds of silence after which a stream is given up (the user's preference; the
+        workspace keeps it current)."""
         self.auth_note = auth_note
         headers = {"Accept-Encoding": "identity"}
         if token:
@@ -193,25 +200,41 @@ class OllamaClient:
 
     # --- streams --------------------------------------------------------------------------
 
-    async def _watched(self, source: AsyncIterator[T]) -> AsyncGenerator[T | StreamStalled, None]:
-        """Items of `source`, plus a `StreamStalled` each `stall_seconds` without one."""
+    async def _watched(
+        self, source: AsyncIterator[T], *, kept: str
+    ) -> AsyncGenerator[T | StreamStalled, None]:
+        """Items of `source`, plus a `StreamStalled` each `stall_seconds` without one (each half
+        of `stall_timeout` when that is shorter, so one always comes before giving up); after
+        `stall_timeout` seconds without one, `StreamInterrupted` ending with `kept`."""
 
         async def next_item() -> T:
             return await anext(source)
 
+        loop = asyncio.get_running_loop()
+        give_up = self.stall_timeout
+        every = min(self.stall_seconds, give_up / 2)
         pending: asyncio.Task[T] | None = None
-        quiet = 0.0
+        waiting_since = note_at = 0.0
         try:
             while True:
                 if pending is None:
                     pending = asyncio.ensure_future(next_item())
-                done, _ = await asyncio.wait({pending}, timeout=self.stall_seconds)
+                    waiting_since, note_at = loop.time(), every
+                quiet = min(note_at, give_up)
+                timeout = max(0.0, waiting_since + quiet - loop.time())
+                done, _ = await asyncio.wait({pending}, timeout=timeout)
+                if not done and quiet >= give_up:
+                    log.info("nothing from %s for %g s: giving up", self.host, give_up)
+                    raise StreamInterrupted(
+                        f"the Ollama server at {self.host} sent nothing for {give_up:g} s, so "
+                        f"PhiDesk stopped waiting; {kept}"
+                    )
                 if not done:
-                    quiet += self.stall_seconds
-                    log.info("no chunk from %s for %.0f s", self.host, quiet)
+                    log.info("no chunk from %s for %g s", self.host, quiet)
                     yield StreamStalled(quiet)
+                    note_at += every
                     continue
-                finished, pending, quiet = pending, None, 0.0
+                finished, pending = pending, None
                 try:
                     item = finished.result()
                 except StopAsyncIteration:
@@ -267,7 +290,7 @@ class OllamaClient:
                 keep_alive=keep_alive,
                 think=think,
             )
-            watched = self._watched(stream)
+            watched = self._watched(stream, kept="what arrived so far was kept")
             async for part in watched:
                 if isinstance(part, StreamStalled):
                     yield part
@@ -307,18 +330,29 @@ class OllamaClient:
             if watched is not None:
                 await watched.aclose()
 
-    async def pull(self, name: str) -> AsyncGenerator[PullEvent, None]:
-        """Pull a model: `PullProgress` summed over layers, then `PullDone`.
+    async def pull(
+        self, name: str, *, stalled: Callable[[StreamStalled], None] | None = None
+    ) -> AsyncGenerator[PullEvent, None]:
+        """Pull a model: `PullProgress` summed over layers, then `PullDone`. While no progress
+        arrives `stalled` is told (each `stall_seconds`), and after `stall_timeout` without any
+        the pull is given up with `StreamInterrupted`.
 
         Cancelling the iterating task closes the connection, which cancels the download on the
         server; pulling again resumes the partial layers.
         """
         validate_model_name(name)
         tracker = PullProgressTracker()
-        stream: AsyncIterator[Any] | None = None
+        stream: AsyncGenerator[Any, None] | None = None
         try:
-            stream = await self._stream.pull(name, stream=True)
+            stream = self._watched(
+                await self._stream.pull(name, stream=True),
+                kept="pull again to resume where it stopped",
+            )
             async for part in stream:
+                if isinstance(part, StreamStalled):
+                    if stalled is not None:
+                        stalled(part)
+                    continue
                 if part.status == "success":
                     yield PullDone(model=name)
                     return

@@ -163,8 +163,10 @@ class ChatSession:
         something that is not Ollama's JSON); ModelNotFound when it has no such model."""
         if model in self._model_info:
             return self._model_info[model]
+        client = self.client
         try:
-            info = await self.client.show(model)
+            # No longer than a stream would wait in silence: the turn goes on without.
+            info = await asyncio.wait_for(client.show(model), client.stall_timeout)
         except ModelNotFound:
             raise
         except OllamaError as exc:
@@ -172,6 +174,9 @@ class ChatSession:
             return None
         except ValueError as exc:  # not JSON: a web page (a captive portal, a proxy) answered
             log.info("show %s: the answer is not JSON (%s)", model, exc)
+            return None
+        except TimeoutError:
+            log.info("show %s: no answer from %s in %g s", model, client.host, client.stall_timeout)
             return None
         self._model_info[model] = info
         return info

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from datetime import datetime
 from typing import Any
 
-from app.backend.events import ContentDelta
+from app.backend.errors import InvalidModelName
+from app.backend.events import ContentDelta, StreamStalled
+from app.backend.names import validate_model_name
 from app.cli.command import Command
 from app.cli.text import safe, safe_json
+from app.cli.waiting import EXIT_TERMINATED, TerminateAsStop, add_stall_timeout, stall_note
 from app.cli.workspace import run_with_workspace
 from app.config import AppContext
 from app.errors import PhiDeskError, UsageError
@@ -71,7 +75,16 @@ def _add_ask_arguments(parser: argparse.ArgumentParser) -> None:
     think.add_argument(
         "--no-think", dest="think", action="store_false", help="ask a reasoning model not to think"
     )
+    add_stall_timeout(parser, "token")
     parser.add_argument("prompt", metavar="PROMPT", help="what to ask; - reads it from stdin")
+
+
+def _valid_model(name: str) -> str:
+    """`name` if Ollama would accept it; otherwise a usage error, before anything is stored."""
+    try:
+        return validate_model_name(name)
+    except InvalidModelName as exc:
+        raise UsageError(str(exc)) from None
 
 
 async def _prepare_chat(workspace: Workspace, args: argparse.Namespace) -> Chat:
@@ -94,6 +107,7 @@ async def _prepare_chat(workspace: Workspace, args: argparse.Namespace) -> Chat:
     model = args.model or workspace.prefs.default_model
     if not model:
         raise UsageError("no model given; pass -m MODEL (phidesk models lists the installed ones)")
+    _valid_model(model)
     # The model's chat defaults (as the window and the quick prompt use them), then the flags.
     return await workspace.new_chat(
         model,
@@ -116,8 +130,10 @@ def _with_arguments(settings: ChatSettings, args: argparse.Namespace) -> ChatSet
 class _AnswerPrinter:
     """Streams one turn's answer to stdout; notes on stderr; remembers how it ended."""
 
-    def __init__(self, notices: Notices) -> None:
+    def __init__(self, notices: Notices, host: str, stall_timeout: float) -> None:
         self.notices = notices
+        self.host = host
+        self.stall_timeout = stall_timeout
         self.ended_with_newline = True
         self.failure: BaseException | None = None
 
@@ -136,6 +152,12 @@ class _AnswerPrinter:
             out.write(event.text)
             out.flush()
             self.ended_with_newline = event.text.endswith("\n")
+        elif isinstance(event, StreamStalled):
+            self.notices.info(
+                stall_note(self.host, event.seconds, self.stall_timeout),
+                scope=Scope.CHAT,
+                target=turn.chat_id,
+            )
         elif isinstance(event, TurnFinished):
             if not self.ended_with_newline:
                 out.write("\n")
@@ -147,8 +169,23 @@ class _AnswerPrinter:
 
 
 async def _ask(workspace: Workspace, args: argparse.Namespace, prompt: str) -> int:
+    if args.stall_timeout is not None:
+        workspace.use_stall_timeout(args.stall_timeout)
+    with TerminateAsStop() as terminated:
+        try:
+            return await _ask_and_wait(workspace, args, prompt)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not terminated.received or task is None:
+                raise
+            # Stopped by SIGTERM: the turn saved what arrived (as `stopped`), as for Ctrl-C.
+            task.uncancel()
+            return EXIT_TERMINATED
+
+
+async def _ask_and_wait(workspace: Workspace, args: argparse.Namespace, prompt: str) -> int:
     chat = await _prepare_chat(workspace, args)
-    printer = _AnswerPrinter(workspace.notices)
+    printer = _AnswerPrinter(workspace.notices, workspace.client.host, workspace.stall_timeout)
     turn = workspace.send(chat.id, prompt)
     turn.listen(printer)
     assert turn.task is not None
@@ -165,6 +202,8 @@ async def _ask(workspace: Workspace, args: argparse.Namespace, prompt: str) -> i
 
 
 def _run_ask(ctx: AppContext, args: argparse.Namespace) -> int:
+    if args.model:
+        _valid_model(args.model)
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt.strip():
         raise UsageError("the prompt is empty")

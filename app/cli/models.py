@@ -12,13 +12,15 @@ from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 from app.backend.client import OllamaClient
-from app.backend.events import PullDone, PullProgress
+from app.backend.events import PullDone, PullProgress, StreamStalled
 from app.backend.hosts import HostProfiles
 from app.backend.models import InstalledModel, LoadedModel
 from app.backend.names import validate_model_name
 from app.cli.command import Command
 from app.cli.text import safe
+from app.cli.waiting import add_stall_timeout, stall_note
 from app.config import AppContext
+from app.workspace import SettingsStore
 
 
 def _client(ctx: AppContext) -> OllamaClient:
@@ -165,14 +167,28 @@ class ProgressBar:
         self._shown = False
 
 
+def _pull_arguments(parser: argparse.ArgumentParser) -> None:
+    _name_argument(parser)
+    add_stall_timeout(parser, "progress")
+
+
 def _run_pull(ctx: AppContext, args: argparse.Namespace) -> int:
     name = validate_model_name(args.name)
+    settings = SettingsStore(ctx.paths.settings_file).current
+    timeout = args.stall_timeout or float(settings.stall_timeout)
     bar = ProgressBar(sys.stderr)
 
     async def pull(client: OllamaClient) -> None:
+        client.stall_timeout = timeout  # then the pull gives up with one sentence
         last: PullProgress | None = None
+
+        def stalled(event: StreamStalled) -> None:
+            bar.end()
+            note = stall_note(client.host, event.seconds, timeout)
+            print(f"phidesk: note: {note}", file=sys.stderr)
+
         try:
-            async for event in client.pull(name):
+            async for event in client.pull(name, stalled=stalled):
                 if isinstance(event, PullDone):
                     if last is not None:
                         bar.show(last, force=True)
@@ -213,7 +229,7 @@ COMMANDS: list[Command] = [
     Command(
         name="pull",
         help="download a model into the Ollama server (Ctrl-C stops; pulling again resumes)",
-        add_arguments=_name_argument,
+        add_arguments=_pull_arguments,
         run=_run_pull,
     ),
     Command(

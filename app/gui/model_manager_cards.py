@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -23,8 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.backend.catalog import CatalogEntry, Variant, normalize_model_name
+from app.backend.client import OllamaClient
 from app.backend.connection import Connection
-from app.backend.events import PullDone, PullProgress
+from app.backend.events import PullDone, PullProgress, StreamStalled
 from app.backend.hardware import Gpu
 from app.backend.memory import Estimate, KvCacheType, ModelArchitecture, estimate
 from app.backend.models import InstalledModel
@@ -50,7 +52,8 @@ class PullPanel(QWidget):
     """A pull in progress: bar, "bytes of total · speed · ETA", Cancel, and what went wrong.
 
     Cancel cancels the task, which closes the connection; Ollama keeps the partial download and
-    pulling the same name again resumes it.
+    pulling the same name again resumes it. A pull that hears nothing says so, and gives up after
+    the stall timeout with one sentence.
     """
 
     pulled = Signal(str)
@@ -121,7 +124,9 @@ class PullPanel(QWidget):
             # would be closed later by the garbage collector, outside the event loop.
             async with (
                 self._connection.lease() as client,
-                contextlib.aclosing(client.pull(name)) as events,
+                contextlib.aclosing(
+                    client.pull(name, stalled=partial(self._stalled, client))
+                ) as events,
             ):
                 async for event in events:
                     if isinstance(event, PullProgress):
@@ -140,6 +145,13 @@ class PullPanel(QWidget):
             if done:
                 self._finish(f"{name} is ready.")
                 self.pulled.emit(name)
+
+    def _stalled(self, client: OllamaClient, event: StreamStalled) -> None:
+        # The client gives up after its stall timeout (the preference the workspace keeps).
+        self.text.setText(
+            f"No progress for {event.seconds:g} s; still waiting (giving up after "
+            f"{client.stall_timeout:g} s)."
+        )
 
     def _progress(self, progress: PullProgress) -> None:
         fraction = progress.fraction

@@ -8,7 +8,8 @@ process did not change keeps the value on disk. Keys PhiDesk does not know are k
 
 The file stays flat JSON, as earlier versions wrote it (`default_model`, `theme`, `host_url`,
 `window_geometry`, `splitter_sizes`, `last_chat`, `quick_model`, `keep_in_tray`,
-`start_minimised`, `quick_hotkey`, `model_defaults`), so upgrading keeps every choice.
+`start_minimised`, `quick_hotkey`, `model_defaults`, `stall_timeout`), so upgrading keeps every
+choice.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from app.store import ChatSettings
 log = logging.getLogger(__name__)
 
 DEFAULT_QUICK_HOTKEY = "Ctrl+Alt+Space"
+DEFAULT_STALL_TIMEOUT = 300
 THEMES = ("system", "light", "dark")
 
 
@@ -93,13 +95,24 @@ class Preferences:
     window: WindowState = field(default_factory=WindowState)
     quick: QuickAccess = field(default_factory=QuickAccess)
     model_defaults: dict[str, ModelDefaults] = field(default_factory=dict)
+    stall_timeout: int = DEFAULT_STALL_TIMEOUT
+    """Seconds without a token (or pull progress) after which an answer or a pull is given up,
+    the wait for a model to load included."""
 
     def defaults_for(self, model: str) -> ChatSettings:
         found = self.model_defaults.get(model)
         return found.chat_settings() if found is not None else ChatSettings()
 
 
-SECTIONS = ("default_model", "theme", "host_url", "window", "quick", "model_defaults")
+SECTIONS = (
+    "default_model",
+    "theme",
+    "host_url",
+    "window",
+    "quick",
+    "model_defaults",
+    "stall_timeout",
+)
 """The names listeners receive in a change: the fields of `Preferences`."""
 
 
@@ -123,6 +136,11 @@ def _opt_float(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
+
+
+def _positive_int(value: object, default: int) -> int:
+    found = _opt_int(value)
+    return found if found is not None and found > 0 else default
 
 
 def _model_defaults(value: object) -> dict[str, ModelDefaults]:
@@ -168,6 +186,7 @@ def from_flat(raw: dict[str, Any]) -> Preferences:
             hotkey=_str(raw, "quick_hotkey", DEFAULT_QUICK_HOTKEY),
         ),
         model_defaults=_model_defaults(raw.get("model_defaults")),
+        stall_timeout=_positive_int(raw.get("stall_timeout"), DEFAULT_STALL_TIMEOUT),
     )
 
 
@@ -195,6 +214,7 @@ def to_flat(prefs: Preferences) -> dict[str, Any]:
             }
             for model, d in prefs.model_defaults.items()
         },
+        "stall_timeout": prefs.stall_timeout,
     }
 
 
@@ -205,6 +225,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "window": ("window_geometry", "splitter_sizes", "last_chat"),
     "quick": ("quick_model", "keep_in_tray", "start_minimised", "quick_hotkey"),
     "model_defaults": ("model_defaults",),
+    "stall_timeout": ("stall_timeout",),
 }
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from app.backend.events import ContentDelta, StreamStalled, ThinkingDelta
-from app.chat.session import SessionEvent, TurnFinished, TurnStarted
+from app.chat.session import SessionEvent, Stored, TurnFinished, TurnStarted
 from app.errors import PhiDeskError
 from app.store import Message
 
@@ -42,6 +42,8 @@ class TurnEnded:
 
 TurnEvent = SessionEvent | TurnRefusedEvent | TurnEnded
 TurnListener = Callable[["RunningTurn", TurnEvent], None]
+TurnEvents = Callable[[Stored], AsyncIterator[SessionEvent]]
+"""A session's turn (`send`, `edit_and_resend`…) given whom to tell when the message is stored."""
 
 
 @dataclass
@@ -151,3 +153,31 @@ class RunningTurn:
         finally:
             on_end()
             self._emit(TurnEnded())
+
+
+def start_turn(
+    chat_id: int,
+    kind: TurnKind,
+    text: str,
+    events: TurnEvents,
+    *,
+    touched: Callable[[], None],
+    ended: Callable[[RunningTurn], None],
+) -> RunningTurn:
+    """A turn and its task on the running loop: `touched()` once the user's message is stored
+    and once the answer starts (the chat's messages changed), `ended(turn)` when it is over."""
+    turn = RunningTurn(chat_id, kind, text)
+
+    def stored(message: Message | None) -> None:
+        turn.stored(message)
+        touched()
+
+    def started(_turn: RunningTurn, event: TurnEvent) -> None:
+        if isinstance(event, TurnStarted):
+            touched()
+
+    turn.listen(started)
+    turn.task = asyncio.get_running_loop().create_task(
+        turn.run(events(stored), lambda: ended(turn)), name=f"turn in chat {chat_id}"
+    )
+    return turn

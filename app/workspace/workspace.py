@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from app.backend.client import OllamaClient
 from app.backend.connection import Connection
 from app.backend.offload import OffloadPreferences
-from app.chat.session import ChatSession, SessionEvent, TurnStarted
+from app.chat.session import ChatSession
 from app.chat.transfer import export_chat_markdown, import_files
 from app.chat.transfer.files import check_export_target, render_for_export, write_export
 from app.config import Paths
@@ -46,7 +46,7 @@ from app.workspace.changes import (
 from app.workspace.notices import Notices
 from app.workspace.settings import ModelDefaults, Preferences, SettingsStore
 from app.workspace.summary import summarise_into_new_chat
-from app.workspace.turns import RunningTurn, TurnKind
+from app.workspace.turns import RunningTurn, TurnEvents, TurnKind, start_turn
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,8 @@ class Workspace:
         self._chat_stamps: dict[int, tuple[object, int]] | None = None
         self._touched: set[int] = set()
         self._closed = False
+        self._stall_timeout: float | None = None
+        self._keep_stall_timeout()
         self.settings.subscribe(self._settings_changed)
         connection.subscribe(self._connection_changed)
 
@@ -115,10 +117,28 @@ class Workspace:
         self.announce(ChatsChanged(frozenset(ids), how))
 
     def _settings_changed(self, _prefs: Preferences, sections: frozenset[str]) -> None:
+        self._keep_stall_timeout()
         self.announce(SettingsChanged(sections))
 
     def _connection_changed(self, client: OllamaClient) -> None:
+        self._keep_stall_timeout()
         self.announce(ConnectionChanged(client.host))
+
+    @property
+    def stall_timeout(self) -> float:
+        """Seconds without a token or pull progress (a model loading included) after which an
+        answer or a pull is given up: the preference, unless this run was given its own."""
+        return self._stall_timeout or float(self.prefs.stall_timeout)
+
+    def use_stall_timeout(self, seconds: float) -> None:
+        """Give up after `seconds` of silence in this run (`phidesk ask --stall-timeout`)."""
+        self._stall_timeout = seconds
+        self._keep_stall_timeout()
+
+    def _keep_stall_timeout(self) -> None:
+        """Every stream of the current client (chats, and pulls that lease it) gives up after
+        `stall_timeout`."""
+        self.connection.client.stall_timeout = self.stall_timeout
 
     @property
     def schema_revision(self) -> str | None:
@@ -311,37 +331,20 @@ class Workspace:
         events = partial(session.edit_and_resend, message_id, text)
         return self._start(chat_id, TurnKind.EDIT, text, lambda s: events(on_stored=s))
 
-    def _start(
-        self,
-        chat_id: int,
-        kind: TurnKind,
-        text: str,
-        events: Callable[[Callable[[Message | None], None]], AsyncIterator[SessionEvent]],
-    ) -> RunningTurn:
+    def _start(self, chat_id: int, kind: TurnKind, text: str, events: TurnEvents) -> RunningTurn:
         if self._closed:
             raise PhiDeskError("PhiDesk is closing; the message was not sent")
         if chat_id in self.turns:
             raise PhiDeskError("an answer is still streaming in this chat; stop it first")
-        turn = RunningTurn(chat_id, kind, text)
-        self.turns[chat_id] = turn
 
-        def stored(message: Message | None) -> None:
-            turn.stored(message)
-            self._chats(ChatChange.MESSAGES, chat_id)
-
-        def ended() -> None:
+        def ended(turn: RunningTurn) -> None:
             if self.turns.get(chat_id) is turn:
                 del self.turns[chat_id]
             self._chats(ChatChange.MESSAGES, chat_id)
 
-        def started(_turn: RunningTurn, event: object) -> None:
-            if isinstance(event, TurnStarted):
-                self._chats(ChatChange.MESSAGES, chat_id)
-
-        turn.listen(started)
-        turn.task = asyncio.get_running_loop().create_task(
-            turn.run(events(stored), ended), name=f"turn in chat {chat_id}"
-        )
+        touched = partial(self._chats, ChatChange.MESSAGES, chat_id)
+        turn = start_turn(chat_id, kind, text, events, touched=touched, ended=ended)
+        self.turns[chat_id] = turn
         return turn
 
     def stop(self, chat_id: int) -> bool:
