@@ -328,7 +328,7 @@ def test_import_files_adds_each_chat_once_and_says_which_were_already_there(
             out.write(path, path.name)
     second = import_files(db, [archive, files[0]])
     assert [c.title for c in second] == ["Three"]
-    assert [c.id for c in second.skipped] == [first[0].id, first[1].id, first[0].id]
+    assert [c.id for c in second.skipped] == [first[0].id, first[0].id, first[1].id]
     assert second.summary() == "Imported 1 chat (3 already there)."
     assert sorted(c.title for c in db.list_chats()) == sorted(["One", "Two", "Three"] * 2)
     assert import_files(db, [archive]).summary() == "Imported 0 chats (3 already there)."

@@ -23,7 +23,8 @@ the sections after it in any Markdown viewer. Because the importer reads by line
 lines that look like front matter, headings or comments are just content.
 
 export → import → export gives the same bytes, for the same options and `exported_at`, when the
-chat's id is free in the importing database (the id is kept where possible).
+chat gets its exported id back (an imported chat gets the next free id; `import_files` adds
+chats in the order of their exported ids, so chats 1 to N restored into a new database do).
 
 For the window (all blocking: run them off the GUI thread for many chats):
     export_chat_markdown(db, chat_id, include_thinking=True, include_provenance=False) -> str
@@ -31,8 +32,10 @@ For the window (all blocking: run them off the GUI thread for many chats):
         suggested_file_name(chat)
     export_chats(db, chat_ids, destination, include_thinking=, include_provenance=) -> [Path]
         a folder, a .zip, or one .md, chosen by the destination's suffix
-    import_markdown(db, text, source=...) -> Chat; import_files(db, paths) -> [Chat]
-        (.md files or .zip archives; all checked before any is imported)
+    import_markdown(db, text, source=...) -> Chat
+    import_files(db, paths) -> Imported: the chats added (a list), `.skipped` (imported
+        before), `.summary()` ("Imported 3 chats (2 already there)."); .md files or .zip
+        archives, all read and checked first, then stored all or nothing, each chat once
 Errors are `TransferError`s (`NotAnExport`, `DamagedExport`), `NotFound` for a missing chat:
 `PhiDeskError`s whose message is one sentence naming the file.
 
@@ -56,7 +59,7 @@ from app.chat.transfer.fences import Closing, closing_lines
 from app.chat.transfer.fences import _close_for as _close_for
 from app.chat.transfer.fences import _parsers as _parsers
 from app.chat.transfer.fences import _plainly_closed as _plainly_closed
-from app.chat.transfer.files import decode, export_chats, import_files, read_exports
+from app.chat.transfer.files import Imported, decode, export_chats, import_files, read_exports
 from app.chat.transfer.markers import FORMAT_VERSION, MARKER_KEY, META_PREFIX, META_SUFFIX
 from app.chat.transfer.names import (
     MAX_STEM_BYTES,
@@ -86,6 +89,7 @@ __all__ = [
     "UNTITLED",
     "Closing",
     "DamagedExport",
+    "Imported",
     "NotAnExport",
     "ParsedExport",
     "TransferError",

@@ -8,7 +8,7 @@ import io
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -19,7 +19,7 @@ from app.chat.transfer.names import unique_names
 from app.chat.transfer.reader import ParsedExport, parse_markdown
 from app.chat.transfer.sources import read_sources
 from app.chat.transfer.writer import chat_to_markdown
-from app.store import Chat, Database
+from app.store import Chat, Database, Message
 
 
 def decode(data: bytes | bytearray, source: str) -> str:
@@ -52,11 +52,45 @@ def _out_of_memory(what: str) -> TransferError:
     )
 
 
-def import_files(db: Database, paths: Iterable[Path | str]) -> list[Chat]:
-    """Import PhiDesk exports (.md files, or .zip archives of them). Nothing is imported if any
-    file is not a readable PhiDesk export."""
+class Imported(list[Chat]):
+    """What an import did: the chats it added (the list itself), and in `skipped`, for each chat
+    in the files that was imported before (same exported id and creation time), the chat that
+    already holds it here; both in the order of the exported ids."""
+
+    def __init__(self, added: Iterable[Chat] = (), skipped: Iterable[Chat] = ()) -> None:
+        super().__init__(added)
+        self.skipped: list[Chat] = list(skipped)
+
+    def summary(self) -> str:
+        """One sentence for the user: "Imported 3 chats (2 already there)." """
+        added = f"Imported {len(self):,} chat{'' if len(self) == 1 else 's'}"
+        return f"{added} ({len(self.skipped):,} already there)." if self.skipped else f"{added}."
+
+
+def import_files(db: Database, paths: Iterable[Path | str]) -> Imported:
+    """Import PhiDesk exports (.md files, or .zip archives of them) as one import: every file is
+    read and checked first (within bounds), then all their chats are stored, all or nothing,
+    each only once (a chat imported before is skipped). Nothing is imported if any file is not
+    a readable PhiDesk export, or if the import fails or is killed half way."""
     parsed = read_exports(Path(p) for p in paths)
-    return [db.import_chat(p.chat, p.messages_to_import()) for _, p in parsed]
+    # In the order of their exported ids, which is the order they were made in: restored into
+    # a new data dir, chats 1 to N get the ids 1 to N again, and their exports the same bytes.
+    parsed.sort(key=lambda item: (item[1].chat.id <= 0, item[1].chat.id))
+    parsed.reverse()  # popped from the end
+
+    def items() -> Iterator[tuple[Chat, Sequence[Message]]]:
+        # Handed over one by one, so the store's batches are the only ones held twice.
+        while parsed:
+            _, export = parsed.pop()
+            yield export.chat, export.messages_to_import()
+
+    try:
+        result = db.import_chats(items())
+    except MemoryError:
+        raise TransferError(
+            "these files are too large to import with the memory available; nothing was imported"
+        ) from None
+    return Imported(result.added, result.skipped)
 
 
 def _write_atomically(

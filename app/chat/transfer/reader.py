@@ -430,7 +430,8 @@ def parse_markdown(text: str, *, source: str = "the text") -> ParsedExport:
 
 
 def import_markdown(db: Database, text: str, *, source: str = "the text") -> Chat:
-    """Add the chat exported in `text` to `db` with its messages, roles, times and settings.
-    Keeps the exported chat id when it is free. Raises `NotAnExport` / `DamagedExport`."""
+    """Add the chat exported in `text` to `db` with its messages, roles, times and settings,
+    or return the chat that holds it already (imported before: same exported id and creation
+    time). Raises `NotAnExport` / `DamagedExport`."""
     parsed = parse_markdown(text, source=source)
     return db.import_chat(parsed.chat, parsed.messages_to_import())
