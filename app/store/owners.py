@@ -108,6 +108,9 @@ def is_alive(database: Path, token: str) -> bool:
         return True
     try:
         return not _try_lock(fd)
+    except OSError:  # a file system without locks: then no owner could have taken one either
+        log.warning("cannot lock the file of owner %s of %s", token, database, exc_info=True)
+        return True
     finally:
         os.close(fd)  # also drops the lock, if it was taken
 
