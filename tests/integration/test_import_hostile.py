@@ -213,13 +213,14 @@ def test_a_big_export_that_is_not_a_bomb_still_imports_under_the_memory_cap(
 ) -> None:
     archive = tmp_path / "big.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
-        for n in range(1, 301):  # about 100 KB a chat
+        for n in range(1, 301):  # about 200 KB a chat
             out.writestr(
-                f"chat {n}.md", export_text(f"Chat {n}", messages=40, size=2_500, chat_id=n)
+                f"chat {n}.md", export_text(f"Chat {n}", messages=40, size=5_000, chat_id=n)
             )
     long_chat = tmp_path / "long.md"
-    long_chat.write_text(export_text("Long", messages=2_000, size=12_000, chat_id=301))  # 24 MB
-    assert 20 * MiB < long_chat.stat().st_size < 32 * MiB
+    long_chat.write_text(export_text("Long", messages=2_500, size=12_000, chat_id=301))
+    # Close to the limits: 32 MiB a file, 96 MiB an import.
+    assert 28 * MiB < long_chat.stat().st_size < 32 * MiB
     done = phidesk(tmp_path / "data", "import", str(archive), str(long_chat))
     assert done.returncode == 0, done.stderr[-2000:]
     assert chats_in(tmp_path / "data") == 301

@@ -420,5 +420,5 @@ def test_entries_that_together_pass_the_import_limit_are_refused_before_any_is_r
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as out:
         for n in range(5):
             out.writestr(f"chat {n}.md", body)
-    with pytest.raises(TransferError, match=r"^many\.zip:chat 4\.md is too large to import"):
+    with pytest.raises(TransferError, match=r"^many\.zip:chat 3\.md is too large to import"):
         import_files(db, [archive])

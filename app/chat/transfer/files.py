@@ -34,22 +34,31 @@ def read_exports(paths: Iterable[Path]) -> list[tuple[str, ParsedExport]]:
     file imports nothing. Returns (source name, parsed export) pairs. What is read is bounded
     (see `sources`); a file the memory left cannot hold is refused too."""
     found: list[tuple[str, ParsedExport]] = []
-    for source, data in read_sources(paths):
+    sources = read_sources(paths)
+    short_of = ""
+    for source, data in sources:
         try:
-            text = decode(data, source)
-            del data  # the parsed export keeps slices of the text, never the bytes
-            found.append((source, parse_markdown(text, source=source)))
-            del text
+            found.append((source, _parse(source, data)))
         except MemoryError:
-            found.clear()
-            raise _out_of_memory(source) from None
+            short_of = source
+            break
+    if short_of:
+        # Raised once the handler is left: until then the MemoryError's traceback keeps the
+        # frames, and the text in them, alive.
+        found.clear()
+        sources.close()
+        raise TransferError(
+            f"{short_of} is too large to import with the memory available; nothing was imported"
+        )
     return found
 
 
-def _out_of_memory(what: str) -> TransferError:
-    return TransferError(
-        f"{what} is too large to import with the memory available; nothing was imported"
-    )
+def _parse(source: str, data: bytearray) -> ParsedExport:
+    try:
+        text = decode(data, source)
+    finally:
+        data.clear()  # the parsed export keeps slices of the text, never the bytes
+    return parse_markdown(text, source=source)
 
 
 class Imported(list[Chat]):
@@ -87,10 +96,12 @@ def import_files(db: Database, paths: Iterable[Path | str]) -> Imported:
     try:
         result = db.import_chats(items())
     except MemoryError:
-        raise TransferError(
-            "these files are too large to import with the memory available; nothing was imported"
-        ) from None
-    return Imported(result.added, result.skipped)
+        parsed.clear()
+    else:
+        return Imported(result.added, result.skipped)
+    raise TransferError(  # once the handler is left, as in `read_exports`
+        "these files are too large to import with the memory available; nothing was imported"
+    )
 
 
 def _write_atomically(

@@ -14,7 +14,7 @@ import os
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Final
 
@@ -23,8 +23,10 @@ from app.chat.transfer.errors import DamagedExport, TransferError
 MiB: Final = 1 << 20
 MAX_FILE_BYTES: Final = 32 * MiB
 """The largest .md file (or .zip entry, unpacked) an import reads."""
-MAX_IMPORT_BYTES: Final = 128 * MiB
-"""The most .md text one import reads, all files and entries together."""
+MAX_IMPORT_BYTES: Final = 96 * MiB
+"""The most .md text one import reads, all files and entries together: everything is read and
+checked before anything is stored, so all of it is held at once; with this much, an import
+stays within 300 MB of memory."""
 MAX_RATIO: Final = 200
 """An entry of over `RATIO_FLOOR` bytes that unpacks to more than this many times its packed
 size is refused: Markdown packs to a third or a tenth, never to a two-hundredth."""
@@ -166,12 +168,13 @@ def _file(path: Path, budget: _Budget) -> tuple[str, bytearray]:
     return source, data
 
 
-def read_sources(paths: Iterable[Path]) -> Iterator[tuple[str, bytearray]]:
+def read_sources(paths: Iterable[Path]) -> Generator[tuple[str, bytearray]]:
     """(source name, bytes) for each .md file in `paths`, and each .md entry of each .zip in
     them ("archive.zip:inner/name.md"), checked against the limits before they are read.
     Raises `TransferError` naming the file."""
     budget = _Budget()
     for path in paths:
+        short_of_memory = False
         try:
             if path.suffix.lower() == ".zip":
                 yield from _archive_entries(path, budget)
@@ -182,6 +185,9 @@ def read_sources(paths: Iterable[Path]) -> Iterator[tuple[str, bytearray]]:
         except OSError as exc:
             raise TransferError(f"cannot read {path} ({exc.strerror or exc})") from exc
         except MemoryError:
+            short_of_memory = True
+        if short_of_memory:
+            # Raised once the handler is left, which frees what the failed read held.
             raise TransferError(
                 f"{path} is too large to import with the memory available; nothing was imported"
-            ) from None
+            )
