@@ -166,7 +166,8 @@ class ChatSession:
         client = self.client
         try:
             # No longer than a stream would wait in silence: the turn goes on without.
-            info = await asyncio.wait_for(client.show(model), client.stall_timeout)
+            async with asyncio.timeout(client.stall_timeout):
+                info = await client.show(model)
         except ModelNotFound:
             raise
         except OllamaError as exc:
