@@ -186,6 +186,22 @@ def test_a_2_gb_markdown_file_is_refused_by_its_size_before_it_is_read(tmp_path:
     assert chats_in(tmp_path / "data") == 0
 
 
+def test_files_that_together_pass_the_limit_are_refused_before_any_is_read(
+    tmp_path: Path,
+) -> None:
+    files = []
+    for n in range(1, 5):
+        big = tmp_path / f"big{n}.md"
+        with big.open("wb") as out:
+            # The first is not even an export, which only reading it would show.
+            out.write(b"# Notes\n" if n == 1 else export_text(f"Big {n}", chat_id=n).encode())
+            out.truncate(30 * MiB)  # sparse; each alone is under the limit for one file
+        files.append(str(big))
+    line = assert_refused(phidesk(tmp_path / "data", "import", *files), "big4.md")
+    assert "too large" in line and "in parts" in line
+    assert chats_in(tmp_path / "data") == 0
+
+
 def test_a_file_that_never_ends_is_read_only_up_to_the_limit(tmp_path: Path) -> None:
     endless = tmp_path / "endless.md"
     os.mkfifo(endless)
