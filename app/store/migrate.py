@@ -6,6 +6,7 @@ changes, so no table rebuild can fire an ON DELETE CASCADE)."""
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -122,7 +123,9 @@ def backup(path: Path, revision: str, *, keep: int = BACKUPS_KEPT) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = path.with_name(f"{path.stem}.backup-{revision}-{stamp}.sqlite3")
     try:
-        source = connect(path, readonly=True)
+        # Read-write when the file allows it: a read-only connection to a WAL database leaves
+        # its -wal and -shm files behind when it closes; the last writer removes them.
+        source = connect(path, readonly=not os.access(path, os.W_OK))
         try:
             destination = sqlite3.connect(target)
             try:
