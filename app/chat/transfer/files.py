@@ -36,12 +36,18 @@ def read_exports(paths: Iterable[Path]) -> list[tuple[str, ParsedExport]]:
     found: list[tuple[str, ParsedExport]] = []
     sources = read_sources(paths)
     short_of = ""
-    for source, data in sources:
-        try:
-            found.append((source, _parse(source, data)))
-        except MemoryError:
-            short_of = source
-            break
+    try:
+        for source, data in sources:
+            try:
+                found.append((source, _parse(source, data)))
+            except MemoryError:
+                short_of = source
+                break
+    except BaseException:
+        # The traceback keeps this frame alive while the error goes up (and, in the command
+        # line, while the workspace closes): let it not keep every chat read so far.
+        found.clear()
+        raise
     if short_of:
         # Raised once the handler is left: until then the MemoryError's traceback keeps the
         # frames, and the text in them, alive.

@@ -127,16 +127,20 @@ def _check_entry(info: zipfile.ZipInfo, source: str, budget: _Budget) -> None:
     budget.take(info.file_size, source)
 
 
+def _markdown_entries(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    return [
+        info
+        for info in archive.infolist()
+        if not info.is_dir() and info.filename.lower().endswith(".md")
+    ]
+
+
 def _archive_entries(path: Path, budget: _Budget) -> Iterator[tuple[str, bytearray]]:
     with path.open("rb") as handle:
         _check_directory(path, handle)
         handle.seek(0)
         with zipfile.ZipFile(handle) as archive:
-            entries = [
-                info
-                for info in archive.infolist()
-                if not info.is_dir() and info.filename.lower().endswith(".md")
-            ]
+            entries = _markdown_entries(archive)
             for info in entries:
                 _check_entry(info, f"{path.name}:{info.filename}", budget)
             for info in entries:
@@ -161,17 +165,44 @@ def _file(path: Path, budget: _Budget) -> tuple[str, bytearray]:
         size = os.fstat(handle.fileno()).st_size
         if size > MAX_FILE_BYTES:
             raise _too_large(source, size, "holds")
+        budget.take(size, source)
         # The size on record says nothing about a pipe or a file still growing: the read is
         # bounded as well.
         data = _read_bounded(handle, source, MAX_FILE_BYTES)
-    budget.take(len(data), source)
+    budget.take(max(len(data) - size, 0), source)
     return source, data
+
+
+def _measure(path: Path, budget: _Budget) -> None:
+    """Check `path` against the limits by the sizes on record, reading none of its text."""
+    if path.suffix.lower() != ".zip":
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise _too_large(str(path), size, "holds")
+        budget.take(size, str(path))
+        return
+    with path.open("rb") as handle:
+        _check_directory(path, handle)
+        handle.seek(0)
+        with zipfile.ZipFile(handle) as archive:
+            for info in _markdown_entries(archive):
+                _check_entry(info, f"{path.name}:{info.filename}", budget)
 
 
 def read_sources(paths: Iterable[Path]) -> Generator[tuple[str, bytearray]]:
     """(source name, bytes) for each .md file in `paths`, and each .md entry of each .zip in
-    them ("archive.zip:inner/name.md"), checked against the limits before they are read.
-    Raises `TransferError` naming the file."""
+    them ("archive.zip:inner/name.md"). Every file is checked against the limits by the sizes
+    on record before any is read; then each is read within the limits, whatever those sizes
+    said. Raises `TransferError` naming the file."""
+    paths = list(paths)
+    on_record = _Budget()
+    for path in paths:
+        try:
+            _measure(path, on_record)
+        except zipfile.BadZipFile:
+            raise TransferError(f"{path} is not a readable .zip archive") from None
+        except OSError as exc:
+            raise TransferError(f"cannot read {path} ({exc.strerror or exc})") from exc
     budget = _Budget()
     for path in paths:
         short_of_memory = False
