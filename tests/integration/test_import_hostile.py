@@ -224,6 +224,20 @@ def test_a_file_that_never_ends_is_read_only_up_to_the_limit(tmp_path: Path) -> 
     assert chats_in(tmp_path / "data") == 0
 
 
+def test_text_that_would_take_too_much_memory_once_read_is_refused_before_it_is_decoded(
+    tmp_path: Path,
+) -> None:
+    # Python keeps a string in 4 bytes a character once one character needs it: 29 MiB of
+    # UTF-8 with an emoji on every line would take 120 MiB as text, and as much again parsed.
+    dense = tmp_path / "dense.md"
+    dense.write_text(export_text(messages=2_500, size=12_000).replace("xx\n", "x\U0001f600\n"))
+    assert dense.stat().st_size < 32 * MiB
+    # Under the cap, reading it would run out of memory; it must be refused before that.
+    line = assert_refused(phidesk(tmp_path / "data", "import", str(dense)), "dense.md")
+    assert "too large" in line and "its text would take" in line
+    assert chats_in(tmp_path / "data") == 0
+
+
 def test_a_big_export_that_is_not_a_bomb_still_imports_under_the_memory_cap(
     tmp_path: Path,
 ) -> None:
