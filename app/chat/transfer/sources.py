@@ -1,16 +1,19 @@
 """The bytes an import reads, within bounds: .md files, and the .md entries of .zip archives.
 
-Nothing is read that could not be held: a file, or an archive entry, is refused by its size
-before it is read (an entry also by its compression ratio, which only a zip bomb reaches), an
-archive by the size of its table of contents before it is opened, and every read goes a chunk at
-a time and stops as soon as it passes the limit, whatever the sizes on record said. Encrypted
-entries and compression methods Python cannot unpack are refused by name. Each refusal is a
-`TransferError` whose message is one sentence naming the file.
+Nothing is read that could not be held: every file, and every archive entry, is checked by its
+size on record before any is read (an entry also by its compression ratio, which only a zip
+bomb reaches), an archive by the size of its table of contents before it is opened; every read
+goes a chunk at a time and stops as soon as it passes the limit, whatever the sizes on record
+said; and text is refused before it is decoded when it would take too much memory as a Python
+string. Encrypted entries and compression methods that cannot be unpacked within bounds are
+refused by name. Each refusal is a `TransferError` whose message is one sentence naming the
+file.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import struct
 import zipfile
 import zlib
@@ -24,9 +27,12 @@ MiB: Final = 1 << 20
 MAX_FILE_BYTES: Final = 32 * MiB
 """The largest .md file (or .zip entry, unpacked) an import reads."""
 MAX_IMPORT_BYTES: Final = 96 * MiB
-"""The most .md text one import reads, all files and entries together: everything is read and
-checked before anything is stored, so all of it is held at once; with this much, an import
-stays within 300 MB of memory."""
+"""The most .md text one import reads, all files and entries together, and the most memory that
+text may take once decoded: everything is read and checked before anything is stored, so all
+of it is held at once; with this much, an import stays within 300 MB of memory."""
+MAX_TEXT_MEMORY: Final = 2 * MAX_FILE_BYTES
+"""The most memory one file's text may take once decoded. Python keeps a string in 1, 2 or 4
+bytes a character, by its widest character, so 32 MiB of UTF-8 could take 128 MiB."""
 MAX_RATIO: Final = 200
 """An entry of over `RATIO_FLOOR` bytes that unpacks to more than this many times its packed
 size is refused: Markdown packs to a third or a tenth, never to a two-hundredth."""
@@ -46,18 +52,36 @@ def _mib(size: int) -> str:
 
 
 class _Budget:
-    """What is left of `MAX_IMPORT_BYTES` for the rest of one import."""
+    """What is left of `MAX_IMPORT_BYTES` for the rest of one import: bytes read, or memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: str = "reads at most {} of chats") -> None:
         self.left = MAX_IMPORT_BYTES
+        self.limit = limit.format(_mib(MAX_IMPORT_BYTES))
 
     def take(self, size: int, source: str) -> None:
         if size > self.left:
             raise TransferError(
                 f"{source} is too large to import together with the files before it (one import "
-                f"reads at most {_mib(MAX_IMPORT_BYTES)} of chats); import the files in parts"
+                f"{self.limit}); import the files in parts"
             )
         self.left -= size
+
+
+_ASTRAL: Final = re.compile(rb"[\xf0-\xf4]")
+"""The first bytes of UTF-8 characters past U+FFFF, which Python keeps in 4 bytes."""
+_WIDE: Final = re.compile(rb"[\xc4-\xef]")
+"""The first bytes of UTF-8 characters from U+0100 to U+FFFF, which Python keeps in 2 bytes."""
+
+
+def _check_text_memory(data: bytearray, source: str, budget: _Budget) -> None:
+    """Refuse text that would take too much memory once decoded, before it is decoded."""
+    size = len(data) * (4 if _ASTRAL.search(data) else 2 if _WIDE.search(data) else 1)
+    if size > MAX_TEXT_MEMORY:
+        raise TransferError(
+            f"{source} is too large to import: its text would take up to {_mib(size)} of memory "
+            f"once read, and PhiDesk takes at most {_mib(MAX_TEXT_MEMORY)} a file"
+        )
+    budget.take(size, source)
 
 
 def _too_large(source: str, size: int, how: str) -> TransferError:
@@ -145,7 +169,6 @@ def _archive_entries(path: Path, budget: _Budget) -> Iterator[tuple[str, bytearr
                 _check_entry(info, f"{path.name}:{info.filename}", budget)
             for info in entries:
                 source = f"{path.name}:{info.filename}"
-                # Not bound to a name here, so the bytes are gone once the reader is done.
                 yield source, _read_entry(archive, info, source)
 
 
@@ -204,13 +227,17 @@ def read_sources(paths: Iterable[Path]) -> Generator[tuple[str, bytearray]]:
         except OSError as exc:
             raise TransferError(f"cannot read {path} ({exc.strerror or exc})") from exc
     budget = _Budget()
+    memory = _Budget("holds at most {} of text in memory")
     for path in paths:
         short_of_memory = False
         try:
             if path.suffix.lower() == ".zip":
-                yield from _archive_entries(path, budget)
+                found: Iterator[tuple[str, bytearray]] = _archive_entries(path, budget)
             else:
-                yield _file(path, budget)
+                found = iter([_file(path, budget)])
+            for source, data in found:
+                _check_text_memory(data, source, memory)
+                yield source, data
         except zipfile.BadZipFile:
             raise TransferError(f"{path} is not a readable .zip archive") from None
         except OSError as exc:
