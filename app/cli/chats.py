@@ -136,6 +136,7 @@ class _AnswerPrinter:
         self.stall_timeout = stall_timeout
         self.ended_with_newline = True
         self.failure: BaseException | None = None
+        self.reader_gone = False
 
     def __call__(self, turn: RunningTurn, event: object) -> None:
         out = sys.stdout
@@ -149,8 +150,16 @@ class _AnswerPrinter:
                 target=turn.chat_id,
             )
         elif isinstance(event, ContentDelta):
-            out.write(event.text)
-            out.flush()
+            if self.reader_gone:
+                return
+            try:
+                out.write(event.text)
+                out.flush()
+            except BrokenPipeError:
+                # `phidesk ask … | head`: nobody reads on; stop the answer (kept as stopped).
+                self.reader_gone = True
+                turn.stop()
+                return
             self.ended_with_newline = event.text.endswith("\n")
         elif isinstance(event, StreamStalled):
             self.notices.info(
@@ -159,7 +168,7 @@ class _AnswerPrinter:
                 target=turn.chat_id,
             )
         elif isinstance(event, TurnFinished):
-            if not self.ended_with_newline:
+            if not self.ended_with_newline and not self.reader_gone:
                 out.write("\n")
                 out.flush()
             if event.state is not TurnState.DONE:
@@ -189,7 +198,15 @@ async def _ask_and_wait(workspace: Workspace, args: argparse.Namespace, prompt: 
     turn = workspace.send(chat.id, prompt)
     turn.listen(printer)
     assert turn.task is not None
-    await turn.task
+    try:
+        # Not `await turn.task`: a turn stopped because stdout closed is no error here.
+        await asyncio.wait({turn.task})
+    except asyncio.CancelledError:  # Ctrl-C or SIGTERM: the answer is saved as stopped
+        turn.stop()
+        await asyncio.wait({turn.task})
+        raise
+    if printer.reader_gone:
+        raise BrokenPipeError("the reader of the answer went away")
     if isinstance(printer.failure, TurnRefused):
         if args.chat is None and not await workspace.messages(chat.id):
             # Nothing was said: leave no empty chat.
@@ -243,9 +260,9 @@ def _context_text(chat: Chat) -> str:
 def _run_chats(ctx: AppContext, args: argparse.Namespace) -> int:
     if args.search is not None:
         query = args.search
-        _print_hits(run_with_workspace(ctx, lambda workspace: workspace.search(query)), args)
+        _print_hits(run_with_workspace(ctx, lambda w: w.search(query), readonly=True), args)
         return 0
-    chats = run_with_workspace(ctx, lambda workspace: workspace.list_chats())
+    chats = run_with_workspace(ctx, lambda w: w.list_chats(), readonly=True)
     if args.json:
         print(safe_json([_chat_json(c) for c in chats]))
         return 0

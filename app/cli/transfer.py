@@ -90,7 +90,7 @@ def _run_export(ctx: AppContext, args: argparse.Namespace) -> int:
             include_provenance=args.provenance,
         )
 
-    written = run_with_workspace(ctx, export)
+    written = run_with_workspace(ctx, export, readonly=True)
     if written is None:
         return 0
     for path in written:

@@ -15,10 +15,12 @@ from app.workspace import Level, Notice, Workspace
 
 
 @asynccontextmanager
-async def open_workspace(ctx: AppContext) -> AsyncIterator[Workspace]:
-    """The database in `ctx.paths` and the Ollama at `ctx.host` (with its saved token)."""
+async def open_workspace(ctx: AppContext, *, readonly: bool = False) -> AsyncIterator[Workspace]:
+    """The database in `ctx.paths` and the Ollama at `ctx.host` (with its saved token).
+    `readonly` for commands that only read: they never write, not even crash recovery, so they
+    work while another process holds the write lock."""
     client = HostProfiles(ctx.paths, local_url=ctx.host).client_for_url(ctx.host)
-    workspace = Workspace.open(ctx.paths, client)
+    workspace = Workspace.open(ctx.paths, client, readonly=readonly, on_wait=print_wait)
     workspace.notices.subscribe(print_notice)
     try:
         yield workspace
@@ -34,11 +36,18 @@ def print_notice(notice: Notice) -> None:
     print(f"phidesk: {word}: {safe(text.rstrip('.'))}", file=sys.stderr)
 
 
-def run_with_workspace[T](ctx: AppContext, work: Callable[[Workspace], Awaitable[T]]) -> T:
+def print_wait(sentence: str) -> None:
+    """Said once when another process keeps the database busy for a while."""
+    print(f"phidesk: note: {safe(sentence.rstrip('.'))}", file=sys.stderr)
+
+
+def run_with_workspace[T](
+    ctx: AppContext, work: Callable[[Workspace], Awaitable[T]], *, readonly: bool = False
+) -> T:
     """`asyncio.run` of `work(workspace)` inside `open_workspace(ctx)`."""
 
     async def main() -> T:
-        async with open_workspace(ctx) as workspace:
+        async with open_workspace(ctx, readonly=readonly) as workspace:
             return await work(workspace)
 
     return asyncio.run(main())

@@ -177,7 +177,8 @@ def start_turn(
             touched()
 
     turn.listen(started)
-    turn.task = asyncio.get_running_loop().create_task(
-        turn.run(events(stored), lambda: ended(turn)), name=f"turn in chat {chat_id}"
-    )
+    # ensure_future, not get_running_loop().create_task: under qasync a menu action (Ctrl+R)
+    # may start a turn while Qt handles events outside the running loop.
+    turn.task = asyncio.ensure_future(turn.run(events(stored), lambda: ended(turn)))
+    turn.task.set_name(f"turn in chat {chat_id}")
     return turn

@@ -43,6 +43,7 @@ from app.workspace.changes import (
     ConnectionChanged,
     SettingsChanged,
 )
+from app.workspace.external import ExternalChanges
 from app.workspace.notices import Notices
 from app.workspace.settings import ModelDefaults, Preferences, SettingsStore
 from app.workspace.summary import summarise_into_new_chat
@@ -79,9 +80,8 @@ class Workspace:
         self._listeners: list[ChangeListener] = []
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="phidesk-db-write")
         self._reader = ThreadPoolExecutor(2, thread_name_prefix="phidesk-db-read")
-        self._data_version: int | None = None
-        self._chat_stamps: dict[int, tuple[object, int]] | None = None
-        self._touched: set[int] = set()
+        self._external = ExternalChanges(self)
+        self._touched = self._external.touched
         self._closed = False
         self._stall_timeout: float | None = None
         self._keep_stall_timeout()
@@ -89,9 +89,20 @@ class Workspace:
         connection.subscribe(self._connection_changed)
 
     @classmethod
-    def open(cls, paths: Paths, client: OllamaClient, **kwargs: Any) -> Workspace:
-        """Open (create or migrate) the database in `paths` and wrap it with `client`."""
-        return cls(Database.open(paths.database), Connection(client), paths, **kwargs)
+    def open(
+        cls,
+        paths: Paths,
+        client: OllamaClient,
+        *,
+        readonly: bool = False,
+        on_wait: Callable[[str], None] | None = None,
+        **kwargs: Any,
+    ) -> Workspace:
+        """Open (create or migrate) the database in `paths` and wrap it with `client`.
+        `readonly`: never write (no recovery, no migration; for listing and exporting).
+        `on_wait(sentence)` hears once when another process has kept the database busy."""
+        db = Database.open(paths.database, readonly=readonly, on_wait=on_wait)
+        return cls(db, Connection(client), paths, **kwargs)
 
     # --- listening ----------------------------------------------------------------------
 
@@ -110,6 +121,9 @@ class Workspace:
                 listener(change)
             except Exception:
                 log.exception("a change listener failed")
+
+    def announce_chats(self, how: ChatChange, *ids: int) -> None:
+        self._chats(how, *ids)
 
     def _chats(self, how: ChatChange, *ids: int) -> None:
         if how is not ChatChange.EXTERNAL:
@@ -431,35 +445,8 @@ class Workspace:
     # --- other processes ----------------------------------------------------------------
 
     async def poll_external(self) -> frozenset[int]:
-        """Notice chats another process changed (SQLite's data_version moved) and announce
-        them as EXTERNAL changes. Cheap when nothing changed: one pragma on the reader."""
-        version = await self.read(self.db.data_version)
-        if self._data_version is None:
-            self._data_version = version
-            self._touched.clear()  # the baseline below already holds our own changes
-            self._chat_stamps = await self._stamps()
-            return frozenset()
-        if version == self._data_version:
-            return frozenset()
-        self._data_version = version
-        before = self._chat_stamps or {}
-        after = await self._stamps()
-        self._chat_stamps = after
-        ours, self._touched = self._touched, set()
-        changed = frozenset(
-            chat_id
-            for chat_id in before.keys() | after.keys()
-            if before.get(chat_id) != after.get(chat_id)
-            and chat_id not in self.turns
-            and chat_id not in ours
-        )
-        if changed:
-            self._chats(ChatChange.EXTERNAL, *changed)
-        return changed
-
-    async def _stamps(self) -> dict[int, tuple[object, int]]:
-        chats = await self.list_chats()
-        return {c.id: (c.updated_at, c.message_count) for c in chats}
+        """Notice chats another process changed and announce them as EXTERNAL changes."""
+        return await self._external.poll()
 
     # --- the connection -----------------------------------------------------------------
 
@@ -486,13 +473,6 @@ class Workspace:
         await loop.run_in_executor(None, self._reader.shutdown, True)
         self.db.close()
         await self.connection.aclose()
-
-    def close_sync(self) -> None:
-        """Close without a loop (the CLI after `asyncio.run` ended)."""
-        self._closed = True
-        self._writer.shutdown(wait=True)
-        self._reader.shutdown(wait=True)
-        self.db.close()
 
 
 __all__ = ["ChatsChanged", "ConnectionChanged", "SettingsChanged", "Workspace"]

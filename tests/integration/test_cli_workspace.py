@@ -62,3 +62,26 @@ def test_a_workspace_notice_is_one_line_on_stderr(
         "older messages did not fit in the 600-token context window and were left out "
         "(raise it with --num-ctx)"
     )
+
+
+def test_ask_into_a_reader_that_goes_away_stops_quietly_with_141(
+    tmp_path: Path, ollama_double: OllamaDouble
+) -> None:
+    ollama_double.script_reply("word " * 400, chunk_size=5)
+    ollama_double.set_fault("slow", delay=0.02, path="/api/chat")
+    command = [sys.executable, "-m", "app", "--data-dir", str(tmp_path)]
+    command += ["--host", ollama_double.url, "ask", "-m", "phi4-mini:latest", "talk"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.read(20)  # `phidesk ask … | head -c 20`
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        assert process.wait(timeout=60) == 141
+    assert stderr == ""
+    log = (tmp_path / "logs" / "phidesk.log").read_text(encoding="utf-8")
+    assert "Traceback" not in log
+    with Database.open(tmp_path / "phidesk.sqlite3") as db:
+        question, answer = db.messages(db.list_chats()[0].id)
+    assert question.content == "talk"
+    assert answer.status == "stopped"
+    assert answer.content and ("word " * 400).startswith(answer.content)
