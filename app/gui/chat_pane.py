@@ -162,7 +162,7 @@ class ChatPane(QWidget):
             return
         if opening != self._opening:
             return  # the user moved on meanwhile
-        self.title.setText(chat.title)
+        self.title.setText(chat.title or "New chat")
         self.picker.select(chat.model)
         turn = self.live.get(chat_id)
         live_id = turn.answer_id if turn is not None else None
@@ -286,7 +286,7 @@ class ChatPane(QWidget):
         except PhiDeskError:
             return
         if chat_id == self.current_chat:
-            self.title.setText(chat.title)
+            self.title.setText(chat.title or "New chat")
 
     def _give_back(self, chat_id: int | None, text: str) -> None:
         """A refused turn: put the user's text back where it was typed, unless they moved on."""
