@@ -6,7 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.chat.transfer import Imported
 from app.cli.command import Command
 from app.cli.text import safe
 from app.cli.workspace import run_with_workspace
@@ -112,9 +111,8 @@ def _run_import(ctx: AppContext, args: argparse.Namespace) -> int:
     chats = run_with_workspace(ctx, lambda workspace: workspace.import_files(files))
     for chat in chats:
         print(f"{chat.id}\t{chat.message_count} msgs\t{safe(chat.title)}")
-    if isinstance(chats, Imported):  # "Imported 3 chats (2 already there)."
-        sys.stdout.flush()
-        print(chats.summary(), file=sys.stderr)
+    sys.stdout.flush()
+    print(chats.summary(), file=sys.stderr)  # e.g. Imported 3 chats (2 already there).
     return 0
 
 

@@ -564,13 +564,14 @@ class MainWindow(QMainWindow):
         """Import Markdown files or zips on a worker thread, then open the last chat."""
         self.show_message("Importing…")
         try:
-            chats = await self.workspace.import_files(paths)
+            imported = await self.workspace.import_files(paths)
         except PhiDeskError as exc:
             self.show_message(str(exc), Level.ERROR)
             return
-        if chats:
-            self.open_chat(chats[-1].id)
-        self.show_message(f"Imported {len(chats)} chat(s).", Level.SUCCESS)
+        shown = imported or imported.skipped
+        if shown:
+            self.open_chat(shown[-1].id)
+        self.show_message(imported.summary(), Level.SUCCESS)
 
     @Slot()
     def copy_chat(self) -> None:

@@ -119,7 +119,7 @@ class ChatSidebar(QWidget):
             subtitle = " · ".join(
                 part for part in (chat.model, relative_time(chat.updated_at)) if part
             )
-            item = QListWidgetItem(f"{pin}{chat.title or "New chat"}\n{subtitle}")
+            item = QListWidgetItem(f"{pin}{chat.title or 'New chat'}\n{subtitle}")
             item.setData(CHAT_ID, chat.id)
             item.setToolTip(chat.title)
             self.list.addItem(item)

@@ -30,7 +30,7 @@ from app.backend.client import OllamaClient
 from app.backend.connection import Connection
 from app.backend.offload import OffloadPreferences
 from app.chat.session import ChatSession
-from app.chat.transfer import export_chat_markdown, import_files
+from app.chat.transfer import Imported, export_chat_markdown, import_files
 from app.chat.transfer.files import check_export_target, render_for_export, write_export
 from app.config import Paths
 from app.errors import PhiDeskError
@@ -435,7 +435,8 @@ class Workspace:
             )
         )
 
-    async def import_files(self, files: Iterable[Path]) -> list[Chat]:
+    async def import_files(self, files: Iterable[Path]) -> Imported:
+        """Import exports all-or-nothing; chats imported before are skipped (`.skipped`)."""
         paths = list(files)
         chats = await self.write(lambda: import_files(self.db, paths))
         if chats:
