@@ -359,9 +359,9 @@ class ChatSession:
             raise TurnRefused("there is no message to answer again in this chat")
         kept = history[: last + 1]
         chat, info, plan = await self._prepare(kept, None)
-        # Only now, with the turn known to go out, is the old answer removed.
-        await self._io(lambda: self.db.delete_messages_after(kept[-1].id))
-        async for event in self._turn(chat, info, kept, kept[-1].id, plan):
+        # Only now, with the turn known to go out, is the old answer replaced: removed in the
+        # same transaction that adds the new one (see `_turn`), so a kill never leaves neither.
+        async for event in self._turn(chat, info, kept, kept[-1].id, plan, replacing=True):
             yield event
 
     async def edit_and_resend(
@@ -377,9 +377,8 @@ class ChatSession:
         kept = [m for m in history if m.id < message_id]
         chat, info, plan = await self._prepare(kept, text)
 
-        def replace() -> Message:
-            self.db.delete_messages_after(message_id, inclusive=True)
-            return self.db.add_message(self.chat_id, "user", text)
+        def replace() -> Message:  # one transaction: the old message or the new, never neither
+            return self.db.replace_after(message_id, "user", text, inclusive=True)
 
         user = await self._store(replace, on_stored)
         async for event in self._turn(chat, info, [*kept, user], user.id, plan):
@@ -414,7 +413,11 @@ class ChatSession:
         history: Sequence[Message],
         user_id: int,
         plan: ContextPlan,
+        *,
+        replacing: bool = False,
     ) -> AsyncIterator[SessionEvent]:
+        """Stream one answer to `user_id`; `replacing` first removes what follows it (in the
+        transaction that adds the new answer row)."""
         num_ctx = self.requested_num_ctx(chat, info)
         options = self._options(chat)
         think: bool | None = None
@@ -423,9 +426,14 @@ class ChatSession:
         messages = self._request_messages(chat, history, plan, user_id)
         self.state = TurnState.STREAMING
         try:
-            answer = await self._io(
-                lambda: self.db.add_message(self.chat_id, "assistant", "", status="streaming")
-            )
+            if replacing:
+                answer = await self._io(
+                    lambda: self.db.replace_after(user_id, "assistant", status="streaming")
+                )
+            else:
+                answer = await self._io(
+                    lambda: self.db.add_message(self.chat_id, "assistant", "", status="streaming")
+                )
         except BaseException:
             self.state = TurnState.IDLE
             raise

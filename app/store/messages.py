@@ -72,24 +72,36 @@ class MessageQueries(Transactions):
         `status="streaming"`, then call `update_streaming` and finally `finish_message`."""
         check_role(role)
         check_status(status)
-        now = utcnow()
         with self._writing() as session:
-            chat = chat_row(session, chat_id)
-            row = MessageRow(
-                chat_id=chat_id,
-                role=role,
-                content=content,
-                thinking=thinking,
-                status=status,
-                error=error,
-                created_at=now,
-                updated_at=now,
-                stream_owner=self._stream_owner(status),
-            )
-            session.add(row)
-            chat.updated_at = now
-            session.flush()
-            return to_message(row)
+            return self._append(session, chat_id, role, content, thinking, status, error)
+
+    def _append(
+        self,
+        session: Session,
+        chat_id: int,
+        role: Role,
+        content: str,
+        thinking: str,
+        status: Status,
+        error: str | None,
+    ) -> Message:
+        now = utcnow()
+        chat = chat_row(session, chat_id)
+        row = MessageRow(
+            chat_id=chat_id,
+            role=role,
+            content=content,
+            thinking=thinking,
+            status=status,
+            error=error,
+            created_at=now,
+            updated_at=now,
+            stream_owner=self._stream_owner(status),
+        )
+        session.add(row)
+        chat.updated_at = now
+        session.flush()
+        return to_message(row)
 
     def update_streaming(self, message_id: int, content: str, thinking: str = "") -> None:
         """Save the answer so far (one UPDATE; meant to be called every ~0.5 s while streaming);
@@ -205,14 +217,35 @@ class MessageQueries(Transactions):
         For regenerate and edit-and-resend. The chat's context meter falls back to the last
         remaining measured answer. Returns the deleted ids."""
         with self._writing() as session:
-            row = session.get(MessageRow, message_id)
-            if row is None:
-                raise NotFound(f"message {message_id} does not exist (it may have been deleted)")
-            chat_id = row.chat_id
-            bound = MessageRow.id >= message_id if inclusive else MessageRow.id > message_id
-            condition = sa.and_(MessageRow.chat_id == chat_id, bound)
-            ids = list(session.scalars(sa.select(MessageRow.id).where(condition)).all())
-            session.execute(sa.delete(MessageRow).where(condition))
-            session.execute(sa.text(LAST_MEASURED_CONTEXT), {"chat_id": chat_id})
+            _chat_id, ids = self._cut(session, message_id, inclusive)
             session.expunge_all()
             return ids
+
+    def replace_after(
+        self,
+        message_id: int,
+        role: Role,
+        content: str = "",
+        *,
+        inclusive: bool = False,
+        status: Status = "complete",
+    ) -> Message:
+        """`delete_messages_after` and `add_message` in ONE transaction: a regenerate or an
+        edit killed at any moment leaves the old messages or the new one, never neither."""
+        check_role(role)
+        check_status(status)
+        with self._writing() as session:
+            chat_id, _ids = self._cut(session, message_id, inclusive)
+            return self._append(session, chat_id, role, content, "", status, None)
+
+    def _cut(self, session: Session, message_id: int, inclusive: bool) -> tuple[int, list[int]]:
+        row = session.get(MessageRow, message_id)
+        if row is None:
+            raise NotFound(f"message {message_id} does not exist (it may have been deleted)")
+        chat_id = row.chat_id
+        bound = MessageRow.id >= message_id if inclusive else MessageRow.id > message_id
+        condition = sa.and_(MessageRow.chat_id == chat_id, bound)
+        ids = list(session.scalars(sa.select(MessageRow.id).where(condition)).all())
+        session.execute(sa.delete(MessageRow).where(condition))
+        session.execute(sa.text(LAST_MEASURED_CONTEXT), {"chat_id": chat_id})
+        return chat_id, ids

@@ -373,3 +373,22 @@ def test_backups_are_rotated(tmp_path: Path) -> None:
     with sqlite3.connect(kept[-1]) as copy:
         assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     copy.close()
+
+
+def test_replace_after_removes_what_follows_and_adds_the_new_message_in_one_write(
+    tmp_path: Path,
+) -> None:
+    with Database.open(tmp_path / "phidesk.sqlite3") as db:
+        chat = db.create_chat(model="phi4-mini")
+        question = db.add_message(chat.id, "user", "what is 2+2?")
+        db.add_message(chat.id, "assistant", "five")
+        db.add_message(chat.id, "user", "sure?")
+        answer = db.replace_after(question.id, "assistant", status="streaming")
+        assert [(m.role, m.content, m.status) for m in db.messages(chat.id)] == [
+            ("user", "what is 2+2?", "complete"),
+            ("assistant", "", "streaming"),
+        ]
+        assert answer.id == db.messages(chat.id)[-1].id
+        edited = db.replace_after(question.id, "user", "what is 3+3?", inclusive=True)
+        assert [m.content for m in db.messages(chat.id)] == ["what is 3+3?"]
+        assert edited.role == "user"
