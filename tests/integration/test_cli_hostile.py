@@ -157,19 +157,35 @@ class Run:
 def phidesk(
     host: str, *args: str, data: Path, env: Mapping[str, str] | None = None, stdin: bytes = b""
 ) -> Run:
-    """Run `phidesk --host HOST ARGS` to the end and measure its peak memory (Linux: ru_maxrss)."""
-    out, err = data.parent / "stdout", data.parent / "stderr"
+    """Run `phidesk --host HOST ARGS` to the end and measure its peak memory (Linux: ru_maxrss).
+
+    Linux keeps a process's peak resident set across exec, so a child forked straight from this
+    (large) test process would report the test's own size: a small launcher forks it instead."""
+    out, err, peak = (data.parent / name for name in ("stdout", "stderr", "peak"))
+    command = [sys.executable, "-m", "app", "--data-dir", str(data), "--host", host, *args]
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "--data-dir", str(data), "--host", host, *args],
+        process = subprocess.run(
+            [sys.executable, "-c", LAUNCHER, str(peak), *command],
             stdin=subprocess.DEVNULL,
             stdout=stdout,
             stderr=stderr,
             env={**os.environ, **(env or {})},
+            check=False,
         )
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-    return Run(process.returncode, out.read_bytes(), err.read_bytes(), usage.ru_maxrss * 1024)
+    peak_bytes = int(peak.read_text()) * 1024
+    return Run(process.returncode, out.read_bytes(), err.read_bytes(), peak_bytes)
+
+
+LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as peak:
+    peak.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
 
 def error_line(run: Run) -> str:
