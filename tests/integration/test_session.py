@@ -437,3 +437,186 @@ def test_an_invalid_model_name_is_refused_before_anything_is_stored_or_sent(
     assert db.messages(chat.id) == []
     assert ollama_double.requests_to("/api/show") == []
     assert ollama_double.requests_to("/api/chat") == []
+
+
+# --- paths the CLI subprocess tests reach but coverage does not follow ---------------------
+
+# Imported here, not at the top, so that these tests are one block appended to the module.
+from collections.abc import Awaitable, Callable, Mapping  # noqa: E402
+
+from app.chat.session import title_from  # noqa: E402
+
+
+def session_run[R](
+    double: OllamaDouble,
+    db: Database,
+    chat_id: int,
+    work: Callable[[ChatSession], Awaitable[R]],
+    *,
+    model_options: Callable[[str], Mapping[str, object]] | None = None,
+    stall_seconds: float = 30.0,
+    stall_timeout: float = 300.0,
+) -> R:
+    async def go() -> R:
+        async with OllamaClient(
+            double.url, stall_seconds=stall_seconds, stall_timeout=stall_timeout
+        ) as client:
+            return await work(ChatSession(db, client, chat_id, model_options=model_options))
+
+    return asyncio.run(go())
+
+
+def test_a_refused_turn_gives_its_message_back_to_the_caller(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4:99b")
+    told: list[object] = []
+
+    async def work(session: ChatSession) -> None:
+        with pytest.raises(TurnRefused, match="not installed"):
+            await collect(session.send("hello", on_stored=told.append))
+        assert await session.model_info("phi4:99b") is None
+
+    session_run(ollama_double, db, chat.id, work)
+    assert len(told) == 2 and told[-1] is None  # stored, then removed again
+    stored = told[0]
+    assert getattr(stored, "content", None) == "hello"
+    assert db.messages(chat.id) == []
+
+
+def test_silence_past_the_stall_timeout_ends_the_turn_interrupted(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4-mini")
+    ollama_double.script_reply("never heard", chunk_size=2)
+    ollama_double.set_fault("stall", after=1, seconds=3.0, path="/api/chat", times=1)
+
+    async def work(session: ChatSession) -> list[SessionEvent]:
+        return await collect(session.send("hello"))
+
+    end = finished(
+        session_run(ollama_double, db, chat.id, work, stall_seconds=0.1, stall_timeout=0.5)
+    )
+    assert end.state is TurnState.FAILED, end
+    assert end.error is not None and "sent nothing for 0.5 s" in str(end.error)
+    answer = db.messages(chat.id)[-1]
+    assert (answer.role, answer.status) == ("assistant", "interrupted")
+
+
+def test_model_details_that_do_not_come_in_time_are_done_without(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4-mini")
+    ollama_double.set_fault("stall", seconds=3.0, path="/api/show", times=1)
+
+    async def work(session: ChatSession) -> object:
+        return await session.model_info("phi4-mini")
+
+    assert session_run(ollama_double, db, chat.id, work, stall_timeout=0.3) is None
+
+
+def test_a_failing_ps_leaves_the_window_unknown_and_the_answer_complete(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4-mini")
+    ollama_double.set_fault("status", status=500, path="/api/ps")
+    ollama_double.script_reply("fine")
+
+    async def work(session: ChatSession) -> list[SessionEvent]:
+        await session.refresh_loaded("phi4-mini")
+        assert session.loaded_context("phi4-mini") is None
+        return await collect(session.send("hello"))
+
+    assert finished(session_run(ollama_double, db, chat.id, work)).state is TurnState.DONE
+    answer = db.messages(chat.id)[-1]
+    assert (answer.content, answer.status) == ("fine", "complete")
+    assert answer.provenance is not None and answer.provenance.effective_num_ctx is None
+
+
+def test_regenerate_and_edit_refuse_what_they_cannot_redo(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4-mini")
+
+    async def nothing_yet(session: ChatSession) -> None:
+        with pytest.raises(TurnRefused, match="there is no message to answer again"):
+            await collect(session.regenerate())
+
+    session_run(ollama_double, db, chat.id, nothing_yet)
+    ollama_double.script_reply("an answer")
+    run_turn(ollama_double, db, chat.id, "a question")
+    answer = db.messages(chat.id)[-1]
+
+    async def edit_answer(session: ChatSession) -> None:
+        with pytest.raises(TurnRefused, match="only your own messages"):
+            await collect(session.edit_and_resend(answer.id, "rewritten"))
+
+    session_run(ollama_double, db, chat.id, edit_answer)
+    assert [m.content for m in db.messages(chat.id)] == ["a question", "an answer"]
+
+
+def test_model_wide_options_seed_and_think_are_sent_and_system_rows_are_not(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    settings = ChatSettings(num_ctx=4096, seed=7, think=True)
+    chat = db.create_chat(model="phi4-mini-reasoning", settings=settings)
+    db.add_message(chat.id, "system", "an old system row")
+    ollama_double.script_reply("ok", thinking="hmm")
+
+    async def work(session: ChatSession) -> list[SessionEvent]:
+        return await collect(session.send("hello"))
+
+    events = session_run(
+        ollama_double, db, chat.id, work, model_options=lambda model: {"num_gpu": 1}
+    )
+    assert finished(events).state is TurnState.DONE
+    body = ollama_double.requests_to("/api/chat")[-1].body
+    assert body is not None
+    assert body["options"] == {"num_gpu": 1, "seed": 7, "num_ctx": 4096}
+    assert body["think"] is True
+    assert body["messages"] == [{"role": "user", "content": "hello"}]
+
+
+def test_a_model_removed_while_answering_is_asked_about_again_next_time(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4-mini")
+    ollama_double.set_fault("status", status=404, path="/api/chat", times=1)
+
+    async def work(session: ChatSession) -> list[SessionEvent]:
+        first = await collect(session.send("hello"))
+        assert session.cached_model_info("phi4-mini") is None
+        ollama_double.script_reply("back again")
+        return first + await collect(session.send("again"))
+
+    events = session_run(ollama_double, db, chat.id, work)
+    ends = [e for e in events if isinstance(e, TurnFinished)]
+    assert [e.state for e in ends] == [TurnState.FAILED, TurnState.DONE]
+    assert "not installed" in str(ends[0].error)
+    assert len(ollama_double.requests_to("/api/show")) == 2
+
+
+def test_a_second_turn_is_refused_while_one_streams(
+    ollama_double: OllamaDouble, db: Database
+) -> None:
+    chat = db.create_chat(model="phi4-mini")
+    ollama_double.script_reply("slow answer", chunk_size=2)
+    ollama_double.set_fault("stall", after=1, seconds=1.0, path="/api/chat", times=1)
+
+    async def work(session: ChatSession) -> list[SessionEvent]:
+        stream = session.send("first")
+        events = []
+        async for event in stream:
+            events.append(event)
+            if isinstance(event, ContentDelta):
+                with pytest.raises(TurnRefused, match="still streaming"):
+                    await collect(session.send("second"))
+        return events
+
+    assert finished(session_run(ollama_double, db, chat.id, work)).state is TurnState.DONE
+    assert [m.content for m in db.messages(chat.id)] == ["first", "slow answer"]
+
+
+def test_a_title_from_nothing_but_blank_lines_is_new_chat() -> None:
+    assert title_from("  \n\t\n") == "New chat"
+    assert title_from("\n  first line  \nsecond") == "first line"
