@@ -156,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         default="midstream",
     )
     parser.add_argument("--theme", choices=("light", "dark"), default="light")
+    parser.add_argument(
+        "--size", default="1280x820", metavar="WxH", help="window size (e.g. 720x560, the smallest)"
+    )
     parser.add_argument("--screenshot", required=True, metavar="PATH")
     args = parser.parse_args(argv)
     prepare_environment(offscreen=False)
@@ -170,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     Settings(theme=args.theme).save(ctx.paths.settings_file)
     workspace = Workspace.open(ctx.paths, OllamaClient(host))
     window = MainWindow(ctx, workspace, ConnectionMonitor(workspace.connection, None))
-    window.resize(1280, 820)
+    width, height = (int(n) for n in args.size.split("x"))
+    window.resize(width, height)
     window.show()
     window.monitor.check_now()
 
