@@ -10,14 +10,15 @@ from sqlalchemy.orm import Session
 
 from app.store.convert import chat_from_list_row, to_chat
 from app.store.errors import NotFound
-from app.store.models import ChatRow, utcnow
+from app.store.models import ChatRow, MessageRow, utcnow
 from app.store.records import UNSET, Chat, ChatSettings, ContextUsage, _Unset
 from app.store.transactions import Transactions
 
 LIST_CHATS_SQL = (
     "SELECT id, title, kind, model, system_prompt, num_ctx, temperature, seed, think, keep_alive,"
     " extra_options, pinned, created_at, updated_at, deleted_at, context_used, context_limit,"
-    " message_count FROM chats WHERE deleted_at IS {deleted} AND import_batch IS NULL {kind}"
+    " message_count, active_leaf_id FROM chats"
+    " WHERE deleted_at IS {deleted} AND import_batch IS NULL {kind}"
     " ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT ?"
 )
 
@@ -145,9 +146,15 @@ class ChatQueries(Transactions):
                 raise NotFound(f"chat {chat_id} does not exist (it may have been deleted)")
 
     def purge_deleted_chats(self, older_than: timedelta = timedelta(0)) -> int:
-        """Permanently remove chats trashed at least `older_than` ago. Returns how many."""
+        """Permanently remove chats trashed at least `older_than` ago, and the messages deleted
+        that long ago in other chats. Returns how many chats."""
         cutoff = utcnow() - older_than
         with self._writing() as session:
+            session.execute(
+                sa.delete(MessageRow).where(
+                    MessageRow.deleted_at.is_not(None), MessageRow.deleted_at <= cutoff
+                )
+            )
             result = session.execute(
                 sa.delete(ChatRow).where(
                     ChatRow.deleted_at.is_not(None), ChatRow.deleted_at <= cutoff

@@ -32,7 +32,7 @@ def chat_from_list_row(values: tuple[Any, ...]) -> Chat:
     (id_, title, kind, model, system_prompt, num_ctx, temperature, seed, think, keep_alive) = (
         values[:10]
     )
-    extra, pinned, created, updated, deleted, used, limit, count = values[10:]
+    extra, pinned, created, updated, deleted, used, limit, count, leaf = values[10:]
     return Chat(
         id=id_,
         title=title,
@@ -53,6 +53,7 @@ def chat_from_list_row(values: tuple[Any, ...]) -> Chat:
         deleted_at=_optional_time(deleted),
         context=ContextUsage(used=used, limit=limit),
         message_count=count,
+        active_leaf_id=leaf,
     )
 
 
@@ -77,6 +78,7 @@ def to_chat(row: ChatRow) -> Chat:
         deleted_at=row.deleted_at,
         context=ContextUsage(used=row.context_used, limit=row.context_limit),
         message_count=row.message_count,
+        active_leaf_id=row.active_leaf_id,
     )
 
 
@@ -126,6 +128,7 @@ def to_message(row: MessageRow) -> Message:
         updated_at=row.updated_at,
         stats=to_stats(row),
         provenance=to_provenance(row.provenance),
+        parent_id=row.parent_id,
     )
 
 

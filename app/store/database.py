@@ -29,13 +29,20 @@ from app.store.presets import PresetQueries
 from app.store.records import UNSET as UNSET
 from app.store.search import SearchQueries
 from app.store.speed import SpeedQueries
+from app.store.tree import TreeQueries
 from app.store.waiting import BUSY_WAIT, Waiting
 
 log = logging.getLogger(__name__)
 
 
 class Database(
-    ImportQueries, ChatQueries, MessageQueries, PresetQueries, SearchQueries, SpeedQueries
+    ImportQueries,
+    ChatQueries,
+    MessageQueries,
+    TreeQueries,
+    PresetQueries,
+    SearchQueries,
+    SpeedQueries,
 ):
     """One PhiDesk database file. Thread-safe: one engine, a short session per call, so the
     asyncio loop thread and worker threads may use one Database at the same time.

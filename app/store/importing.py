@@ -39,6 +39,7 @@ from app.store.errors import StoreError
 from app.store.messages import fill_provenance
 from app.store.models import ChatRow, MessageRow, ProvenanceRow
 from app.store.records import Chat, ChatStats, ImportResult, Message, Provenance
+from app.store.tree import set_active_leaf
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,9 @@ class _Stager:
         stack, self._stack, self._session = self._stack, None, None
         if stack is not None:
             stack.__exit__(type(exc), exc, exc.__traceback__)  # rolls back
+
+
+_SET_PARENT = sa.text("UPDATE messages SET parent_id = :parent WHERE id = :new")
 
 
 def _message_values(chat_id: int, message: Message) -> dict[str, Any]:
@@ -274,17 +278,39 @@ class ImportQueries(ChatQueries):
         stager.wrote(1)
         new_ids: dict[int, int] = {}
         provenances: list[tuple[int, Provenance]] = []
+        # A chat that names no active leaf and messages that name no parent are one path in
+        # order (format 1, and callers from before versions); otherwise parents are as given.
+        tree = chat.active_leaf_id is not None
+        last: int | None = None
         for part in batched(messages, ROWS_PER_TRANSACTION):
             values = [_message_values(chat_id, message) for message in part]
-            ids = stager.session().scalars(
+            session = stager.session()
+            ids = session.scalars(
                 sa.insert(MessageRow).returning(MessageRow.id, sort_by_parameter_order=True),
                 values,
-            )
-            for message, new_id in zip(part, ids.all(), strict=True):
-                new_ids[message.id] = new_id
+            ).all()
+            parents: list[dict[str, Any]] = []
+            for message, new_id in zip(part, ids, strict=True):
+                tree = tree or message.parent_id is not None
+                if tree:
+                    parent = None if message.parent_id is None else new_ids.get(message.parent_id)
+                else:
+                    parent = last
+                new_ids[message.id] = last = new_id
+                if parent is not None:
+                    parents.append({"new": new_id, "parent": parent})
                 if message.provenance is not None:
                     provenances.append((new_id, message.provenance))
+            if parents:
+                session.execute(_SET_PARENT, parents)
             stager.wrote(len(part))
+        session = stager.session()
+        leaf = last
+        if chat.active_leaf_id is not None and chat.active_leaf_id in new_ids:
+            leaf = new_ids[chat.active_leaf_id]
+        stored = session.get_one(ChatRow, chat_id)  # staged: `chat_row` would not see it
+        set_active_leaf(session, stored, leaf)
+        stored.context_used = chat.context.used
         for provenance_part in batched(provenances, ROWS_PER_TRANSACTION):
             session = stager.session()
             for message_id, provenance in provenance_part:

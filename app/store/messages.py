@@ -1,9 +1,10 @@
-"""Messages of a chat: append, write an answer through while it streams, finish it with its
-stats and provenance, read back in pages, and delete (for regenerate and edit-and-resend)."""
+"""Messages of a chat: append (to the active path, or as a new version of a message), write an
+answer through while it streams, finish it with its stats and provenance, and read back the
+active path in pages or the whole tree. Versions, deletion and undo: `app.store.tree`."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -11,18 +12,13 @@ from sqlalchemy.orm import Session
 from app.store.chats import chat_row
 from app.store.convert import check_role, check_status, to_message
 from app.store.errors import NotFound
-from app.store.models import MessageRow, ProvenanceRow, utcnow
-from app.store.records import ChatStats, Message, Provenance, Role, Status
+from app.store.models import ChatRow, MessageRow, ProvenanceRow, utcnow
+from app.store.records import ChatStats, Message, Provenance, Role, Status, _Unset
 from app.store.transactions import Transactions
+from app.store.tree import extend_active_path, live_row, path_ids
 
-LAST_MEASURED_CONTEXT = (
-    "UPDATE chats SET context_used = ("
-    " SELECT coalesce(m.prompt_eval_count, 0) + coalesce(m.eval_count, 0) FROM messages m"
-    " WHERE m.chat_id = chats.id AND m.role = 'assistant'"
-    " AND (m.prompt_eval_count IS NOT NULL OR m.eval_count IS NOT NULL)"
-    " ORDER BY m.id DESC LIMIT 1) WHERE id = :chat_id"
-)
-"""Set a chat's context meter back to its last measured answer (after messages were deleted)."""
+TIP: Final = _Unset()
+"""`add_message`'s default parent: the chat's active leaf (continue the version on show)."""
 
 
 def store_provenance(session: Session, row: MessageRow, provenance: Provenance) -> None:
@@ -67,41 +63,40 @@ class MessageQueries(Transactions):
         thinking: str = "",
         status: Status = "complete",
         error: str | None = None,
+        parent_id: int | _Unset | None = TIP,
     ) -> Message:
-        """Append a message, committed when this returns. Start an answer with
+        """Add a message, committed when this returns, and show it: it becomes the chat's active
+        leaf. By default it follows the active leaf; `parent_id` (None for a first message)
+        makes it a new version of that parent's other children. Start an answer with
         `status="streaming"`, then call `update_streaming` and finally `finish_message`."""
         check_role(role)
         check_status(status)
         with self._writing() as session:
-            return self._append(session, chat_id, role, content, thinking, status, error)
-
-    def _append(
-        self,
-        session: Session,
-        chat_id: int,
-        role: Role,
-        content: str,
-        thinking: str,
-        status: Status,
-        error: str | None,
-    ) -> Message:
-        now = utcnow()
-        chat = chat_row(session, chat_id)
-        row = MessageRow(
-            chat_id=chat_id,
-            role=role,
-            content=content,
-            thinking=thinking,
-            status=status,
-            error=error,
-            created_at=now,
-            updated_at=now,
-            stream_owner=self._stream_owner(status),
-        )
-        session.add(row)
-        chat.updated_at = now
-        session.flush()
-        return to_message(row)
+            chat = chat_row(session, chat_id)
+            if isinstance(parent_id, _Unset):
+                parent = chat.active_leaf_id
+            else:
+                parent = parent_id
+                if parent is not None and live_row(session, parent).chat_id != chat_id:
+                    raise NotFound(f"message {parent} is not in chat {chat_id}")
+            now = utcnow()
+            row = MessageRow(
+                chat_id=chat_id,
+                parent_id=parent,
+                role=role,
+                content=content,
+                thinking=thinking,
+                status=status,
+                error=error,
+                created_at=now,
+                updated_at=now,
+                stream_owner=self._stream_owner(status),
+            )
+            session.add(row)
+            chat.updated_at = now
+            session.flush()
+            extend_active_path(session, chat, parent, row.id)
+            return to_message(row)
 
     def update_streaming(self, message_id: int, content: str, thinking: str = "") -> None:
         """Save the answer so far (one UPDATE; meant to be called every ~0.5 s while streaming);
@@ -166,7 +161,9 @@ class MessageQueries(Transactions):
                 store_provenance(session, row, provenance)
             chat = chat_row(session, row.chat_id)
             chat.updated_at = now
-            if stats is not None and stats.context_used is not None:
+            if chat.active_leaf_id != row.id:
+                pass  # another version is on show: its own meter stays
+            elif stats is not None and stats.context_used is not None:
                 chat.context_used = stats.context_used
                 limit = context_limit
                 if limit is None and provenance is not None:
@@ -184,68 +181,42 @@ class MessageQueries(Transactions):
                 raise NotFound(f"message {message_id} does not exist (it may have been deleted)")
             return to_message(row)
 
+    def _path_query(self, session: Session, chat_id: int) -> list[int]:
+        chat = session.get(ChatRow, chat_id)
+        return path_ids(session, None if chat is None else chat.active_leaf_id)
+
     def latest_messages(
         self, chat_id: int, limit: int = 200, *, before: int | None = None
     ) -> list[Message]:
-        """The newest `limit` messages of the chat (older than message id `before`, for scrolling
-        back), oldest first."""
-        query = sa.select(MessageRow).where(MessageRow.chat_id == chat_id)
-        if before is not None:
-            query = query.where(MessageRow.id < before)
-        query = query.order_by(MessageRow.id.desc()).limit(limit)
+        """The newest `limit` messages of the chat's active path (older than message id
+        `before`, for scrolling back), oldest first."""
         with self._reading() as session:
-            rows = session.scalars(query).all()
-            return [to_message(row) for row in reversed(rows)]
+            ids = self._path_query(session, chat_id)
+            if before is not None:
+                ids = [i for i in ids if i < before]
+            return self._rows(session, ids[-limit:] if limit else [])
 
     def messages(self, chat_id: int) -> list[Message]:
-        """Every message of the chat, oldest first."""
-        query = sa.select(MessageRow).where(MessageRow.chat_id == chat_id).order_by(MessageRow.id)
+        """The chat as shown: every message of its active path, first message first."""
+        with self._reading() as session:
+            return self._rows(session, self._path_query(session, chat_id))
+
+    def all_messages(self, chat_id: int) -> list[Message]:
+        """Every visible message of the chat, in every version, oldest first (a parent always
+        comes before its children)."""
+        query = (
+            sa.select(MessageRow)
+            .where(MessageRow.chat_id == chat_id, MessageRow.deleted_at.is_(None))
+            .order_by(MessageRow.id)
+        )
         with self._reading() as session:
             return [to_message(row) for row in session.scalars(query).all()]
 
-    def delete_message(self, message_id: int) -> None:
-        with self._writing() as session:
-            row = session.get(MessageRow, message_id)
-            if row is None:
-                raise NotFound(f"message {message_id} does not exist (it may have been deleted)")
-            chat_id = row.chat_id
-            session.execute(sa.delete(MessageRow).where(MessageRow.id == message_id))
-            session.execute(sa.text(LAST_MEASURED_CONTEXT), {"chat_id": chat_id})
-
-    def delete_messages_after(self, message_id: int, *, inclusive: bool = False) -> list[int]:
-        """Delete every later message of the same chat (and this one too with `inclusive`).
-        For regenerate and edit-and-resend. The chat's context meter falls back to the last
-        remaining measured answer. Returns the deleted ids."""
-        with self._writing() as session:
-            _chat_id, ids = self._cut(session, message_id, inclusive)
-            session.expunge_all()
-            return ids
-
-    def replace_after(
-        self,
-        message_id: int,
-        role: Role,
-        content: str = "",
-        *,
-        inclusive: bool = False,
-        status: Status = "complete",
-    ) -> Message:
-        """`delete_messages_after` and `add_message` in ONE transaction: a regenerate or an
-        edit killed at any moment leaves the old messages or the new one, never neither."""
-        check_role(role)
-        check_status(status)
-        with self._writing() as session:
-            chat_id, _ids = self._cut(session, message_id, inclusive)
-            return self._append(session, chat_id, role, content, "", status, None)
-
-    def _cut(self, session: Session, message_id: int, inclusive: bool) -> tuple[int, list[int]]:
-        row = session.get(MessageRow, message_id)
-        if row is None:
-            raise NotFound(f"message {message_id} does not exist (it may have been deleted)")
-        chat_id = row.chat_id
-        bound = MessageRow.id >= message_id if inclusive else MessageRow.id > message_id
-        condition = sa.and_(MessageRow.chat_id == chat_id, bound)
-        ids = list(session.scalars(sa.select(MessageRow.id).where(condition)).all())
-        session.execute(sa.delete(MessageRow).where(condition))
-        session.execute(sa.text(LAST_MEASURED_CONTEXT), {"chat_id": chat_id})
-        return chat_id, ids
+    @staticmethod
+    def _rows(session: Session, ids: list[int]) -> list[Message]:
+        rows: list[Message] = []
+        for start in range(0, len(ids), 500):  # under SQLite's bound-parameter limit
+            part = ids[start : start + 500]
+            query = sa.select(MessageRow).where(MessageRow.id.in_(part)).order_by(MessageRow.id)
+            rows += [to_message(row) for row in session.scalars(query).all()]
+        return rows

@@ -85,6 +85,9 @@ class ChatRow(Base):
     """For an imported chat: its id where it was exported from (matched, never reused)."""
     origin_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """For an imported chat: its creation time as exported (with `origin_id`, its origin)."""
+    active_leaf_id: Mapped[int | None] = mapped_column(sa.Integer)
+    """The last message of the version of the conversation on show: the chat is the path from
+    it up through its parents (migration 0005). None for a chat with no messages."""
     import_batch: Mapped[str | None] = mapped_column(sa.Text)
     """Set while an import stages the chat: `<owner token> <batch>`. A staged chat is shown
     nowhere; the import's last transaction clears this (see `app.store.importing`)."""
@@ -103,10 +106,16 @@ class MessageRow(Base):
         ),
         sa.Index("ix_messages_chat_id_id", "chat_id", "id"),
         sa.Index("ix_messages_status", "status"),
+        sa.Index("ix_messages_parent_id", "parent_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     chat_id: Mapped[int] = mapped_column(sa.ForeignKey("chats.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(sa.Integer)
+    """The message this one follows (None for a first message). Messages with the same parent
+    are versions of each other: a regenerated answer, an edited question."""
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Set on a deleted message and its whole subtree (undoable); purged with the chat trash."""
     role: Mapped[str] = mapped_column(sa.Text)
     content: Mapped[str] = mapped_column(sa.Text, default="")
     thinking: Mapped[str] = mapped_column(sa.Text, default="")

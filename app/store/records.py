@@ -56,6 +56,9 @@ class Chat:
     deleted_at: datetime | None
     context: ContextUsage
     message_count: int
+    """The number of messages on the active path (the version of the chat on show)."""
+    active_leaf_id: int | None = None
+    """The last message of the active path; None when the chat has no messages."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,31 @@ class Message:
     updated_at: datetime
     stats: ChatStats | None
     provenance: Provenance | None
+    parent_id: int | None = None
+    """The message this one follows; messages with the same parent are its versions."""
+
+
+@dataclass(frozen=True, slots=True)
+class Versions:
+    """The versions of one message: it and its siblings (same parent), oldest first."""
+
+    ids: tuple[int, ...]
+    index: int
+    """0-based position of the message among `ids`."""
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedMessages:
+    """What `Database.delete_message` hid, so that `restore_messages` can undo it exactly."""
+
+    chat_id: int
+    ids: tuple[int, ...]
+    stamp: datetime
+    previous_leaf: int | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,7 @@ SEARCH_SQL = sa.text(
     "FROM message_fts JOIN messages AS m ON m.id = message_fts.rowid "
     "JOIN chats AS c ON c.id = m.chat_id "
     "WHERE message_fts MATCH :query AND c.deleted_at IS NULL AND c.import_batch IS NULL "
+    "AND m.deleted_at IS NULL "
     "AND (:chat_id IS NULL OR m.chat_id = :chat_id) "
     "ORDER BY message_fts.rowid DESC LIMIT :limit"
 )

@@ -178,36 +178,6 @@ def test_latest_messages_pages_backwards_in_order(db: Database) -> None:
     assert [m.id for m in db.messages(chat.id)] == ids
 
 
-def test_delete_after_for_regenerate_and_edit(db: Database) -> None:
-    chat = db.create_chat(settings=ChatSettings(num_ctx=2048))
-    q1 = db.add_message(chat.id, "user", "q1")
-    a1 = db.add_message(chat.id, "assistant", "a1")
-    db.finish_message(a1.id, stats=ChatStats(prompt_eval_count=10, eval_count=5))
-    q2 = db.add_message(chat.id, "user", "q2")
-    a2 = db.add_message(chat.id, "assistant", "a2")
-    db.finish_message(a2.id, stats=ChatStats(prompt_eval_count=30, eval_count=7))
-    assert db.get_chat(chat.id).context == ContextUsage(used=37, limit=2048)
-
-    # Regenerate: drop the last answer only.
-    assert db.delete_messages_after(q2.id) == [a2.id]
-    assert db.get_chat(chat.id).context.used == 15  # back to the last remaining measurement
-    # Edit q1 and resend: q1 and everything after it go.
-    assert db.delete_messages_after(q1.id, inclusive=True) == [q1.id, a1.id, q2.id]
-    assert db.messages(chat.id) == []
-    assert db.get_chat(chat.id).context.used is None
-    assert db.search("q2") == []
-
-
-def test_delete_one_message(db: Database) -> None:
-    chat = db.create_chat()
-    first = db.add_message(chat.id, "user", "alpha")
-    second = db.add_message(chat.id, "user", "beta")
-    db.delete_message(first.id)
-    assert [m.id for m in db.messages(chat.id)] == [second.id]
-    with pytest.raises(NotFound):
-        db.delete_message(first.id)
-
-
 def test_update_of_a_deleted_message_says_not_found(db: Database) -> None:
     chat = db.create_chat()
     answer = db.add_message(chat.id, "assistant", status="streaming")
@@ -373,22 +343,3 @@ def test_backups_are_rotated(tmp_path: Path) -> None:
     with sqlite3.connect(kept[-1]) as copy:
         assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     copy.close()
-
-
-def test_replace_after_removes_what_follows_and_adds_the_new_message_in_one_write(
-    tmp_path: Path,
-) -> None:
-    with Database.open(tmp_path / "phidesk.sqlite3") as db:
-        chat = db.create_chat(model="phi4-mini")
-        question = db.add_message(chat.id, "user", "what is 2+2?")
-        db.add_message(chat.id, "assistant", "five")
-        db.add_message(chat.id, "user", "sure?")
-        answer = db.replace_after(question.id, "assistant", status="streaming")
-        assert [(m.role, m.content, m.status) for m in db.messages(chat.id)] == [
-            ("user", "what is 2+2?", "complete"),
-            ("assistant", "", "streaming"),
-        ]
-        assert answer.id == db.messages(chat.id)[-1].id
-        edited = db.replace_after(question.id, "user", "what is 3+3?", inclusive=True)
-        assert [m.content for m in db.messages(chat.id)] == ["what is 3+3?"]
-        assert edited.role == "user"

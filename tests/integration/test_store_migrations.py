@@ -75,11 +75,22 @@ def _seed_0003(connection: sqlite3.Connection) -> None:
     assert connection.execute("SELECT message_count FROM chats WHERE id = 1").fetchone() == (2,)
 
 
+def _seed_0004(connection: sqlite3.Connection) -> None:
+    """Schema 0004 kept an imported chat's origin and named the writer of a streaming answer
+    (here a process long gone)."""
+    _seed_0003(connection)
+    connection.execute(
+        "UPDATE chats SET origin_id = 77, origin_created_at = '2025-12-31 00:00:00' WHERE id = 2"
+    )
+    connection.execute("UPDATE messages SET stream_owner = 'gone-0000' WHERE id = 4")
+
+
 # One seed per revision that is not the newest: adding a migration means adding its seed here.
 SEEDS: dict[str, Callable[[sqlite3.Connection], None]] = {
     "0001": _seed_0001,
     "0002": _seed_0002,
     "0003": _seed_0003,
+    "0004": _seed_0004,
 }
 
 
@@ -141,13 +152,19 @@ def test_upgrade_from_earlier_revision_keeps_data(tmp_path: Path, revision: str)
             assert (provenance.model_digest, provenance.options) == ("sha256:feed", {"seed": 7})
         else:
             assert provenance is None
-        # Counts kept by triggers go on counting after the upgrade.
+        # Every chat is one path (0005), and counts go on counting it after the upgrade.
+        assert [m.parent_id for m in db.messages(rust.id)] == [None, 1]
+        assert rust.active_leaf_id == 2 and chats["Haiku about pumpkins"].active_leaf_id == 4
         db.add_message(rust.id, "user", "and one more")
-        db.delete_message(haiku[0].id)
+        db.delete_message(haiku[1].id)
         assert {c.title: c.message_count for c in db.list_chats()} == {
             "Rust lifetimes": 3,
             "Haiku about pumpkins": 1,
         }
+        # A new version of an old answer branches off the upgraded path.
+        db.add_message(rust.id, "assistant", "Another take", parent_id=1)
+        assert [m.content for m in db.messages(rust.id)][-1] == "Another take"
+        assert db.versions(rust.id)[2].count == 2
         # Imports work on the upgraded file: a chat of the same id is another chat, and a
         # second import of it is recognised by its origin.
         imported = db.import_chats([(rust, db.messages(rust.id))])
