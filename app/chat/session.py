@@ -11,7 +11,11 @@ The answer row exists (status `streaming`) before the first token and is saved a
 `flush_interval` seconds; the final state is `complete`, `stopped` (the user stopped it),
 `interrupted` (the connection or the server died, or nothing arrived for the stall timeout) or
 `error` (the server refused). To stop, cancel the task that iterates `send()` / `regenerate()` /
-`edit_and_resend()`.
+`edit_and_resend()` / `continue_answer()`.
+
+A conversation is a tree (`app.store.tree`): a turn reads and extends the chat's active path.
+Regenerate and edit add a new version beside the old one, which stays; continue appends to the
+cut-off answer itself.
 """
 
 from __future__ import annotations
@@ -345,49 +349,79 @@ class ChatSession:
         is cancelled meanwhile."""
 
         def remove() -> None:
-            self.db.delete_message(message_id)
+            self.db.discard_message(message_id)
             if title is not None:
                 self.db.update_chat(self.chat_id, title=title)
 
         await asyncio.shield(self._io(remove))
 
-    async def regenerate(self) -> AsyncIterator[SessionEvent]:
-        """Replace the last answer with a new one to the same user message."""
-        history = await self._io(lambda: self.db.messages(self.chat_id))
-        last = next((i for i in range(len(history) - 1, -1, -1) if history[i].role == "user"), None)
-        if last is None:
-            raise TurnRefused("there is no message to answer again in this chat")
-        kept = history[: last + 1]
+    async def regenerate(self, answer_id: int | None = None) -> AsyncIterator[SessionEvent]:
+        """Answer a question again: a new version of the answer `answer_id` (by default the
+        last answer of the version on show), beside the old one, which stays. When the chat
+        ends with an unanswered question, that question is answered."""
+        if answer_id is None:
+            history = await self._io(lambda: self.db.messages(self.chat_id))
+            last = next(
+                (i for i in range(len(history) - 1, -1, -1) if history[i].role == "user"), None
+            )
+            if last is None:
+                raise TurnRefused("there is no message to answer again in this chat")
+            kept = history[: last + 1]
+        else:
+            answer = await self._io(lambda: self.db.get_message(answer_id))
+            if answer.role != "assistant" or answer.chat_id != self.chat_id:
+                raise TurnRefused("only answers in this chat can be answered again")
+            if answer.parent_id is None:
+                raise TurnRefused("this answer follows no question, so it cannot be asked again")
+            parent = answer.parent_id
+            kept = await self._io(lambda: self.db.path_to(parent))
+            if kept[-1].role != "user":
+                raise TurnRefused("this answer follows no question, so it cannot be asked again")
         chat, info, plan = await self._prepare(kept, None)
-        # Only now, with the turn known to go out, is the old answer replaced: removed in the
-        # same transaction that adds the new one (see `_turn`), so a kill never leaves neither.
-        async for event in self._turn(chat, info, kept, kept[-1].id, plan, replacing=True):
+        async for event in self._turn(chat, info, kept, kept[-1].id, plan):
+            yield event
+
+    async def continue_answer(self, answer_id: int) -> AsyncIterator[SessionEvent]:
+        """Let the model go on with a stopped or interrupted answer: the text it adds is
+        appended to the same message (no new version)."""
+        answer = await self._io(lambda: self.db.get_message(answer_id))
+        if answer.role != "assistant" or answer.chat_id != self.chat_id:
+            raise TurnRefused("only answers in this chat can be continued")
+        if answer.status not in ("stopped", "interrupted") or not answer.content:
+            raise TurnRefused("only an answer that was cut off, with some text, can be continued")
+        kept = await self._io(lambda: self.db.path_to(answer_id))
+        question = kept[-2] if len(kept) >= 2 and kept[-2].role == "user" else None
+        if question is None:
+            raise TurnRefused("this answer follows no question, so it cannot be continued")
+        chat, info, plan = await self._prepare(kept, None)
+        async for event in self._turn(chat, info, kept, question.id, plan, continuing=answer):
             yield event
 
     async def edit_and_resend(
         self, message_id: int, text: str, *, on_stored: Stored | None = None
     ) -> AsyncIterator[SessionEvent]:
-        """Change a user message and answer it again; every later message is removed. Nothing
-        changes until the server's answers show the turn can go out (until then, a Stop leaves
+        """Ask an edited question: a new version of the user message `message_id`, answered
+        anew; the old question and all that followed it stay as the other version. Nothing is
+        stored until the server's answers show the turn can go out (until then, a Stop leaves
         the chat as it was and the caller gives the edited text back)."""
         message = await self._io(lambda: self.db.get_message(message_id))
         if message.role != "user" or message.chat_id != self.chat_id:
             raise TurnRefused("only your own messages in this chat can be edited")
-        history = await self._io(lambda: self.db.messages(self.chat_id))
-        kept = [m for m in history if m.id < message_id]
+        parent = message.parent_id
+        kept = [] if parent is None else await self._io(lambda: self.db.path_to(parent))
         chat, info, plan = await self._prepare(kept, text)
 
-        def replace() -> Message:  # one transaction: the old message or the new, never neither
-            return self.db.replace_after(message_id, "user", text, inclusive=True)
+        def store() -> Message:
+            return self.db.add_message(self.chat_id, "user", text, parent_id=parent)
 
-        user = await self._store(replace, on_stored)
+        user = await self._store(store, on_stored)
         async for event in self._turn(chat, info, [*kept, user], user.id, plan):
             yield event
 
     def _request_messages(
         self, chat: Chat, history: Sequence[Message], plan: ContextPlan, user_id: int
     ) -> list[dict[str, str]]:
-        included = {*plan.included_ids, user_id}
+        included = {*plan.included_ids, user_id, *(m.id for m in history if m.id > user_id)}
         messages: list[dict[str, str]] = []
         if chat.system_prompt:
             messages.append({"role": "system", "content": chat.system_prompt})
@@ -414,10 +448,10 @@ class ChatSession:
         user_id: int,
         plan: ContextPlan,
         *,
-        replacing: bool = False,
+        continuing: Message | None = None,
     ) -> AsyncIterator[SessionEvent]:
-        """Stream one answer to `user_id`; `replacing` first removes what follows it (in the
-        transaction that adds the new answer row)."""
+        """Stream one answer to `user_id`: a new message under it (a new version if it has
+        answers already), or, `continuing`, more text for that cut-off answer."""
         num_ctx = self.requested_num_ctx(chat, info)
         options = self._options(chat)
         think: bool | None = None
@@ -426,20 +460,23 @@ class ChatSession:
         messages = self._request_messages(chat, history, plan, user_id)
         self.state = TurnState.STREAMING
         try:
-            if replacing:
-                answer = await self._io(
-                    lambda: self.db.replace_after(user_id, "assistant", status="streaming")
+            if continuing is not None:
+                answer = continuing
+                await self._io(
+                    partial(self.db.update_streaming, answer.id, answer.content, answer.thinking)
                 )
             else:
                 answer = await self._io(
-                    lambda: self.db.add_message(self.chat_id, "assistant", "", status="streaming")
+                    lambda: self.db.add_message(
+                        self.chat_id, "assistant", "", status="streaming", parent_id=user_id
+                    )
                 )
         except BaseException:
             self.state = TurnState.IDLE
             raise
         self._sent_num_ctx[chat.model] = num_ctx
-        content: list[str] = []
-        thinking: list[str] = []
+        content: list[str] = [continuing.content] if continuing else []
+        thinking: list[str] = [continuing.thinking] if continuing else []
         saved_at = self._clock()
         dirty = False
         status: Status = "complete"

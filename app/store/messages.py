@@ -196,6 +196,12 @@ class MessageQueries(Transactions):
                 ids = [i for i in ids if i < before]
             return self._rows(session, ids[-limit:] if limit else [])
 
+    def path_to(self, message_id: int) -> list[Message]:
+        """The conversation up to and including `message_id`, first message first."""
+        with self._reading() as session:
+            live_row(session, message_id)
+            return self._rows(session, path_ids(session, message_id))
+
     def messages(self, chat_id: int) -> list[Message]:
         """The chat as shown: every message of its active path, first message first."""
         with self._reading() as session:
