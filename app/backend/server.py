@@ -1,7 +1,8 @@
 """A managed `ollama serve`: found, started with PhiDesk's settings, stopped only if ours.
 
 If the host answers, PhiDesk uses that server as it is and never stops it. Otherwise, if the
-host is on this machine and an `ollama` program is installed, `ManagedServer.start()` runs
+host is on this machine and an `ollama` program is installed (or PhiDesk's own copy: which one
+is `app.backend.ollama_setup.choose_ollama`'s choice), `ManagedServer.start()` runs
 `ollama serve` with the settings below, writes its output to `ollama-serve.log` in the logs
 directory, and waits until it answers. `stop()` ends it only if this object started it.
 """
@@ -190,8 +191,8 @@ class ManagedServer:
         binary = self._binary or find_ollama()
         if binary is None:
             raise OllamaNotInstalled(
-                "Ollama is not installed on this computer; get it from ollama.com/download, "
-                "or connect to Ollama on another machine"
+                "Ollama is not installed on this computer; get it from ollama.com/download "
+                "or with phidesk ollama install, or connect to Ollama on another machine"
             )
         process = self._process = self._spawn(binary)
         deadline = time.monotonic() + wait
