@@ -23,6 +23,7 @@ class TurnKind(StrEnum):
     SEND = "send"
     REGENERATE = "regenerate"
     EDIT = "edit"
+    CONTINUE = "continue"
 
 
 @dataclass(frozen=True)

@@ -18,23 +18,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 from typing import Any, TypeVar
 
 from app.backend.client import OllamaClient
 from app.backend.connection import Connection
 from app.backend.offload import OffloadPreferences
 from app.chat.session import ChatSession
-from app.chat.transfer import Imported, export_chat_markdown, import_files
-from app.chat.transfer.files import check_export_target, render_for_export, write_export
 from app.config import Paths
 from app.errors import PhiDeskError
 from app.store import Chat, ChatSettings, Database, Message, Preset, SearchHit
+from app.store.records import DeletedMessages, Versions
 from app.workspace.changes import (
     Change,
     ChangeListener,
@@ -47,17 +44,15 @@ from app.workspace.external import ExternalChanges
 from app.workspace.notices import Notices
 from app.workspace.settings import ModelDefaults, Preferences, SettingsStore
 from app.workspace.summary import summarise_into_new_chat
+from app.workspace.transfer import TransferOps
 from app.workspace.turns import RunningTurn, TurnEvents, TurnKind, start_turn
 
 log = logging.getLogger(__name__)
 
-EXPORT_BATCH = 20
-"""Chats rendered per call on the reader thread during an export."""
-
 T = TypeVar("T")
 
 
-class Workspace:
+class Workspace(TransferOps):
     """Database, connection, settings, offload preferences and running turns, for one app."""
 
     def __init__(
@@ -306,12 +301,50 @@ class Workspace:
         self._sessions.pop(chat_id, None)
         self._chats(ChatChange.DELETED, chat_id)
 
-    async def delete_message(self, message_id: int) -> None:
+    async def delete_message(self, message_id: int) -> DeletedMessages:
+        """Hide a message and all that follows it (undo with `restore_messages`); the nearest
+        version's path, else its parent's, is shown instead."""
         message = await self.message(message_id)
         if message.chat_id in self.turns:
             raise PhiDeskError("an answer is streaming in this chat; stop it first")
-        await self.write(lambda: self.db.delete_message(message_id))
+        deleted = await self.write(lambda: self.db.delete_message(message_id))
         self._chats(ChatChange.MESSAGES, message.chat_id)
+        return deleted
+
+    async def restore_messages(self, deleted: DeletedMessages) -> None:
+        """Undo `delete_message`."""
+        await self.write(lambda: self.db.restore_messages(deleted))
+        self._chats(ChatChange.MESSAGES, deleted.chat_id)
+
+    async def versions(self, chat_id: int) -> dict[int, Versions]:
+        """The versions of each message of the chat that has siblings."""
+        return await self.read(lambda: self.db.versions(chat_id))
+
+    async def branch_points(self, chat_ids: list[int] | None = None) -> dict[int, int]:
+        """Per chat: how many of its messages have other versions (each group once)."""
+        return await self.read(lambda: self.db.branch_points(chat_ids))
+
+    async def show_version(self, message_id: int) -> int:
+        """Show the version of the conversation through `message_id` (down its newest
+        versions). Returns the new last message; refused while the chat streams."""
+        message = await self.message(message_id)
+        if message.chat_id in self.turns:
+            raise PhiDeskError("an answer is streaming in this chat; stop it first")
+        leaf = await self.write(lambda: self.db.show_version(message_id))
+        self._chats(ChatChange.MESSAGES, message.chat_id)
+        return leaf
+
+    async def show_message(self, message_id: int) -> int:
+        """Make sure `message_id` is in the version on show (opening a search hit): the
+        version changes only when it is on another branch. Returns the last message."""
+        message = await self.message(message_id)
+        if message.chat_id in self.turns:
+            return await self.read(lambda: self.db.get_chat(message.chat_id).active_leaf_id or 0)
+        before = (await self.chat(message.chat_id)).active_leaf_id
+        leaf = await self.write(lambda: self.db.show_message(message_id))
+        if leaf != before:
+            self._chats(ChatChange.MESSAGES, message.chat_id)
+        return leaf
 
     # --- sessions and turns -------------------------------------------------------------
 
@@ -336,14 +369,23 @@ class Workspace:
         session = self.session(chat_id)
         return self._start(chat_id, TurnKind.SEND, text, lambda s: session.send(text, on_stored=s))
 
-    def regenerate(self, chat_id: int) -> RunningTurn:
+    def regenerate(self, chat_id: int, answer_id: int | None = None) -> RunningTurn:
+        """A new version of the answer `answer_id` (default: the last answer on show)."""
         session = self.session(chat_id)
-        return self._start(chat_id, TurnKind.REGENERATE, "", lambda _stored: session.regenerate())
+        events = partial(session.regenerate, answer_id)
+        return self._start(chat_id, TurnKind.REGENERATE, "", lambda _stored: events())
 
     def edit(self, chat_id: int, message_id: int, text: str) -> RunningTurn:
+        """A new version of the question `message_id`, answered anew."""
         session = self.session(chat_id)
         events = partial(session.edit_and_resend, message_id, text)
         return self._start(chat_id, TurnKind.EDIT, text, lambda s: events(on_stored=s))
+
+    def continue_answer(self, chat_id: int, answer_id: int) -> RunningTurn:
+        """Let the model go on with a stopped or interrupted answer, in the same message."""
+        session = self.session(chat_id)
+        events = partial(session.continue_answer, answer_id)
+        return self._start(chat_id, TurnKind.CONTINUE, "", lambda _stored: events())
 
     def _start(self, chat_id: int, kind: TurnKind, text: str, events: TurnEvents) -> RunningTurn:
         if self._closed:
@@ -380,68 +422,6 @@ class Workspace:
     async def summarise_into_new_chat(self, chat_id: int) -> Chat:
         """Ask the chat's model for a summary and start a new chat that carries it."""
         return await summarise_into_new_chat(self, chat_id)
-
-    # --- export and import --------------------------------------------------------------
-
-    async def export(
-        self,
-        chat_ids: Sequence[int],
-        destination: Path,
-        *,
-        include_thinking: bool = True,
-        include_provenance: bool = False,
-    ) -> list[Path]:
-        """Write chats as Markdown (a .md file, a folder, or a .zip by the name).
-
-        The chats are rendered on the reader thread a few at a time, coming back to the loop
-        between batches: one long call would hold Python's interpreter lock for seconds, and
-        the window, which needs it for every event, would stutter."""
-        ids = list(chat_ids)
-        check_export_target(destination, len(ids))
-        moment = datetime.now(UTC)
-
-        def render(batch: list[int]) -> list[tuple[Chat, bytes]]:
-            return [
-                render_for_export(
-                    self.db,
-                    chat_id,
-                    include_thinking=include_thinking,
-                    include_provenance=include_provenance,
-                    exported_at=moment,
-                )
-                for chat_id in batch
-            ]
-
-        rendered: list[tuple[Chat, bytes]] = []
-        for start in range(0, len(ids), EXPORT_BATCH):
-            rendered += await self.read(partial(render, ids[start : start + EXPORT_BATCH]))
-        return await self.read(lambda: write_export(rendered, destination, exported_at=moment))
-
-    async def export_all(self, destination: Path) -> tuple[int, list[Path]]:
-        chats = await self.list_chats()
-        written = await self.export([c.id for c in chats], destination)
-        return len(chats), written
-
-    async def chat_markdown(
-        self, chat_id: int, *, include_thinking: bool = True, include_provenance: bool = False
-    ) -> str:
-        """One chat as the Markdown an export writes (same options as `export`)."""
-        return await self.read(
-            lambda: export_chat_markdown(
-                self.db,
-                chat_id,
-                include_thinking=include_thinking,
-                include_provenance=include_provenance,
-            )
-        )
-
-    async def import_files(self, files: Iterable[Path]) -> Imported:
-        """Import exports all-or-nothing; chats imported before are skipped (`.skipped`)."""
-        paths = list(files)
-        chats = await self.write(lambda: import_files(self.db, paths))
-        if chats:
-            self._chats(ChatChange.CREATED, *(c.id for c in chats))
-        return chats
 
     # --- other processes ----------------------------------------------------------------
 

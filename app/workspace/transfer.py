@@ -1,0 +1,101 @@
+"""Export and import, as part of `Workspace` (a mixin, so that the workspace module stays a
+readable size): chats rendered on the reader thread in batches, written as one Markdown file, a
+folder or a zip; imports all-or-nothing on the writer thread."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+from app.chat.transfer import Imported, export_chat_markdown, import_files
+from app.chat.transfer.files import check_export_target, render_for_export, write_export
+from app.store import Chat, Database
+from app.workspace.changes import ChatChange
+
+EXPORT_BATCH = 20
+"""Chats rendered per call on the reader thread during an export."""
+
+T = TypeVar("T")
+
+
+class TransferOps:
+    """The export and import operations of `Workspace`."""
+
+    db: Database
+
+    async def read(self, call: Callable[[], T]) -> T:
+        raise NotImplementedError
+
+    async def write(self, call: Callable[[], T]) -> T:
+        raise NotImplementedError
+
+    async def list_chats(
+        self, *, kind: str | None = None, deleted: bool = False, limit: int | None = None
+    ) -> list[Chat]:
+        raise NotImplementedError
+
+    def _chats(self, how: ChatChange, *ids: int) -> None:
+        raise NotImplementedError
+
+    async def export(
+        self,
+        chat_ids: Sequence[int],
+        destination: Path,
+        *,
+        include_thinking: bool = True,
+        include_provenance: bool = False,
+    ) -> list[Path]:
+        """Write chats as Markdown (a .md file, a folder, or a .zip by the name).
+
+        The chats are rendered on the reader thread a few at a time, coming back to the loop
+        between batches: one long call would hold Python's interpreter lock for seconds, and
+        the window, which needs it for every event, would stutter."""
+        ids = list(chat_ids)
+        check_export_target(destination, len(ids))
+        moment = datetime.now(UTC)
+
+        def render(batch: list[int]) -> list[tuple[Chat, bytes]]:
+            return [
+                render_for_export(
+                    self.db,
+                    chat_id,
+                    include_thinking=include_thinking,
+                    include_provenance=include_provenance,
+                    exported_at=moment,
+                )
+                for chat_id in batch
+            ]
+
+        rendered: list[tuple[Chat, bytes]] = []
+        for start in range(0, len(ids), EXPORT_BATCH):
+            rendered += await self.read(partial(render, ids[start : start + EXPORT_BATCH]))
+        return await self.read(lambda: write_export(rendered, destination, exported_at=moment))
+
+    async def export_all(self, destination: Path) -> tuple[int, list[Path]]:
+        chats = await self.list_chats()
+        written = await self.export([c.id for c in chats], destination)
+        return len(chats), written
+
+    async def chat_markdown(
+        self, chat_id: int, *, include_thinking: bool = True, include_provenance: bool = False
+    ) -> str:
+        """One chat as the Markdown an export writes (same options as `export`)."""
+        return await self.read(
+            lambda: export_chat_markdown(
+                self.db,
+                chat_id,
+                include_thinking=include_thinking,
+                include_provenance=include_provenance,
+            )
+        )
+
+    async def import_files(self, files: Iterable[Path]) -> Imported:
+        """Import exports all-or-nothing; chats imported before are skipped (`.skipped`)."""
+        paths = list(files)
+        chats = await self.write(lambda: import_files(self.db, paths))
+        if chats:
+            self._chats(ChatChange.CREATED, *(c.id for c in chats))
+        return chats
