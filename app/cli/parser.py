@@ -15,6 +15,7 @@ from app.cli.chats import COMMANDS as CHAT_COMMANDS
 from app.cli.command import Command
 from app.cli.doctor import COMMANDS as DOCTOR_COMMANDS
 from app.cli.models import COMMANDS as MODEL_COMMANDS
+from app.cli.ollama import COMMANDS as OLLAMA_COMMANDS
 from app.cli.quick import COMMANDS as QUICK_COMMANDS
 from app.cli.text import safe
 from app.cli.transfer import COMMANDS as TRANSFER_COMMANDS
@@ -49,6 +50,7 @@ COMMANDS: list[Command] = [
     *TRANSFER_COMMANDS,
     *QUICK_COMMANDS,
     *DOCTOR_COMMANDS,
+    *OLLAMA_COMMANDS,
 ]
 
 

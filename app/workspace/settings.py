@@ -8,8 +8,8 @@ process did not change keeps the value on disk. Keys PhiDesk does not know are k
 
 The file stays flat JSON, as earlier versions wrote it (`default_model`, `theme`, `host_url`,
 `window_geometry`, `splitter_sizes`, `last_chat`, `quick_model`, `keep_in_tray`,
-`start_minimised`, `quick_hotkey`, `model_defaults`, `stall_timeout`), so upgrading keeps every
-choice.
+`start_minimised`, `quick_hotkey`, `model_defaults`, `stall_timeout`, `ollama_source`,
+`ollama_update_check`, `ollama_keep_running`), so upgrading keeps every choice.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from app.backend.ollama_setup import OLLAMA_SOURCES, OllamaSource
 from app.config import Settings
 from app.store import ChatSettings
 
@@ -85,6 +86,20 @@ class ModelDefaults:
 
 
 @dataclass(frozen=True)
+class OllamaPreferences:
+    """Which Ollama PhiDesk starts, and PhiDesk's own copy of it (app.backend.ollama_setup)."""
+
+    source: OllamaSource = "auto"
+    """"auto": an Ollama installed on this computer, else PhiDesk's own copy; "installed": never
+    PhiDesk's copy; "managed": PhiDesk's copy even when another is installed. A server that
+    already answers is always used as it is."""
+    update_check: bool | None = None
+    """Look for a newer Ollama once a day; None until the user was asked."""
+    keep_running: bool = False
+    """Leave the Ollama PhiDesk started running when PhiDesk quits."""
+
+
+@dataclass(frozen=True)
 class Preferences:
     """Everything the user chose that is not a chat. Immutable: change it with `replace`."""
 
@@ -98,6 +113,7 @@ class Preferences:
     stall_timeout: int = DEFAULT_STALL_TIMEOUT
     """Seconds without a token (or pull progress) after which an answer or a pull is given up,
     the wait for a model to load included."""
+    ollama: OllamaPreferences = field(default_factory=OllamaPreferences)
 
     def defaults_for(self, model: str) -> ChatSettings:
         found = self.model_defaults.get(model)
@@ -112,6 +128,7 @@ SECTIONS = (
     "quick",
     "model_defaults",
     "stall_timeout",
+    "ollama",
 )
 """The names listeners receive in a change: the fields of `Preferences`."""
 
@@ -187,6 +204,18 @@ def from_flat(raw: dict[str, Any]) -> Preferences:
         ),
         model_defaults=_model_defaults(raw.get("model_defaults")),
         stall_timeout=_positive_int(raw.get("stall_timeout"), DEFAULT_STALL_TIMEOUT),
+        ollama=_ollama(raw),
+    )
+
+
+def _ollama(raw: dict[str, Any]) -> OllamaPreferences:
+    found = [s for s in OLLAMA_SOURCES if s == raw.get("ollama_source")]
+    source: OllamaSource = found[0] if found else "auto"
+    check = raw.get("ollama_update_check")
+    return OllamaPreferences(
+        source=source,
+        update_check=check if isinstance(check, bool) else None,
+        keep_running=_bool(raw, "ollama_keep_running"),
     )
 
 
@@ -215,6 +244,9 @@ def to_flat(prefs: Preferences) -> dict[str, Any]:
             for model, d in prefs.model_defaults.items()
         },
         "stall_timeout": prefs.stall_timeout,
+        "ollama_source": prefs.ollama.source,
+        "ollama_update_check": prefs.ollama.update_check,
+        "ollama_keep_running": prefs.ollama.keep_running,
     }
 
 
@@ -226,6 +258,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "quick": ("quick_model", "keep_in_tray", "start_minimised", "quick_hotkey"),
     "model_defaults": ("model_defaults",),
     "stall_timeout": ("stall_timeout",),
+    "ollama": ("ollama_source", "ollama_update_check", "ollama_keep_running"),
 }
 
 
