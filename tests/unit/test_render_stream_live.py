@@ -1,0 +1,272 @@
+"""Inside one long block (list, table, quote, code, paragraph) the stream re-parses only the
+live part, and still gives exactly the full render at every point and for any chunking."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.render import StreamRenderer, StreamUpdate, render_markdown
+
+
+class Page:
+    """What the transcript view does with updates (as in test_render_stream)."""
+
+    def __init__(self) -> None:
+        self.blocks: list[str] = []
+        self.tail = ""
+
+    def apply(self, update: StreamUpdate) -> None:
+        assert update.first_index == len(self.blocks)
+        for index, html in update.revised:
+            self.blocks[index] = html
+        self.blocks.extend(update.appended)
+        self.tail = update.tail
+
+    def html(self) -> str:
+        return "".join(self.blocks) + self.tail
+
+
+def stream_checked(text: str, bounds: list[int]) -> StreamRenderer:
+    """Feed text cut at `bounds`; after every piece html() and the page equal a full render."""
+    renderer = StreamRenderer()
+    page = Page()
+    for a, b in itertools.pairwise([0, *bounds, len(text)]):
+        page.apply(renderer.feed(text[a:b]))
+        expected = render_markdown(text[:b])
+        assert renderer.html() == expected, f"after {text[:b]!r}"
+        assert page.html() == expected, f"page after {text[:b]!r}"
+    page.apply(renderer.take())
+    assert renderer.finish() == render_markdown(text) == page.html()
+    return renderer
+
+
+def cuts(data: st.DataObject, text: str, most: int = 60) -> list[int]:
+    if len(text) < 2:
+        return []
+    chosen = data.draw(
+        st.lists(st.integers(min_value=1, max_value=len(text) - 1), max_size=most, unique=True)
+    )
+    return sorted(chosen)
+
+
+WORDS = st.sampled_from(
+    [
+        "alpha",
+        "beta",
+        "**bold**",
+        "*em*",
+        "`code`",
+        "$x^2$",
+        "[link](http://a.b)",
+        "[ref]",
+        "x*y",
+        "a_b",
+        "<http://c.d>",
+        "&amp;",
+        "\\(a\\)",
+        "2 * 3",
+        "$5",
+        "`",
+        "*",
+        "[",
+        "_",
+        "~~s~~",
+        "|",
+        "\\",
+        "&",
+        "<",
+    ]
+)
+LINE = st.lists(WORDS, min_size=1, max_size=6).map(" ".join)
+
+
+@st.composite
+def lists(draw: st.DrawFn) -> str:
+    marker = draw(st.sampled_from(["- ", "* ", "1. ", "3) ", "- [ ] ", "- [x] "]))
+    items = draw(st.lists(LINE, min_size=1, max_size=8))
+    out = []
+    for n, item in enumerate(items):
+        mark = marker.replace("1", str(n + 1)) if marker[0].isdigit() else marker
+        out.append(f"{mark}{item}\n")
+        extra = draw(
+            st.sampled_from(
+                [
+                    "",
+                    "",
+                    "",
+                    "\n",
+                    "  more text\n",
+                    "\n  para\n",
+                    "  - nested\n",
+                    "- other\n",
+                    "  ```\n  c\n  ```\n",
+                    "> q\n",
+                    "$$\n",
+                    "[ref]: /u\n",
+                ]
+            )
+        )
+        out.append(extra)
+    out.append(draw(st.sampled_from(["", "\nafter\n", "# h\n", "para\n"])))
+    return "".join(out)
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> str:
+    head = draw(st.sampled_from(["a | b\n", "| a | b |\n", "a | b | c\n", "x\n"]))
+    delim = draw(st.sampled_from(["--|--\n", "|:-|-:|\n", "--|:-:|--\n", "-|\n"]))
+    rows = draw(st.lists(st.lists(LINE, min_size=0, max_size=3).map(" | ".join), max_size=8))
+    tail = draw(st.sampled_from(["", "\npara\n", "# h\n", "> q\n", "    code\n", "- li\n"]))
+    return head + delim + "".join(row + "\n" for row in rows) + tail
+
+
+@st.composite
+def quotes(draw: st.DrawFn) -> str:
+    lines = draw(
+        st.lists(
+            st.one_of(
+                LINE.map(lambda s: "> " + s),
+                st.sampled_from(
+                    [
+                        ">",
+                        "> - item",
+                        "> 1. one",
+                        "> # h",
+                        "> ```",
+                        "lazy",
+                        "> > deep",
+                        "",
+                        "> $$",
+                        "> a | b",
+                        "> --|--",
+                        "    > x",
+                    ]
+                ),
+            ),
+            min_size=1,
+            max_size=12,
+        )
+    )
+    return "\n".join(lines) + draw(st.sampled_from(["", "\n", "\n\nafter\n"]))
+
+
+@st.composite
+def fences(draw: st.DrawFn) -> str:
+    opener = draw(st.sampled_from(["```", "```python", "~~~", "  ```js", "````"]))
+    body = draw(
+        st.lists(st.sampled_from(["x = 1", "  y", "", "<b>&", "```", "~~~", "````"]), max_size=10)
+    )
+    closer = draw(st.sampled_from(["", "```", "~~~", "````", "  ```"]))
+    return "\n".join([opener, *body, closer]) + draw(st.sampled_from(["", "\n", "\nafter\n"]))
+
+
+@st.composite
+def paragraphs(draw: st.DrawFn) -> str:
+    lines = draw(
+        st.lists(st.lists(WORDS, min_size=1, max_size=12).map(" ".join), min_size=1, max_size=4)
+    )
+    last = draw(
+        st.sampled_from(
+            [
+                "",
+                "\n",
+                "\n===\n",
+                "\n---\n",
+                "\n--|--\n",
+                "\n- li\n",
+                "\n\n[ref]: /r\n",
+                "\n\n[link]: /l\n",
+            ]
+        )
+    )
+    return "\n".join(lines) + last
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [lists, tables, quotes, fences, paragraphs],
+    ids=["list", "table", "quote", "fence", "paragraph"],
+)
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_any_chunking_of_a_block_gives_the_full_render(shape: object, data: st.DataObject) -> None:
+    assert callable(shape)
+    text = data.draw(shape())
+    stream_checked(text, cuts(data, text))
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_any_chunking_of_blocks_in_sequence_gives_the_full_render(data: st.DataObject) -> None:
+    parts = data.draw(
+        st.lists(st.one_of(lists(), tables(), quotes(), fences(), paragraphs()), max_size=4)
+    )
+    text = "\n".join(parts)
+    stream_checked(text, cuts(data, text, 100))
+
+
+REVISIONS = {
+    "list turns loose late": "".join(f"- item {n}\n" for n in range(40)) + "\n- last\n",
+    "numbered list turns loose inside an item": "".join(f"{n}. s\n" for n in range(1, 30))
+    + "   more\n\n   para\n",
+    "late reference definition": "".join(f"- see [r{n % 3}]\n" for n in range(30))
+    + "\n[r1]: /one\n",
+    "table that is not one": "a | b\n" + "more text\n" * 5 + "--|--\n",
+    "table rows then end": "a | b\n--|--\n"
+    + "".join(f"{n} | {n}\n" for n in range(30))
+    + "> quote\n",
+    "quote with lazy lines": "> a\nlazy\n> b\n>\n> - c\nlazy2\n\nend\n",
+    "fence closes": "```python\n" + "x = 1\n" * 30 + "```\nafter\n",
+    "paragraph becomes heading": "word " * 100 + "\nmore " * 20 + "\n===\n",
+    "paragraph becomes a table": "a " * 50 + "| b\n--|--\n1 | 2\n",
+    "paragraph with open emphasis": "*open " + "word " * 200 + "close* and **x " * 3 + "\n",
+    "list marker changes": "- a\n- b\n* c\n* d\n1. e\n",
+}
+
+
+@pytest.mark.parametrize("text", REVISIONS.values(), ids=REVISIONS.keys())
+def test_late_text_that_changes_the_live_block(text: str) -> None:
+    rng = random.Random(text)
+    for largest in (1, 3, 7):
+        bounds: list[int] = []
+        pos = 0
+        while pos < len(text) - 1:
+            pos = min(len(text) - 1, pos + rng.randint(1, largest))
+            bounds.append(pos)
+        stream_checked(text, sorted(set(bounds)))
+
+
+def long_shapes() -> dict[str, str]:
+    return {
+        "bulleted list": "".join(f"- item {n} with **bold** and `code`\n" for n in range(600)),
+        "numbered list": "".join(f"{n}. step {n}: $x_{n}$ then [a](u)\n" for n in range(1, 600)),
+        "table": "n | square | note\n--|--:|--\n"
+        + "".join(f"{n} | {n * n} | *ok*\n" for n in range(800)),
+        "quote": "".join(
+            f"> line {n} of the quote\n" + (">\n" if n % 4 == 3 else "") for n in range(800)
+        ),
+        "code": "```python\n" + "".join(f"x{n} = {n}  # <tag> & more\n" for n in range(800)),
+        "paragraph": " ".join(f"Word{n} **bold{n}** and `c{n}` with $y_{n}$." for n in range(800)),
+    }
+
+
+@pytest.mark.parametrize("name", list(long_shapes()))
+def test_only_the_live_part_of_a_long_block_is_parsed_again(name: str) -> None:
+    text = long_shapes()[name]
+    renderer = StreamRenderer()
+    rng = random.Random(name)
+    pos = 0
+    largest_live = 0
+    while pos < len(text):
+        step = rng.randint(1, 4) * 8
+        renderer.feed(text[pos : pos + step])
+        pos += step
+        if pos > len(text) // 2:
+            largest_live = max(largest_live, renderer.live_size)
+    assert renderer.html() == render_markdown(text)
+    assert largest_live < 600, f"{name}: {largest_live} characters re-parsed in one frame"
