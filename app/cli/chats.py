@@ -75,8 +75,16 @@ def _add_ask_arguments(parser: argparse.ArgumentParser) -> None:
     think.add_argument(
         "--no-think", dest="think", action="store_false", help="ask a reasoning model not to think"
     )
+    parser.add_argument(
+        "--regenerate",
+        action="store_true",
+        help="with --chat and no PROMPT: answer the chat's last question again, as a new "
+        "version beside the old answer (which is kept)",
+    )
     add_stall_timeout(parser, "token")
-    parser.add_argument("prompt", metavar="PROMPT", help="what to ask; - reads it from stdin")
+    parser.add_argument(
+        "prompt", metavar="PROMPT", nargs="?", help="what to ask; - reads it from stdin"
+    )
 
 
 def _valid_model(name: str) -> str:
@@ -195,7 +203,12 @@ async def _ask(workspace: Workspace, args: argparse.Namespace, prompt: str) -> i
 async def _ask_and_wait(workspace: Workspace, args: argparse.Namespace, prompt: str) -> int:
     chat = await _prepare_chat(workspace, args)
     printer = _AnswerPrinter(workspace.notices, workspace.client.host, workspace.stall_timeout)
-    turn = workspace.send(chat.id, prompt)
+    if args.regenerate:
+        if not chat.message_count:
+            raise PhiDeskError(f"chat {chat.id} has no question to answer again")
+        turn = workspace.regenerate(chat.id)
+    else:
+        turn = workspace.send(chat.id, prompt)
     turn.listen(printer)
     assert turn.task is not None
     try:
@@ -221,6 +234,14 @@ async def _ask_and_wait(workspace: Workspace, args: argparse.Namespace, prompt: 
 def _run_ask(ctx: AppContext, args: argparse.Namespace) -> int:
     if args.model:
         _valid_model(args.model)
+    if args.regenerate:
+        if args.chat is None:
+            raise UsageError("--regenerate needs --chat ID: the chat whose answer to redo")
+        if args.prompt is not None:
+            raise UsageError("--regenerate takes no PROMPT: it asks the chat's last question again")
+        return run_with_workspace(ctx, lambda workspace: _ask(workspace, args, ""))
+    if args.prompt is None:
+        raise UsageError("what to ask is missing: give a PROMPT, or - to read it from stdin")
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt.strip():
         raise UsageError("the prompt is empty")
@@ -236,7 +257,7 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def _chat_json(chat: Chat) -> dict[str, Any]:
+def _chat_json(chat: Chat, versions: int) -> dict[str, Any]:
     return {
         "id": chat.id,
         "title": chat.title,
@@ -246,6 +267,7 @@ def _chat_json(chat: Chat) -> dict[str, Any]:
         "created_at": _iso(chat.created_at),
         "updated_at": _iso(chat.updated_at),
         "message_count": chat.message_count,
+        "versions": versions,
         "context": {"used": chat.context.used, "limit": chat.context.limit},
     }
 
@@ -262,10 +284,11 @@ def _run_chats(ctx: AppContext, args: argparse.Namespace) -> int:
         query = args.search
         _print_hits(run_with_workspace(ctx, lambda w: w.search(query), readonly=True), args)
         return 0
-    chats = run_with_workspace(ctx, lambda w: w.list_chats(), readonly=True)
     if args.json:
-        print(safe_json([_chat_json(c) for c in chats]))
+        chats, versions = run_with_workspace(ctx, _chats_and_versions, readonly=True)
+        print(safe_json([_chat_json(c, versions.get(c.id, 0)) for c in chats]))
         return 0
+    chats = run_with_workspace(ctx, lambda w: w.list_chats(), readonly=True)
     for c in chats:
         updated = c.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
         pin = "*" if c.pinned else " "
@@ -274,6 +297,12 @@ def _run_chats(ctx: AppContext, args: argparse.Namespace) -> int:
             f"{_context_text(c):>13}  {safe(c.model) or '-':<24} {safe(c.title)}"
         )
     return 0
+
+
+async def _chats_and_versions(workspace: Workspace) -> tuple[list[Chat], dict[int, int]]:
+    """The chats, and per chat the number of its messages that have other versions."""
+    chats = await workspace.list_chats()
+    return chats, await workspace.branch_points()
 
 
 def _print_hits(hits: list[SearchHit], args: argparse.Namespace) -> None:
