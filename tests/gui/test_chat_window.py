@@ -182,7 +182,7 @@ def test_escape_stops_the_answer_and_keeps_it_as_stopped(
     drive(qt_loop, scenario())
 
 
-def test_regenerate_and_edit_replace_what_follows(
+def test_regenerate_and_edit_add_versions_and_keep_the_old_ones(
     qtbot: QtBot,
     qt_loop: asyncio.AbstractEventLoop,
     app: tuple[MainWindow, Database],
@@ -201,16 +201,31 @@ def test_regenerate_and_edit_replace_what_follows(
         window.regenerate_action.trigger()
         await settled(window)
         assert [m.content for m in db.messages(chat_id)] == ["question", "second"]
+        assert sorted(m.content for m in db.all_messages(chat_id)) == [
+            "first",
+            "question",
+            "second",
+        ]
         user = db.messages(chat_id)[0]
         window.pane.view.message_action.emit("edit", str(user.id))
         await until(lambda: window.pane.composer.draft() == "question")
         assert window.pane.edit_note.isVisible()
+        assert "new version" in window.pane.edit_note.text()
         ollama_double.script_reply("third")
         type_and_send(qtbot, window, "better question")
         await settled(window)
         assert [m.content for m in db.messages(chat_id)] == ["better question", "third"]
-        shown = await js(window, "document.querySelectorAll('article.message').length")
+        assert len(db.all_messages(chat_id)) == 5
+        script = "document.querySelectorAll('article.message').length"
+        shown = 0
+        for _ in range(100):
+            shown = await js(window, script)
+            if shown == 2:
+                break
+            await asyncio.sleep(0.05)
         assert shown == 2
+        versions = await window.workspace.versions(chat_id)
+        assert versions[db.messages(chat_id)[0].id].count == 2
 
     drive(qt_loop, scenario())
 
