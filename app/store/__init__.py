@@ -47,14 +47,22 @@ updated_at, deleted_at, context: ContextUsage(used, limit), message_count)
     purge_deleted_chats(older_than=timedelta(0)) / delete_chat_permanently(id)  (cascade)
 
 Messages (`Message`: id, chat_id, role, content, thinking, status, error, created_at,
-updated_at, stats: ChatStats | None (app.values), provenance: Provenance | None)
-    add_message(chat_id, role, content, thinking=, status=, error=)   committed on return;
-        the user's message before the request goes out, the answer with status="streaming"
+updated_at, stats: ChatStats | None (app.values), provenance: Provenance | None, parent_id)
+    A chat is a tree (`app.store.tree`): each message follows its parent; siblings are
+    versions (a regenerated answer, an edited question). The chat shows the path ending at
+    its `active_leaf_id`; `message_count` and the context meter are that path's.
+    add_message(chat_id, role, content, thinking=, status=, error=, parent_id=)   committed on
+        return, and made the active leaf; by default it follows the active leaf, `parent_id`
+        (None: a first message) makes it a new version beside that parent's other children
     update_streaming(message_id, content, thinking)    one UPDATE, fine every ~0.5 s
     finish_message(message_id, status=, content=, thinking=, error=, stats=, provenance=,
                    context_limit=)   also sets the chat's context meter from the stats
-    get_message(id), latest_messages(chat_id, limit=200, before=None), messages(chat_id)
-    delete_message(id), delete_messages_after(id, inclusive=False)  (regenerate / edit+resend)
+    get_message(id), path_to(id), latest_messages(chat_id, limit=200, before=None),
+    messages(chat_id) (the active path), all_messages(chat_id) (every version)
+    versions(chat_id) -> {message id: Versions(ids, index)}, branch_points(chat_ids=None)
+    show_version(id) (the path through it, down its newest versions), show_message(id)
+    delete_message(id) -> DeletedMessages (hides the subtree; purged with the trash),
+    restore_messages(deleted), discard_message(id) (a refused question, gone for good)
     Provenance: model, model_digest, quantization, requested_num_ctx, effective_num_ctx,
     gpu_percent, options (dict), ollama_version, tokens_per_second, excluded_message_ids,
     warning.
