@@ -119,6 +119,7 @@ def build(path: Path, chats: int, messages: int, seed: int = 7) -> list[int]:
                 (
                     message_id,
                     chat_id,
+                    message_id - 1 if i else None,
                     "assistant" if assistant else "user",
                     " ".join(words),
                     when,
@@ -129,10 +130,15 @@ def build(path: Path, chats: int, messages: int, seed: int = 7) -> list[int]:
                 )
             )
         connection.executemany(
-            "INSERT INTO messages (id, chat_id, role, content, thinking, status, created_at,"
-            " updated_at, prompt_eval_count, eval_count, done_reason)"
-            " VALUES (?, ?, ?, ?, '', 'complete', ?, ?, ?, ?, ?)",
+            "INSERT INTO messages (id, chat_id, parent_id, role, content, thinking, status,"
+            " created_at, updated_at, prompt_eval_count, eval_count, done_reason)"
+            " VALUES (?, ?, ?, ?, ?, '', 'complete', ?, ?, ?, ?, ?)",
             rows,
+        )
+        # Each chat is one path ending at its newest message (the store keeps these counts).
+        connection.execute(
+            "UPDATE chats SET active_leaf_id = ?, message_count = ? WHERE id = ?",
+            (message_id if size else None, size, chat_id),
         )
     connection.execute("COMMIT")
     connection.execute("PRAGMA optimize")
