@@ -299,6 +299,66 @@ def test_a_hostile_value_in_an_export_is_one_sentence_and_imports_nothing(
     assert chats_in(tmp_path / "data") == 0
 
 
+def tree_text(title: str = "Tree", *, messages: int = 3) -> str:
+    """A format 2 export: a question, then `messages - 1` versions of its answer, the last
+    shown."""
+    records = [
+        Message(i, 7, "user" if i == 1 else "assistant", f"text {i}\n", "", "complete", None,
+                MADE, MADE, None, None, parent_id=None if i == 1 else 1)
+        for i in range(1, messages + 1)
+    ]  # fmt: skip
+    chat = Chat(7, title, "normal", "phi4-mini", "", ChatSettings(), False, MADE, MADE, None,
+                ContextUsage(), 2, active_leaf_id=messages)  # fmt: skip
+    return chat_to_markdown(chat, records, exported_at=MADE, all_branches=True)
+
+
+HOSTILE_TREES: dict[str, tuple[tuple[str, str], str]] = {
+    "a parent that does not exist": (
+        ('"n": 3, "parent": 1,', '"n": 3, "parent": 9,'),
+        "message 3 follows message 9, which is not in the file",
+    ),
+    "a parent 10^30": (('"n": 3, "parent": 1,', f'"n": 3, "parent": {TOO_BIG},'), "too large"),
+    "a cycle": (
+        ('{"n": 1, "role"', '{"n": 1, "parent": 3, "role"'),
+        "messages 1 and 3 follow each other in a circle",
+    ),
+    "a parent after its child": (
+        ('"n": 2, "parent": 1,', '"n": 2, "parent": 3,'),
+        "message 2 follows message 3, which comes after it",
+    ),
+    "an active leaf that is not a message": (
+        ("\nactive_leaf: 3\n", "\nactive_leaf: 0\n"),
+        "the active message, 0, is not in the file",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_TREES))
+def test_a_damaged_tree_is_one_sentence_and_imports_nothing(tmp_path: Path, case: str) -> None:
+    (old, new), why = HOSTILE_TREES[case]
+    good = tmp_path / "good.md"
+    good.write_text(tree_text("Good"))
+    text = tree_text("Hostile")
+    assert old in text
+    bad = tmp_path / "hostile.md"
+    bad.write_text(text.replace(old, new, 1))
+    line = assert_refused(phidesk(tmp_path / "data", "import", str(good), str(bad)), "hostile.md")
+    assert "is damaged" in line and why in line
+    assert chats_in(tmp_path / "data") == 0
+
+
+def test_a_big_tree_imports_under_the_memory_cap(tmp_path: Path) -> None:
+    big = tmp_path / "big.md"
+    big.write_text(tree_text("Big", messages=20_000))
+    done = phidesk(tmp_path / "data", "import", str(big))
+    assert done.returncode == 0, done.stderr[-2000:]
+    with Database.open(Paths.resolve(tmp_path / "data").ensure().database) as db:
+        (chat,) = db.list_chats()
+        assert chat.message_count == 2
+        assert len(db.all_messages(chat.id)) == 20_000
+        assert len(db.versions(chat.id)) == 19_999
+
+
 def test_an_encrypted_zip_entry_is_not_supported(tmp_path: Path) -> None:
     data = export_text().encode()
     locked = tmp_path / "locked.zip"
