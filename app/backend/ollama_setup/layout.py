@@ -165,6 +165,7 @@ class ManagedOllama:
         what was removed."""
         removed: list[Path] = []
         targets = [self.pointer, self.versions, self.downloads, self.state_file]
+        targets.append(self.root / "ollama-serve.log")  # the trial run's log, when no log folder
         if models:
             targets.append(self.models)
         for target in targets:
