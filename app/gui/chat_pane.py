@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QTimer, Signal, Slot
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -26,11 +25,11 @@ from app.errors import PhiDeskError
 from app.gui.chat_settings import ChatSettingsDialog, open_chat_settings
 from app.gui.composer import Composer
 from app.gui.context_banner import ContextBanner, show_context
-from app.gui.dialogs import AnswerInfoDialog
+from app.gui.message_actions import UNDO_DELETE, MessageActions
 from app.gui.models_picker import ModelPicker
 from app.gui.tasks import Tasks
 from app.gui.transcript import TranscriptView
-from app.gui.turn_view import TurnPresenter, transcript_item
+from app.gui.turn_view import TurnPresenter, transcript_items
 from app.store import Chat
 from app.workspace import (
     Level,
@@ -38,6 +37,7 @@ from app.workspace import (
     Scope,
     TurnEnded,
     TurnFinished,
+    TurnKind,
     TurnRefusedEvent,
     TurnStarted,
     TurnState,
@@ -90,6 +90,7 @@ class ChatPane(QWidget):
 
         self.view = TranscriptView()
         self.presenter = TurnPresenter(self.view, workspace, self)
+        self.message_actions = MessageActions(self)
         self.banner = ContextBanner()
         self.edit_note = QLabel()
         self.edit_note.setObjectName("EditNote")
@@ -156,6 +157,7 @@ class ChatPane(QWidget):
         try:
             chat = await self.workspace.chat(chat_id)
             messages = await self.workspace.latest_messages(chat_id, limit=HISTORY_SHOWN)
+            versions = await self.workspace.versions(chat_id)
         except PhiDeskError as exc:
             if opening == self._opening:
                 self._tell(str(exc))
@@ -166,7 +168,8 @@ class ChatPane(QWidget):
         self.picker.select(chat.model)
         turn = self.live.get(chat_id)
         live_id = turn.answer_id if turn is not None else None
-        self.view.set_messages([transcript_item(m) for m in messages if m.id != live_id])
+        self.presenter.versions = versions
+        self.view.set_messages(transcript_items(messages, versions, leave_out=live_id))
         if turn is not None:
             self.presenter.attach(turn)
         self.composer.set_streaming(turn is not None)
@@ -235,20 +238,27 @@ class ChatPane(QWidget):
             self._give_back(chat_id, text)
             self.composer.set_streaming(chat_id in self.live)
             return
-        self._follow(turn)
+        self.follow(turn)
 
+    @Slot()
     def regenerate(self) -> None:
+        """The window's Regenerate: a new version of the last answer shown."""
+        self.regenerate_answer(None)
+
+    def regenerate_answer(self, answer_id: int | None) -> None:
+        """A new version of the answer `answer_id` (None: the last one shown), streamed in
+        its place; the old one stays a click away."""
         chat_id = self.current_chat
         if chat_id is None or chat_id in self.live:
             return
         try:
-            turn = self.workspace.regenerate(chat_id)
+            turn = self.workspace.regenerate(chat_id, answer_id)
         except PhiDeskError as exc:
             self._tell(str(exc))
             return
-        self._follow(turn)
+        self.follow(turn)
 
-    def _follow(self, turn: RunningTurn) -> None:
+    def follow(self, turn: RunningTurn) -> None:
         turn.listen(self._turn_event)
         if turn.chat_id == self.current_chat:
             self.presenter.attach(turn)
@@ -299,11 +309,37 @@ class ChatPane(QWidget):
             self._tasks.start(self._reload(turn), name="reload history")
 
     async def _reload(self, turn: RunningTurn) -> None:
+        """A regenerate, edit or continue began: show the branch it is on (rebuilding only
+        what changed), then its answer streaming."""
         messages = await self.workspace.latest_messages(turn.chat_id, limit=HISTORY_SHOWN)
+        versions = await self.workspace.versions(turn.chat_id)
         if turn.chat_id != self.current_chat or self.presenter.turn is not turn:
             return
-        self.view.set_messages([transcript_item(m) for m in messages if m.id != turn.answer_id])
+        live = None if turn.kind is TurnKind.CONTINUE else turn.answer_id
+        self.presenter.versions = versions
+        self.view.sync_messages(transcript_items(messages, versions, leave_out=live))
         self.presenter.show_live()
+
+    async def refresh(self, focus: int | None = None) -> None:
+        """Show the chat's branch as it is now (after a version switch, a delete, an undo):
+        only what changed is rebuilt. `focus`: the message that keeps the keyboard focus."""
+        chat_id = self.current_chat
+        if chat_id is None or chat_id in self.live:
+            return
+        try:
+            messages = await self.workspace.latest_messages(chat_id, limit=HISTORY_SHOWN)
+            versions = await self.workspace.versions(chat_id)
+        except PhiDeskError as exc:
+            self._tell(str(exc))
+            return
+        if chat_id != self.current_chat or chat_id in self.live:
+            return
+        self.presenter.versions = versions
+        self.view.sync_messages(
+            transcript_items(messages, versions), focus=None if focus is None else str(focus)
+        )
+        self._context_timer.start()
+        self.chatsChanged.emit()
 
     @Slot(float)
     def _stalled(self, seconds: float) -> None:
@@ -335,42 +371,13 @@ class ChatPane(QWidget):
             ident = int(message_id)
         except ValueError:
             return
-        self._tasks.start(self._act(action, ident), name=f"message {action}")
+        self._tasks.start(self.message_actions.act(action, ident), name=f"message {action}")
 
-    async def _act(self, action: str, message_id: int) -> None:
-        try:
-            message = await self.workspace.message(message_id)
-        except PhiDeskError:
-            return
-        if action == "copy-markdown":
-            QGuiApplication.clipboard().setText(message.content)
-            self._tell("Copied the message as Markdown.")
-        elif action == "edit" and message.role == "user":
-            self.editing = message.id
-            self.composer.set_draft(message.content)
-            self.edit_note.setText(
-                "Editing a message: sending replaces it and every later message (Esc cancels)."
-            )
-            self.edit_note.show()
-            self.composer.edit.setFocus()
-        elif action == "regenerate":
-            self.regenerate()
-        elif action == "info":
-            AnswerInfoDialog(message, self).open()
-        elif action == "delete":
-            await self.delete_message(message.id)
-
-    async def delete_message(self, message_id: int) -> None:
-        if self.current_chat is None or self.current_chat in self.live:
-            return
-        try:
-            await self.workspace.delete_message(message_id)
-        except PhiDeskError as exc:
-            self._tell(str(exc))
-            return
-        self.view.remove_message(str(message_id))
-        self._context_timer.start()
-        self.chatsChanged.emit()
+    @Slot(str, str)
+    def notice_action(self, key: str, argument: str) -> None:
+        """A button on a notice in the window's message area (Undo of a message delete)."""
+        if key == UNDO_DELETE:
+            self._tasks.start(self.message_actions.undo_delete(argument), name="undo delete")
 
     # --- settings and the context window --------------------------------------------------
 

@@ -288,6 +288,7 @@ class MainWindow(QMainWindow):
         self.sidebar.searchChanged.connect(self.search)
         self.pane.chatsChanged.connect(self._chats_dirty)
         self.pane.chatCreated.connect(self._chat_created)
+        self.notice_area.actionTriggered.connect(self.pane.notice_action)
         self.monitor.changed.connect(self._show_connection)
         self.onboarding.retryRequested.connect(self.monitor.check_now)
         self.onboarding.startManagedRequested.connect(self.monitor.start_managed)
@@ -381,8 +382,16 @@ class MainWindow(QMainWindow):
             self.sidebar.select(chat_id)
 
     @Slot(int, int)
-    def _open_hit(self, chat_id: int, _message_id: int) -> None:
-        self.pane.open_chat(chat_id)
+    def _open_hit(self, chat_id: int, message_id: int) -> None:
+        """Open the chat on the branch that holds the hit (switched only when needed)."""
+
+        async def open_branch() -> None:
+            try:
+                await self.workspace.show_message(message_id)
+            finally:
+                self.pane.open_chat(chat_id)
+
+        self._run(open_branch(), "open search hit")
 
     @Slot(int)
     def _chat_created(self, chat_id: int) -> None:

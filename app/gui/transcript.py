@@ -17,8 +17,14 @@ dark (default: follow the system).
 
 Signals: `copy_requested(text)` (code block or equation; already put on the clipboard),
 `link_clicked(url)` (opened in the system browser unless `open_links_externally` is False),
-`message_action(action, message_id)` for "copy-markdown", "edit", "regenerate" and "info",
-`page_ready()`.
+`message_action(action, message_id)` for "copy-markdown", "edit", "regenerate", "info",
+"delete", "continue", "previous-version" and "next-version" (buttons, or Alt+Left/Alt+Right on
+a focused message), `page_ready()`.
+
+Versions: `meta["version"]` and `meta["versions"]` (1-based, as strings) give a message its
+`‹ n/m ›` switcher; `meta["can_continue"]` offers Continue on a cut-off answer.
+`sync_messages()` shows a new list but rebuilds only from the first message that differs, so
+what is above stays in place (no flicker, no scroll jump); `announce()` tells screen readers.
 
 Security: the page is served from the `phidesk:` scheme by `TranscriptSchemeHandler` (only
 its own files, KaTeX's dist and the Pygments styles), with a Content-Security-Policy that allows
@@ -100,7 +106,8 @@ if QCoreApplication.instance() is None:
 
 
 class TranscriptMessage(NamedTuple):
-    """One message as the view shows it. `meta["caption"]` is shown beside the role."""
+    """One message as the view shows it. `meta["caption"]` is shown beside the role; see the
+    module docstring for the other keys."""
 
     id: str
     role: str  # "user", "assistant" or "system"
@@ -286,6 +293,8 @@ class TranscriptView(QWebEngineView):
 
         self._loaded = False
         self._queue: list[str] = []
+        self._shown: list[dict[str, object]] = []  # what the page holds (or will), in order
+        self._unsent = 0  # how many of the oldest in _shown are still to be prepended
         self._theme = "system"
         self._generation = 0
 
@@ -344,8 +353,33 @@ class TranscriptView(QWebEngineView):
         self._generation += 1
         self._reset_stream()
         first = max(0, len(items) - FIRST_BATCH)
+        self._shown = items
+        self._unsent = first
         self._call("setMessages", items[first:])
         self._prepend_later(items[:first], self._generation)
+
+    def sync_messages(
+        self,
+        messages: Iterable[TranscriptMessage | Sequence[object]],
+        *,
+        focus: str | None = None,
+    ) -> None:
+        """Show `messages` like `set_messages`, but keep every message above the first one that
+        differs as it is (and where it is on screen); only the rest is rebuilt. `focus`: the
+        message that takes the keyboard focus if a replaced message held it."""
+        messages = list(messages)
+        items = [_message_json(m) for m in messages]
+        same = 0
+        for old, new in zip(self._shown, items, strict=False):
+            if old != new:
+                break
+            same += 1
+        if same < self._unsent or self._stream_id is not None:
+            self.set_messages(messages)
+            return
+        keep = str(self._shown[same - 1]["id"]) if same else None
+        self._shown = items
+        self._call("replaceAfter", keep, items[same:], focus)
 
     def _prepend_later(self, older: list[dict[str, object]], generation: int) -> None:
         if not older or generation != self._generation:
@@ -356,16 +390,29 @@ class TranscriptView(QWebEngineView):
         def send() -> None:
             if generation == self._generation:
                 self._call("prependMessages", batch)
+                self._unsent = len(rest)
                 self._prepend_later(rest, generation)
 
         QTimer.singleShot(0, self, send)
 
     def append_message(self, message: TranscriptMessage | Sequence[object]) -> None:
         """Add a message at the end (or replace the one with the same id)."""
-        self._call("appendMessage", _message_json(message))
+        item = _message_json(message)
+        for index, shown in enumerate(self._shown):
+            if shown["id"] == item["id"]:
+                self._shown[index] = item
+                break
+        else:
+            self._shown.append(item)
+        self._call("appendMessage", item)
 
     def remove_message(self, message_id: str) -> None:
+        self._shown = [m for m in self._shown if m["id"] != message_id]
         self._call("removeMessage", message_id)
+
+    def announce(self, text: str) -> None:
+        """Have screen readers say `text` (a polite live region on the page)."""
+        self._call("announce", text)
 
     def mark_out_of_context(self, message_ids: Iterable[str]) -> None:
         """Flag exactly these messages as "not in context" (the model no longer sees them)."""

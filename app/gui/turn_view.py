@@ -19,6 +19,7 @@ from app.gui.tasks import Tasks
 from app.gui.transcript import TranscriptMessage, TranscriptView
 from app.render import StreamRenderer, render_markdown
 from app.store import Message
+from app.store.records import Versions
 from app.workspace import (
     RunningTurn,
     TurnEnded,
@@ -68,12 +69,32 @@ def notice_html(message: Message) -> str:
     return f'<p class="notice">{html.escape(text)}</p>' if text else ""
 
 
-def transcript_item(message: Message) -> TranscriptMessage:
+def can_continue(message: Message) -> bool:
+    """A cut-off answer with some text: the model may go on with it."""
+    return (
+        message.role == "assistant"
+        and message.status in ("stopped", "interrupted")
+        and bool(message.content)
+    )
+
+
+def transcript_item(message: Message, versions: Versions | None = None) -> TranscriptMessage:
+    """How a stored message looks; `versions` (when it has siblings) gives its `‹ n/m ›`."""
     body = render_markdown(message.content) + notice_html(message)
     thinking = render_markdown(message.thinking) if message.thinking.strip() else None
-    return TranscriptMessage(
-        str(message.id), message.role, body, thinking, {"caption": caption_of(message)}
-    )
+    meta = {"caption": caption_of(message), "status": message.status}
+    if versions is not None and versions.count > 1:
+        meta["version"] = str(versions.index + 1)
+        meta["versions"] = str(versions.count)
+    if can_continue(message):
+        meta["can_continue"] = "1"
+    return TranscriptMessage(str(message.id), message.role, body, thinking, meta)
+
+
+def transcript_items(
+    messages: list[Message], versions: dict[int, Versions], *, leave_out: int | None = None
+) -> list[TranscriptMessage]:
+    return [transcript_item(m, versions.get(m.id)) for m in messages if m.id != leave_out]
 
 
 def user_item(message_id: int, text: str) -> TranscriptMessage:
@@ -84,9 +105,11 @@ def user_item(message_id: int, text: str) -> TranscriptMessage:
 class TurnPresenter(QObject):
     """Binds one running turn to one transcript view.
 
-    `reload_first` (for regenerate and edit) means the view's history changed under the turn:
-    the owner reloads it (`historyNeeded`), then calls `show_live()`; until then deltas only
-    accumulate in the turn."""
+    For a regenerate, an edit or a continue the view's history changes under the turn: the
+    owner reloads it (`historyNeeded`), then calls `show_live()`; until then deltas only
+    accumulate in the turn. The owner keeps `versions` (of the chat shown) current, so that a
+    finished answer shows its `‹ n/m ›`, and sets `prefixes[answer_id]` to the text a continued
+    answer already had."""
 
     started = Signal(object)
     """TurnStarted, after the user's message and the empty answer are on screen."""
@@ -107,6 +130,8 @@ class TurnPresenter(QObject):
         self.renderer: StreamRenderer | None = None
         self.thinking_renderer: StreamRenderer | None = None
         self._unsubscribe: list[object] = []
+        self.versions: dict[int, Versions] = {}
+        self.prefixes: dict[int, str] = {}
         self._waiting_for_history = False
         self._thinking_timer = QTimer(self)
         self._thinking_timer.setSingleShot(True)
@@ -138,6 +163,14 @@ class TurnPresenter(QObject):
         self._waiting_for_history = False
         self._thinking_timer.stop()
 
+    def _text(self, turn: RunningTurn) -> str:
+        """All of the answer so far (for a continue: what it had, then what arrived)."""
+        prefix = self.prefixes.get(turn.answer_id or 0, "")
+        return prefix + "".join(turn.content)
+
+    def _item(self, message: Message) -> TranscriptMessage:
+        return transcript_item(message, self.versions.get(message.id))
+
     @property
     def live_id(self) -> int | None:
         return self.turn.answer_id if self.turn is not None else None
@@ -152,7 +185,7 @@ class TurnPresenter(QObject):
             TranscriptMessage(str(turn.answer_id), "assistant", "", None, {"caption": "streaming"})
         )
         self.renderer = StreamRenderer()
-        self.renderer.push("".join(turn.content))
+        self.renderer.push(self._text(turn))
         self.view.begin_stream(str(turn.answer_id), self.renderer)
         # Reasoning can run to tens of thousands of tokens: render it incrementally too.
         self.thinking_renderer = StreamRenderer()
@@ -198,15 +231,16 @@ class TurnPresenter(QObject):
         if self.renderer is not None:
             self.view.end_stream(self.renderer.finish())
             self.renderer = None
-            self.view.append_message(transcript_item(event.message))
+            self.view.append_message(self._item(event.message))
 
     def _ended(self, turn: RunningTurn) -> None:
         if self.renderer is not None and turn.answer_id is not None:
             # Stopped or failed before TurnFinished: show what was kept, then how it ended.
-            self.view.end_stream(render_markdown("".join(turn.content)))
+            self.view.end_stream(render_markdown(self._text(turn)))
             self.renderer = None
             self._tasks.start(self._show_final(turn.answer_id), name="show stopped answer")
         self._thinking_timer.stop()
+        self.prefixes.pop(turn.answer_id or 0, None)
         self._release()
         self.ended.emit(turn)
 
@@ -215,7 +249,7 @@ class TurnPresenter(QObject):
             final = await self.workspace.message(answer_id)
         except PhiDeskError:
             return
-        self.view.append_message(transcript_item(final))
+        self.view.append_message(self._item(final))
 
     async def aclose(self) -> None:
         await self._tasks.cancel_and_wait()

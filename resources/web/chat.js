@@ -105,10 +105,36 @@
     return b;
   }
 
+  // `‹ n/m ›`: the versions of a message (a regenerated answer, an edited question).
+  function versionSwitcher(meta) {
+    const index = Number(meta.version);
+    const count = Number(meta.versions);
+    const group = document.createElement("span");
+    group.className = "versions";
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", "Versions");
+    const previous = actionButton("previous-version", "‹", "Previous version (Alt+Left)");
+    previous.setAttribute("aria-label", "Previous version");
+    previous.disabled = index <= 1;
+    const label = document.createElement("span");
+    label.className = "count";
+    label.textContent = `${index}/${count}`;
+    label.setAttribute("aria-label", `Version ${index} of ${count}`);
+    label.setAttribute("role", "status");
+    const next = actionButton("next-version", "›", "Next version (Alt+Right)");
+    next.setAttribute("aria-label", "Next version");
+    next.disabled = index >= count;
+    group.append(previous, label, next);
+    return group;
+  }
+
   function buildMessage(m) {
+    const meta = m.meta || {};
     const article = document.createElement("article");
     article.className = `message ${m.role}`;
     article.dataset.id = m.id;
+    article.tabIndex = 0; // focusable: Alt+Left / Alt+Right switch its versions
+    article.setAttribute("aria-label", m.role === "user" ? "Your message" : "Answer");
     if (outOfContext.has(m.id)) article.classList.add("out-of-context");
     const header = document.createElement("header");
     const role = document.createElement("span");
@@ -117,8 +143,13 @@
     header.appendChild(role);
     const caption = document.createElement("span");
     caption.className = "caption";
-    caption.textContent = (m.meta && m.meta.caption) || "";
+    caption.textContent = meta.caption || "";
     header.appendChild(caption);
+    if (Number(meta.versions) > 1) {
+      article.dataset.version = meta.version;
+      article.dataset.versions = meta.versions;
+      header.appendChild(versionSwitcher(meta));
+    }
     const tools = document.createElement("span");
     tools.className = "tools";
     tools.appendChild(actionButton("copy-markdown", "Copy", "Copy as Markdown"));
@@ -128,6 +159,11 @@
     }
     if (m.role === "assistant") {
       tools.appendChild(actionButton("info", "Info", "Model, timings and tokens"));
+    }
+    if (meta.can_continue) {
+      article.classList.add("can-continue");
+      const more = actionButton("continue", "Continue", "Let the model go on with this answer");
+      tools.appendChild(more);
     }
     tools.appendChild(actionButton("delete", "Delete", "Delete this message"));
     header.appendChild(tools);
@@ -147,7 +183,7 @@
     article.appendChild(body);
     setHtml(body, m.html || "");
     if (m.thinking !== null && m.thinking !== undefined) {
-      showThinking(article, m.thinking, false, (m.meta && Number(m.meta.thinking_seconds)) || 0);
+      showThinking(article, m.thinking, false, Number(meta.thinking_seconds) || 0);
     }
     return article;
   }
@@ -238,6 +274,40 @@
       if (old) old.replaceWith(article);
       else transcript.appendChild(article);
       if (follow) toBottom();
+    },
+    // Keep every message up to `keepId` (null: none) as it is; rebuild the rest from
+    // `messages`. The scroll position is left alone, so what is above does not move.
+    replaceAfter(keepId, messages, focusId) {
+      const kept = keepId === null ? null : byId(keepId);
+      const active = document.activeElement;
+      const focusedArticle = active && active.closest ? active.closest("article.message") : null;
+      const focusedAction = active && active.dataset ? active.dataset.action : undefined;
+      let node = kept ? kept.nextElementSibling : transcript.firstElementChild;
+      let hadFocus = false;
+      while (node) {
+        const next = node.nextElementSibling;
+        if (node === focusedArticle) hadFocus = true;
+        timers.delete(node.dataset.id);
+        node.remove();
+        node = next;
+      }
+      const fragment = document.createDocumentFragment();
+      for (const m of messages) fragment.appendChild(buildMessage(m));
+      transcript.appendChild(fragment);
+      const target = hadFocus && focusId ? byId(focusId) : null;
+      if (target) {
+        // Keep the focus where it was: on the same button of the version now shown, if any.
+        const selector = `button[data-action="${focusedAction}"]:not(:disabled)`;
+        const again = focusedAction ? target.querySelector(selector) : null;
+        (again || target).focus({ preventScroll: true });
+      }
+      return transcript.children.length;
+    },
+    announce(text) {
+      const el = document.getElementById("announce");
+      el.textContent = "";
+      // A new text node, set a moment later, is what screen readers notice.
+      setTimeout(() => (el.textContent = text), 30);
     },
     removeMessage(id) {
       const article = byId(id);
@@ -340,6 +410,20 @@
     }
   }
 
+  function onKeyDown(event) {
+    if (!event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
+    const target = event.target;
+    const article = target instanceof Element ? target.closest("article.message") : null;
+    event.preventDefault(); // never a history navigation
+    if (!article || !article.dataset.versions) return;
+    const index = Number(article.dataset.version);
+    const count = Number(article.dataset.versions);
+    const left = event.key === "ArrowLeft";
+    if ((left && index <= 1) || (!left && index >= count)) return;
+    send("messageAction", left ? "previous-version" : "next-version", article.dataset.id);
+  }
+
   function onDoubleClick(event) {
     const target = event.target;
     if (!(target instanceof Element)) return;
@@ -357,6 +441,7 @@
     transcript = document.getElementById("transcript");
     document.addEventListener("click", onClick);
     document.addEventListener("dblclick", onDoubleClick);
+    document.addEventListener("keydown", onKeyDown);
     setInterval(tick, 100);
     if (typeof QWebChannel === "function" && typeof qt === "object") {
       new QWebChannel(qt.webChannelTransport, (channel) => {
