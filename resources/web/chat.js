@@ -145,11 +145,6 @@
     caption.className = "caption";
     caption.textContent = meta.caption || "";
     header.appendChild(caption);
-    if (Number(meta.versions) > 1) {
-      article.dataset.version = meta.version;
-      article.dataset.versions = meta.versions;
-      header.appendChild(versionSwitcher(meta));
-    }
     const tools = document.createElement("span");
     tools.className = "tools";
     tools.appendChild(actionButton("copy-markdown", "Copy", "Copy as Markdown"));
@@ -167,6 +162,13 @@
     }
     tools.appendChild(actionButton("delete", "Delete", "Delete this message"));
     header.appendChild(tools);
+    // Last in the header, so every message's `‹ n/m ›` lines up at the right edge; the
+    // actions appear to its left on hover or focus.
+    if (Number(meta.versions) > 1) {
+      article.dataset.version = meta.version;
+      article.dataset.versions = meta.versions;
+      header.appendChild(versionSwitcher(meta));
+    }
     article.appendChild(header);
     const thinking = document.createElement("details");
     thinking.className = "thinking";

@@ -7,7 +7,9 @@
 
 Scenes: `midstream` (reasoning then an answer with math, code and a table, caught while it
 streams), `context` (a small num_ctx, older messages marked "not in context", the warning
-banner), `info` (an answer's info dialog), `onboarding` (no Ollama reachable).
+banner), `info` (an answer's info dialog), `onboarding` (no Ollama reachable), `notice` (a
+message too long for the window), `versions` (an answer regenerated twice, showing `‹ 2/3 ›`
+beside its actions, and an edited question showing `‹ 2/2 ›`).
 """
 
 from __future__ import annotations
@@ -145,14 +147,57 @@ async def scene(name: str, window: MainWindow, double: OllamaDouble | None, shot
         await asyncio.sleep(0.5)
         save(window, shot)
         return
+    if name == "versions":
+        await versions_scene(window, double, shot)
+        return
     raise SystemExit(f"unknown scene {name}")
+
+
+async def versions_scene(window: MainWindow, double: OllamaDouble, shot: str) -> None:
+    window.pane.picker.select("phi4:latest")
+
+    async def turn(start: Callable[[], None], reply: str) -> None:
+        double.script_reply(reply)
+        start()
+        await asyncio.sleep(0.1)
+        await until(lambda: not window.pane.live)
+
+    await turn(lambda: send(window, "What's an eigenvalue"), "A number.")
+    chat_id = window.pane.current_chat
+    assert chat_id is not None
+    window.pane.editing = window.workspace.db.messages(chat_id)[0].id  # as Edit does
+    await turn(
+        lambda: send(window, "What is an eigenvalue of a matrix?"),
+        "A scalar $\\lambda$ with $Av = \\lambda v$ for some vector $v \\neq 0$.",
+    )
+    await turn(
+        lambda: send(window, "Give an example."),
+        "Take $A = \\begin{pmatrix} 2 & 0 \\\\ 0 & 3 \\end{pmatrix}$: its eigenvalues are 2 and 3.",
+    )
+    await turn(
+        window.pane.regenerate, "For a diagonal matrix the eigenvalues are its diagonal entries."
+    )
+    await turn(
+        window.pane.regenerate,
+        "The identity matrix: every vector is an eigenvector, with eigenvalue 1.",
+    )
+    answer = window.workspace.db.messages(chat_id)[-1]
+    versions = (await window.workspace.versions(chat_id))[answer.id]
+    await window.workspace.show_version(versions.ids[1])
+    await window.pane.refresh()
+    await asyncio.sleep(0.6)
+    window.pane.view.page().runJavaScript(
+        f"document.querySelector('article[data-id=\"{versions.ids[1]}\"]').focus()", 0
+    )
+    await asyncio.sleep(0.4)
+    save(window, shot)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--scene",
-        choices=("midstream", "context", "info", "onboarding", "notice"),
+        choices=("midstream", "context", "info", "onboarding", "notice", "versions"),
         default="midstream",
     )
     parser.add_argument("--theme", choices=("light", "dark"), default="light")
