@@ -119,7 +119,7 @@ async def _prepare_chat(workspace: Workspace, args: argparse.Namespace) -> Chat:
     # The model's chat defaults (as the window and the quick prompt use them), then the flags.
     return await workspace.new_chat(
         model,
-        system_prompt=args.system or "",
+        system_prompt=args.system,
         settings=_with_arguments(workspace.defaults_for(model), args),
     )
 

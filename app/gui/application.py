@@ -196,7 +196,7 @@ async def _main(
     monitor = ConnectionMonitor(workspace.connection, managed)
     window = MainWindow(ctx, workspace, monitor, hosts)
     access = QuickAccess(window, workspace)
-    window.add_quick_access(access.quick.show_prompt, access.open_settings)
+    window.add_quick_access(access.quick.show_prompt, access.open_settings, access.settings_panel)
     instance: InstanceServer | None = None
     if not run_self_test:
         instance = InstanceServer(instance_name(ctx.paths))

@@ -1,4 +1,5 @@
-"""Where the user types: Enter sends, Shift+Enter breaks the line, Esc stops; the context meter."""
+"""Where the user types: Enter sends, Shift+Enter breaks the line (or, by preference, Ctrl+Enter
+sends and Enter breaks the line), Esc stops; the context meter."""
 
 from __future__ import annotations
 
@@ -24,13 +25,19 @@ class ComposerEdit(QPlainTextEdit):
     submitted = Signal()
     stopRequested = Signal()
 
+    send_with = "enter"
+    """"enter" or "ctrl+enter" (the preference `send_with`)."""
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
-                self.insertPlainText("\n")
-            else:
+            modifiers = event.modifiers()
+            ctrl = bool(modifiers & Qt.KeyboardModifier.ControlModifier)
+            shift = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
+            if ctrl or (self.send_with == "enter" and not shift):
                 self.submitted.emit()
+            else:
+                self.insertPlainText("\n")
             return
         if key == Qt.Key.Key_Escape:
             self.stopRequested.emit()
@@ -126,15 +133,15 @@ class Composer(QWidget):
         super().__init__(parent)
         self.edit = ComposerEdit()
         self.edit.setObjectName("ComposerEdit")
-        self.edit.setPlaceholderText("Message Phi-4…  (Enter sends, Shift+Enter for a new line)")
         self.edit.setAccessibleName("Message")
         self.edit.setTabChangesFocus(True)
         self.send_button = QPushButton("Send")
         self.send_button.setObjectName("SendButton")
         self.send_button.setAccessibleName("Send message")
-        self.send_button.setToolTip("Send (Enter)")
         self.meter = ContextMeter()
         self.streaming = False
+        self._send_key = "Enter"
+        self.set_send_with("enter")
 
         row = QHBoxLayout()
         row.addWidget(self.edit, 1)
@@ -148,6 +155,18 @@ class Composer(QWidget):
         self.edit.stopRequested.connect(self.stopRequested)
         self.send_button.clicked.connect(self._clicked)
         self.edit.textChanged.connect(self.draftChanged)
+
+    def set_send_with(self, mode: str) -> None:
+        """Which key sends: "enter" (Shift+Enter breaks the line) or "ctrl+enter"."""
+        self.edit.send_with = mode
+        if mode == "ctrl+enter":
+            self._send_key = "Ctrl+Enter"
+            hint = "Ctrl+Enter sends, Enter for a new line"
+        else:
+            self._send_key = "Enter"
+            hint = "Enter sends, Shift+Enter for a new line"
+        self.edit.setPlaceholderText(f"Message Phi-4…  ({hint})")
+        self.send_button.setToolTip("Stop (Esc)" if self.streaming else f"Send ({self._send_key})")
 
     def draft(self) -> str:
         return self.edit.toPlainText()
@@ -175,4 +194,4 @@ class Composer(QWidget):
         self.streaming = streaming
         self.send_button.setText("Stop" if streaming else "Send")
         self.send_button.setAccessibleName("Stop answer" if streaming else "Send message")
-        self.send_button.setToolTip("Stop (Esc)" if streaming else "Send (Enter)")
+        self.send_button.setToolTip("Stop (Esc)" if streaming else f"Send ({self._send_key})")

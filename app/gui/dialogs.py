@@ -17,7 +17,7 @@ from app.backend.hosts import token_would_travel_in_clear
 from app.store import Message
 
 SHORTCUTS: tuple[tuple[str, str], ...] = (
-    ("Enter", "Send the message"),
+    ("Enter", "Send the message (Ctrl+Enter when chosen in Preferences)"),
     ("Shift+Enter", "New line in the message"),
     ("Esc", "Stop the answer"),
     ("Ctrl+N", "New chat"),
@@ -25,7 +25,10 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+R", "Regenerate the last answer"),
     ("Ctrl+Shift+E", "Export the chat as Markdown"),
     ("Ctrl+Shift+C", "Copy the chat as Markdown"),
-    ("Ctrl+,", "Chat settings"),
+    ("Ctrl+Shift+,", "Chat settings"),
+    ("Ctrl+,", "Preferences"),
+    ("Ctrl+= / Ctrl+- / Ctrl+0", "Larger, smaller, actual text size"),
+    ("Alt+Left / Alt+Right", "Previous or next version of the focused message"),
     ("Ctrl+M", "Model manager"),
     ("Ctrl+L", "Focus the message box"),
     ("F1", "This list"),

@@ -33,6 +33,7 @@ from app.errors import PhiDeskError
 from app.gui.chat_pane import ChatPane
 from app.gui.connection import ConnectionMonitor, ConnectionState
 from app.gui.dialogs import RemoteHostDialog, ShortcutsDialog
+from app.gui.models_picker import model_label
 from app.gui.notice_area import NoticeArea
 from app.gui.onboarding import OnboardingPage
 from app.gui.sidebar import ChatSidebar
@@ -48,6 +49,7 @@ from app.workspace import (
     Workspace,
 )
 from app.workspace.changes import Change
+from app.workspace.settings import ZOOM_RANGE
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +137,7 @@ class MainWindow(QMainWindow):
         self.refresh_chats()
         theme = workspace.prefs.theme
         self.set_theme(theme if theme in THEMES else "system")
+        self.apply_reading_prefs()
         self._restore()
 
     @property
@@ -163,11 +166,14 @@ class MainWindow(QMainWindow):
                 and current not in self.pane.live
             ):
                 self.pane.open_chat(current)
-        elif isinstance(change, SettingsChanged) and "theme" in change.sections:
-            theme = self.workspace.prefs.theme
-            checked = self.theme_actions.checkedAction()
-            if checked is None or checked.data() != theme:
-                self.set_theme(theme)
+        elif isinstance(change, SettingsChanged):
+            if "theme" in change.sections:
+                theme = self.workspace.prefs.theme
+                checked = self.theme_actions.checkedAction()
+                if checked is None or checked.data() != theme:
+                    self.set_theme(theme)
+            if change.sections & {"text_zoom", "send_with"}:
+                self.apply_reading_prefs()
 
     def _chats_dirty(self) -> None:
         if not self._refresh_pending:
@@ -193,7 +199,10 @@ class MainWindow(QMainWindow):
         action = QAction(text, self)
         if isinstance(keys, QKeySequence.StandardKey):
             bindings = QKeySequence.keyBindings(keys)
-            fallback = {QKeySequence.StandardKey.Quit: "Ctrl+Q"}.get(keys)
+            fallback = {
+                QKeySequence.StandardKey.Quit: "Ctrl+Q",
+                QKeySequence.StandardKey.Preferences: "Ctrl+,",
+            }.get(keys)
             if not bindings and fallback:
                 bindings = [QKeySequence(fallback)]
             action.setShortcuts(bindings)
@@ -223,6 +232,11 @@ class MainWindow(QMainWindow):
         self.remote_action.triggered.connect(self.add_remote_host)
         self._fill_hosts_menu()
         file_menu.addSeparator()
+        self.preferences_action = self._action(
+            "&Preferences…", QKeySequence.StandardKey.Preferences, self.open_preferences
+        )
+        file_menu.addAction(self.preferences_action)
+        file_menu.addSeparator()
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
         file_menu.addAction(self.quit_action)
 
@@ -231,7 +245,9 @@ class MainWindow(QMainWindow):
         self.focus_action = self._action("&Message box", "Ctrl+L", self.focus_composer)
         self.regenerate_action = self._action("&Regenerate answer", "Ctrl+R", self.pane.regenerate)
         self.stop_action = self._action("S&top answer", None, self.pane.stop)
-        self.settings_action = self._action("Chat se&ttings…", "Ctrl+,", self.pane.edit_settings)
+        self.settings_action = self._action(
+            "Chat se&ttings…", "Ctrl+Shift+,", self.pane.edit_settings
+        )
         self.copy_chat_action = self._action(
             "&Copy chat as Markdown", "Ctrl+Shift+C", self.copy_chat
         )
@@ -265,6 +281,13 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, c=choice: self.set_theme(c))
             self.theme_actions.addAction(action)
             view_menu.addAction(action)
+        view_menu.addSeparator()
+        self.zoom_in_action = self._action("&Larger text", "Ctrl+=", lambda: self.zoom_text(10))
+        self.zoom_in_action.setShortcuts([QKeySequence("Ctrl+="), QKeySequence("Ctrl++")])
+        self.zoom_out_action = self._action("&Smaller text", "Ctrl+-", lambda: self.zoom_text(-10))
+        self.zoom_reset_action = self._action("&Actual size", "Ctrl+0", lambda: self.zoom_text(0))
+        for action in (self.zoom_in_action, self.zoom_out_action, self.zoom_reset_action):
+            view_menu.addAction(action)
 
         help_menu = self.menuBar().addMenu("&Help")
         self.shortcuts_action = self._action("&Keyboard shortcuts", "F1", self.show_shortcuts)
@@ -275,6 +298,8 @@ class MainWindow(QMainWindow):
             "&Diagnose…", None, lambda: open_diagnose(self, self.ctx.paths, self.client)
         )
         help_menu.addAction(self.diagnose_action)
+        self.about_action = self._action("&About PhiDesk", None, self.show_about)
+        help_menu.addAction(self.about_action)
 
     def _connect(self) -> None:
         self.sidebar.chatSelected.connect(self.open_chat)
@@ -655,9 +680,14 @@ class MainWindow(QMainWindow):
     # --- quick prompt ---------------------------------------------------------------------
 
     def add_quick_access(
-        self, show_prompt: Callable[[], object], settings: Callable[[], object]
+        self,
+        show_prompt: Callable[[], object],
+        settings: Callable[[], object],
+        panel: Callable[[QWidget], QWidget] | None = None,
     ) -> None:
-        """Menu entries for the quick prompt and its tray/shortcut settings."""
+        """Menu entries for the quick prompt and its tray/shortcut settings; `panel(parent)`
+        builds those settings as a page of Preferences."""
+        self._tray_panel = panel
         self.quick_action = self._action("&Quick prompt", "Ctrl+Shift+Space", show_prompt)
         self.tray_settings_action = self._action("Tray and &quick prompt…", None, settings)
         self.view_menu.addSeparator()
@@ -669,6 +699,36 @@ class MainWindow(QMainWindow):
     @Slot()
     def show_shortcuts(self) -> None:
         ShortcutsDialog(self).exec()
+
+    @Slot()
+    def open_preferences(self) -> None:
+        from app.gui.preferences import open_preferences
+
+        models = [(m.name, model_label(m)) for m in self.pane.picker.models]
+        panel = getattr(self, "_tray_panel", None)
+        self._preferences = open_preferences(self, self.workspace, models, panel)
+
+    @Slot()
+    def show_about(self) -> None:
+        from app.gui.about import open_about
+
+        self._about = open_about(self, self.ctx.paths)
+
+    def zoom_text(self, step: int) -> None:
+        """Text size of the conversation: `step` percent more or less; 0 resets to 100 %."""
+        low, high = ZOOM_RANGE
+        zoom = 100 if step == 0 else min(max(self.workspace.prefs.text_zoom + step, low), high)
+        try:
+            self.workspace.settings.set(text_zoom=zoom)
+        except OSError as exc:
+            log.warning("could not save the text size: %s", exc)
+            self.pane.view.setZoomFactor(zoom / 100)
+
+    def apply_reading_prefs(self) -> None:
+        """The text size and the key that sends, as the preferences say."""
+        prefs = self.workspace.prefs
+        self.pane.view.setZoomFactor(prefs.text_zoom / 100)
+        self.pane.composer.set_send_with(prefs.send_with)
 
     async def aclose(self) -> None:
         """Wait for streams, pulls and probes to end (called once the window has closed)."""

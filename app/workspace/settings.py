@@ -9,7 +9,8 @@ process did not change keeps the value on disk. Keys PhiDesk does not know are k
 The file stays flat JSON, as earlier versions wrote it (`default_model`, `theme`, `host_url`,
 `window_geometry`, `splitter_sizes`, `last_chat`, `quick_model`, `keep_in_tray`,
 `start_minimised`, `quick_hotkey`, `model_defaults`, `stall_timeout`, `ollama_source`,
-`ollama_update_check`, `ollama_keep_running`), so upgrading keeps every choice.
+`ollama_update_check`, `ollama_keep_running`, `text_zoom`, `send_with`,
+`default_system_prompt`), so upgrading keeps every choice.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ log = logging.getLogger(__name__)
 DEFAULT_QUICK_HOTKEY = "Ctrl+Alt+Space"
 DEFAULT_STALL_TIMEOUT = 300
 THEMES = ("system", "light", "dark")
+SEND_KEYS = ("enter", "ctrl+enter")
+"""Which key sends a message; the other one (Shift+Enter with "enter") breaks the line."""
+ZOOM_RANGE = (50, 300)
+"""The transcript's text size, in percent of the application font."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,12 @@ class Preferences:
     """Seconds without a token (or pull progress) after which an answer or a pull is given up,
     the wait for a model to load included."""
     ollama: OllamaPreferences = field(default_factory=OllamaPreferences)
+    text_zoom: int = 100
+    """The transcript's text size in percent (Ctrl+= / Ctrl+- / Ctrl+0)."""
+    send_with: str = "enter"
+    """"enter": Enter sends, Shift+Enter breaks the line; "ctrl+enter": Ctrl+Enter sends."""
+    default_system_prompt: str = ""
+    """The system prompt new chats start with ("" for none)."""
 
     def defaults_for(self, model: str) -> ChatSettings:
         found = self.model_defaults.get(model)
@@ -129,6 +140,9 @@ SECTIONS = (
     "model_defaults",
     "stall_timeout",
     "ollama",
+    "text_zoom",
+    "send_with",
+    "default_system_prompt",
 )
 """The names listeners receive in a change: the fields of `Preferences`."""
 
@@ -205,7 +219,16 @@ def from_flat(raw: dict[str, Any]) -> Preferences:
         model_defaults=_model_defaults(raw.get("model_defaults")),
         stall_timeout=_positive_int(raw.get("stall_timeout"), DEFAULT_STALL_TIMEOUT),
         ollama=_ollama(raw),
+        text_zoom=_zoom(raw.get("text_zoom")),
+        send_with=send if (send := _str(raw, "send_with", "enter")) in SEND_KEYS else "enter",
+        default_system_prompt=_str(raw, "default_system_prompt"),
     )
+
+
+def _zoom(value: object) -> int:
+    found = _opt_int(value)
+    low, high = ZOOM_RANGE
+    return 100 if found is None else min(max(found, low), high)
 
 
 def _ollama(raw: dict[str, Any]) -> OllamaPreferences:
@@ -247,6 +270,9 @@ def to_flat(prefs: Preferences) -> dict[str, Any]:
         "ollama_source": prefs.ollama.source,
         "ollama_update_check": prefs.ollama.update_check,
         "ollama_keep_running": prefs.ollama.keep_running,
+        "text_zoom": prefs.text_zoom,
+        "send_with": prefs.send_with,
+        "default_system_prompt": prefs.default_system_prompt,
     }
 
 
@@ -259,6 +285,9 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "model_defaults": ("model_defaults",),
     "stall_timeout": ("stall_timeout",),
     "ollama": ("ollama_source", "ollama_update_check", "ollama_keep_running"),
+    "text_zoom": ("text_zoom",),
+    "send_with": ("send_with",),
+    "default_system_prompt": ("default_system_prompt",),
 }
 
 

@@ -186,16 +186,18 @@ class Workspace(TransferOps):
         *,
         kind: str = "normal",
         title: str = "",
-        system_prompt: str = "",
+        system_prompt: str | None = None,
         settings: ChatSettings | None = None,
     ) -> Chat:
-        """A new chat with `model` (default: the user's default model) and that model's chat
-        defaults unless `settings` are given. Every kind of chat gets the same rules."""
+        """A new chat with `model` (default: the user's default model), that model's chat
+        defaults unless `settings` are given, and the default system prompt of the preferences
+        unless `system_prompt` is given. Every kind of chat gets the same rules."""
         chosen = model if model is not None else self.prefs.default_model
         options = settings if settings is not None else self.defaults_for(chosen)
+        prompt = self.prefs.default_system_prompt if system_prompt is None else system_prompt
         chat = await self.write(
             lambda: self.db.create_chat(
-                title=title, model=chosen, system_prompt=system_prompt, settings=options, kind=kind
+                title=title, model=chosen, system_prompt=prompt, settings=options, kind=kind
             )
         )
         self._chats(ChatChange.CREATED, chat.id)
