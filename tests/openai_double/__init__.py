@@ -1,0 +1,1 @@
+"""An OpenAI-compatible server for tests (see `server.py`), and its pytest fixture."""
