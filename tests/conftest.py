@@ -28,7 +28,7 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-pytest_plugins = ["tests.ollama_double.fixtures"]
+pytest_plugins = ["tests.ollama_double.fixtures", "tests.openai_double.fixtures"]
 
 
 @pytest.fixture(autouse=True)
