@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QTableWidget,
@@ -52,12 +53,12 @@ def python_licence(distribution: str) -> tuple[str, str] | None:
     except metadata.PackageNotFoundError:
         return None
     licence = meta.get("License-Expression") or ""
+    short = (meta.get("License") or "").strip()
+    if not licence and short and "\n" not in short and len(short) < 60:
+        licence = short  # a short identifier; a long field is the licence's whole text
     if not licence:
         classifiers = [c for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
-        licence = classifiers[0].rsplit("::", 1)[-1].strip() if classifiers else ""
-    if not licence:
-        short = (meta.get("License") or "").strip()
-        licence = short if short and "\n" not in short and len(short) < 60 else "see its package"
+        licence = classifiers[0].rsplit("::", 1)[-1].strip() if classifiers else "see its package"
     return meta.get("Version") or "?", licence
 
 
@@ -116,8 +117,11 @@ class AboutDialog(QDialog):
         for row, values in enumerate(rows):
             for column, value in enumerate(values):
                 self.table.setItem(row, column, QTableWidgetItem(value))
-        self.table.resizeColumnsToContents()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        for column in range(3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
@@ -129,7 +133,7 @@ class AboutDialog(QDialog):
         layout.addWidget(QLabel("Built with, and works with:"))
         layout.addWidget(self.table, 1)
         layout.addWidget(buttons)
-        self.resize(720, 520)
+        self.resize(900, 560)
 
     @Slot()
     def _open_logs(self) -> None:

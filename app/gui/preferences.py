@@ -58,6 +58,16 @@ def _label(text: str, buddy: QWidget) -> QLabel:
     return label
 
 
+def _form(page: QWidget) -> QFormLayout:
+    """A form at the top of `page`, its rows as tall as they need and no taller."""
+    form = QFormLayout()
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    layout = QVBoxLayout(page)
+    layout.addLayout(form)
+    layout.addStretch(1)
+    return form
+
+
 class PreferencesDialog(QDialog):
     """See the module docstring. `models` are the installed model names for the default model;
     `tray_panel(parent)` builds the quick prompt and tray page (None where there is none)."""
@@ -72,6 +82,7 @@ class PreferencesDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("PreferencesDialog")
         self.setWindowTitle("Preferences")
+        self.setStyleSheet("QLabel#Hint { color: palette(placeholder-text); }")
         self.workspace = workspace
         prefs = workspace.prefs
         self.error = QLabel()
@@ -99,7 +110,7 @@ class PreferencesDialog(QDialog):
 
     def _general_page(self, prefs: Preferences, models: list[tuple[str, str]]) -> QWidget:
         page = QWidget()
-        form = QFormLayout(page)
+        form = _form(page)
         self.default_model = QComboBox()
         self.default_model.setObjectName("DefaultModel")
         self.default_model.setAccessibleName("Default model")
@@ -163,7 +174,7 @@ class PreferencesDialog(QDialog):
 
     def _answers_page(self, prefs: Preferences) -> QWidget:
         page = QWidget()
-        form = QFormLayout(page)
+        form = _form(page)
         self.stall = QSpinBox()
         self.stall.setObjectName("StallTimeout")
         self.stall.setAccessibleName("Give up on a silent server after, in seconds")
