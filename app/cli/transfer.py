@@ -53,6 +53,12 @@ def _add_export_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="add under each answer the model, quantization, context and speed it came from",
     )
+    parser.add_argument(
+        "--all-branches",
+        action="store_true",
+        help="include every version of each message (regenerated answers, edited questions), "
+        "not only the one shown; phidesk import restores them",
+    )
 
 
 def _run_export(ctx: AppContext, args: argparse.Namespace) -> int:
@@ -75,7 +81,10 @@ def _run_export(ctx: AppContext, args: argparse.Namespace) -> int:
                     f"{len(ids)} chats cannot all go to stdout; pass -o FOLDER or -o FILE.zip"
                 )
             text = await workspace.chat_markdown(
-                ids[0], include_thinking=args.reasoning, include_provenance=args.provenance
+                ids[0],
+                include_thinking=args.reasoning,
+                include_provenance=args.provenance,
+                all_branches=args.all_branches,
             )
             # Bytes, so that the export is the same on every platform (no newline translation).
             sys.stdout.flush()
@@ -87,6 +96,7 @@ def _run_export(ctx: AppContext, args: argparse.Namespace) -> int:
             Path(args.output),
             include_thinking=args.reasoning,
             include_provenance=args.provenance,
+            all_branches=args.all_branches,
         )
 
     written = run_with_workspace(ctx, export, readonly=True)

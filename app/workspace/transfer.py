@@ -47,8 +47,10 @@ class TransferOps:
         *,
         include_thinking: bool = True,
         include_provenance: bool = False,
+        all_branches: bool = False,
     ) -> list[Path]:
-        """Write chats as Markdown (a .md file, a folder, or a .zip by the name).
+        """Write chats as Markdown (a .md file, a folder, or a .zip by the name): each chat as
+        shown (its active path), or with `all_branches` every version of its messages.
 
         The chats are rendered on the reader thread a few at a time, coming back to the loop
         between batches: one long call would hold Python's interpreter lock for seconds, and
@@ -65,6 +67,7 @@ class TransferOps:
                     include_thinking=include_thinking,
                     include_provenance=include_provenance,
                     exported_at=moment,
+                    all_branches=all_branches,
                 )
                 for chat_id in batch
             ]
@@ -74,13 +77,20 @@ class TransferOps:
             rendered += await self.read(partial(render, ids[start : start + EXPORT_BATCH]))
         return await self.read(lambda: write_export(rendered, destination, exported_at=moment))
 
-    async def export_all(self, destination: Path) -> tuple[int, list[Path]]:
+    async def export_all(
+        self, destination: Path, *, all_branches: bool = False
+    ) -> tuple[int, list[Path]]:
         chats = await self.list_chats()
-        written = await self.export([c.id for c in chats], destination)
+        written = await self.export([c.id for c in chats], destination, all_branches=all_branches)
         return len(chats), written
 
     async def chat_markdown(
-        self, chat_id: int, *, include_thinking: bool = True, include_provenance: bool = False
+        self,
+        chat_id: int,
+        *,
+        include_thinking: bool = True,
+        include_provenance: bool = False,
+        all_branches: bool = False,
     ) -> str:
         """One chat as the Markdown an export writes (same options as `export`)."""
         return await self.read(
@@ -89,6 +99,7 @@ class TransferOps:
                 chat_id,
                 include_thinking=include_thinking,
                 include_provenance=include_provenance,
+                all_branches=all_branches,
             )
         )
 

@@ -168,15 +168,18 @@ def render_for_export(
     include_thinking: bool = True,
     include_provenance: bool = False,
     exported_at: datetime,
+    all_branches: bool = False,
 ) -> tuple[Chat, bytes]:
-    """One chat and its export text, ready for `write_export`. Raises `NotFound`."""
+    """One chat and its export text, ready for `write_export`: its active path, or with
+    `all_branches` every version. Raises `NotFound`."""
     chat = db.get_chat(chat_id)
     text = chat_to_markdown(
         chat,
-        db.messages(chat.id),
+        db.all_messages(chat.id) if all_branches else db.messages(chat.id),
         include_thinking=include_thinking,
         include_provenance=include_provenance,
         exported_at=exported_at,
+        all_branches=all_branches,
     )
     return chat, text.encode("utf-8")
 
@@ -189,10 +192,11 @@ def export_chats(
     include_thinking: bool = True,
     include_provenance: bool = False,
     exported_at: datetime | None = None,
+    all_branches: bool = False,
 ) -> list[Path]:
-    """Export chats to files and return what was written (see `write_export` for where).
-    Raises `NotFound` for a missing chat and `TransferError` when the files cannot be
-    written."""
+    """Export chats to files and return what was written (see `write_export` for where): each
+    chat's active path, or with `all_branches` every version. Raises `NotFound` for a missing
+    chat and `TransferError` when the files cannot be written."""
     moment = exported_at or datetime.now(UTC)
     check_export_target(Path(destination), len(chat_ids))
     rendered = [
@@ -202,6 +206,7 @@ def export_chats(
             include_thinking=include_thinking,
             include_provenance=include_provenance,
             exported_at=moment,
+            all_branches=all_branches,
         )
         for chat_id in chat_ids
     ]

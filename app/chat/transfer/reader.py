@@ -12,7 +12,15 @@ from typing import Any, Final, cast, get_args
 
 from app.backend.events import ChatStats
 from app.chat.transfer.errors import DamagedExport, NotAnExport, TransferError
-from app.chat.transfer.markers import FORMAT_VERSION, MARKER_KEY, META_PREFIX, META_SUFFIX
+from app.chat.transfer.markers import (
+    FORMAT_VERSION,
+    MARKER_KEY,
+    META_PREFIX,
+    META_SUFFIX,
+    NEWEST_FORMAT,
+    TREE_FORMAT_VERSION,
+)
+from app.chat.transfer.tree import active_path, tree_problem
 from app.store import (
     Chat,
     ChatSettings,
@@ -30,7 +38,9 @@ class ParsedExport:
     """A PhiDesk export read back: the chat and its messages as store records.
 
     Message ids are their positions (1 = first) and `chat.id` is the id the chat had; the
-    store assigns real ids on import. `heading_offsets[i]` is where message i's heading starts
+    store assigns real ids on import. A format 2 file (every version) gives each message's
+    `parent_id` and the chat's `active_leaf_id`, as positions; format 1 leaves them None (the
+    messages are one path, in order). `heading_offsets[i]` is where message i's heading starts
     in the parsed text, `content_offsets[i]` where its content starts and ends.
     """
 
@@ -50,8 +60,13 @@ class ParsedExport:
             or any(m.provenance is not None for m in messages)
         ):
             return messages
-        answers = [i for i, m in enumerate(messages) if m.role == "assistant"]
-        target = answers[-1] if answers else len(messages) - 1
+        if self.chat.active_leaf_id is None:
+            path = list(range(len(messages)))
+        else:
+            parents = [m.parent_id for m in messages]
+            path = [n - 1 for n in active_path(self.chat.active_leaf_id, parents)]
+        answers = [i for i in path if messages[i].role == "assistant"]
+        target = answers[-1] if answers else path[-1]
         provenance = Provenance(model=self.chat.model, quantization=self.quantization)
         return (
             *messages[:target],
@@ -250,7 +265,7 @@ def _front_matter(lines: _Lines) -> dict[str, Any]:
     version = facts.get(MARKER_KEY)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise lines.damaged(f"'{MARKER_KEY}' is not a format number")
-    if version > FORMAT_VERSION:
+    if version > NEWEST_FORMAT:
         raise TransferError(
             f"{lines.source} was exported by a newer PhiDesk (format {version}); update PhiDesk "
             "to import it"
@@ -309,6 +324,19 @@ def _parse_provenance(facts: dict[str, Any], lines: _Lines, count: int) -> Prove
     )
 
 
+def _place(meta: dict[str, Any], position: int, count: int, lines: _Lines) -> int | None:
+    """The parent of message `position` in a format 2 file (None for a first message), after
+    checking that the message is numbered by its place and its parent is in the file."""
+    label = f"message {position}"
+    number = _get(meta, "n", int, label, lines)
+    if number != position:
+        raise lines.damaged(f"{label} is numbered {number}")
+    parent: int | None = _get(meta, "parent", _OPT_INT, label, lines, default=None)
+    if parent is not None and not 1 <= parent <= count:
+        raise lines.damaged(f"{label} follows message {parent}, which is not in the file")
+    return parent
+
+
 _ROLES: Final = frozenset(get_args(Role))
 _STATUSES: Final = frozenset(get_args(Status))
 
@@ -330,9 +358,14 @@ def parse_markdown(text: str, *, source: str = "the text") -> ParsedExport:
 
     count = field("messages", int)
     chat_id = field("id", int, 0)
+    tree = facts[MARKER_KEY] >= TREE_FORMAT_VERSION
 
     def front_damaged(why: str) -> DamagedExport:
         return _damaged(source, why)
+
+    active = field("active_leaf", _OPT_INT) if tree else None
+    if tree and not (count == 0 if active is None else 1 <= active <= count):
+        raise front_damaged(f"the active message, {active}, is not in the file")
 
     created = _time(field("created", str), "chat's creation time", front_damaged)
     chat = Chat(
@@ -358,6 +391,7 @@ def parse_markdown(text: str, *, source: str = "the text") -> ParsedExport:
             limit=field("context_limit", _OPT_INT, None),
         ),
         message_count=count,
+        active_leaf_id=active,
     )
     lines.expect("")
     if not lines.take().startswith("# "):
@@ -376,6 +410,7 @@ def parse_markdown(text: str, *, source: str = "the text") -> ParsedExport:
         meta = _meta(lines.take(), lines)
         lines.expect("")
         label = f"message {position}"
+        parent = _place(meta, position, count, lines) if tree else None
         role = _get(meta, "role", str, label, lines)
         status = _get(meta, "status", str, label, lines, default="complete")
         if role not in _ROLES or status not in _STATUSES:
@@ -421,10 +456,14 @@ def parse_markdown(text: str, *, source: str = "the text") -> ParsedExport:
                 provenance=None
                 if provenance_facts is None
                 else _parse_provenance(provenance_facts, lines, count),
+                parent_id=parent,
             )
         )
     if not lines.at_end:
         raise lines.damaged("there is more text after the last message")
+    problem = tree_problem([m.parent_id for m in messages]) if tree else None
+    if problem is not None:
+        raise front_damaged(problem)
     quantization = field("quantization", _OPT_STR, None)
     return ParsedExport(chat, tuple(messages), quantization, tuple(headings), tuple(spans))
 

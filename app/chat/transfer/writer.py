@@ -11,8 +11,15 @@ from typing import Any, Final
 from app import __version__
 from app.backend.events import ChatStats
 from app.chat.transfer.fences import closing_lines
-from app.chat.transfer.markers import FORMAT_VERSION, MARKER_KEY, META_PREFIX, META_SUFFIX
+from app.chat.transfer.markers import (
+    FORMAT_VERSION,
+    MARKER_KEY,
+    META_PREFIX,
+    META_SUFFIX,
+    TREE_FORMAT_VERSION,
+)
 from app.chat.transfer.scalars import flow
+from app.chat.transfer.tree import Numbering, numbering
 from app.store import Chat, Database, Message, Provenance
 
 ROLE_LABELS: Final[dict[str, str]] = {"user": "User", "assistant": "Assistant", "system": "System"}
@@ -135,20 +142,51 @@ def _meta_line(meta: dict[str, Any]) -> str:
     return META_PREFIX + text + META_SUFFIX
 
 
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where a message sits in the tree of a format 2 file."""
+
+    number: int
+    parent: int | None
+    version: int
+    versions: int
+
+    def meta(self) -> dict[str, Any]:
+        return (
+            {"n": self.number} if self.parent is None else {"n": self.number, "parent": self.parent}
+        )
+
+    def shown(self) -> str:
+        """For people reading the heading: "#3 after #1 · version 2 of 2"."""
+        text = f" · #{self.number}" + ("" if self.parent is None else f" after #{self.parent}")
+        return text + (f" · version {self.version} of {self.versions}" if self.versions > 1 else "")
+
+
+def _places(tree: Numbering) -> list[_Place]:
+    return [
+        _Place(number, parent, version, versions)
+        for number, (parent, (version, versions)) in enumerate(
+            zip(tree.parents, tree.versions(), strict=True), start=1
+        )
+    ]
+
+
 def _message_section(
     message: Message,
     positions: dict[int, int],
     *,
     include_thinking: bool,
     include_provenance: bool,
+    place: _Place | None = None,
 ) -> list[str]:
     content = _Block.of(message.content)
     thinking = _Block.of(message.thinking if include_thinking else "")
-    meta: dict[str, Any] = {
-        "role": message.role,
-        "created": _iso(message.created_at),
-        "updated": _iso(message.updated_at),
-    }
+    meta: dict[str, Any] = {} if place is None else place.meta()
+    meta.update(
+        role=message.role,
+        created=_iso(message.created_at),
+        updated=_iso(message.updated_at),
+    )
     if message.status != "complete":
         meta["status"] = message.status
     if message.error is not None:
@@ -166,6 +204,8 @@ def _message_section(
     heading = f"## {ROLE_LABELS[message.role]} · {_shown_time(message.created_at)}"
     if message.status != "complete":
         heading += f" · {message.status}"
+    if place is not None:
+        heading += place.shown()
     out = [heading + "\n", _meta_line(meta) + "\n", "\n"]
     if thinking.lines:
         out.append("<details>\n<summary>Reasoning</summary>\n\n")
@@ -186,18 +226,24 @@ def chat_to_markdown(
     include_thinking: bool = True,
     include_provenance: bool = False,
     exported_at: datetime | None = None,
+    all_branches: bool = False,
 ) -> str:
-    """The Markdown export of `chat` with `messages` (oldest first)."""
+    """The Markdown export of `chat` with `messages` (oldest first): the chat as shown (its
+    active path), or with `all_branches` every version of its messages (as
+    `Database.all_messages` lists them, parents before children), in format 2 unless they are
+    one path ending at the chat's active leaf."""
     exported_at = exported_at or datetime.now(UTC)
     settings = chat.settings
+    tree = numbering(chat, messages) if all_branches else None
+    shown = messages if tree is None else [messages[n - 1] for n in tree.path()]
     fields: list[tuple[str, Any]] = [
-        (MARKER_KEY, FORMAT_VERSION),
+        (MARKER_KEY, FORMAT_VERSION if tree is None else TREE_FORMAT_VERSION),
         ("title", chat.title),
         ("id", chat.id),
         ("created", _iso(chat.created_at)),
         ("updated", _iso(chat.updated_at)),
         ("model", chat.model),
-        ("quantization", chat_quantization(messages)),
+        ("quantization", chat_quantization(shown)),
         ("num_ctx", settings.num_ctx),
         ("temperature", settings.temperature),
         ("seed", settings.seed),
@@ -210,6 +256,7 @@ def chat_to_markdown(
         ("context_limit", chat.context.limit),
         ("system_prompt", chat.system_prompt),
         ("messages", len(messages)),
+        *([] if tree is None else [("active_leaf", tree.active)]),
         ("reasoning", include_thinking),
         ("provenance", include_provenance),
         ("phidesk_version", __version__),
@@ -220,13 +267,15 @@ def chat_to_markdown(
     out.append("---\n\n")
     out.append("# " + (_one_line(chat.title) or UNTITLED) + "\n\n")
     positions = {message.id: n for n, message in enumerate(messages, start=1)}
-    for message in messages:
+    places: list[_Place | None] = [None] * len(messages) if tree is None else [*_places(tree)]
+    for message, place in zip(messages, places, strict=True):
         out.extend(
             _message_section(
                 message,
                 positions,
                 include_thinking=include_thinking,
                 include_provenance=include_provenance,
+                place=place,
             )
         )
     return "".join(out)
@@ -239,13 +288,16 @@ def export_chat_markdown(
     include_thinking: bool = True,
     include_provenance: bool = False,
     exported_at: datetime | None = None,
+    all_branches: bool = False,
 ) -> str:
-    """One chat as Markdown (also for "copy chat as Markdown"). Raises `NotFound`."""
+    """One chat as Markdown (also for "copy chat as Markdown"): its active path, or with
+    `all_branches` every version. Raises `NotFound`."""
     chat = db.get_chat(chat_id)
     return chat_to_markdown(
         chat,
-        db.messages(chat_id),
+        db.all_messages(chat_id) if all_branches else db.messages(chat_id),
         include_thinking=include_thinking,
         include_provenance=include_provenance,
         exported_at=exported_at,
+        all_branches=all_branches,
     )
