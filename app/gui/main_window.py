@@ -33,6 +33,7 @@ from app.errors import PhiDeskError
 from app.gui.chat_pane import ChatPane
 from app.gui.connection import ConnectionMonitor, ConnectionState
 from app.gui.dialogs import RemoteHostDialog, ShortcutsDialog
+from app.gui.export_dialog import ask_export_target
 from app.gui.models_picker import model_label
 from app.gui.notice_area import NoticeArea
 from app.gui.onboarding import OnboardingPage
@@ -550,35 +551,45 @@ class MainWindow(QMainWindow):
     def export_chat(self, chat_id: int) -> None:
         async def ask_and_export() -> None:
             chat = await self.workspace.chat(chat_id)
-            path, _ = QFileDialog.getSaveFileName(
+            branched = bool(await self.workspace.branch_points([chat_id]))
+            chosen = ask_export_target(
                 self,
                 "Export chat",
-                str(Path.home() / suggested_file_name(chat)),
+                Path.home() / suggested_file_name(chat),
                 "Markdown (*.md)",
+                offer_branches=branched,
             )
-            if path:
-                await self.export_to([chat_id], Path(path))
+            if chosen is not None:
+                await self.export_to([chat_id], chosen[0], all_branches=chosen[1])
 
         self._run(ask_and_export(), "export chat")
 
     @Slot()
     def export_all(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export all chats", str(Path.home() / "phidesk-chats.zip"), "Zip (*.zip)"
-        )
-        if path:
-            self._run(self._export_all(Path(path)), "export all chats")
+        self._run(self._export_all(), "export all chats")
 
-    async def _export_all(self, destination: Path) -> None:
+    async def _export_all(self) -> None:
         chats = await self.workspace.list_chats()
-        await self.export_to([c.id for c in chats], destination)
+        ids = [c.id for c in chats]
+        chosen = ask_export_target(
+            self,
+            "Export all chats",
+            Path.home() / "phidesk-chats.zip",
+            "Zip (*.zip)",
+            offer_branches=bool(await self.workspace.branch_points(ids)),
+        )
+        if chosen is not None:
+            await self.export_to(ids, chosen[0], all_branches=chosen[1])
 
-    async def export_to(self, chat_ids: list[int], destination: Path) -> list[Path]:
+    async def export_to(
+        self, chat_ids: list[int], destination: Path, *, all_branches: bool = False
+    ) -> list[Path]:
         """Write the chats as Markdown (a .md file, a folder, or a .zip by the name), on a
-        worker thread; the window stays usable meanwhile."""
+        worker thread; the window stays usable meanwhile. `all_branches`: every version of
+        their messages, not only those on show."""
         self.show_message(f"Exporting {len(chat_ids)} chat(s)…")
         try:
-            written = await self.workspace.export(chat_ids, destination)
+            written = await self.workspace.export(chat_ids, destination, all_branches=all_branches)
         except PhiDeskError as exc:
             self.show_message(str(exc), Level.ERROR)
             return []
