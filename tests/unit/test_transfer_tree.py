@@ -4,6 +4,8 @@ hostile content; a chat that is one path stays format 1; damaged trees refused i
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
 
 import pytest
 import yaml
@@ -30,7 +32,7 @@ def trees(draw: st.DrawFn, max_messages: int = 7) -> tuple[Chat, list[Message]]:
 
 
 def is_one_path(chat: Chat, messages: list[Message]) -> bool:
-    parents = [None, *(m.id for m in messages[:-1])]
+    parents = [None, *(m.id for m in messages)][: len(messages)]
     return [m.parent_id for m in messages] == parents and chat.active_leaf_id == (
         messages[-1].id if messages else None
     )
@@ -207,3 +209,19 @@ def test_format_1_ignores_tree_keys_and_reads_one_path() -> None:
     parsed = parse_markdown(text)
     assert parsed.chat.active_leaf_id is None
     assert [m.parent_id for m in parsed.messages] == [None, None, None]
+
+
+def test_the_format_2_example_in_the_documentation_is_a_valid_export() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "export-format.md").read_text(encoding="utf-8")
+    example = doc.split("```markdown\n---\nphidesk_export: 2\n", 1)[1].split("\n```\n", 1)[0]
+    example = "---\nphidesk_export: 2\n" + example + "\n"
+    parsed = parse_markdown(example)
+    assert [m.parent_id for m in parsed.messages] == [None, 1, 1]
+    assert parsed.chat.active_leaf_id == 3
+    again = chat_to_markdown(
+        parsed.chat,
+        list(parsed.messages_to_import()),
+        exported_at=datetime.fromisoformat("2026-11-29T12:00:00+00:00"),
+        all_branches=True,
+    )
+    assert again == example
