@@ -98,6 +98,7 @@ class RecordedRequest:
     path: str
     body: Any
     headers: dict[str, str]
+    query: str = ""
 
 
 def count_tokens(text: str) -> int:
@@ -288,7 +289,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _start(self, method: str) -> Any:
         body = self._body() if method == "POST" else None
         headers = {k.lower(): v for k, v in self.headers.items()}
-        self.owner._record(RecordedRequest(method, self.path.split("?")[0], body, headers))
+        path, _, query = self.path.partition("?")
+        self.owner._record(RecordedRequest(method, path, body, headers, query))
         return body
 
     def _request_fault(self) -> bool:
