@@ -32,6 +32,15 @@ class Done:
 
     model: str
     stats: ChatStats
+    usage_estimated: bool = False
+    """The server sent no token counts (an OpenAI-compatible stream that ended without its usage
+    chunk): `stats` has no counts, and the context meter shows its estimate, marked "≈"."""
+    cached_tokens: int | None = None
+    """Prompt tokens the server took from its cache, when it says."""
+    reasoning_tokens: int | None = None
+    """Tokens of the answer spent on reasoning (included in `stats.eval_count`), when it says."""
+    system_fingerprint: str | None = None
+    """The backend configuration that served the answer, when the server names it."""
 
 
 @dataclass(frozen=True, slots=True)
