@@ -27,6 +27,8 @@ from app.render.nesting import nesting_plugin
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CLOSED = "phidesk_closed"
+FENCE_CLOSED = _CLOSED  # meta key on a fence token: True when its closing fence was found
+LOOSE_ITEM = "phidesk_loose"  # meta key on a list item whose blocks are separated by blank lines
 
 
 def normalize(text: str) -> str:
@@ -57,6 +59,28 @@ def _fence_noting_close(state: StateBlock, start_line: int, end_line: int, silen
         )
         token.meta = {**(token.meta or {}), _CLOSED: closed}
     return True
+
+
+def _note_loose_items(md: MarkdownIt) -> None:
+    """Record on each list item whether markdown-it found it loose (blank lines between its
+    blocks), which its list rule otherwise keeps to itself: the streaming renderer needs it to
+    render a list's finished items apart from the live one."""
+    tokenize = md.block.tokenize
+
+    def noting(state: StateBlock, start_line: int, end_line: int) -> None:
+        # The list rule calls this for an item's content right after pushing the item.
+        item = state.tokens[-1] if state.tokens else None
+        tokenize(state, start_line, end_line)
+        if (
+            item is not None
+            and item.type == "list_item_open"
+            and item.map is not None
+            and item.map[0] == start_line
+            and not state.tight
+        ):
+            item.meta = {**(item.meta or {}), LOOSE_ITEM: True}
+
+    setattr(md.block, "tokenize", noting)  # noqa: B010 (an instance attribute, this parser only)
 
 
 def _render_fence(
@@ -110,6 +134,7 @@ def build_markdown() -> MarkdownIt:
     )
     md.add_render_rule("fence", _render_fence)
     md.add_render_rule("image", _render_image)
+    _note_loose_items(md)
     return md
 
 

@@ -33,11 +33,11 @@ from typing import Any
 from markdown_it.common.utils import normalizeReference
 from markdown_it.token import Token
 
+from app.render.live import LiveBlock, last_final, open_live
+from app.render.live import line_offset as _line_offset
 from app.render.markdown import new_env, normalize, render_markdown, shared_markdown
 from app.render.math import UNCLOSED_MATH_KEY
 
-# Blocks whose start is only known once a later line is complete (their closing line).
-_LOOKAHEAD_BLOCKS = frozenset({"math_block", "math_block_label", "amsmath"})
 _BRACKETED = re.compile(r"\[((?:[^\[\]\\]|\\.){0,999})\]", re.DOTALL)
 
 
@@ -71,11 +71,11 @@ def _labels(tokens: list[Token]) -> frozenset[str]:
     return frozenset(found)
 
 
-def _line_offset(text: str, line: int) -> int:
-    offset = 0
-    for _ in range(line):
-        offset = text.index("\n", offset) + 1
-    return offset
+def _limit(env: dict[str, Any]) -> int:
+    """The first line of a display-math opener that may still be closed (nothing from its
+    block on is final), or sys.maxsize."""
+    unclosed: list[int] = env.get(UNCLOSED_MATH_KEY, [])
+    return min(unclosed) if unclosed else sys.maxsize
 
 
 class StreamRenderer:
@@ -95,6 +95,9 @@ class StreamRenderer:
         self._delivered = 0  # blocks handed out through take()
         self._revised: set[int] = set()
         self._final: str | None = None
+        self._live: LiveBlock | None = None  # the finished part of the live block
+        self.live_size = 0  # characters the last refresh parsed (the live part)
+        self.revision_frames = 0  # refreshes that rendered finished text again
 
     # -- input ---------------------------------------------------------------------------
     def push(self, delta: str) -> None:
@@ -154,28 +157,90 @@ class StreamRenderer:
         if not self._dirty:
             return
         self._dirty = False
+        if self._live is not None and self._refresh_live(self._live):
+            return
+        if self._live is not None:
+            self._live = None
+            self.revision_frames += 1
         tail = self._tail
         env = new_env(self._references)
         tokens = self._md.parse(tail, env)
+        self.live_size = len(tail)
         references: dict[str, Any] = env["references"]
         cut = self._cut(tail, tokens, env)
         render = self._md.renderer.render
         if cut is None:
             self._tail_html = render(tokens, self._md.options, env)
+            self._live = open_live(self._md, tokens)
+            if self._live is not None:
+                self._live.advance(
+                    tail, tokens, env, set(references), _labels, _reference_key, _limit(env)
+                )
         else:
             index, line = cut
             offset = _line_offset(tail, line)
-            region, head = tail[:offset], tokens[:index]
+            head = tokens[:index]
+            self._commit(tail[:offset], render(head, self._md.options, env), head, env, line, {})
             self._tail = tail[offset:]
-            for label, value in references.items():
-                ref_map = value.get("map") if isinstance(value, dict) else None
-                if label not in self._references and ref_map and ref_map[0] < line:
-                    self._references[label] = value
-            self._sources.append(region)
-            self._blocks.append(render(head, self._md.options, env))
-            self._block_labels.append(_labels(head) if "[" in region else frozenset())
             self._tail_html = render(tokens[index:], self._md.options, env)
         self._revise(references)
+
+    def _refresh_live(self, live: LiveBlock) -> bool:
+        """Parse only the live part of the live block; False when it must be parsed whole."""
+        tail = self._tail
+        source = live.source(tail)
+        initial = {**live.references, **self._references}
+        env = new_env(initial)
+        tokens = self._md.parse(source, env)
+        revisions = live.revisions
+        composed = live.compose(source, tokens, env, _reference_key)
+        if composed is None:
+            return False
+        self.live_size = len(source)
+        self.revision_frames += live.revisions - revisions
+        block_html, after = composed
+        references: dict[str, Any] = env["references"]
+        cut = self._cut(source, tokens, env)
+        render = self._md.renderer.render
+        if cut is None:
+            self._tail_html = block_html + render(tokens[after:], self._md.options, env)
+            live.advance(source, tokens, env, set(initial), _labels, _reference_key, _limit(env))
+        else:
+            index, line = cut
+            offset = live.tail_offset(source, line)
+            rest = tokens[after:index]
+            html = block_html + render(rest, self._md.options, env)
+            labels = frozenset(live.label_keys) | _labels(rest)
+            self._commit(tail[:offset], html, labels, env, line, live.references)
+            self._tail = tail[offset:]
+            self._tail_html = render(tokens[index:], self._md.options, env)
+            self._live = None
+        self._revise(references)
+        return True
+
+    def _commit(
+        self,
+        region: str,
+        html: str,
+        head: list[Token] | frozenset[str],
+        env: dict[str, Any],
+        line: int,
+        earlier: dict[str, Any],
+    ) -> None:
+        """Append a final chunk: its source, HTML, the labels it uses and its definitions."""
+        for label, value in earlier.items():
+            self._references.setdefault(label, value)
+        for label, value in env["references"].items():
+            ref_map = value.get("map") if isinstance(value, dict) else None
+            if label not in self._references and ref_map and ref_map[0] < line:
+                self._references[label] = value
+        self._sources.append(region)
+        self._blocks.append(html)
+        if isinstance(head, frozenset):
+            labels = head
+        else:
+            labels = _labels(head) if "[" in region else frozenset()
+        self._block_labels.append(labels)
 
     def _cut(self, tail: str, tokens: list[Token], env: dict[str, Any]) -> tuple[int, int] | None:
         """Where the final part of the tail ends: (token index, line), or None.
@@ -184,26 +249,17 @@ class StreamRenderer:
         display-math opener among them may still be closed. A table whose delimiter row, or a
         display equation whose closing line, is still being written does not count as started.
         """
-        complete_lines = tail.count("\n")
-        unclosed: list[int] = env.get(UNCLOSED_MATH_KEY, [])
-        limit = min(unclosed) if unclosed else sys.maxsize
-        best: tuple[int, int] | None = None
-        first = True
-        for index, token in enumerate(tokens):
-            if token.level != 0 or token.nesting < 0 or token.map is None:
-                continue
-            if first:
-                first = False
-                continue
-            start, end = token.map
-            if start >= complete_lines or start > limit:
-                break
-            if token.type == "table_open" and start + 1 >= complete_lines:
-                break
-            if token.type in _LOOKAHEAD_BLOCKS and end >= complete_lines:
-                break
-            best = (index, start)
-        return best
+        starts = [
+            index
+            for index, token in enumerate(tokens)
+            if token.level == 0 and token.nesting >= 0 and token.map is not None
+        ]
+        chosen = last_final(tokens, starts, tail.count("\n"), _limit(env))
+        if chosen is None:
+            return None
+        start = tokens[starts[chosen]].map
+        assert start is not None
+        return starts[chosen], start[0]
 
     def _revise(self, references: dict[str, Any]) -> None:
         effective = {label: _reference_key(value) for label, value in references.items()}
@@ -215,6 +271,7 @@ class StreamRenderer:
             if effective.get(label) != self._effective.get(label)
         }
         self._effective = effective
+        revised = False
         for index, labels in enumerate(self._block_labels):
             if labels & changed:
                 env = new_env(references)
@@ -222,3 +279,5 @@ class StreamRenderer:
                 if html != self._blocks[index]:
                     self._blocks[index] = html
                     self._revised.add(index)
+                    revised = True
+        self.revision_frames += revised
