@@ -295,3 +295,13 @@ def test_no_word_is_lost_at_any_nesting_depth(depth: int, style: str, extra: lis
     expected = [*_WORD.findall(" ".join(words)), "trailing", "words", "stay"]
     assert not missing_words(expected, html), (style, depth)
     assert html.endswith("<p>trailing words stay</p>\n")
+
+
+def test_a_huge_line_of_inline_markup_renders_as_plain_text() -> None:
+    line = "*_[" * 40_000  # 120,000 characters: past the inline parser's size limit
+    html = render_markdown(line + "\n\nafter *this*\n")
+    assert html == f"<p>{line}</p>\n<p>after <em>this</em></p>\n"
+    renderer = StreamRenderer()
+    for start in range(0, len(line), 30_000):
+        renderer.feed(line[start : start + 30_000])
+    assert renderer.html() == f"<p>{line}</p>\n"
