@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -40,12 +41,21 @@ def win(
     close(qt_loop, window, client, db)
 
 
+def stored(window: MainWindow, count: int) -> bool:
+    """Whether the chat on show holds `count` messages."""
+    chat_id = window.pane.current_chat
+    return chat_id is not None and len(window.workspace.db.messages(chat_id)) == count
+
+
 async def chat_of_turns(qtbot: QtBot, window: MainWindow, double: OllamaDouble, turns: int) -> int:
     window.pane.picker.select("phi4-mini:latest")
     for i in range(1, turns + 1):
         double.script_reply(f"answer {i}")
         type_and_send(qtbot, window, f"question {i}")
         await settled(window)
+        # Under load the turn may not have begun 50 ms after the send: wait for its answer.
+        await until(partial(stored, window, 2 * i))
+        await until(lambda: not window.pane.composer.streaming and not window.pane.live)
     chat_id = window.pane.current_chat
     assert chat_id is not None
     return chat_id
@@ -81,7 +91,7 @@ async def switcher(window: MainWindow, message_id: int) -> dict[str, Any] | None
         " [b.getAttribute('aria-label'), b.disabled])}); })()"
     )
     value = await js(window, script)
-    return None if value is None else dict(json.loads(value))
+    return dict(json.loads(value)) if value else None
 
 
 async def click(window: MainWindow, message_id: int, selector: str) -> None:
@@ -217,7 +227,12 @@ def test_alt_left_and_alt_right_switch_the_focused_messages_version(
         await shown_becomes(window, ["question 1", "answer 1"])
         focused = await js(window, "document.activeElement.closest('article')?.dataset.id")
         assert focused == str(old.id)
-        announced = await js(window, "document.getElementById('announce').textContent")
+        announced = ""
+        for _ in range(100):  # said a moment after the switch, for screen readers to notice
+            announced = await js(window, "document.getElementById('announce').textContent")
+            if announced:
+                break
+            await asyncio.sleep(0.05)
         assert announced == "Version 1 of 2"
         qtbot.keyClick(target, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
         await shown_becomes(window, ["question 1", "second take"])
@@ -351,5 +366,35 @@ def test_continue_appends_to_a_stopped_answer(
         assert (after.content, after.status) == (kept + " and the rest.", "complete")
         assert len(db.messages(chat_id)) == 2
         await shown_becomes(window, ["talk", (kept + " and the rest.").strip()])
+
+    drive(qt_loop, scenario())
+
+
+def test_copy_chat_as_markdown_follows_the_branch_on_show(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    win: tuple[MainWindow, Database],
+    ollama_double: OllamaDouble,
+) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    window, db = win
+
+    async def scenario() -> None:
+        chat_id = await chat_of_turns(qtbot, window, ollama_double, 2)
+        first_answer = db.messages(chat_id)[1]
+        ollama_double.script_reply("a fresh take")
+        await click(window, first_answer.id, "button[data-action=regenerate]")
+        await settled(window)
+        await shown_becomes(window, ["question 1", "a fresh take"])
+        window.copy_chat_action.trigger()
+        await until(lambda: "a fresh take" in QGuiApplication.clipboard().text())
+        assert "answer 2" not in QGuiApplication.clipboard().text()
+        new = db.messages(chat_id)[-1]
+        await click(window, new.id, "button[data-action=previous-version]")
+        await shown_becomes(window, ["question 1", "answer 1", "question 2", "answer 2"])
+        window.copy_chat_action.trigger()
+        await until(lambda: "answer 2" in QGuiApplication.clipboard().text())
+        assert "a fresh take" not in QGuiApplication.clipboard().text()
 
     drive(qt_loop, scenario())
