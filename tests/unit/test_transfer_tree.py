@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.chat.transfer import DamagedExport, chat_to_markdown, parse_markdown
+from app.chat.transfer.tree import tree_problem
 from app.store import Chat, ChatSettings, ContextUsage, Message
 from tests.unit.test_transfer import EXPORTED_AT, OPTION_SETS, chats
 
@@ -225,3 +226,9 @@ def test_the_format_2_example_in_the_documentation_is_a_valid_export() -> None:
         all_branches=True,
     )
     assert again == example
+
+
+def test_a_long_circle_is_named_by_its_first_messages() -> None:
+    parents: list[int | None] = [None, 8, 2, 3, 4, 5, 6, 7]
+    assert tree_problem(parents) == ("messages 2, 3, 4, 5 and 3 more follow each other in a circle")
+    assert tree_problem([None, 1, 1]) is None

@@ -22,15 +22,22 @@ gets one closing line after it (counted in the comment, dropped on import), so i
 the sections after it in any Markdown viewer. Because the importer reads by line counts, content
 lines that look like front matter, headings or comments are just content.
 
+With `all_branches`, every version of a chat's messages (a tree) is written in format 2: each
+message's comment also holds its number `n` (its place in the file) and its `parent`'s number,
+and the front matter names the `active_leaf`; a chat that is one path is written in format 1 as
+without it. Format 1 files read back as one path (no parents, no active leaf).
+
 export → import → export gives the same bytes, for the same options and `exported_at`, when the
 chat gets its exported id back (an imported chat gets the next free id; `import_files` adds
 chats in the order of their exported ids, so chats 1 to N restored into a new database do).
 
 For the window (all blocking: run them off the GUI thread for many chats):
-    export_chat_markdown(db, chat_id, include_thinking=True, include_provenance=False) -> str
+    export_chat_markdown(db, chat_id, include_thinking=True, include_provenance=False,
+                         all_branches=False) -> str
         one chat as text: "Copy chat as Markdown", or a save dialog offering
         suggested_file_name(chat)
-    export_chats(db, chat_ids, destination, include_thinking=, include_provenance=) -> [Path]
+    export_chats(db, chat_ids, destination, include_thinking=, include_provenance=,
+                 all_branches=) -> [Path]
         a folder, a .zip, or one .md, chosen by the destination's suffix
     import_markdown(db, text, source=...) -> Chat
     import_files(db, paths) -> Imported: the chats added (a list), `.skipped` (imported
@@ -40,7 +47,8 @@ Errors are `TransferError`s (`NotAnExport`, `DamagedExport`), `NotFound` for a m
 `PhiDeskError`s whose message is one sentence naming the file.
 
 The package, one concern a module:
-    markers   the format version and the markers that make a file an export
+    markers   the format versions and the markers that make a file an export
+    tree      format 2: numbering a tree of versions, and checking a file's tree
     errors    TransferError, NotAnExport, DamagedExport
     scalars   front matter values (quote, flow)
     fences    closing lines that keep a message's open blocks out of the next section
@@ -60,7 +68,14 @@ from app.chat.transfer.fences import _close_for as _close_for
 from app.chat.transfer.fences import _parsers as _parsers
 from app.chat.transfer.fences import _plainly_closed as _plainly_closed
 from app.chat.transfer.files import Imported, decode, export_chats, import_files, read_exports
-from app.chat.transfer.markers import FORMAT_VERSION, MARKER_KEY, META_PREFIX, META_SUFFIX
+from app.chat.transfer.markers import (
+    FORMAT_VERSION,
+    MARKER_KEY,
+    META_PREFIX,
+    META_SUFFIX,
+    NEWEST_FORMAT,
+    TREE_FORMAT_VERSION,
+)
 from app.chat.transfer.names import (
     MAX_STEM_BYTES,
     MAX_STEM_CHARS,
@@ -85,7 +100,9 @@ __all__ = [
     "MAX_STEM_CHARS",
     "META_PREFIX",
     "META_SUFFIX",
+    "NEWEST_FORMAT",
     "ROLE_LABELS",
+    "TREE_FORMAT_VERSION",
     "UNTITLED",
     "Closing",
     "DamagedExport",
