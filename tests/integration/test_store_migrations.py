@@ -85,12 +85,25 @@ def _seed_0004(connection: sqlite3.Connection) -> None:
     connection.execute("UPDATE messages SET stream_owner = 'gone-0000' WHERE id = 4")
 
 
+def _seed_0005(connection: sqlite3.Connection) -> None:
+    """Schema 0005 made chats trees: each message names its parent, each chat its leaf, and
+    the store (no longer a trigger) keeps the count of the path."""
+    _seed_0002(connection)
+    connection.execute(
+        "UPDATE chats SET origin_id = 77, origin_created_at = '2025-12-31 00:00:00' WHERE id = 2"
+    )
+    connection.execute("UPDATE messages SET stream_owner = 'gone-0000' WHERE id = 4")
+    connection.execute("UPDATE messages SET parent_id = id - 1 WHERE id IN (2, 4)")
+    connection.execute("UPDATE chats SET active_leaf_id = 2 * id, message_count = 2")
+
+
 # One seed per revision that is not the newest: adding a migration means adding its seed here.
 SEEDS: dict[str, Callable[[sqlite3.Connection], None]] = {
     "0001": _seed_0001,
     "0002": _seed_0002,
     "0003": _seed_0003,
     "0004": _seed_0004,
+    "0005": _seed_0005,
 }
 
 
@@ -131,6 +144,8 @@ def test_upgrade_from_earlier_revision_keeps_data(tmp_path: Path, revision: str)
         assert set(chats) == {"Rust lifetimes", "Haiku about pumpkins"}
         rust = chats["Rust lifetimes"]
         assert rust.pinned and rust.kind == "normal" and rust.message_count == 2
+        # Every chat that existed before engines talks to the default Ollama host (0006).
+        assert {c.engine for c in chats.values()} == {"ollama"}
         assert rust.settings.num_ctx == 8192 and rust.settings.extra == {"top_p": 0.9}
         assert rust.settings.think is False and rust.settings.keep_alive == "5m"
         assert rust.context.used == 345 and rust.context.limit == 8192
