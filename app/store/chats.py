@@ -17,7 +17,7 @@ from app.store.transactions import Transactions
 LIST_CHATS_SQL = (
     "SELECT id, title, kind, model, system_prompt, num_ctx, temperature, seed, think, keep_alive,"
     " extra_options, pinned, created_at, updated_at, deleted_at, context_used, context_limit,"
-    " message_count, active_leaf_id FROM chats"
+    " message_count, active_leaf_id, engine FROM chats"
     " WHERE deleted_at IS {deleted} AND import_batch IS NULL {kind}"
     " ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT ?"
 )
@@ -51,6 +51,7 @@ class ChatQueries(Transactions):
         settings: ChatSettings | None = None,
         kind: str = "normal",
         pinned: bool = False,
+        engine: str = "ollama",
     ) -> Chat:
         settings = settings or ChatSettings()
         now = utcnow()
@@ -63,6 +64,7 @@ class ChatQueries(Transactions):
                 pinned=pinned,
                 created_at=now,
                 updated_at=now,
+                engine=engine,
             )
             apply_settings(row, settings)
             session.add(row)
@@ -85,6 +87,7 @@ class ChatQueries(Transactions):
         settings: ChatSettings | _Unset = UNSET,
         kind: str | _Unset = UNSET,
         context: ContextUsage | _Unset = UNSET,
+        engine: str | _Unset = UNSET,
         touch: bool = False,
     ) -> Chat:
         """Change what is given. `touch=True` also moves the chat to the top of the list."""
@@ -105,6 +108,8 @@ class ChatQueries(Transactions):
             if not isinstance(context, _Unset):
                 row.context_used = context.used
                 row.context_limit = context.limit
+            if not isinstance(engine, _Unset):
+                row.engine = engine
             if touch:
                 row.updated_at = utcnow()
             session.flush()

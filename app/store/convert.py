@@ -32,7 +32,7 @@ def chat_from_list_row(values: tuple[Any, ...]) -> Chat:
     (id_, title, kind, model, system_prompt, num_ctx, temperature, seed, think, keep_alive) = (
         values[:10]
     )
-    extra, pinned, created, updated, deleted, used, limit, count, leaf = values[10:]
+    extra, pinned, created, updated, deleted, used, limit, count, leaf, engine = values[10:]
     return Chat(
         id=id_,
         title=title,
@@ -54,6 +54,7 @@ def chat_from_list_row(values: tuple[Any, ...]) -> Chat:
         context=ContextUsage(used=used, limit=limit),
         message_count=count,
         active_leaf_id=leaf,
+        engine=engine,
     )
 
 
@@ -79,6 +80,7 @@ def to_chat(row: ChatRow) -> Chat:
         context=ContextUsage(used=row.context_used, limit=row.context_limit),
         message_count=row.message_count,
         active_leaf_id=row.active_leaf_id,
+        engine=row.engine,
     )
 
 
@@ -112,6 +114,11 @@ def to_provenance(row: ProvenanceRow | None) -> Provenance | None:
         tokens_per_second=row.tokens_per_second,
         excluded_message_ids=tuple(int(i) for i in row.excluded_message_ids or ()),
         warning=row.warning,
+        engine=row.engine,
+        system_fingerprint=row.system_fingerprint,
+        cached_tokens=row.cached_tokens,
+        reasoning_tokens=row.reasoning_tokens,
+        usage_estimated=bool(row.usage_estimated),
     )
 
 

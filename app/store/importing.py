@@ -269,6 +269,7 @@ class ImportQueries(ChatQueries):
             origin_id=chat.id,
             origin_created_at=chat.created_at,
             import_batch=batch,
+            engine=chat.engine,
         )
         apply_settings(row, chat.settings)
         session.add(row)

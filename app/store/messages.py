@@ -42,6 +42,11 @@ def fill_provenance(target: ProvenanceRow, provenance: Provenance) -> None:
     target.tokens_per_second = provenance.tokens_per_second
     target.excluded_message_ids = [int(i) for i in provenance.excluded_message_ids]
     target.warning = provenance.warning
+    target.engine = provenance.engine
+    target.system_fingerprint = provenance.system_fingerprint
+    target.cached_tokens = provenance.cached_tokens
+    target.reasoning_tokens = provenance.reasoning_tokens
+    target.usage_estimated = provenance.usage_estimated
 
 
 class MessageQueries(Transactions):

@@ -88,6 +88,9 @@ class ChatRow(Base):
     active_leaf_id: Mapped[int | None] = mapped_column(sa.Integer)
     """The last message of the version of the conversation on show: the chat is the path from
     it up through its parents (migration 0005). None for a chat with no messages."""
+    engine: Mapped[str] = mapped_column(sa.Text, default="ollama", server_default="ollama")
+    """The name of the engine profile that answers the chat (migration 0006); `ollama` is the
+    default Ollama host."""
     import_batch: Mapped[str | None] = mapped_column(sa.Text)
     """Set while an import stages the chat: `<owner token> <batch>`. A staged chat is shown
     nowhere; the import's last transaction clears this (see `app.store.importing`)."""
@@ -158,6 +161,11 @@ class ProvenanceRow(Base):
     tokens_per_second: Mapped[float | None] = mapped_column(sa.Float)
     excluded_message_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=_empty_list)
     warning: Mapped[str | None] = mapped_column(sa.Text)
+    engine: Mapped[str | None] = mapped_column(sa.Text)
+    system_fingerprint: Mapped[str | None] = mapped_column(sa.Text)
+    cached_tokens: Mapped[int | None] = mapped_column(sa.Integer)
+    reasoning_tokens: Mapped[int | None] = mapped_column(sa.Integer)
+    usage_estimated: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default="0")
 
     message: Mapped[MessageRow] = relationship(back_populates="provenance")
 

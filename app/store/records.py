@@ -59,6 +59,8 @@ class Chat:
     """The number of messages on the active path (the version of the chat on show)."""
     active_leaf_id: int | None = None
     """The last message of the active path; None when the chat has no messages."""
+    engine: str = "ollama"
+    """The name of the engine profile that answers the chat (`ollama`: the default host)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,15 @@ class Provenance:
     """Older messages of the chat PhiDesk left out of this request because they did not fit."""
     warning: str | None = None
     """E.g. "Ollama dropped more of the prompt than planned"."""
+    engine: str | None = None
+    """The engine profile that answered (None in answers from before engines existed)."""
+    system_fingerprint: str | None = None
+    cached_tokens: int | None = None
+    """Prompt tokens an OpenAI-compatible server took from its cache."""
+    reasoning_tokens: int | None = None
+    """Tokens of the answer spent on reasoning (part of the stats' eval_count)."""
+    usage_estimated: bool = False
+    """The server reported no token counts for this answer; the meter showed an estimate."""
 
 
 @dataclass(frozen=True, slots=True)
