@@ -64,6 +64,24 @@ class BudgetMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetPart:
+    """A part of an attached document as the budget sees it: the tokens its block takes in the
+    request (estimated from its exact text, see `ContextBudget.estimate_text`)."""
+
+    key: str
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentOffer:
+    """The documents a turn may send: each of them whole, and all their parts, the most
+    relevant to the question first."""
+
+    whole: tuple[BudgetPart, ...]
+    ranked: tuple[BudgetPart, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ContextPlan:
     """What will be sent and what will not, in tokens (estimated where not measured)."""
 
@@ -78,11 +96,18 @@ class ContextPlan:
     #: (less than the minimum reply): nothing can be sent until the window grows or the
     #: message shrinks.
     overflow: bool
+    document_tokens: int = 0
+    """Tokens of the attached documents' parts sent with the question (the meter's
+    "documents" share)."""
+    document_parts: tuple[str, ...] = ()
+    """Keys of the `BudgetPart`s sent: the offer's whole documents, or some of its parts."""
+    documents_cut: bool = False
+    """True when the documents did not fit whole and only some parts are sent."""
 
     @property
     def used(self) -> int:
-        """Tokens the prompt will take (system + kept history + draft)."""
-        return self.system_tokens + self.history_tokens + self.draft_tokens
+        """Tokens the prompt will take (system + kept history + draft + documents)."""
+        return self.system_tokens + self.history_tokens + self.draft_tokens + self.document_tokens
 
     @property
     def fraction(self) -> float:
@@ -115,6 +140,10 @@ class ContextBudget:
         """Estimated tokens of one message, template overhead included."""
         return math.ceil(len(text) / self.chars_per_token) + MESSAGE_OVERHEAD_TOKENS
 
+    def estimate_text(self, text: str) -> int:
+        """Estimated tokens of text inside a message (no template overhead)."""
+        return math.ceil(len(text) / self.chars_per_token)
+
     def _tokens(self, message: BudgetMessage) -> int:
         return message.tokens if message.tokens is not None else self.estimate(message.text)
 
@@ -123,11 +152,16 @@ class ContextBudget:
         system: str | None,
         history: Sequence[BudgetMessage],
         draft: str | None = None,
+        documents: DocumentOffer | None = None,
     ) -> ContextPlan:
         """Keep the system prompt and the newest message (the draft, or else the last history
         message), then as much of the most recent history as fits beside the reply reserve.
         History is cut at one point: everything older than the first message that does not fit
-        is left out too, so the model never sees a conversation with a hole in it."""
+        is left out too, so the model never sees a conversation with a hole in it.
+
+        `documents` go whole when they fit beside the whole history (or alone within half the
+        window); otherwise their most relevant parts are taken, up to half the window, before
+        any history: the question and the reply reserve first, then documents, then history."""
         system_tokens = self.estimate(system) if system else 0
         draft_tokens = self.estimate(draft) if draft is not None else 0
         older = list(history)
@@ -142,6 +176,9 @@ class ContextBudget:
         # Shrink the reply reserve before leaving the newest message out.
         reserve = max(0, min(self.reserve, self.limit - must_keep))
         room = self.limit - reserve - must_keep
+        history_all = sum(self._tokens(m) for m in older)
+        doc_tokens, doc_keys, cut_docs = self._documents(documents, max(0, room), history_all)
+        room -= doc_tokens
         kept: list[BudgetMessage] = []
         kept_tokens = 0
         cut = 0
@@ -163,7 +200,28 @@ class ContextBudget:
             included_ids=included,
             excluded_ids=excluded,
             overflow=overflow,
+            document_tokens=doc_tokens,
+            document_parts=doc_keys,
+            documents_cut=cut_docs,
         )
+
+    def _documents(
+        self, offer: DocumentOffer | None, room: int, history: int
+    ) -> tuple[int, tuple[str, ...], bool]:
+        """(tokens, keys, cut) of the document parts that go into `room`."""
+        if offer is None or not offer.whole:
+            return 0, (), False
+        cap = min(room, self.limit // 2)
+        whole = sum(p.tokens for p in offer.whole)
+        if whole + history <= room or whole <= cap:
+            return whole, tuple(p.key for p in offer.whole), False
+        keys: list[str] = []
+        used = 0
+        for part in offer.ranked:
+            if used + part.tokens <= cap:
+                keys.append(part.key)
+                used += part.tokens
+        return used, tuple(keys), True
 
 
 def dropped_more_than_planned(
