@@ -167,7 +167,8 @@ class ChatPane(QWidget):
         self.title.setText(chat.title or "New chat")
         self.picker.select(chat.model)
         turn = self.live.get(chat_id)
-        live_id = turn.answer_id if turn is not None else None
+        continued = turn is not None and turn.kind is TurnKind.CONTINUE  # stays in place
+        live_id = turn.answer_id if turn is not None and not continued else None
         self.presenter.versions = versions
         self.view.set_messages(transcript_items(messages, versions, leave_out=live_id))
         if turn is not None:
@@ -246,8 +247,7 @@ class ChatPane(QWidget):
         self.regenerate_answer(None)
 
     def regenerate_answer(self, answer_id: int | None) -> None:
-        """A new version of the answer `answer_id` (None: the last one shown), streamed in
-        its place; the old one stays a click away."""
+        """A new version of `answer_id` (None: the last answer), streamed in its place."""
         chat_id = self.current_chat
         if chat_id is None or chat_id in self.live:
             return
@@ -321,8 +321,7 @@ class ChatPane(QWidget):
         self.presenter.show_live()
 
     async def refresh(self, focus: int | None = None) -> None:
-        """Show the chat's branch as it is now (after a version switch, a delete, an undo):
-        only what changed is rebuilt. `focus`: the message that keeps the keyboard focus."""
+        """Show the branch as it is now, rebuilding only what changed; `focus` keeps focus."""
         chat_id = self.current_chat
         if chat_id is None or chat_id in self.live:
             return

@@ -150,7 +150,8 @@
     tools.appendChild(actionButton("copy-markdown", "Copy", "Copy as Markdown"));
     if (m.role === "user") tools.appendChild(actionButton("edit", "Edit", "Edit this message"));
     if (m.role === "assistant") {
-      tools.appendChild(actionButton("regenerate", "Regenerate", "Answer again"));
+      const again = "Answer again (a new version; this one stays)";
+      tools.appendChild(actionButton("regenerate", "Regenerate", again));
     }
     if (m.role === "assistant") {
       tools.appendChild(actionButton("info", "Info", "Model, timings and tokens"));
