@@ -31,6 +31,8 @@ from typing import Any
 
 from app.backend.client import OllamaClient
 from app.backend.connection import Connection
+from app.backend.engines import DEFAULT_ENGINE, Engine, EngineTurn, TurnFacts
+from app.backend.engines.ollama_engine import DEFAULT_NUM_CTX, OllamaEngine, OllamaTurn, same_model
 from app.backend.errors import InvalidModelName, ModelNotFound, OllamaError, StreamInterrupted
 from app.backend.events import ContentDelta, Done, StreamStalled, ThinkingDelta
 from app.backend.models import ModelInfo
@@ -44,14 +46,14 @@ from app.chat.context import (
     effective_limit,
 )
 from app.errors import PhiDeskError
-from app.store import Chat, Database, Message, Provenance, Status
+from app.store import Chat, ContextUsage, Database, Message, Provenance, Status
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NUM_CTX = 8192
-"""The window PhiDesk asks for when a chat does not say (capped at the model's trained
-length). Ollama's own default changes between versions (docs/ollama-behaviour.md §2.2), so it
-is always sent."""
+__all__ = ["DEFAULT_NUM_CTX", "ChatSession", "TurnFinished", "TurnRefused", "TurnStarted"]
+
+EngineResolver = Callable[[str], Engine | None]
+"""The engine of a profile name, or None when no such engine exists (any longer)."""
 
 
 class TurnState(StrEnum):
@@ -121,24 +123,28 @@ class ChatSession:
         clock: Callable[[], float] = time.monotonic,
         model_options: Callable[[str], Mapping[str, Any]] | None = None,
         blocking: Blocking = run_inline,
+        engines: EngineResolver | None = None,
     ) -> None:
         """`model_options(model)` gives Ollama options that apply to every chat with that model
         (the GPU offload preferences: `num_gpu`, `main_gpu`); a chat's own options win.
         `client` may be a `Connection`: each call then uses the client current at that moment.
         `blocking(call)` runs each database call of a turn (a worker thread in the app, so a
-        database locked by another process never freezes the window)."""
+        database locked by another process never freezes the window).
+        A chat whose `engine` is not the default (`ollama`, this connection) is answered by
+        `engines(name)`; a name it does not know refuses the turn."""
         self.model_options = model_options
         self.db = db
         self.connection = client if isinstance(client, Connection) else Connection(client)
+        self.ollama = OllamaEngine(self.connection, model_options=model_options)
+        self._engines = engines
+        self._engine_name = DEFAULT_ENGINE
         self._blocking = blocking
         self.chat_id = chat_id
         self.flush_interval = flush_interval
         self._clock = clock
         self.state = TurnState.IDLE
-        self._model_info: dict[str, ModelInfo | None] = {}
+        self._model_info: dict[tuple[str, str], ModelInfo | None] = {}
         self._loaded_context: dict[str, int | None] = {}
-        self._versions: dict[str, str] = {}
-        """Ollama's version per host (asked once, after the first answer from it)."""
         self._sent_num_ctx: dict[str, int] = {}
 
     @property
@@ -149,25 +155,56 @@ class ChatSession:
         result: R = await self._blocking(call)
         return result
 
+    # --- engines ------------------------------------------------------------------------
+
+    def find_engine(self, name: str) -> Engine | None:
+        """The engine called `name`: the default is this session's Ollama connection."""
+        if name == DEFAULT_ENGINE:
+            return self.ollama
+        return self._engines(name) if self._engines is not None else None
+
+    def engine_for(self, chat: Chat) -> Engine:
+        """The chat's engine; refused when it was removed (the user must choose another)."""
+        self._engine_name = chat.engine
+        engine = self.find_engine(chat.engine)
+        if engine is None:
+            raise TurnRefused(
+                f"the engine {chat.engine!r} of this chat no longer exists; choose another "
+                "engine for this chat"
+            )
+        return engine
+
+    def _engine_or_ollama(self, chat: Chat) -> Engine:
+        """For figures only (the meter): the chat's engine if it exists, else Ollama's rules."""
+        return self.find_engine(chat.engine) or self.ollama
+
     # --- the window ---------------------------------------------------------------------
 
     def chat(self) -> Chat:
         return self.db.get_chat(self.chat_id)
 
     async def model_info(self, model: str) -> ModelInfo | None:
-        """`/api/show` of the model, cached; None when the server cannot tell."""
+        """The model's details from the chat's engine (`/api/show` for Ollama), cached; None
+        when the server cannot tell."""
+        chat = await self._io(self.chat)
+        engine = self.find_engine(chat.engine)
+        self._engine_name = chat.engine
+        if engine is None:
+            return None
         try:
-            return await self._show(model)
+            return await self._show(model, engine)
         except ModelNotFound as exc:
             log.info("show %s: %s", model, exc)
             return None
 
-    async def _show(self, model: str) -> ModelInfo | None:
-        """`/api/show`, cached; None when the server cannot tell (it failed, or answered
-        something that is not Ollama's JSON); ModelNotFound when it has no such model."""
-        if model in self._model_info:
-            return self._model_info[model]
-        client = self.client
+    async def _show(self, model: str, engine: Engine | None = None) -> ModelInfo | None:
+        """The model's details, cached; None when the server cannot tell (it failed, or
+        answered something that is not its JSON); ModelNotFound when it has no such model."""
+        engine = engine or self.ollama
+        key = (engine.name, model)
+        if key in self._model_info:
+            return self._model_info[key]
+        client = engine
         try:
             # No longer than a stream would wait in silence: the turn goes on without.
             async with asyncio.timeout(client.stall_timeout):
@@ -183,12 +220,12 @@ class ChatSession:
         except TimeoutError:
             log.info("show %s: no answer from %s in %g s", model, client.host, client.stall_timeout)
             return None
-        self._model_info[model] = info
+        self._model_info[key] = info
         return info
 
     def cached_model_info(self, model: str) -> ModelInfo | None:
         """What `model_info()` learnt, without asking the server."""
-        return self._model_info.get(model)
+        return self._model_info.get((self._engine_name, model))
 
     def loaded_context(self, model: str) -> int | None:
         """The window Ollama loaded `model` with, as last seen in `/api/ps`."""
@@ -202,20 +239,21 @@ class ChatSession:
             log.info("ps failed: %s", exc)
             return
         self._loaded_context[model] = next(
-            (m.context_length for m in loaded if _same_model(m.name, model)), None
+            (m.context_length for m in loaded if same_model(m.name, model)), None
         )
 
     def requested_num_ctx(self, chat: Chat, info: ModelInfo | None) -> int:
-        wanted = chat.settings.num_ctx or DEFAULT_NUM_CTX
-        if info is not None and info.context_length:
-            wanted = min(wanted, info.context_length)
-        return wanted
+        """The chat's window on its engine (for a model whose window nobody reports and no
+        num_ctx, the default, for figures; a turn is refused instead)."""
+        window = self._engine_or_ollama(chat).window(chat.settings.num_ctx, info)
+        return window or DEFAULT_NUM_CTX
 
     def budget(
         self, chat: Chat, info: ModelInfo | None, history: Sequence[Message]
     ) -> ContextBudget:
         requested = self.requested_num_ctx(chat, info)
-        loaded = self._loaded_context.get(chat.model)
+        local = self._engine_or_ollama(chat) is self.ollama
+        loaded = self._loaded_context.get(chat.model) if local else None
         # What /api/ps reports counts only if it was loaded for this chat's own request with the
         # num_ctx we ask now (Ollama may have reduced it, e.g. for memory). A window loaded for
         # another chat or program does not: our request reloads the model with our num_ctx.
@@ -266,18 +304,28 @@ class ChatSession:
         chat = await self._io(self.chat)
         if not chat.model:
             raise TurnRefused("this chat has no model yet; choose one first (see phidesk models)")
-        try:
-            validate_model_name(chat.model)
-        except InvalidModelName as exc:
-            raise TurnRefused(str(exc)) from None
+        engine = self.engine_for(chat)
+        if engine.kind == "ollama":
+            try:
+                validate_model_name(chat.model)
+            except InvalidModelName as exc:
+                raise TurnRefused(str(exc)) from None
         return chat
 
-    async def _info(self, model: str) -> ModelInfo | None:
-        """The model's details for a turn; a model the server does not have refuses it."""
+    async def _info(self, chat: Chat) -> ModelInfo | None:
+        """The model's details for a turn; a model the server does not have refuses it, and
+        so does a window nobody knows (the user must set num_ctx)."""
+        engine = self.engine_for(chat)
         try:
-            return await self._show(model)
+            info = await self._show(chat.model, engine)
         except ModelNotFound as exc:
             raise TurnRefused(str(exc)) from exc
+        if engine.window(chat.settings.num_ctx, info) is None:
+            raise TurnRefused(
+                f"neither the server nor the catalog tells the context length of {chat.model}; "
+                "set num_ctx for this chat (phidesk ask --num-ctx N)"
+            )
+        return info
 
     def _fitting(
         self, chat: Chat, info: ModelInfo | None, history: Sequence[Message], draft: str | None
@@ -298,7 +346,7 @@ class ChatSession:
         the model's details from the server."""
         chat = await self._checked_chat()
         self._fitting(chat, self.cached_model_info(chat.model), history, draft)
-        info = await self._info(chat.model)
+        info = await self._info(chat)
         return chat, info, self._fitting(chat, info, history, draft)
 
     async def send(
@@ -320,7 +368,7 @@ class ChatSession:
 
         user = await self._store(store, on_stored)
         try:
-            info = await self._info(chat.model)
+            info = await self._info(chat)
             plan = self._fitting(chat, info, history, text)
         except TurnRefused:
             if on_stored is not None:
@@ -430,9 +478,8 @@ class ChatSession:
         return messages
 
     def _options(self, chat: Chat) -> dict[str, Any]:
+        """The chat's own options (the engine adds its own: Ollama the GPU offload)."""
         options: dict[str, Any] = {}
-        if self.model_options is not None:
-            options.update(self.model_options(chat.model))
         options.update(chat.settings.extra)
         if chat.settings.temperature is not None:
             options["temperature"] = chat.settings.temperature
@@ -452,8 +499,9 @@ class ChatSession:
     ) -> AsyncIterator[SessionEvent]:
         """Stream one answer to `user_id`: a new message under it (a new version if it has
         answers already), or, `continuing`, more text for that cut-off answer."""
+        engine = self.engine_for(chat)
         num_ctx = self.requested_num_ctx(chat, info)
-        options = self._options(chat)
+        options = engine.turn_options(chat.model, self._options(chat))
         think: bool | None = None
         if info is not None and info.supports_thinking:
             think = chat.settings.think
@@ -485,8 +533,8 @@ class ChatSession:
         final: Message | None = None
         # The client current when the turn starts serves this whole answer, even if the host
         # is switched meanwhile.
-        client = self.connection.acquire()
-        held: OllamaClient | None = client
+        client = engine.acquire()
+        held: EngineTurn | None = client
         try:
             yield TurnStarted(self.chat_id, user_id, answer.id, plan)
             stream = client.chat(
@@ -526,7 +574,7 @@ class ChatSession:
             except OllamaError as exc:
                 status, error = "error", exc
                 if isinstance(exc, ModelNotFound):
-                    self._model_info.pop(chat.model, None)
+                    self._model_info.pop((engine.name, chat.model), None)
             finally:
                 # Close the HTTP stream here, on this loop, rather than leaving a suspended
                 # generator to the garbage collector.
@@ -534,9 +582,11 @@ class ChatSession:
             if done is None and error is None:
                 status = "interrupted"
             # Asked of the server that answered, even if the host was switched meanwhile.
-            facts = await self._provenance_facts(client, chat.model) if done else None
+            facts = await client.facts(chat.model) if done else None
+            if facts and isinstance(client, OllamaTurn) and client.current:
+                self._loaded_context[chat.model] = facts.effective_num_ctx
             held = None
-            await self.connection.release(client)
+            await client.release()
             final = await self._io(
                 lambda: self._finish(
                     answer.id,
@@ -551,12 +601,13 @@ class ChatSession:
                     options,
                     facts=facts,
                     info=info,
+                    engine=engine,
                 )
             )
             self.state = TurnState.DONE if status == "complete" else TurnState.FAILED
         finally:
             if held is not None:
-                await self.connection.release(held)
+                await held.release()
             if final is None:
                 # Stopped (the task was cancelled or the caller stopped iterating), or the
                 # store failed: whatever arrived is saved, and the chat can be used again.
@@ -576,6 +627,7 @@ class ChatSession:
                         num_ctx,
                         options,
                         info=info,
+                        engine=engine,
                     )
                 except PhiDeskError as exc:
                     log.warning("could not save the end of answer %s: %s", answer.id, exc)
@@ -585,28 +637,6 @@ class ChatSession:
     async def _finish_shielded(self, *args: Any, **kwargs: Any) -> Message:
         """`_finish` on the blocking runner, completed even if this task is cancelled again."""
         return await asyncio.shield(self._io(lambda: self._finish(*args, **kwargs)))
-
-    async def _provenance_facts(
-        self, client: OllamaClient, model: str
-    ) -> tuple[int | None, float | None, str | None, str | None]:
-        """After a turn: (effective num_ctx, GPU %, digest, Ollama version), each if known."""
-        effective: int | None = None
-        gpu: float | None = None
-        digest: str | None = None
-        try:
-            loaded = await client.loaded()
-            entry = next((m for m in loaded if _same_model(m.name, model)), None)
-            if entry is not None:
-                effective, gpu = entry.context_length, float(entry.gpu_percent)
-                if client is self.client:
-                    self._loaded_context[model] = entry.context_length
-            installed = await client.list_models()
-            digest = next((m.digest for m in installed if _same_model(m.name, model)), None)
-            if client.host not in self._versions:
-                self._versions[client.host] = await client.version()
-        except OllamaError as exc:
-            log.info("provenance lookup failed: %s", exc)
-        return effective, gpu, digest, self._versions.get(client.host)
 
     def _finish(
         self,
@@ -621,18 +651,23 @@ class ChatSession:
         num_ctx: int,
         options: dict[str, Any],
         *,
-        facts: tuple[int | None, float | None, str | None, str | None] | None = None,
+        facts: TurnFacts | None = None,
         info: ModelInfo | None = None,
+        engine: Engine | None = None,
     ) -> Message:
+        engine = engine or self.ollama
+        local = engine.kind == "ollama"
         stats = done.stats if done else None
-        effective, gpu, digest, version = facts or (
-            None,
-            None,
-            None,
-            self._versions.get(self.client.host),
+        facts = facts or TurnFacts(server_version=engine.server_version)
+        effective, gpu, digest, version = (
+            facts.effective_num_ctx,
+            facts.gpu_percent,
+            facts.digest,
+            facts.server_version,
         )
         warning = None
-        if stats is not None and dropped_more_than_planned(plan, stats.prompt_eval_count):
+        # A server other than Ollama refuses a prompt too long instead of cutting it.
+        if local and stats and dropped_more_than_planned(plan, stats.prompt_eval_count):
             warning = (
                 f"Ollama read only {stats.prompt_eval_count} prompt tokens of about {plan.used} "
                 "sent, so it dropped part of the conversation on its own; raise num_ctx"
@@ -644,13 +679,18 @@ class ChatSession:
             requested_num_ctx=num_ctx,
             effective_num_ctx=effective,
             gpu_percent=gpu,
-            options={**options, "num_ctx": num_ctx},
+            options={**options, "num_ctx": num_ctx} if local else dict(options),
             ollama_version=version,
             tokens_per_second=stats.tokens_per_second if stats else None,
             excluded_message_ids=plan.excluded_ids,
             warning=warning,
+            engine=engine.name,
+            system_fingerprint=done.system_fingerprint if done else None,
+            cached_tokens=done.cached_tokens if done else None,
+            reasoning_tokens=done.reasoning_tokens if done else None,
+            usage_estimated=bool(done and done.usage_estimated),
         )
-        return self.db.finish_message(
+        message = self.db.finish_message(
             answer_id,
             status=status,
             content="".join(content),
@@ -660,6 +700,12 @@ class ChatSession:
             provenance=provenance,
             context_limit=effective or (plan.limit if stats else None),
         )
+        # No counts from the server: the meter estimates (≈) rather than show the last turn's
+        # figure as this one's.
+        estimated = done is not None and done.usage_estimated
+        if estimated and self.db.get_chat(self.chat_id).active_leaf_id == answer_id:
+            self.db.update_chat(self.chat_id, context=ContextUsage(None, plan.limit))
+        return message
 
 
 def _sendable(message: Message) -> bool:
@@ -669,10 +715,3 @@ def _sendable(message: Message) -> bool:
     if message.role == "assistant":
         return bool(message.content) and message.status != "streaming"
     return True
-
-
-def _same_model(a: str, b: str) -> bool:
-    def norm(name: str) -> str:
-        return name if ":" in name.rsplit("/", 1)[-1] else name + ":latest"
-
-    return norm(a) == norm(b)
