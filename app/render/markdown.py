@@ -17,6 +17,7 @@ from markdown_it.common.utils import escapeHtml, unescapeAll
 from markdown_it.renderer import RendererProtocol
 from markdown_it.rules_block import StateBlock
 from markdown_it.rules_block.fence import fence as fence_rule
+from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 from mdit_py_plugins.tasklists import tasklists_plugin
@@ -59,6 +60,29 @@ def _fence_noting_close(state: StateBlock, start_line: int, end_line: int, silen
         )
         token.meta = {**(token.meta or {}), _CLOSED: closed}
     return True
+
+
+MAX_INLINE_CHARS = 100_000
+
+
+def _mostly_markers(text: str) -> bool:
+    markers = text.count("*") + text.count("_") + text.count("[") + text.count("]")
+    return markers * 4 > len(text)
+
+
+def _bounded_inline(state: StateCore) -> None:
+    """markdown-it's inline step, except that a block's text past `MAX_INLINE_CHARS` made mostly
+    of emphasis and link markers stays plain text: markdown-it's inline parsing of such text (a
+    1 MB line of `*_[`) is far from linear, while ordinary prose of any length is."""
+    md = state.md
+    for token in state.tokens:
+        if token.type != "inline":
+            continue
+        if len(token.content) > MAX_INLINE_CHARS and _mostly_markers(token.content):
+            token.children = [Token("text", "", 0, content=token.content)]
+        else:
+            token.children = []
+            md.inline.parse(token.content, md, state.env, token.children)
 
 
 def _note_loose_items(md: MarkdownIt) -> None:
@@ -134,6 +158,7 @@ def build_markdown() -> MarkdownIt:
     )
     md.add_render_rule("fence", _render_fence)
     md.add_render_rule("image", _render_image)
+    md.core.ruler.at("inline", _bounded_inline)
     _note_loose_items(md)
     return md
 
