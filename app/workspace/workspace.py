@@ -40,6 +40,7 @@ from app.workspace.changes import (
     ConnectionChanged,
     SettingsChanged,
 )
+from app.workspace.engines import EngineOps
 from app.workspace.external import ExternalChanges
 from app.workspace.notices import Notices
 from app.workspace.settings import ModelDefaults, Preferences, SettingsStore
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class Workspace(TransferOps):
+class Workspace(TransferOps, EngineOps):
     """Database, connection, settings, offload preferences and running turns, for one app."""
 
     def __init__(
@@ -188,16 +189,23 @@ class Workspace(TransferOps):
         title: str = "",
         system_prompt: str | None = None,
         settings: ChatSettings | None = None,
+        engine: str = "ollama",
     ) -> Chat:
         """A new chat with `model` (default: the user's default model), that model's chat
         defaults unless `settings` are given, and the default system prompt of the preferences
-        unless `system_prompt` is given. Every kind of chat gets the same rules."""
+        unless `system_prompt` is given; on `engine` (a profile name). Every kind of chat gets
+        the same rules."""
         chosen = model if model is not None else self.prefs.default_model
         options = settings if settings is not None else self.defaults_for(chosen)
         prompt = self.prefs.default_system_prompt if system_prompt is None else system_prompt
         chat = await self.write(
             lambda: self.db.create_chat(
-                title=title, model=chosen, system_prompt=prompt, settings=options, kind=kind
+                title=title,
+                model=chosen,
+                system_prompt=prompt,
+                settings=options,
+                kind=kind,
+                engine=engine,
             )
         )
         self._chats(ChatChange.CREATED, chat.id)
@@ -361,6 +369,7 @@ class Workspace(TransferOps):
                 chat_id,
                 model_options=self.offload.options_for,
                 blocking=self.write,
+                engines=self.engine_by_name,
             )
             self._sessions[chat_id] = session
         return session
@@ -455,6 +464,7 @@ class Workspace(TransferOps):
         await loop.run_in_executor(None, self._writer.shutdown, True)
         await loop.run_in_executor(None, self._reader.shutdown, True)
         self.db.close()
+        await self.close_engines()
         await self.connection.aclose()
 
 
