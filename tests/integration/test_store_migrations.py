@@ -97,6 +97,12 @@ def _seed_0005(connection: sqlite3.Connection) -> None:
     connection.execute("UPDATE chats SET active_leaf_id = 2 * id, message_count = 2")
 
 
+def _seed_0006(connection: sqlite3.Connection) -> None:
+    """Schema 0006 gave each chat an engine and provenance the engine's own figures."""
+    _seed_0005(connection)
+    connection.execute("UPDATE message_provenance SET engine = 'ollama' WHERE message_id = 2")
+
+
 # One seed per revision that is not the newest: adding a migration means adding its seed here.
 SEEDS: dict[str, Callable[[sqlite3.Connection], None]] = {
     "0001": _seed_0001,
@@ -104,6 +110,7 @@ SEEDS: dict[str, Callable[[sqlite3.Connection], None]] = {
     "0003": _seed_0003,
     "0004": _seed_0004,
     "0005": _seed_0005,
+    "0006": _seed_0006,
 }
 
 
