@@ -19,6 +19,7 @@ from app.store.records import (
     Role,
     Status,
 )
+from app.store.sent import sent_documents
 
 
 def _optional_time(value: str | None) -> datetime | None:
@@ -119,6 +120,7 @@ def to_provenance(row: ProvenanceRow | None) -> Provenance | None:
         cached_tokens=row.cached_tokens,
         reasoning_tokens=row.reasoning_tokens,
         usage_estimated=bool(row.usage_estimated),
+        documents=sent_documents(row.documents),
     )
 
 

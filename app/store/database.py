@@ -18,6 +18,7 @@ from types import TracebackType
 import sqlalchemy as sa
 
 from app.store import failures, migrate, owners
+from app.store.attachments import AttachmentQueries
 from app.store.chats import ChatQueries
 from app.store.engine import connect, create_engine
 from app.store.errors import StoreError
@@ -43,6 +44,7 @@ class Database(
     PresetQueries,
     SearchQueries,
     SpeedQueries,
+    AttachmentQueries,
 ):
     """One PhiDesk database file. Thread-safe: one engine, a short session per call, so the
     asyncio loop thread and worker threads may use one Database at the same time.

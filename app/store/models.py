@@ -166,8 +166,60 @@ class ProvenanceRow(Base):
     cached_tokens: Mapped[int | None] = mapped_column(sa.Integer)
     reasoning_tokens: Mapped[int | None] = mapped_column(sa.Integer)
     usage_estimated: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default="0")
+    documents: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    """The parts of attached documents sent with the question (migration 0007): `method`,
+    `tokens` and `parts` (see `app.store.attachments`); None when none were."""
 
     message: Mapped[MessageRow] = relationship(back_populates="provenance")
+
+
+class AttachmentFileRow(Base):
+    """The contents of an attached file, once per SHA-256 (migration 0007), with its extracted
+    text; deleted by a trigger when no message refers to it any more."""
+
+    __tablename__ = "attachment_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(sa.Text, unique=True)
+    kind: Mapped[str] = mapped_column(sa.Text)
+    size: Mapped[int] = mapped_column(sa.Integer)
+    pages: Mapped[int | None] = mapped_column(sa.Integer)
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+    text: Mapped[str] = mapped_column(sa.Text, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AttachmentChunkRow(Base):
+    """One part of an attached file's text, where it stands (pages, heading path)."""
+
+    __tablename__ = "attachment_chunks"
+    __table_args__ = (sa.UniqueConstraint("file_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("attachment_files.id", ondelete="CASCADE")
+    )
+    seq: Mapped[int] = mapped_column(sa.Integer)
+    text: Mapped[str] = mapped_column(sa.Text)
+    first_page: Mapped[int | None] = mapped_column(sa.Integer)
+    last_page: Mapped[int | None] = mapped_column(sa.Integer)
+    headings: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+
+
+class MessageAttachmentRow(Base):
+    """A file attached to a (user) message, under the name it had."""
+
+    __tablename__ = "message_attachments"
+    __table_args__ = (
+        sa.Index("ix_message_attachments_message_id", "message_id", "position"),
+        sa.Index("ix_message_attachments_file_id", "file_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(sa.ForeignKey("messages.id", ondelete="CASCADE"))
+    file_id: Mapped[int] = mapped_column(sa.ForeignKey("attachment_files.id"))
+    name: Mapped[str] = mapped_column(sa.Text)
+    position: Mapped[int] = mapped_column(sa.Integer, default=0)
 
 
 class PresetRow(Base):

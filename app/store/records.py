@@ -64,6 +64,59 @@ class Chat:
 
 
 @dataclass(frozen=True, slots=True)
+class SentPart:
+    """A part of an attached document sent with a question (`seq` None: the whole document)."""
+
+    attachment_id: int
+    name: str
+    sha256: str
+    seq: int | None
+    parts: int
+    """How many parts the document has."""
+    pages: tuple[int, ...] = ()
+    headings: tuple[str, ...] = ()
+    tokens: int = 0
+
+    def location(self) -> str:
+        """"whole", or "page 212 (part 141 of 300)", "Setup › Linux (part 3 of 9)"."""
+        if self.seq is None:
+            return "whole"
+        where = ""
+        if self.pages:
+            first, last = self.pages[0], self.pages[-1]
+            where = f"page {first}" if first == last else f"pages {first}–{last}"
+        elif self.headings:
+            where = " › ".join(self.headings)
+        part = f"part {self.seq + 1} of {self.parts}"
+        return f"{where} ({part})" if where else part
+
+
+@dataclass(frozen=True, slots=True)
+class SentDocuments:
+    """What of the attached documents went into a request, in reading order."""
+
+    method: str
+    """"bm25", or "embeddings:<model>"."""
+    tokens: int
+    """Their estimated tokens: the context meter's "documents" share."""
+    parts: tuple[SentPart, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file attached to a message, without its contents (see `Database.attachments`)."""
+
+    id: int
+    message_id: int
+    name: str
+    sha256: str
+    kind: str
+    size: int
+    pages: int | None
+    parts: int
+
+
+@dataclass(frozen=True, slots=True)
 class Provenance:
     """Where an answer came from. Every field may be unknown except the model name."""
 
@@ -89,6 +142,8 @@ class Provenance:
     """Tokens of the answer spent on reasoning (part of the stats' eval_count)."""
     usage_estimated: bool = False
     """The server reported no token counts for this answer; the meter showed an estimate."""
+    documents: SentDocuments | None = None
+    """The parts of attached documents sent with the question (None: no documents)."""
 
 
 @dataclass(frozen=True, slots=True)
