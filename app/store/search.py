@@ -6,12 +6,19 @@ and punctuation (`AND`, `NEAR(`, `*`, `C++`, `"`) are searched for as text and n
 query syntax. Words with no letter or digit are dropped (the tokenizer would see nothing in them).
 The last word matches as a prefix when it ends in a letter or digit, so results appear while the
 user is still typing (`templ` finds "templates", but `C++` does not find "compile").
+
+`SearchQueries.search` gives one hit per message (the CLI lists them); `search_chats` gives one
+result per chat (the window's sidebar): its newest matching message with a plain-text snippet
+(Markdown marks taken out), how many of its messages match, and whether its title matches.
 """
 
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
 from typing import cast
 
 import sqlalchemy as sa
@@ -82,6 +89,86 @@ SEARCH_SQL = sa.text(
 )
 
 
+# Markdown marks taken out of snippets. The START/END markers are neither whitespace nor any
+# character below, so they survive every substitution and the highlights stay on their words.
+_LINE_MARKS = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+|[-*+][ \t]+|\d{1,9}[.)][ \t]+|>[ \t]?)+", re.M)
+_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
+_RULE = re.compile(r"(?<![^\s|])[:\-]*-{3,}[:\-]*(?![^\s|])")
+_INLINE_MARKS = re.compile(r"\*{1,3}|_{2,3}|~~|`+|\$+|\\[()\[\]]")
+_PIPES = re.compile(r"\s*\|\s*")
+_SPACE = re.compile(r"\s+")
+
+
+def plain_snippet(marked: str) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """An FTS5 snippet of Markdown (START/END around the matches) as one line of plain text
+    with the matches' offsets: no `**`, `$…$`, list bullets, headings, table pipes or link
+    targets, and no line breaks."""
+    text = _LINE_MARKS.sub("", marked)
+    text = _LINK.sub(r"\1", text)
+    text = _RULE.sub(" ", text)
+    text = _INLINE_MARKS.sub("", text)
+    text = _PIPES.sub(" ", text)
+    text = _SPACE.sub(" ", text).strip()
+    plain, spans, _html = parse_snippet(text)
+    return plain, spans
+
+
+def _title_spans(title: str, words: list[str]) -> tuple[tuple[int, int], ...]:
+    folded = title.casefold()
+    spans = []
+    for word in words:
+        at = folded.find(word.casefold())
+        if at >= 0:
+            end = at + len(word)
+            while end < len(title) and title[end].isalnum():  # the whole word, as FTS5 marks it
+                end += 1
+            spans.append((at, end))
+    return tuple(sorted(spans))
+
+
+@dataclass(frozen=True)
+class ChatMatches:
+    """One chat matching a search. `message_id` is its newest matching message (None when only
+    the title matches) and `count` how many of its messages match; `snippet` is plain text
+    around the match with `highlights` as (start, end) offsets into it; `title_highlights`
+    the same for the title."""
+
+    chat_id: int
+    chat_title: str
+    updated_at: datetime
+    message_id: int | None
+    role: Role | None
+    count: int
+    title_match: bool
+    snippet: str
+    highlights: tuple[tuple[int, int], ...]
+    title_highlights: tuple[tuple[int, int], ...]
+
+
+_CHATS_SQL = (
+    "WITH hit AS ("
+    " SELECT m.chat_id AS chat_id, max(m.id) AS newest, count(*) AS n"
+    " FROM message_fts JOIN messages AS m ON m.id = message_fts.rowid"
+    " WHERE message_fts MATCH :query AND m.deleted_at IS NULL"
+    " GROUP BY m.chat_id) "
+    "SELECT c.id, c.title, c.updated_at, hit.newest, coalesce(hit.n, 0), {title} "
+    "FROM chats AS c LEFT JOIN hit ON hit.chat_id = c.id "
+    "WHERE c.deleted_at IS NULL AND c.import_batch IS NULL "
+    "AND (hit.chat_id IS NOT NULL OR {title}) "
+    "ORDER BY c.updated_at DESC, c.id DESC LIMIT :limit"
+)
+_SNIPPETS_SQL = sa.text(
+    "SELECT m.id, m.role, snippet(message_fts, 0, :start, :end, '…', :tokens) "
+    "FROM message_fts JOIN messages AS m ON m.id = message_fts.rowid "
+    "WHERE message_fts MATCH :query AND message_fts.rowid IN :ids"
+).bindparams(sa.bindparam("ids", expanding=True))
+
+
+def _like(word: str) -> str:
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 class SearchQueries(Transactions):
     """The search part of `Database`."""
 
@@ -121,3 +208,52 @@ class SearchQueries(Transactions):
                 )
             )
         return hits
+
+    def search_chats(
+        self, query: str, *, limit: int = 50, snippet_tokens: int = 12
+    ) -> list[ChatMatches]:
+        """Chats whose title holds every word of `query` or one of whose messages matches it
+        (as `search` matches), one result each, most recently active first. Messages deleted,
+        chats in the trash and chats an import is still staging never match."""
+        expression = fts_query(query)
+        if expression is None or limit <= 0:
+            return []
+        words = [w for w in query.replace("\x00", " ").split() if _has_token_character(w)]
+        title = " AND ".join(f"c.title LIKE :w{i} ESCAPE '\\'" for i in range(len(words)))
+        params: dict[str, object] = {"query": expression, "limit": limit}
+        params.update({f"w{i}": _like(w) for i, w in enumerate(words)})
+        with self._reading() as session:
+            rows = session.execute(sa.text(_CHATS_SQL.format(title=f"({title})")), params).all()
+            newest = [int(r[3]) for r in rows if r[3] is not None]
+            snippets = {}
+            if newest:
+                found = session.execute(
+                    _SNIPPETS_SQL,
+                    {
+                        "query": expression,
+                        "start": START,
+                        "end": END,
+                        "tokens": max(1, min(snippet_tokens, 64)),
+                        "ids": newest,
+                    },
+                ).all()
+                snippets = {int(i): (cast(Role, role), str(s or "")) for i, role, s in found}
+        results = []
+        for chat_id, chat_title, updated_at, message_id, count, title_match in rows:
+            role, marked = snippets.get(message_id, (None, ""))
+            text, spans = plain_snippet(marked)
+            results.append(
+                ChatMatches(
+                    chat_id=int(chat_id),
+                    chat_title=str(chat_title),
+                    updated_at=parse_time(updated_at),
+                    message_id=None if message_id is None else int(message_id),
+                    role=role,
+                    count=int(count),
+                    title_match=bool(title_match),
+                    snippet=text,
+                    highlights=spans,
+                    title_highlights=_title_spans(str(chat_title), words),
+                )
+            )
+        return results

@@ -32,6 +32,7 @@ from app.config import Paths
 from app.errors import PhiDeskError
 from app.store import Chat, ChatSettings, Database, Message, Preset, SearchHit
 from app.store.records import DeletedMessages, Versions
+from app.store.search import ChatMatches
 from app.workspace.changes import (
     Change,
     ChangeListener,
@@ -230,6 +231,10 @@ class Workspace(TransferOps, EngineOps):
 
     async def search(self, query: str, *, limit: int = 50) -> list[SearchHit]:
         return await self.read(lambda: self.db.search(query, limit=limit))
+
+    async def search_chats(self, query: str, *, limit: int = 50) -> list[ChatMatches]:
+        """One result per matching chat (title or messages), for the sidebar."""
+        return await self.read(lambda: self.db.search_chats(query, limit=limit))
 
     async def presets(self) -> list[Preset]:
         """The saved system prompts."""

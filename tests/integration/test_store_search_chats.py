@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -95,7 +96,7 @@ def test_deleted_and_staged_never_match(db: Database) -> None:
     db.delete_chat(trashed.id)
     staged = db.create_chat(title="zebra staged")
     db.add_message(staged.id, "user", "zebra four")
-    with sqlite3.connect(db.path) as raw:
+    with closing(sqlite3.connect(db.path)) as raw, raw:
         raw.execute("UPDATE chats SET import_batch = 'dead 1' WHERE id = ?", (staged.id,))
 
     results = db.search_chats("zebra")
