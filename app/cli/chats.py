@@ -59,6 +59,11 @@ def _add_ask_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--system", metavar="TEXT", help="the chat's system prompt")
     parser.add_argument(
+        "--engine",
+        metavar="NAME",
+        help="ask on this engine (phidesk engines list; default: the chat's, else ollama)",
+    )
+    parser.add_argument(
         "--num-ctx",
         type=_positive_int,
         metavar="N",
@@ -103,7 +108,9 @@ async def _prepare_chat(workspace: Workspace, args: argparse.Namespace) -> Chat:
                 f"chat {chat.id} was deleted; restore it in PhiDesk first, or leave out --chat "
                 "to start a new chat"
             )
-        if args.model:
+        if args.engine:
+            chat = await workspace.set_chat_engine(chat.id, args.engine, args.model or chat.model)
+        elif args.model:
             chat = await workspace.set_model(chat.id, args.model)
         if args.system is not None or args.num_ctx is not None or args.think is not None:
             chat = await workspace.configure(
@@ -115,12 +122,16 @@ async def _prepare_chat(workspace: Workspace, args: argparse.Namespace) -> Chat:
     model = args.model or workspace.prefs.default_model
     if not model:
         raise UsageError("no model given; pass -m MODEL (phidesk models lists the installed ones)")
-    _valid_model(model)
+    if args.engine:
+        workspace.engine_profile(args.engine)  # a usage error when there is none
+    else:
+        _valid_model(model)
     # The model's chat defaults (as the window and the quick prompt use them), then the flags.
     return await workspace.new_chat(
         model,
         system_prompt=args.system,
         settings=_with_arguments(workspace.defaults_for(model), args),
+        engine=args.engine or "ollama",
     )
 
 
@@ -202,7 +213,15 @@ async def _ask(workspace: Workspace, args: argparse.Namespace, prompt: str) -> i
 
 async def _ask_and_wait(workspace: Workspace, args: argparse.Namespace, prompt: str) -> int:
     chat = await _prepare_chat(workspace, args)
-    printer = _AnswerPrinter(workspace.notices, workspace.client.host, workspace.stall_timeout)
+    if args.engine and await workspace.chat_window(chat.id) is None:
+        if args.chat is None:
+            await workspace.delete_chat_permanently(chat.id)
+        raise UsageError(
+            f"nobody reports the context length of {chat.model} on engine {chat.engine}; "
+            "give it with --num-ctx N"
+        )
+    host = workspace.engine_profile(chat.engine).url if args.engine else workspace.client.host
+    printer = _AnswerPrinter(workspace.notices, host, workspace.stall_timeout)
     if args.regenerate:
         if not chat.message_count:
             raise PhiDeskError(f"chat {chat.id} has no question to answer again")
@@ -232,7 +251,9 @@ async def _ask_and_wait(workspace: Workspace, args: argparse.Namespace, prompt: 
 
 
 def _run_ask(ctx: AppContext, args: argparse.Namespace) -> int:
-    if args.model:
+    if args.engine and args.host is not None:
+        raise UsageError("give --engine or --host, not both")
+    if args.model and not args.engine:
         _valid_model(args.model)
     if args.regenerate:
         if args.chat is None:
@@ -262,6 +283,7 @@ def _chat_json(chat: Chat, versions: int) -> dict[str, Any]:
         "id": chat.id,
         "title": chat.title,
         "model": chat.model,
+        "engine": chat.engine,
         "kind": chat.kind,
         "pinned": chat.pinned,
         "created_at": _iso(chat.created_at),

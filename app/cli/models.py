@@ -17,9 +17,11 @@ from app.backend.hosts import HostProfiles
 from app.backend.models import InstalledModel, LoadedModel
 from app.backend.names import validate_model_name
 from app.cli.command import Command
+from app.cli.engines import run_models
 from app.cli.text import safe
 from app.cli.waiting import add_stall_timeout, stall_note
 from app.config import AppContext
+from app.errors import UsageError
 from app.workspace import SettingsStore
 
 
@@ -57,6 +59,12 @@ def human_seconds(value: float) -> str:
 
 def _models_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--engine", metavar="NAME", help="list the models of this engine (phidesk engines list)"
+    )
+    parser.add_argument(
+        "--all", action="store_true", help="with --engine: every model, not only the Phi-4 family"
+    )
 
 
 def _models_rows(
@@ -82,6 +90,13 @@ def _models_rows(
 
 
 def _run_models(ctx: AppContext, args: argparse.Namespace) -> int:
+    if args.engine is not None:
+        if args.host is not None:
+            raise UsageError("give --engine or --host, not both")
+        return run_models(ctx, args)
+    if args.all:
+        raise UsageError("--all goes with --engine NAME")
+
     async def fetch(client: OllamaClient) -> tuple[list[InstalledModel], list[LoadedModel]]:
         return await client.list_models(), await client.loaded()
 

@@ -14,6 +14,7 @@ from app import __version__
 from app.cli.chats import COMMANDS as CHAT_COMMANDS
 from app.cli.command import Command
 from app.cli.doctor import COMMANDS as DOCTOR_COMMANDS
+from app.cli.engines import COMMANDS as ENGINE_COMMANDS
 from app.cli.models import COMMANDS as MODEL_COMMANDS
 from app.cli.ollama import COMMANDS as OLLAMA_COMMANDS
 from app.cli.quick import COMMANDS as QUICK_COMMANDS
@@ -51,6 +52,7 @@ COMMANDS: list[Command] = [
     *QUICK_COMMANDS,
     *DOCTOR_COMMANDS,
     *OLLAMA_COMMANDS,
+    *ENGINE_COMMANDS,
 ]
 
 

@@ -24,6 +24,7 @@ from app.backend.engines.ollama_engine import OllamaEngine
 from app.backend.engines.openai_engine import OpenAIEngine
 from app.backend.engines.remote_models import RemoteModel, catalog_entry_for, is_phi4
 from app.backend.hosts import HostProfiles, InsecureTokenRefused, token_would_travel_in_clear
+from app.chat.session import ChatSession
 from app.config import Paths
 from app.errors import UsageError
 from app.secrets import TokenStore
@@ -65,6 +66,12 @@ class EngineOps:
     connection: Connection
 
     async def write(self, call: Callable[[], T]) -> T:
+        raise NotImplementedError
+
+    async def chat(self, chat_id: int) -> Chat:
+        raise NotImplementedError
+
+    def session(self, chat_id: int) -> ChatSession:
         raise NotImplementedError
 
     def _chats(self, how: ChatChange, *ids: int) -> None:
@@ -258,6 +265,17 @@ class EngineOps:
         """Connect to the engine and count its models (raises its one-sentence error)."""
         models = await self.engine_models(name, all_models=True)
         return EngineCheck(name, len(models), sum(1 for m in models if m.phi4))
+
+    async def chat_window(self, chat_id: int) -> int | None:
+        """The context window a turn of the chat would use on its engine; None when neither
+        the server nor the catalog tells it and the chat sets no num_ctx."""
+        chat = await self.chat(chat_id)
+        session = self.session(chat_id)
+        engine = session.find_engine(chat.engine)
+        if engine is None:
+            return None
+        info = await session.model_info(chat.model)
+        return engine.window(chat.settings.num_ctx, info)
 
     async def set_chat_engine(self, chat_id: int, engine: str, model: str) -> Chat:
         """Answer the chat with `model` on `engine` from now on."""
