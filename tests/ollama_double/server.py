@@ -37,6 +37,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from tests.ollama_double import replies
+from tests.ollama_double.embeddings import embed_vector
 from tests.ollama_double.faults import (
     FAULT_KINDS,
     HTML_PAGE,
@@ -698,6 +699,7 @@ class _Handler(BaseHTTPRequestHandler):
             ("POST", "/api/copy"): self._copy,
             ("POST", "/api/chat"): self._chat,
             ("POST", "/api/generate"): self._generate,
+            ("POST", "/api/embed"): self._embed,
         }
         self.api_path = path
         handler = routes.get((method, path))
@@ -852,6 +854,34 @@ class _Handler(BaseHTTPRequestHandler):
         if spec.system:
             payload["system"] = spec.system
         self._json(200, payload)
+
+    def _embed(self, body: dict[str, Any]) -> None:
+        """`/api/embed`: one vector per input (EmbedResponse). Any installed model embeds; a
+        vector is the text's words hashed into `EMBED_DIMENSIONS` buckets, L2-normalised, so
+        texts sharing words are close (cosine) and the same text always gets the same one."""
+        name = self._model_field(body)
+        if name is None:
+            return
+        model = self.double._installed(name)
+        if model is None:
+            self._error(404, f"model '{name}' not found")
+            return
+        raw = body.get("input")
+        inputs = [raw] if isinstance(raw, str) else raw
+        if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+            self._error(400, "invalid input type")
+            return
+        started = time.monotonic_ns()
+        self._json(
+            200,
+            {
+                "model": model.name,
+                "embeddings": [embed_vector(text) for text in inputs],
+                "total_duration": max(1, time.monotonic_ns() - started),
+                "load_duration": 1000,
+                "prompt_eval_count": sum(-(-len(text) // 4) for text in inputs),
+            },
+        )
 
     def _delete(self, body: dict[str, Any]) -> None:
         name = self._model_field(body)
