@@ -45,6 +45,13 @@ from app.chat.context import (
     dropped_more_than_planned,
     effective_limit,
 )
+from app.chat.documents.extract import Extracted
+from app.chat.documents.turn import (
+    DocumentGatherer,
+    DocumentPool,
+    leaves_machine,
+    to_new_attachment,
+)
 from app.errors import PhiDeskError
 from app.store import Chat, ContextUsage, Database, Message, Provenance, Status
 
@@ -124,6 +131,7 @@ class ChatSession:
         model_options: Callable[[str], Mapping[str, Any]] | None = None,
         blocking: Blocking = run_inline,
         engines: EngineResolver | None = None,
+        documents: DocumentGatherer | None = None,
     ) -> None:
         """`model_options(model)` gives Ollama options that apply to every chat with that model
         (the GPU offload preferences: `num_gpu`, `main_gpu`); a chat's own options win.
@@ -131,7 +139,9 @@ class ChatSession:
         `blocking(call)` runs each database call of a turn (a worker thread in the app, so a
         database locked by another process never freezes the window).
         A chat whose `engine` is not the default (`ollama`, this connection) is answered by
-        `engines(name)`; a name it does not know refuses the turn."""
+        `engines(name)`; a name it does not know refuses the turn.
+        `documents` gathers and ranks the attached documents of each turn (BM25 by default)."""
+        self.documents = documents or DocumentGatherer()
         self.model_options = model_options
         self.db = db
         self.connection = client if isinstance(client, Connection) else Connection(client)
@@ -279,20 +289,43 @@ class ChatSession:
         return None
 
     def plan(
-        self, chat: Chat, info: ModelInfo | None, history: Sequence[Message], draft: str | None
+        self,
+        chat: Chat,
+        info: ModelInfo | None,
+        history: Sequence[Message],
+        draft: str | None,
+        documents: DocumentPool | None = None,
     ) -> ContextPlan:
         budget = self.budget(chat, info, history)
         candidates = [
             BudgetMessage(id=m.id, role=m.role, text=m.content) for m in history if _sendable(m)
         ]
-        return budget.plan(chat.system_prompt or None, candidates, draft)
+        built = documents.offer(budget.estimate_text) if documents is not None else None
+        offer = built.offer if built is not None else None
+        return budget.plan(chat.system_prompt or None, candidates, draft, offer)
 
-    async def preview(self, draft: str | None) -> ContextPlan:
-        """What sending `draft` now would fit and leave out (for the context meter)."""
+    async def preview(
+        self, draft: str | None, attachments: Sequence[Extracted] = ()
+    ) -> ContextPlan:
+        """What sending `draft` (with `attachments`) now would fit and leave out (for the
+        context meter, whose "documents" share is `document_tokens`)."""
         chat = await self._io(self.chat)
         info = await self.model_info(chat.model) if chat.model else None
         history = await self._io(lambda: self.db.messages(self.chat_id))
-        return self.plan(chat, info, history, draft)
+        question = draft if draft is not None else _last_question(history)
+        documents = await self._gather([m.id for m in history], question, attachments)
+        return self.plan(chat, info, history, draft, documents)
+
+    async def _gather(
+        self, message_ids: Sequence[int], question: str, pending: Sequence[Extracted] = ()
+    ) -> DocumentPool | None:
+        """The documents of a turn: those attached on the path, and `pending` ones."""
+        return await self.documents.gather(self._io, self.db, message_ids, question, pending)
+
+    def documents_leave_machine(self, chat: Chat) -> bool:
+        """Would documents sent in this chat leave this computer (a hosted or remote engine)?"""
+        engine = self.find_engine(chat.engine)
+        return engine is not None and leaves_machine(engine.host)
 
     # --- turns ----------------------------------------------------------------------------
 
@@ -328,10 +361,16 @@ class ChatSession:
         return info
 
     def _fitting(
-        self, chat: Chat, info: ModelInfo | None, history: Sequence[Message], draft: str | None
+        self,
+        chat: Chat,
+        info: ModelInfo | None,
+        history: Sequence[Message],
+        draft: str | None,
+        documents: DocumentPool | None = None,
     ) -> ContextPlan:
-        """The plan of the turn, if the newest message fits the window with room to answer."""
-        plan = self.plan(chat, info, history, draft)
+        """The plan of the turn, if the newest message fits the window with room to answer
+        (documents never refuse a turn: they get only the room there is)."""
+        plan = self.plan(chat, info, history, draft, documents)
         if plan.overflow:
             raise TurnRefused(
                 f"this message is too long for the context window of {plan.limit} tokens "
@@ -350,18 +389,31 @@ class ChatSession:
         return chat, info, self._fitting(chat, info, history, draft)
 
     async def send(
-        self, text: str, *, on_stored: Stored | None = None
+        self,
+        text: str,
+        *,
+        attachments: Sequence[Extracted] = (),
+        on_stored: Stored | None = None,
     ) -> AsyncIterator[SessionEvent]:
         """Send a new user message and stream the answer. The message is committed before the
-        server is asked anything (`on_stored` hears of it); a refusal after that removes it."""
+        server is asked anything (`on_stored` hears of it), with its `attachments` (all of them
+        or, with the message, none); a refusal after that removes it."""
         chat = await self._checked_chat()
         history = await self._io(lambda: self.db.messages(self.chat_id))
         # Too long for the chat's own window: refused before anything is written.
         self._fitting(chat, self.cached_model_info(chat.model), history, text)
         titled = chat.message_count == 0 and chat.title in ("", "New chat")
 
+        files = [to_new_attachment(f) for f in attachments]
+
         def store() -> Message:
             stored = self.db.add_message(self.chat_id, "user", text)
+            if files:
+                try:
+                    self.db.attach(stored.id, files)
+                except BaseException:
+                    self.db.discard_message(stored.id)
+                    raise
             if titled:
                 self.db.update_chat(self.chat_id, title=title_from(text))
             return stored
@@ -369,13 +421,16 @@ class ChatSession:
         user = await self._store(store, on_stored)
         try:
             info = await self._info(chat)
-            plan = self._fitting(chat, info, history, text)
+            documents = await self._gather([*(m.id for m in history), user.id], text)
+            plan = self._fitting(chat, info, history, text, documents)
         except TurnRefused:
             if on_stored is not None:
                 on_stored(None)
             await self._unstore(user.id, chat.title if titled else None)
             raise
-        async for event in self._turn(chat, info, [*history, user], user.id, plan):
+        async for event in self._turn(
+            chat, info, [*history, user], user.id, plan, documents=documents
+        ):
             yield event
 
     async def _store(self, call: Callable[[], Message], on_stored: Stored | None) -> Message:
@@ -426,7 +481,9 @@ class ChatSession:
             if kept[-1].role != "user":
                 raise TurnRefused("this answer follows no question, so it cannot be asked again")
         chat, info, plan = await self._prepare(kept, None)
-        async for event in self._turn(chat, info, kept, kept[-1].id, plan):
+        documents = await self._gather([m.id for m in kept], kept[-1].content)
+        plan = self._fitting(chat, info, kept, None, documents)
+        async for event in self._turn(chat, info, kept, kept[-1].id, plan, documents=documents):
             yield event
 
     async def continue_answer(self, answer_id: int) -> AsyncIterator[SessionEvent]:
@@ -442,7 +499,11 @@ class ChatSession:
         if question is None:
             raise TurnRefused("this answer follows no question, so it cannot be continued")
         chat, info, plan = await self._prepare(kept, None)
-        async for event in self._turn(chat, info, kept, question.id, plan, continuing=answer):
+        documents = await self._gather([m.id for m in kept[:-1]], question.content)
+        plan = self._fitting(chat, info, kept, None, documents)
+        async for event in self._turn(
+            chat, info, kept, question.id, plan, continuing=answer, documents=documents
+        ):
             yield event
 
     async def edit_and_resend(
@@ -460,21 +521,37 @@ class ChatSession:
         chat, info, plan = await self._prepare(kept, text)
 
         def store() -> Message:
-            return self.db.add_message(self.chat_id, "user", text, parent_id=parent)
+            edited = self.db.add_message(self.chat_id, "user", text, parent_id=parent)
+            self.db.copy_attachments(message_id, edited.id)  # the files stay with the question
+            return edited
 
         user = await self._store(store, on_stored)
-        async for event in self._turn(chat, info, [*kept, user], user.id, plan):
+        documents = await self._gather([*(m.id for m in kept), user.id], text)
+        plan = self._fitting(chat, info, kept, text, documents)
+        async for event in self._turn(
+            chat, info, [*kept, user], user.id, plan, documents=documents
+        ):
             yield event
 
     def _request_messages(
-        self, chat: Chat, history: Sequence[Message], plan: ContextPlan, user_id: int
+        self,
+        chat: Chat,
+        history: Sequence[Message],
+        plan: ContextPlan,
+        user_id: int,
+        documents: str = "",
     ) -> list[dict[str, str]]:
+        """The request's messages; `documents` (the parts sent) go before the question."""
         included = {*plan.included_ids, user_id, *(m.id for m in history if m.id > user_id)}
         messages: list[dict[str, str]] = []
         if chat.system_prompt:
             messages.append({"role": "system", "content": chat.system_prompt})
         # Reasoning is never sent back: only the answers' content.
-        messages += [{"role": m.role, "content": m.content} for m in history if m.id in included]
+        messages += [
+            {"role": m.role, "content": documents + m.content if m.id == user_id else m.content}
+            for m in history
+            if m.id in included
+        ]
         return messages
 
     def _options(self, chat: Chat) -> dict[str, Any]:
@@ -496,6 +573,7 @@ class ChatSession:
         plan: ContextPlan,
         *,
         continuing: Message | None = None,
+        documents: DocumentPool | None = None,
     ) -> AsyncIterator[SessionEvent]:
         """Stream one answer to `user_id`: a new message under it (a new version if it has
         answers already), or, `continuing`, more text for that cut-off answer."""
@@ -505,7 +583,8 @@ class ChatSession:
         think: bool | None = None
         if info is not None and info.supports_thinking:
             think = chat.settings.think
-        messages = self._request_messages(chat, history, plan, user_id)
+        prefix = documents.prefix(plan) if documents is not None else ""
+        messages = self._request_messages(chat, history, plan, user_id, prefix)
         self.state = TurnState.STREAMING
         try:
             if continuing is not None:
@@ -602,6 +681,7 @@ class ChatSession:
                     facts=facts,
                     info=info,
                     engine=engine,
+                    documents=documents,
                 )
             )
             self.state = TurnState.DONE if status == "complete" else TurnState.FAILED
@@ -628,6 +708,7 @@ class ChatSession:
                         options,
                         info=info,
                         engine=engine,
+                        documents=documents,
                     )
                 except PhiDeskError as exc:
                     log.warning("could not save the end of answer %s: %s", answer.id, exc)
@@ -654,6 +735,7 @@ class ChatSession:
         facts: TurnFacts | None = None,
         info: ModelInfo | None = None,
         engine: Engine | None = None,
+        documents: DocumentPool | None = None,
     ) -> Message:
         engine = engine or self.ollama
         local = engine.kind == "ollama"
@@ -700,12 +782,20 @@ class ChatSession:
             provenance=provenance,
             context_limit=effective or (plan.limit if stats else None),
         )
+        sent = documents.sent(plan) if documents is not None else None
+        if sent is not None:
+            self.db.record_documents(answer_id, sent)
+            message = self.db.get_message(answer_id)
         # No counts from the server: the meter estimates (≈) rather than show the last turn's
         # figure as this one's.
         estimated = done is not None and done.usage_estimated
         if estimated and self.db.get_chat(self.chat_id).active_leaf_id == answer_id:
             self.db.update_chat(self.chat_id, context=ContextUsage(None, plan.limit))
         return message
+
+
+def _last_question(history: Sequence[Message]) -> str:
+    return next((m.content for m in reversed(history) if m.role == "user"), "")
 
 
 def _sendable(message: Message) -> bool:

@@ -10,7 +10,8 @@ The file stays flat JSON, as earlier versions wrote it (`default_model`, `theme`
 `window_geometry`, `splitter_sizes`, `last_chat`, `quick_model`, `keep_in_tray`,
 `start_minimised`, `quick_hotkey`, `model_defaults`, `stall_timeout`, `ollama_source`,
 `ollama_update_check`, `ollama_keep_running`, `text_zoom`, `send_with`,
-`default_system_prompt`), so upgrading keeps every choice.
+`default_system_prompt`, `attachment_limit_mb`, `embedding_model`), so upgrading keeps every
+choice.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from app.backend.ollama_setup import OLLAMA_SOURCES, OllamaSource
+from app.chat.documents import DEFAULT_LIMIT_MB as DEFAULT_ATTACHMENT_LIMIT_MB
 from app.config import Settings
 from app.store import ChatSettings
 
@@ -125,6 +127,11 @@ class Preferences:
     """"enter": Enter sends, Shift+Enter breaks the line; "ctrl+enter": Ctrl+Enter sends."""
     default_system_prompt: str = ""
     """The system prompt new chats start with ("" for none)."""
+    attachment_limit_mb: int = DEFAULT_ATTACHMENT_LIMIT_MB
+    """The largest file that may be attached to a message, in MB."""
+    embedding_model: str = ""
+    """The Ollama model that ranks the parts of attached documents by embeddings ("" for none:
+    SQLite FTS5 BM25 ranks them)."""
 
     def defaults_for(self, model: str) -> ChatSettings:
         found = self.model_defaults.get(model)
@@ -143,6 +150,8 @@ SECTIONS = (
     "text_zoom",
     "send_with",
     "default_system_prompt",
+    "attachment_limit_mb",
+    "embedding_model",
 )
 """The names listeners receive in a change: the fields of `Preferences`."""
 
@@ -222,6 +231,10 @@ def from_flat(raw: dict[str, Any]) -> Preferences:
         text_zoom=_zoom(raw.get("text_zoom")),
         send_with=send if (send := _str(raw, "send_with", "enter")) in SEND_KEYS else "enter",
         default_system_prompt=_str(raw, "default_system_prompt"),
+        attachment_limit_mb=_positive_int(
+            raw.get("attachment_limit_mb"), DEFAULT_ATTACHMENT_LIMIT_MB
+        ),
+        embedding_model=_str(raw, "embedding_model"),
     )
 
 
@@ -273,6 +286,8 @@ def to_flat(prefs: Preferences) -> dict[str, Any]:
         "text_zoom": prefs.text_zoom,
         "send_with": prefs.send_with,
         "default_system_prompt": prefs.default_system_prompt,
+        "attachment_limit_mb": prefs.attachment_limit_mb,
+        "embedding_model": prefs.embedding_model,
     }
 
 
@@ -288,6 +303,8 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "text_zoom": ("text_zoom",),
     "send_with": ("send_with",),
     "default_system_prompt": ("default_system_prompt",),
+    "attachment_limit_mb": ("attachment_limit_mb",),
+    "embedding_model": ("embedding_model",),
 }
 
 

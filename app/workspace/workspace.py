@@ -41,6 +41,7 @@ from app.workspace.changes import (
     ConnectionChanged,
     SettingsChanged,
 )
+from app.workspace.documents import DocumentOps
 from app.workspace.engines import EngineOps
 from app.workspace.external import ExternalChanges
 from app.workspace.notices import Notices
@@ -54,7 +55,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class Workspace(TransferOps, EngineOps):
+class Workspace(TransferOps, EngineOps, DocumentOps):
     """Database, connection, settings, offload preferences and running turns, for one app."""
 
     def __init__(

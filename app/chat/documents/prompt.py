@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from app.chat.context import BudgetPart, ContextPlan, DocumentOffer
 from app.chat.documents.chunks import Chunk, page_ranges
 from app.chat.documents.select import bm25_order, named_pages, pages_first
+from app.store.records import SentPart
 
 _BACKTICKS = re.compile(r"`+")
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -38,33 +39,6 @@ class PoolDocument:
     sha256: str
     text: str
     chunks: tuple[Chunk, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class SentPart:
-    """A part of a document that went into a request (`seq` None: the whole document)."""
-
-    attachment_id: int
-    name: str
-    sha256: str
-    seq: int | None
-    parts: int
-    """How many parts the document has."""
-    pages: tuple[int, ...] = ()
-    headings: tuple[str, ...] = ()
-    tokens: int = 0
-
-    def location(self) -> str:
-        if self.seq is None:
-            return WHOLE
-        where = ""
-        if self.pages:
-            first, last = self.pages[0], self.pages[-1]
-            where = f"page {first}" if first == last else f"pages {first}–{last}"
-        elif self.headings:
-            where = " › ".join(self.headings)
-        part = f"part {self.seq + 1} of {self.parts}"
-        return f"{where} ({part})" if where else part
 
 
 @dataclass(frozen=True)
