@@ -145,23 +145,42 @@ class ChatMatches:
     title_highlights: tuple[tuple[int, int], ...]
 
 
-_CHATS_SQL = (
-    "WITH hit AS ("
-    " SELECT m.chat_id AS chat_id, max(m.id) AS newest, count(*) AS n"
-    " FROM message_fts JOIN messages AS m ON m.id = message_fts.rowid"
-    " WHERE message_fts MATCH :query AND m.deleted_at IS NULL"
-    " GROUP BY m.chat_id) "
-    "SELECT c.id, c.title, c.updated_at, hit.newest, coalesce(hit.n, 0), {title} "
-    "FROM chats AS c LEFT JOIN hit ON hit.chat_id = c.id "
-    "WHERE c.deleted_at IS NULL AND c.import_batch IS NULL "
-    "AND (hit.chat_id IS NOT NULL OR {title}) "
-    "ORDER BY c.updated_at DESC, c.id DESC LIMIT :limit"
-)
-_SNIPPETS_SQL = sa.text(
-    "SELECT m.id, m.role, snippet(message_fts, 0, :start, :end, '…', :tokens) "
+# Chats by their newest match: FTS5 walks its matches newest first, so this stops early.
+_WALK_SQL = sa.text(
+    "SELECT m.id, m.chat_id "
     "FROM message_fts JOIN messages AS m ON m.id = message_fts.rowid "
-    "WHERE message_fts MATCH :query AND message_fts.rowid IN :ids"
+    "JOIN chats AS c ON c.id = m.chat_id "
+    "WHERE message_fts MATCH :query AND c.deleted_at IS NULL AND c.import_batch IS NULL "
+    "AND m.deleted_at IS NULL ORDER BY message_fts.rowid DESC"
+)
+# Matches per chat, for those chats only: through the (chat_id, id) index, the FTS5 matches
+# taken once as a set (`+m.id` keeps SQLite from looking every match up by its rowid instead).
+_COUNT_SQL = sa.text(
+    "SELECT m.chat_id, count(*) FROM messages AS m "
+    "WHERE m.chat_id IN :chats AND m.deleted_at IS NULL "
+    "AND +m.id IN (SELECT rowid FROM message_fts WHERE message_fts MATCH :query) "
+    "GROUP BY m.chat_id"
+).bindparams(sa.bindparam("chats", expanding=True))
+_TITLES_SQL = (
+    "SELECT c.id FROM chats AS c WHERE c.deleted_at IS NULL AND c.import_batch IS NULL "
+    "AND {title} ORDER BY c.updated_at DESC, c.id DESC LIMIT :limit"
+)
+_CHAT_ROWS_SQL = sa.text("SELECT id, title, updated_at FROM chats WHERE id IN :chats").bindparams(
+    sa.bindparam("chats", expanding=True)
+)
+# Snippets of the chosen messages in one pass over the matches between the oldest and newest of
+# them (snippet() only where needed): one `rowid = ?` FTS5 lookup per message would evaluate
+# the query again each time, which a prefix query makes costly.
+_SNIPPETS_SQL = sa.text(
+    "SELECT message_fts.rowid, CASE WHEN message_fts.rowid IN :ids "
+    "THEN snippet(message_fts, 0, :start, :end, '…', :tokens) END "
+    "FROM message_fts WHERE message_fts MATCH :query "
+    "AND message_fts.rowid BETWEEN :low AND :high"
 ).bindparams(sa.bindparam("ids", expanding=True))
+_ROLES_SQL = sa.text("SELECT id, role FROM messages WHERE id IN :ids").bindparams(
+    sa.bindparam("ids", expanding=True)
+)
+WALK_BATCH = 256
 
 
 def _like(word: str) -> str:
@@ -220,13 +239,39 @@ class SearchQueries(Transactions):
             return []
         words = [w for w in query.replace("\x00", " ").split() if _has_token_character(w)]
         title = " AND ".join(f"c.title LIKE :w{i} ESCAPE '\\'" for i in range(len(words)))
-        params: dict[str, object] = {"query": expression, "limit": limit}
-        params.update({f"w{i}": _like(w) for i, w in enumerate(words)})
+        title_params: dict[str, object] = {f"w{i}": _like(w) for i, w in enumerate(words)}
         with self._reading() as session:
-            rows = session.execute(sa.text(_CHATS_SQL.format(title=f"({title})")), params).all()
-            newest = [int(r[3]) for r in rows if r[3] is not None]
-            snippets = {}
+            newest: dict[int, int] = {}  # chat -> its newest matching message
+            walk = session.execute(_WALK_SQL, {"query": expression})
+            try:
+                while len(newest) < limit and (batch := walk.fetchmany(WALK_BATCH)):
+                    for message_id, chat_id in batch:
+                        newest.setdefault(int(chat_id), int(message_id))
+                        if len(newest) >= limit:
+                            break
+            finally:
+                walk.close()
+            titled = {
+                int(r[0])
+                for r in session.execute(
+                    sa.text(_TITLES_SQL.format(title=title)), {**title_params, "limit": limit}
+                )
+            }
+            chats = set(newest) | titled
+            if not chats:
+                return []
+            counts = {}
             if newest:
+                counts = {
+                    int(c): int(n)
+                    for c, n in session.execute(
+                        _COUNT_SQL, {"chats": list(newest), "query": expression}
+                    )
+                }
+            rows = session.execute(_CHAT_ROWS_SQL, {"chats": list(chats)}).all()
+            snippets: dict[int, tuple[Role, str]] = {}
+            if newest:
+                ids = sorted(newest.values())
                 found = session.execute(
                     _SNIPPETS_SQL,
                     {
@@ -234,26 +279,32 @@ class SearchQueries(Transactions):
                         "start": START,
                         "end": END,
                         "tokens": max(1, min(snippet_tokens, 64)),
-                        "ids": newest,
+                        "ids": ids,
+                        "low": ids[0],
+                        "high": ids[-1],
                     },
                 ).all()
-                snippets = {int(i): (cast(Role, role), str(s or "")) for i, role, s in found}
+                marks = {int(i): str(s) for i, s in found if s is not None}
+                roles = session.execute(_ROLES_SQL, {"ids": ids}).all()
+                snippets = {int(i): (cast(Role, r), marks.get(int(i), "")) for i, r in roles}
         results = []
-        for chat_id, chat_title, updated_at, message_id, count, title_match in rows:
-            role, marked = snippets.get(message_id, (None, ""))
+        for chat_id, chat_title, updated_at in rows:
+            message_id = newest.get(int(chat_id))
+            role, marked = snippets.get(message_id or 0, (None, ""))
             text, spans = plain_snippet(marked)
             results.append(
                 ChatMatches(
                     chat_id=int(chat_id),
                     chat_title=str(chat_title),
                     updated_at=parse_time(updated_at),
-                    message_id=None if message_id is None else int(message_id),
+                    message_id=message_id,
                     role=role,
-                    count=int(count),
-                    title_match=bool(title_match),
+                    count=counts.get(int(chat_id), 0),
+                    title_match=int(chat_id) in titled,
                     snippet=text,
                     highlights=spans,
                     title_highlights=_title_spans(str(chat_title), words),
                 )
             )
-        return results
+        results.sort(key=lambda r: (r.updated_at, r.chat_id), reverse=True)
+        return results[:limit]
