@@ -98,7 +98,7 @@ def test_a_remote_turn_is_metered_and_its_export_keeps_the_engine(
         assert answer.stats is not None and stored.context.used == answer.stats.context_used
         assert stored.context.limit == 16384 and answer.thinking == "One plus one."
         text = await ws.chat_markdown(chat.id)
-        assert "engine: lab" in text
+        assert 'engine: "lab"' in text
         path = tmp_path / "lab.md"
         path.write_text(text, encoding="utf-8")
         await ws.delete_chat_permanently(chat.id)

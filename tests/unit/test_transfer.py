@@ -203,6 +203,7 @@ def chats(draw: st.DrawFn, max_messages: int = 6) -> tuple[Chat, list[Message]]:
         deleted_at=None,
         context=ContextUsage(used=draw(optional(st.integers(0, 10**6))), limit=None),
         message_count=count,
+        engine=draw(st.sampled_from(["ollama", "lab-vllm", "open.router_1"])),
     )
     return chat, messages
 
@@ -244,6 +245,7 @@ def test_parsing_an_export_gives_back_every_exported_fact(
         chat.model,
     )
     assert parsed.chat.context == chat.context
+    assert parsed.chat.engine == chat.engine
     assert len(parsed.messages) == len(messages)
     positions = {m.id: n for n, m in enumerate(messages, start=1)}
     for original, back in zip(messages, parsed.messages, strict=True):
