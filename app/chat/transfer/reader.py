@@ -392,6 +392,7 @@ def parse_markdown(text: str, *, source: str = "the text") -> ParsedExport:
         ),
         message_count=count,
         active_leaf_id=active,
+        engine=field("engine", str, "ollama") or "ollama",
     )
     lines.expect("")
     if not lines.take().startswith("# "):

@@ -243,6 +243,8 @@ def chat_to_markdown(
         ("created", _iso(chat.created_at)),
         ("updated", _iso(chat.updated_at)),
         ("model", chat.model),
+        # Left out for the default engine, so a chat on it exports as it always did.
+        *([] if chat.engine == "ollama" else [("engine", chat.engine)]),
         ("quantization", chat_quantization(shown)),
         ("num_ctx", settings.num_ctx),
         ("temperature", settings.temperature),
