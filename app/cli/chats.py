@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from app.backend.errors import InvalidModelName
@@ -85,6 +86,20 @@ def _add_ask_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --chat and no PROMPT: answer the chat's last question again, as a new "
         "version beside the old answer (which is kept)",
+    )
+    parser.add_argument(
+        "--attach",
+        metavar="FILE",
+        type=Path,
+        action="append",
+        default=[],
+        help="attach a document to the question (text, Markdown, code, PDF, HTML); repeat it "
+        "for more files",
+    )
+    parser.add_argument(
+        "--send-documents",
+        action="store_true",
+        help="agree that attached documents go to an engine that is not on this computer",
     )
     add_stall_timeout(parser, "token")
     parser.add_argument(
@@ -212,7 +227,17 @@ async def _ask(workspace: Workspace, args: argparse.Namespace, prompt: str) -> i
 
 
 async def _ask_and_wait(workspace: Workspace, args: argparse.Namespace, prompt: str) -> int:
+    files = await workspace.prepare_attachments(args.attach) if args.attach else []
     chat = await _prepare_chat(workspace, args)
+    if files and args.send_documents:
+        workspace.consent_to_documents(chat.id)
+    if files and await workspace.needs_document_consent(chat.id):
+        if args.chat is None:
+            await workspace.delete_chat_permanently(chat.id)
+        raise UsageError(
+            f"engine {chat.engine} is not on this computer, so the attached documents would "
+            "leave it; add --send-documents to agree"
+        )
     if args.engine and await workspace.chat_window(chat.id) is None:
         if args.chat is None:
             await workspace.delete_chat_permanently(chat.id)
@@ -226,6 +251,8 @@ async def _ask_and_wait(workspace: Workspace, args: argparse.Namespace, prompt: 
         if not chat.message_count:
             raise PhiDeskError(f"chat {chat.id} has no question to answer again")
         turn = workspace.regenerate(chat.id)
+    elif files:
+        turn = workspace.send_with_attachments(chat.id, prompt, files)
     else:
         turn = workspace.send(chat.id, prompt)
     turn.listen(printer)
@@ -260,6 +287,8 @@ def _run_ask(ctx: AppContext, args: argparse.Namespace) -> int:
             raise UsageError("--regenerate needs --chat ID: the chat whose answer to redo")
         if args.prompt is not None:
             raise UsageError("--regenerate takes no PROMPT: it asks the chat's last question again")
+        if args.attach:
+            raise UsageError("--regenerate takes no --attach: it asks the same question again")
         return run_with_workspace(ctx, lambda workspace: _ask(workspace, args, ""))
     if args.prompt is None:
         raise UsageError("what to ask is missing: give a PROMPT, or - to read it from stdin")
