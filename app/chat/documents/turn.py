@@ -36,7 +36,7 @@ def to_new_attachment(found: Extracted) -> NewAttachment:
     )
 
 
-def _pool_document(item: PooledAttachment) -> PoolDocument:
+def pool_document(item: PooledAttachment) -> PoolDocument:
     chunks = tuple(Chunk(c.seq, c.text, c.first_page, c.last_page, c.headings) for c in item.chunks)
     a = item.attachment
     return PoolDocument(a.id, a.name, a.sha256, item.text, chunks)
@@ -101,7 +101,7 @@ class DocumentGatherer:
         `pending` files; None when there are none."""
         ids = list(message_ids)
         stored = await io(lambda: db.attachment_pool(ids)) if ids else []
-        documents = [_pool_document(p) for p in stored]
+        documents = [pool_document(p) for p in stored]
         seen = {d.sha256 for d in documents}
         documents += [d for d in pending_documents(pending) if d.sha256 not in seen]
         if not documents:
