@@ -10,17 +10,19 @@ directory, and waits until it answers. `stop()` ends it only if this object star
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -148,6 +150,32 @@ async def answers(host: str, wait: float = 2.0) -> bool:
     return response.status_code == 200
 
 
+async def port_taken(host: str, wait: float = 1.0) -> bool:
+    """True when something on this computer accepts connections at `host`'s port."""
+    parts = urlsplit(host)
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(parts.hostname or "127.0.0.1", parts.port or 11434), wait
+        )
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+def free_port_host(host: str) -> str:
+    """`host` with a port no program on this computer listens on now."""
+    parts = urlsplit(host)
+    with socket.socket() as probe:
+        probe.bind((parts.hostname or "127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    name = parts.hostname or "127.0.0.1"
+    netloc = f"[{name}]:{port}" if ":" in name else f"{name}:{port}"
+    return urlunsplit((parts.scheme or "http", netloc, parts.path, "", ""))
+
+
 class ManagedServer:
     """Starts `ollama serve` when nothing answers, and stops only what it started."""
 
@@ -163,6 +191,14 @@ class ManagedServer:
         self._binary = binary
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self.moved: str | None = None
+        """Set when the host's port was taken by another program and the server was started
+        on another port (`settings.host` is then the new address): the sentence saying so."""
+
+    @property
+    def program(self) -> Path | None:
+        """The `ollama` this server would start (None: none found)."""
+        return self._binary or find_ollama()
 
     @property
     def started_by_us(self) -> bool:
@@ -182,6 +218,15 @@ class ManagedServer:
                 f"nothing answers at {self.settings.host}, and PhiDesk can only start Ollama "
                 "on this computer; start it on that machine or choose another host"
             )
+        if not self.started_by_us and await port_taken(self.settings.host):
+            taken = urlsplit(self.settings.host).port or 11434
+            host = free_port_host(self.settings.host)
+            self.moved = (
+                f"port {taken} on this computer is used by another program, so PhiDesk "
+                f"started Ollama on port {urlsplit(host).port} instead"
+            )
+            log.info("%s is taken by something that is not Ollama; using %s", taken, host)
+            self.settings = replace(self.settings, host=host)
         await self.start(wait=wait)
         return True
 

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import QApplication
 
 from app import __version__
 from app.backend.hosts import HostProfiles
-from app.backend.server import ManagedServer
 from app.config import APP_NAME, AppContext
 from app.errors import PhiDeskError
 from app.gui.tasks import new_qt_loop, run_on_qt_loop
@@ -180,6 +179,7 @@ async def _main(
 ) -> int:
     from app.gui.connection import ConnectionMonitor
     from app.gui.main_window import MainWindow
+    from app.gui.ollama_setup import ollama_server, stop_on_quit
     from app.gui.single_instance import InstanceServer
     from app.gui.tray import QuickAccess
 
@@ -192,8 +192,11 @@ async def _main(
     if not host_given and not os.environ.get("OLLAMA_HOST") and saved and saved != ctx.host:
         # The host the user last chose in the window (File > Ollama host).
         await workspace.use_client(hosts.client_for_url(saved))
-    managed = ManagedServer(workspace.offload.server_settings(ctx.host), log_dir=ctx.paths.logs)
+    # An Ollama installed on this computer wins; PhiDesk's own copy otherwise (started on
+    # demand when nothing answers).
+    managed, choice = ollama_server(workspace, ctx.host)
     monitor = ConnectionMonitor(workspace.connection, managed)
+    monitor.start_on_demand = choice.managed
     window = MainWindow(ctx, workspace, monitor, hosts)
     access = QuickAccess(window, workspace)
     window.add_quick_access(access.quick.show_prompt, access.open_settings, access.settings_panel)
@@ -213,6 +216,8 @@ async def _main(
     if quick:
         access.quick.show_prompt()
     monitor.check_now()
+    if not run_self_test:
+        window.ollama.updates.start()
     try:
         if run_self_test:
             try:
@@ -248,7 +253,7 @@ async def _main(
         await window.aclose()
         if instance is not None:
             instance.close()
-        await managed.astop()
+        await stop_on_quit(monitor.managed, keep_running=workspace.prefs.ollama.keep_running)
         # Every answer saved, queued writes finished, then the database and the connection.
         await workspace.aclose()
         hooks.uninstall()

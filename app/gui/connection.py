@@ -1,4 +1,9 @@
-"""Is Ollama there? Probes off the GUI thread (on the asyncio loop) and says so in one line."""
+"""Is Ollama there? Probes off the GUI thread (on the asyncio loop) and says so in one line.
+
+It also starts the `ManagedServer` when asked (or on its own, once, when the program is
+PhiDesk's own copy: `start_on_demand`). When the host's port was taken by another program, the
+server starts on another port: the monitor says so (`serverMoved`) and moves the connection
+there."""
 
 from __future__ import annotations
 
@@ -29,6 +34,8 @@ class ConnectionMonitor(QObject):
     """Checks the server at start and then every few seconds; emits `changed(state, detail)`."""
 
     changed = Signal(str, str)
+    serverMoved = Signal(str)
+    """One sentence: the port was taken, so Ollama was started on another one."""
 
     CONNECTED_INTERVAL_MS = 30_000
     UNREACHABLE_INTERVAL_MS = 5_000
@@ -42,11 +49,15 @@ class ConnectionMonitor(QObject):
         super().__init__(parent)
         self.connection = connection
         self.managed = managed
+        self.start_on_demand = False
+        """Start `managed` without being asked when nothing answers (once per server)."""
+        self._tried_on_demand = False
         client = connection.client
         self.state = ConnectionState.CHECKING
         self.detail = f"Checking Ollama at {client.host}…"
         self.version: str | None = None
         self._tasks = Tasks()
+        self._switching = Tasks()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.check_now)
@@ -58,7 +69,17 @@ class ConnectionMonitor(QObject):
 
     @property
     def ollama_installed(self) -> bool:
+        """An Ollama this computer can start: installed, or PhiDesk's own copy."""
+        if self.managed is not None:
+            return self.managed.program is not None
         return find_ollama() is not None
+
+    def use_server(self, server: ManagedServer, *, on_demand: bool) -> ManagedServer | None:
+        """Start `server` from now on; returns the previous one (the caller stops it)."""
+        previous, self.managed = self.managed, server
+        self.start_on_demand = on_demand
+        self._tried_on_demand = False
+        return previous if previous is not server else None
 
     def _set(self, state: ConnectionState, detail: str) -> None:
         changed = (state, detail) != (self.state, self.detail)
@@ -87,6 +108,8 @@ class ConnectionMonitor(QObject):
             if client is not self.client:
                 return  # the host was switched meanwhile: this answer is about the old one
             self.version = None
+            if self._start_on_demand():
+                return
             self._set(ConnectionState.UNREACHABLE, str(exc))
             self._timer.start(self.UNREACHABLE_INTERVAL_MS)
             return
@@ -97,6 +120,15 @@ class ConnectionMonitor(QObject):
         detail = f"Connected to Ollama {version} at {self.client.host}"
         self._set(ConnectionState.CONNECTED, detail + (f" — {warning}" if warning else ""))
         self._timer.start(self.CONNECTED_INTERVAL_MS)
+
+    def _start_on_demand(self) -> bool:
+        if not self.start_on_demand or self._tried_on_demand or self.managed is None:
+            return False
+        self._tried_on_demand = True
+        log.info("nothing answers at %s; starting PhiDesk's own Ollama", self.client.host)
+        self._set(ConnectionState.STARTING, "Starting Ollama on this computer…")
+        self._tasks.start(self._start_managed(self.managed), name="start ollama serve")
+        return True
 
     @Slot()
     def start_managed(self) -> None:
@@ -114,6 +146,15 @@ class ConnectionMonitor(QObject):
             self._timer.start(self.UNREACHABLE_INTERVAL_MS)
             return
         self.state = ConnectionState.CHECKING
+        host = managed.settings.host
+        if managed.moved and host != self.client.host:
+            self.serverMoved.emit(managed.moved)
+            # The switch calls `_switched`, which cancels this monitor's tasks: run it apart.
+            self._switching.start(
+                self.connection.switch(OllamaClient(host, stall_seconds=self.client.stall_seconds)),
+                name="move to the new port",
+            )
+            return
         await self._check()
 
     def stop(self) -> None:
@@ -129,4 +170,5 @@ class ConnectionMonitor(QObject):
 
     def close(self) -> None:
         self.stop()
+        self._switching.cancel_all()
         self._unsubscribe()

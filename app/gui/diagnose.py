@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -30,6 +31,7 @@ from app.backend.client import OllamaClient
 from app.config import Paths
 from app.gui.tasks import Tasks
 from app.workspace.doctor import Check, Status, run_checks
+from app.workspace.doctor_setup import SET_UP_OLLAMA
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,9 @@ def _sentence(text: str) -> str:
 class DiagnoseDialog(QDialog):
     """The doctor's lines for `paths` and the Ollama of `client`."""
 
+    setUpOllamaRequested = Signal()
+    """The Ollama line's "Set up Ollama" was pressed (no Ollama on this computer)."""
+
     def __init__(
         self,
         paths: Paths,
@@ -91,6 +96,7 @@ class DiagnoseDialog(QDialog):
         self._grid.setHorizontalSpacing(10)
         self._grid.setVerticalSpacing(8)
         self._grid.setColumnStretch(2, 1)
+        self.set_up_button: QPushButton | None = None
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self._rows)
@@ -133,6 +139,7 @@ class DiagnoseDialog(QDialog):
 
     def show_checks(self, checks: list[Check]) -> None:
         self.checks = list(checks)
+        self.set_up_button = None
         while self._grid.count():
             item = self._grid.takeAt(0)
             widget = item.widget() if item is not None else None
@@ -156,6 +163,11 @@ class DiagnoseDialog(QDialog):
             self._grid.addWidget(icon, row, 0, top)
             self._grid.addWidget(name, row, 1, top)
             self._grid.addWidget(text, row, 2, top)
+            if check.action == SET_UP_OLLAMA:
+                self.set_up_button = QPushButton("Set up Ollama")
+                self.set_up_button.setObjectName("DiagnoseSetUpOllama")
+                self.set_up_button.clicked.connect(self._set_up)
+                self._grid.addWidget(self.set_up_button, row, 3, top)
         self._grid.setRowStretch(len(self.checks), 1)
         self.summary.setText(summary_text(self.checks))
         self.copy_button.setEnabled(bool(self.checks))
@@ -172,12 +184,24 @@ class DiagnoseDialog(QDialog):
         return "\n".join(check.line() for check in self.checks)
 
     @Slot()
+    def _set_up(self) -> None:
+        self.setUpOllamaRequested.emit()
+        self.accept()
+
+    @Slot()
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.text() + "\n")
 
 
-def open_diagnose(parent: QWidget, paths: Paths, client: OllamaClient) -> DiagnoseDialog:
-    """Show the dialog (bring back the one already open); it deletes itself when closed."""
+def open_diagnose(
+    parent: QWidget,
+    paths: Paths,
+    client: OllamaClient,
+    *,
+    set_up: Callable[[], None] | None = None,
+) -> DiagnoseDialog:
+    """Show the dialog (bring back the one already open); it deletes itself when closed.
+    `set_up` runs when the user asks to set Ollama up from it."""
     existing = parent.findChild(DiagnoseDialog)
     if existing is not None and existing.isVisible():
         existing.raise_()
@@ -185,5 +209,7 @@ def open_diagnose(parent: QWidget, paths: Paths, client: OllamaClient) -> Diagno
         return existing
     dialog = DiagnoseDialog(paths, client, parent, tray=QSystemTrayIcon.isSystemTrayAvailable())
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    if set_up is not None:
+        dialog.setUpOllamaRequested.connect(set_up)
     dialog.show()
     return dialog

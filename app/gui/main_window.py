@@ -129,6 +129,9 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self._connect()
+        from app.gui.ollama_setup_flow import OllamaSetupFlow
+
+        self.ollama = OllamaSetupFlow(self)
         self._show_connection(monitor.state.value, monitor.detail)
         self._unsubscribe = workspace.subscribe(self._changed)
         self._external = QTimer(self)
@@ -296,7 +299,9 @@ class MainWindow(QMainWindow):
         from app.gui.diagnose import open_diagnose
 
         self.diagnose_action = self._action(
-            "&Diagnose…", None, lambda: open_diagnose(self, self.ctx.paths, self.client)
+            "&Diagnose…",
+            None,
+            lambda: open_diagnose(self, self.ctx.paths, self.client, set_up=self.ollama.set_up),
         )
         help_menu.addAction(self.diagnose_action)
         self.about_action = self._action("&About PhiDesk", None, self.show_about)
@@ -739,11 +744,13 @@ class MainWindow(QMainWindow):
         """The text size and the key that sends, as the preferences say."""
         prefs = self.workspace.prefs
         self.pane.view.setZoomFactor(prefs.text_zoom / 100)
+        self.pane.composer.set_column_width(round(COLUMN_PX * prefs.text_zoom / 100))
         self.pane.composer.set_send_with(prefs.send_with)
 
     async def aclose(self) -> None:
         """Wait for streams, pulls and probes to end (called once the window has closed)."""
         await self.pane.aclose()
+        await self.ollama.aclose()
         await self._tasks.cancel_and_wait()
         manager = getattr(self, "_manager", None)
         if manager is not None:

@@ -48,6 +48,7 @@ from app.gui.model_manager_state import CONTEXT_CHOICES, DEFAULT_CONTEXT, Manage
 from app.gui.model_manager_text import context_text, gpu_summary
 from app.gui.model_manager_widgets import style_badge
 from app.gui.notice_area import NoticeArea
+from app.gui.ollama_setup_suggest import SuggestionBanner
 from app.workspace import (
     Change,
     ConnectionChanged,
@@ -141,10 +142,12 @@ class ModelManagerWindow(QWidget):
         self.tabs.addTab(self.installed_tab, "Installed")
         self.tabs.addTab(self.loaded_tab, "Loaded")
         self.tabs.addTab(self.server_tab, "Server")
+        self.suggestion = SuggestionBanner(self.state, self.catalog_tab.cards)
 
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addWidget(self.notice_area)
+        layout.addWidget(self.suggestion)
         layout.addWidget(self.tabs, 1)
 
         self._changes = ChangeBridge(workspace, self)
@@ -178,6 +181,13 @@ class ModelManagerWindow(QWidget):
         self.installed_tab.offload.show_estimate()
         self.server_tab.show_kv_saving()
         self.loaded_tab.fill()
+        self.suggestion.refresh()
+
+    def suggest(self) -> None:
+        """Offer the catalog's recommended variant for this machine, preselected on its card
+        (after Ollama was set up)."""
+        self.tabs.setCurrentWidget(self.catalog_tab)
+        self.suggestion.offer()
 
     def _workspace_changed(self, change: object) -> None:
         if isinstance(change, ConnectionChanged):

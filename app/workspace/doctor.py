@@ -36,6 +36,7 @@ from app.resources import katex_dir, resources_dir
 from app.secrets import TokenStore
 from app.store import migrate
 from app.workspace.desktop_probe import NO_TRAY, probe_shortcut, probe_tray
+from app.workspace.doctor_setup import offer_set_up
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class Check:
     status: Status
     detail: str
     advice: str = ""
+    action: str = ""  # a button a window may offer ("set-up-ollama"); the CLI ignores it
 
     def line(self) -> str:
         advice = f"; {self.advice}" if self.advice else ""
@@ -452,6 +454,8 @@ async def run_checks(
 
     async def server() -> list[Check]:
         line, version = await check_ollama(client)
+        if line.status is Status.PROBLEM:
+            line = await asyncio.to_thread(offer_set_up, line, paths, client.host, env)
         return [line, *await check_models(client, version)]
 
     def server_failed(why: str) -> list[Check]:
