@@ -13,9 +13,10 @@ import pytest
 
 from app.backend.client import OllamaClient
 from app.chat.documents import DocumentRefused
-from app.chat.documents.turn import leaves_machine
+from app.chat.documents.turn import leaves_machine, to_new_attachment
 from app.chat.session import TurnStarted
 from app.config import Paths
+from app.errors import PhiDeskError
 from app.store import ChatSettings
 from app.workspace import RunningTurn, Workspace
 from app.workspace.turns import TurnEvent
@@ -244,9 +245,9 @@ def test_a_refused_file_keeps_nothing(
         ws = Workspace.open(paths, OllamaClient(ollama_double.url))
         try:
             chat = await ws.new_chat("phi4:latest")
-            with pytest.raises(DocumentRefused, match="blob.bin is a binary file"):
+            with pytest.raises(DocumentRefused, match=r"blob\.bin is a binary file"):
                 await ws.prepare_attachments([good, binary])
-            with pytest.raises(DocumentRefused, match="gone.txt is no longer there"):
+            with pytest.raises(DocumentRefused, match=r"gone\.txt is no longer there"):
                 await ws.prepare_attachments([tmp_path / "gone.txt"])
             ws.settings.update(lambda p: replace(p, attachment_limit_mb=1))
             big = tmp_path / "big.txt"
@@ -270,3 +271,35 @@ def test_which_hosts_are_off_this_machine() -> None:
     assert not leaves_machine("127.0.0.2:11434")
     assert leaves_machine("https://api.example.com/v1")
     assert leaves_machine("http://192.168.1.20:11434")
+
+
+def test_documents_for_an_engine_off_this_machine_need_consent_once_per_chat(
+    paths: Paths, ollama_double: OllamaDouble, tmp_path: Path
+) -> None:
+    async def go() -> None:
+        ws = Workspace.open(paths, OllamaClient(ollama_double.url))
+        try:
+            ws.add_engine("hosted", "https://phi.example.com/v1", kind="openai")
+            local = await ws.new_chat("phi4:latest")
+            hosted = await ws.new_chat("phi4:latest")
+            await ws.set_chat_engine(hosted.id, "hosted", "phi-4")
+            assert not await ws.needs_document_consent(local.id)
+            await ws.check_document_consent(local.id)
+            assert await ws.needs_document_consent(hosted.id)
+            with pytest.raises(PhiDeskError, match="attached documents would leave it"):
+                await ws.check_document_consent(hosted.id)
+            ws.consent_to_documents(hosted.id)
+            assert not await ws.needs_document_consent(hosted.id)
+            await ws.check_document_consent(hosted.id)
+            # chips before any answer say nothing yet
+            source = tmp_path / "a.txt"
+            source.write_text("alpha", encoding="utf-8")
+            question = await ws.write(lambda: ws.db.add_message(local.id, "user", "q"))
+            files = await ws.prepare_attachments([source])
+            await ws.write(lambda: ws.db.attach(question.id, [to_new_attachment(files[0])]))
+            chips = await ws.attachment_chips(question.id)
+            assert [(c.attachment.name, c.text) for c in chips] == [("a.txt", "")]
+        finally:
+            await ws.aclose()
+
+    asyncio.run(go())
