@@ -9,12 +9,12 @@ from app.chat.documents import extract_bytes, split_chunks
 from app.chat.documents.chunks import Chunk
 from app.chat.documents.prompt import (
     PoolDocument,
-    SentPart,
     chip_text,
     render_block,
     turn_documents,
 )
 from app.chat.documents.select import bm25_order, cosine_order, named_pages, pages_first
+from app.store.records import SentPart
 from tests.documents_pdf import make_pdf, report_pages
 
 QUESTION = "What coolant temperature did the Halvorsen reactor reach?"
