@@ -7,6 +7,7 @@ whose engine was removed asks for another."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -16,11 +17,13 @@ import keyring
 import pytest
 
 from app.backend.client import OllamaClient
+from app.backend.errors import Unauthorized
 from app.backend.hosts import InsecureTokenRefused
 from app.config import Paths
 from app.errors import UsageError
 from app.workspace import TurnFinished, TurnRefusedEvent, TurnState, Workspace
-from app.workspace.engine_profiles import normalize_url
+from app.workspace.engine_profiles import EngineProfile, EngineProfiles, normalize_url
+from tests.ollama_double.server import OllamaDouble
 from tests.openai_double.server import OpenAIDouble
 
 pytestmark = pytest.mark.keyring_real
@@ -170,3 +173,66 @@ def test_url_normalisation() -> None:
         normalize_url("ftp://h", "openai")
     with pytest.raises(UsageError):
         normalize_url("https://user:pw@h/v1", "openai")
+
+
+def test_remote_ollama_engines_windows_and_moving_a_chat(
+    secret_service: str, openai_double: OpenAIDouble, ollama_double: OllamaDouble
+) -> None:
+    async def work(ws: Workspace) -> None:
+        ws.add_engine("box", ollama_double.url, kind="ollama")
+        ws.add_engine("lab", openai_double.url)
+        phi = await ws.engine_models("box")
+        assert phi and all(m.phi4 for m in phi)
+        assert (await ws.test_engine("box")).phi4 == len(phi)
+        chat = await ws.new_chat("phi4-mini", engine="box")
+        turn = ws.send(chat.id, "hello box")
+        assert turn.task is not None
+        await asyncio.wait([turn.task])
+        assert turn.finished is not None and turn.finished.state is TurnState.DONE
+        answer = (await ws.messages(chat.id))[-1]
+        assert answer.provenance is not None and answer.provenance.engine == "box"
+        assert await ws.chat_window(chat.id) == 8192
+        moved = await ws.set_chat_engine(chat.id, "lab", "mistralai/Mistral-7B-Instruct-v0.3")
+        assert (moved.engine, moved.model) == ("lab", "mistralai/Mistral-7B-Instruct-v0.3")
+        assert await ws.chat_window(chat.id) is None
+        await ws.set_chat_engine(chat.id, "lab", PHI)
+        assert await ws.chat_window(chat.id) == 16384
+        with pytest.raises(UsageError, match="no engine 'nope'"):
+            await ws.set_chat_engine(chat.id, "nope", PHI)
+        await ws.remove_engine("box")
+        assert [p.name for p in ws.engine_profiles()] == ["ollama", "lab"]
+        assert ws.engine_by_name("box") is None
+
+    with_workspace(work)
+
+
+def test_the_profiles_file_is_shared_and_damage_is_skipped(
+    secret_service: str, openai_double: OpenAIDouble
+) -> None:
+    paths = Paths.resolve().ensure()
+    (paths.config / "engines.json").write_text(
+        json.dumps(
+            {
+                "engines": [
+                    {"name": "bad name!", "url": "http://x"},
+                    {"name": "odd", "kind": "other", "url": "http://x"},
+                    {"name": "lab", "url": openai_double.url, "has_key": True},
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+
+    async def work(ws: Workspace) -> None:
+        assert [p.name for p in ws.engine_profiles()] == ["ollama", "lab"]
+        # The key it says it has is not in the keyring: none is sent, and a refusal says why.
+        openai_double.require_key("sk-real")
+        with pytest.raises(Unauthorized, match="could not be read from the keyring"):
+            await ws.test_engine("lab")
+        other = EngineProfiles(ws.paths)  # another process adds an engine
+        other.add(EngineProfile("far", "openai", "https://far.example/v1"), api_key="sk-far")
+        assert [p.name for p in ws.engine_profiles()] == ["ollama", "lab", "far"]
+        (ws.paths.config / "engines.json").write_text("{not json", encoding="utf-8")
+        assert [p.name for p in ws.engine_profiles()] == ["ollama"]
+
+    with_workspace(work)

@@ -6,7 +6,9 @@ the model list with the Phi-4 family and context lengths."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -279,3 +281,67 @@ def test_window_is_the_chat_s_within_the_server_s(openai_double: OpenAIDouble) -
         ]
 
     assert with_engine(openai_double, windows) == [16384, 4096, 16384, None, 2048]
+
+
+def test_a_stream_without_finish_reason_is_interrupted(openai_double: OpenAIDouble) -> None:
+    openai_double.script_reply("Cut short.", finish_reason="")
+    events, error = with_engine(openai_double, collect)
+    assert isinstance(error, StreamInterrupted) and "closed before the answer finished" in str(
+        error
+    )
+    assert text(events, ContentDelta) == "Cut short."
+
+
+def test_a_model_list_elsewhere_overrides_and_tls_settings(
+    openai_double: OpenAIDouble, tmp_path: Path
+) -> None:
+    async def work(engine: OpenAIEngine) -> tuple[list[str], int | None, str]:
+        models = await engine.check()
+        return [m.id for m in models], await engine.context_length("microsoft/phi-4"), repr(engine)
+
+    ids, context, shown = with_engine(
+        openai_double,
+        work,
+        models_url=openai_double.root + "/v1/models",
+        context_lengths={"microsoft/phi-4": 8000},
+        verify_tls=False,
+        api_key="sk-hidden",
+    )
+    assert ids[0] == "microsoft/phi-4" and context == 8000
+    assert "sk-hidden" not in shown and "sk-hidden" not in repr(
+        OpenAIConfig("u", api_key="sk-hidden")
+    )
+
+    async def missing(engine: OpenAIEngine) -> None:
+        await engine.list_models()
+
+    with pytest.raises(NotOpenAICompatible, match="usually ends in /v1"):
+        with_engine(openai_double, missing, models_url=openai_double.root + "/catalog/models")
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not a certificate", encoding="utf-8")
+    with pytest.raises(ssl.SSLError):
+        with_engine(openai_double, missing, ca_bundle=str(bundle))
+
+
+def test_a_model_list_that_is_not_a_list(openai_double: OpenAIDouble) -> None:
+    async def listing(engine: OpenAIEngine) -> None:
+        await engine.list_models()
+
+    with pytest.raises(NotOpenAICompatible, match="not an OpenAI-compatible model list"):
+        with_engine(openai_double, listing, models_url=openai_double.root + "/health")
+    openai_double.set_fault("no_models")
+
+    async def show(engine: OpenAIEngine) -> int | None:
+        return (await engine.show("microsoft/phi-4")).context_length
+
+    assert with_engine(openai_double, show) == 16384  # the list is gone: the catalog's length
+
+
+def test_props_of_a_server_that_is_gone() -> None:
+    async def main() -> int | None:
+        async with OpenAIEngine("gone", OpenAIConfig("http://127.0.0.1:9/v1")) as engine:
+            first = await engine._props_n_ctx()
+            assert await engine._props_n_ctx() == first  # asked once
+            return first
+
+    assert run(main()) is None
