@@ -201,7 +201,7 @@ class OpenAIEngine:
                         response.text[:200], response=response, body=_json_or_none(response)
                     )
                 raw = response.json()
-                cards = raw.get("data", []) if isinstance(raw, dict) else raw
+                cards = raw.get("data") if isinstance(raw, dict) else raw
             else:
                 page = await self._client.models.list()
                 cards = [{**(m.model_extra or {}), **m.model_dump()} for m in page.data]
