@@ -22,6 +22,7 @@ from app.backend.fit import describe_context_cost
 from app.backend.models import ModelInfo
 from app.chat.context import ContextPlan
 from app.errors import PhiDeskError
+from app.gui.chat_flows import ChatFlows
 from app.gui.chat_settings import ChatSettingsDialog, open_chat_settings
 from app.gui.composer import Composer
 from app.gui.context_banner import ContextBanner, show_context
@@ -119,8 +120,8 @@ class ChatPane(QWidget):
         self.banner.summaryRequested.connect(self.new_chat_with_summary)
         self.banner.dismissed.connect(self._dismiss_banner)
         self.presenter.historyNeeded.connect(self._reload_under_turn)
-        self.presenter.stalled.connect(self._stalled)
         self.presenter.ended.connect(self._presented_turn_ended)
+        self.flows = ChatFlows(self)
 
     @property
     def live(self) -> dict[int, RunningTurn]:
@@ -147,6 +148,7 @@ class ChatPane(QWidget):
             default = self.workspace.prefs.default_model
             if default:
                 self.picker.select(default)
+            self.flows.model_shown()
             self.composer.set_streaming(False)
             self._context_timer.start()
             return
@@ -166,6 +168,7 @@ class ChatPane(QWidget):
             return  # the user moved on meanwhile
         self.title.setText(chat.title or "New chat")
         self.picker.select(chat.model)
+        self.flows.model_shown()
         turn = self.live.get(chat_id)
         continued = turn is not None and turn.kind is TurnKind.CONTINUE  # stays in place
         live_id = turn.answer_id if turn is not None and not continued else None
@@ -268,15 +271,14 @@ class ChatPane(QWidget):
     def _turn_event(self, turn: RunningTurn, event: TurnEvent) -> None:
         """Events of every turn this pane started, shown or not."""
         if isinstance(event, TurnRefusedEvent):
-            if event.reason:
-                self._tell(event.reason, Level.WARNING)
+            self.flows.refused(turn.chat_id, event.reason)
             self._give_back(turn.chat_id, event.text)
         elif (
             isinstance(event, TurnFinished)
             and event.state is TurnState.FAILED
             and event.error is not None
         ):
-            self._tell(str(event.error), Level.ERROR)
+            self.flows.failed(turn.chat_id, str(event.error))
         elif isinstance(event, TurnEnded):
             if turn.chat_id == self.current_chat:
                 self.composer.set_streaming(False)
@@ -340,10 +342,6 @@ class ChatPane(QWidget):
         self._context_timer.start()
         self.chatsChanged.emit()
 
-    @Slot(float)
-    def _stalled(self, seconds: float) -> None:
-        self._tell(f"No tokens for {seconds:.0f} s; Ollama may still be loading the model.")
-
     @Slot(object)
     def _presented_turn_ended(self, _turn: object) -> None:
         self.composer.set_streaming(False)
@@ -377,6 +375,7 @@ class ChatPane(QWidget):
         """A button on a notice in the window's message area (Undo of a message delete)."""
         if key == UNDO_DELETE:
             self._tasks.start(self.message_actions.undo_delete(argument), name="undo delete")
+        self.flows.notice_action(key, argument)
 
     # --- settings and the context window --------------------------------------------------
 

@@ -1,24 +1,53 @@
-"""Where the user types: Enter sends, Shift+Enter breaks the line (or, by preference, Ctrl+Enter
-sends and Enter breaks the line), Esc stops; the context meter."""
+"""Where the user types: a rounded box that grows with its text (up to 40 % of the window's
+height, then scrolls), with the context meter and an inline Send/Stop button in its bottom row.
+Enter sends, Shift+Enter breaks the line (or, by preference, Ctrl+Enter sends and Enter breaks
+the line), Esc stops. On wide windows the box keeps to the transcript's reading column."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal, Slot
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QKeyEvent, QPalette, QShowEvent
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QProgressBar,
-    QPushButton,
+    QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.chat.context import ContextPlan
+from app.gui.icons import Icon, icon
+from app.gui.theme import accent
 
 WARN_AT = 0.75
 FULL_AT = 0.90
+MAX_HEIGHT_SHARE = 0.40
+"""The composer never takes more than this share of its window's height."""
+COLUMN_PX = 820
+"""The reading column's width at 100 % text size (the page's #transcript max-width)."""
+SEND_SIZE = 32
+
+_STYLE = """
+QFrame#ComposerBox {
+    background: palette(base);
+    border: 1px solid palette(mid);
+    border-radius: 16px;
+}
+QFrame#ComposerBox[focused="true"] { border: 1px solid palette(highlight); }
+QPlainTextEdit#ComposerEdit { background: transparent; border: none; }
+QToolButton#SendButton {
+    background: palette(highlight);
+    border: none;
+    border-radius: 16px;
+}
+QToolButton#SendButton:hover { background: palette(link); }
+QToolButton#SendButton:focus { border: 2px solid palette(text); }
+QToolButton#SendButton:disabled { background: palette(mid); }
+"""
 
 
 class ComposerEdit(QPlainTextEdit):
@@ -44,17 +73,35 @@ class ComposerEdit(QPlainTextEdit):
             return
         super().keyPressEvent(event)
 
-    def sizeHint(self) -> QSize:
-        return QSize(400, 80)
+    def lines(self) -> int:
+        """Lines the text takes at the current width (wrapped lines count)."""
+        total = 0
+        block = self.document().firstBlock()
+        while block.isValid():
+            layout = block.layout()
+            total += max(1, layout.lineCount() if layout is not None else 1)
+            block = block.next()
+        return max(1, total)
+
+    def height_for(self, lines: int) -> int:
+        margins = self.contentsMargins()
+        document = self.document().documentMargin()
+        return round(
+            lines * self.fontMetrics().lineSpacing()
+            + 2 * document
+            + margins.top()
+            + margins.bottom()
+            + 2 * self.frameWidth()
+        )
 
 
 def meter_colour(fraction: float) -> str:
-    """green below 75 %, amber from 75 %, red from 90 %."""
+    """The theme's success colour below 75 %, warning from 75 %, error from 90 %."""
     if fraction >= FULL_AT:
-        return "#d64545"
+        return accent("error").name()
     if fraction >= WARN_AT:
-        return "#e0a020"
-    return "#3a9a5b"
+        return accent("warning").name()
+    return accent("success").name()
 
 
 class ContextMeter(QWidget):
@@ -62,23 +109,28 @@ class ContextMeter(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setObjectName("ContextMeter")
+        self.setAccessibleName("Context window")
         self.bar = QProgressBar()
         self.bar.setObjectName("ContextBar")
         self.bar.setTextVisible(False)
-        self.bar.setFixedHeight(8)
-        self.bar.setFixedWidth(140)
+        self.bar.setFixedHeight(6)
+        self.bar.setFixedWidth(72)
         self.bar.setAccessibleName("Context window fill")
         self.label = QLabel("–")
         self.label.setObjectName("ContextLabel")
+        self.label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.label.setAccessibleName("Context window use")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel("Context"))
-        layout.addWidget(self.bar)
+        layout.setSpacing(6)
+        layout.addWidget(self.bar, 0, Qt.AlignmentFlag.AlignVCenter)
         layout.addWidget(self.label)
         self.used = 0
         self.limit = 0
         self.estimated = True
         self.level = "ok"
+        self._fraction = 0.0
 
     def show_plan(
         self,
@@ -100,11 +152,11 @@ class ContextMeter(QWidget):
         self.used = used
         self.estimated = estimated
         fraction = min(1.0, used / plan.limit) if plan.limit else 0.0
+        self._fraction = fraction
         self.bar.setRange(0, 1000)
         self.bar.setValue(int(fraction * 1000))
-        colour = meter_colour(fraction)
         self.level = "full" if fraction >= FULL_AT else "warn" if fraction >= WARN_AT else "ok"
-        self.bar.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
+        self._paint()
         self.label.setText(f"{'≈' if estimated else ''}{used:,} / {plan.limit:,} tokens")
         lines = [
             f"System prompt: {plan.system_tokens:,} tokens (estimated)",
@@ -120,10 +172,23 @@ class ContextMeter(QWidget):
         if plan.excluded_ids:
             lines.append(f"{len(plan.excluded_ids)} older message(s) no longer fit")
         self.setToolTip("\n".join(lines))
+        self.bar.setAccessibleDescription(self.label.text())
+
+    def _paint(self) -> None:
+        self.bar.setStyleSheet(
+            "QProgressBar { background: palette(midlight); border: none; border-radius: 3px; }"
+            f" QProgressBar::chunk {{ background: {meter_colour(self._fraction)};"
+            " border-radius: 3px; }"
+        )
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self.limit:
+            self._paint()
 
 
 class Composer(QWidget):
-    """The text box, Send/Stop, and the context meter under it."""
+    """The rounded text box with the meter and Send/Stop inside it."""
 
     sendRequested = Signal(str)
     stopRequested = Signal()
@@ -131,30 +196,114 @@ class Composer(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setObjectName("Composer")
+        self.setStyleSheet(_STYLE)
+        self.box = QFrame()
+        self.box.setObjectName("ComposerBox")
+        self.box.setProperty("focused", False)
         self.edit = ComposerEdit()
         self.edit.setObjectName("ComposerEdit")
         self.edit.setAccessibleName("Message")
         self.edit.setTabChangesFocus(True)
-        self.send_button = QPushButton("Send")
+        self.edit.setFrameShape(QFrame.Shape.NoFrame)
+        self.edit.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.send_button = QToolButton()
         self.send_button.setObjectName("SendButton")
-        self.send_button.setAccessibleName("Send message")
+        self.send_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.send_button.setFixedSize(SEND_SIZE, SEND_SIZE)
+        self.send_button.setIconSize(QSize(18, 18))
+        self.send_button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.send_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.meter = ContextMeter()
         self.streaming = False
         self._send_key = "Enter"
-        self.set_send_with("enter")
+        self._window: QWidget | None = None
 
-        row = QHBoxLayout()
-        row.addWidget(self.edit, 1)
-        row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 4, 8, 8)
-        layout.addLayout(row)
-        layout.addWidget(self.meter, 0, Qt.AlignmentFlag.AlignLeft)
+        bottom = QHBoxLayout()
+        bottom.setContentsMargins(0, 0, 0, 0)
+        bottom.addWidget(self.meter, 0, Qt.AlignmentFlag.AlignVCenter)
+        bottom.addStretch(1)
+        bottom.addWidget(self.send_button)
+        inner = QVBoxLayout(self.box)
+        inner.setContentsMargins(14, 8, 8, 8)
+        inner.setSpacing(4)
+        inner.addWidget(self.edit)
+        inner.addLayout(bottom)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(12, 4, 12, 12)
+        outer.addStretch(0)
+        outer.addWidget(self.box, 1)
+        outer.addStretch(0)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.set_column_width(COLUMN_PX)
 
+        self._refit_timer = QTimer(self)
+        self._refit_timer.setSingleShot(True)
+        self._refit_timer.setInterval(0)
+        self._refit_timer.timeout.connect(self.refit)
+        self.edit.installEventFilter(self)
         self.edit.submitted.connect(self._submit)
         self.edit.stopRequested.connect(self.stopRequested)
         self.send_button.clicked.connect(self._clicked)
         self.edit.textChanged.connect(self.draftChanged)
+        self.edit.textChanged.connect(self.refit)
+        self.edit.textChanged.connect(self._refit_timer.start)
+        self.set_streaming(False)
+        self.set_send_with("enter")
+        self.refit()
+
+    # --- size -----------------------------------------------------------------------------
+
+    def set_column_width(self, width: int) -> None:
+        """Keep the box to the reading column (`width` px, the text size applied)."""
+        self.box.setMaximumWidth(max(320, width))
+
+    def max_edit_height(self) -> int:
+        """The tallest the text box may be so the composer stays within its share."""
+        window = self._window or self.window()
+        chrome = self.sizeHint().height() - self.edit.height()
+        return max(self.edit.height_for(1), int(window.height() * MAX_HEIGHT_SHARE) - chrome)
+
+    @Slot()
+    def refit(self) -> None:
+        """Grow or shrink the text box to its text, within the limit."""
+        wanted = self.edit.height_for(self.edit.lines())
+        height = max(self.edit.height_for(1), min(wanted, self.max_edit_height()))
+        if height != self.edit.height() or self.edit.minimumHeight() != height:
+            self.edit.setFixedHeight(height)
+            self.updateGeometry()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        window = self.window()
+        if window is not self._window:
+            if self._window is not None:
+                self._window.removeEventFilter(self)
+            self._window = window
+            window.installEventFilter(self)
+        self._refit_timer.start()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if watched is self.edit:
+            if kind in (QEvent.Type.FocusIn, QEvent.Type.FocusOut):
+                self.box.setProperty("focused", kind == QEvent.Type.FocusIn)
+                self.box.style().unpolish(self.box)
+                self.box.style().polish(self.box)
+            elif kind == QEvent.Type.Resize:
+                self._refit_timer.start()  # another width wraps the text differently
+        elif watched is self._window and kind == QEvent.Type.Resize:
+            self._refit_timer.start()
+        return False
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._paint_send()
+        elif event.type() == QEvent.Type.FontChange:
+            self._refit_timer.start()
+
+    # --- sending --------------------------------------------------------------------------
 
     def set_send_with(self, mode: str) -> None:
         """Which key sends: "enter" (Shift+Enter breaks the line) or "ctrl+enter"."""
@@ -173,6 +322,7 @@ class Composer(QWidget):
 
     def set_draft(self, text: str) -> None:
         self.edit.setPlainText(text)
+        self.edit.moveCursor(self.edit.textCursor().MoveOperation.End)
 
     @Slot()
     def _clicked(self) -> None:
@@ -190,8 +340,16 @@ class Composer(QWidget):
             return
         self.sendRequested.emit(text)
 
+    def _paint_send(self) -> None:
+        palette = QPalette(self.palette())
+        palette.setColor(
+            QPalette.ColorRole.ButtonText, palette.color(QPalette.ColorRole.HighlightedText)
+        )
+        self.send_button.setIcon(icon(Icon.STOP if self.streaming else Icon.SEND, palette))
+
     def set_streaming(self, streaming: bool) -> None:
         self.streaming = streaming
         self.send_button.setText("Stop" if streaming else "Send")
         self.send_button.setAccessibleName("Stop answer" if streaming else "Send message")
         self.send_button.setToolTip("Stop (Esc)" if streaming else f"Send ({self._send_key})")
+        self._paint_send()

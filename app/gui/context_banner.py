@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from app.backend.models import ModelInfo
 from app.chat.context import ContextPlan
 from app.gui.chat_settings import NUM_CTX_STEPS
 from app.gui.composer import Composer
+from app.gui.theme import accent, current_scheme, tint
 from app.gui.transcript import TranscriptView
 from app.store import Chat, Message
 from app.workspace import ChatSession
@@ -28,10 +29,7 @@ class ContextBanner(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("ContextBanner")
-        self.setStyleSheet(
-            "#ContextBanner { background: palette(alternate-base); border: 1px solid #b26a00;"
-            " border-radius: 6px; }"
-        )
+        self._paint()
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.text = QLabel()
         self.text.setObjectName("ContextBannerText")
@@ -53,6 +51,19 @@ class ContextBanner(QWidget):
         self.summary_button.clicked.connect(self.summaryRequested)
         self.go_on.clicked.connect(self.dismissed)
         self.hide()
+
+    def _paint(self) -> None:
+        self._scheme = current_scheme()
+        warning = accent("warning")
+        self.setStyleSheet(
+            f"#ContextBanner {{ background: {tint(warning).name()};"
+            f" border: 1px solid {warning.name()}; border-radius: 8px; }}"
+        )
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and current_scheme() != self._scheme:
+            self._paint()  # the theme changed: its accent too
 
     def offer(self, newly_out: int, limit: int, target: int | None, cost: str | None) -> None:
         self.text.setText(

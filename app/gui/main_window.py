@@ -30,7 +30,9 @@ from app.backend.hosts import HostProfile, HostProfiles
 from app.chat.transfer import suggested_file_name
 from app.config import AppContext
 from app.errors import PhiDeskError
+from app.gui.chat_flows import show_model_in_manager
 from app.gui.chat_pane import ChatPane
+from app.gui.composer import COLUMN_PX
 from app.gui.connection import ConnectionMonitor, ConnectionState
 from app.gui.dialogs import RemoteHostDialog, ShortcutsDialog
 from app.gui.export_dialog import ask_export_target
@@ -39,7 +41,7 @@ from app.gui.notice_area import NoticeArea
 from app.gui.onboarding import OnboardingPage
 from app.gui.sidebar import ChatSidebar
 from app.gui.tasks import Tasks
-from app.gui.theme import THEMES, apply_theme
+from app.gui.theme import THEMES, accent, apply_theme
 from app.workspace import (
     ChatsChanged,
     Level,
@@ -58,11 +60,12 @@ EXTERNAL_POLL_MS = 1500
 """How often the window looks for chats changed by another process (`phidesk ask`, an import)."""
 
 STATE_COLOURS = {
-    ConnectionState.CONNECTED: "#3a9a5b",
-    ConnectionState.CHECKING: "#888888",
-    ConnectionState.STARTING: "#e0a020",
-    ConnectionState.UNREACHABLE: "#d64545",
+    ConnectionState.CONNECTED: "success",
+    ConnectionState.CHECKING: "neutral",
+    ConnectionState.STARTING: "warning",
+    ConnectionState.UNREACHABLE: "error",
 }
+"""The theme's accent (`app.gui.theme.accent`) of each connection state."""
 
 
 def _load_catalog() -> Catalog | None:
@@ -320,6 +323,8 @@ class MainWindow(QMainWindow):
         self.pane.chatsChanged.connect(self._chats_dirty)
         self.pane.chatCreated.connect(self._chat_created)
         self.notice_area.actionTriggered.connect(self.pane.notice_action)
+        self.pane.flows.modelsStale.connect(self.refresh_models)
+        self.pane.flows.pullRequested.connect(self.pull_model)
         self.monitor.changed.connect(self._show_connection)
         self.onboarding.retryRequested.connect(self.monitor.check_now)
         self.onboarding.startManagedRequested.connect(self.monitor.start_managed)
@@ -362,7 +367,7 @@ class MainWindow(QMainWindow):
     @Slot(str, str)
     def _show_connection(self, state: str, detail: str) -> None:
         connection = ConnectionState(state)
-        self.connection_dot.setStyleSheet(f"color: {STATE_COLOURS[connection]};")
+        self.connection_dot.setStyleSheet(f"color: {accent(STATE_COLOURS[connection]).name()};")
         self.connection_dot.setToolTip(connection.value)
         self.host_label.setText(detail)
         if connection is ConnectionState.UNREACHABLE:
@@ -521,6 +526,7 @@ class MainWindow(QMainWindow):
             default = self.workspace.prefs.default_model
             if default:
                 self.pane.picker.select(default)
+        self.pane.flows.model_shown()
 
     @Slot()
     def open_model_manager(self) -> None:
@@ -538,6 +544,14 @@ class MainWindow(QMainWindow):
         window.show()
         window.raise_()
         window.activateWindow()
+
+    @Slot(str)
+    def pull_model(self, name: str) -> None:
+        """The model manager, pointed at `name` to pull it (a chat's missing model)."""
+        self.open_model_manager()
+        manager = getattr(self, "_manager", None)
+        if manager is not None:
+            show_model_in_manager(manager, name, self.catalog)
 
     @Slot(str)
     def _set_default_model(self, name: str) -> None:

@@ -1,5 +1,6 @@
-"""What the buttons on a message do (and Alt+Left/Alt+Right on a focused one): copy, edit,
-regenerate that answer, continue a cut-off answer, switch versions, delete with an Undo.
+"""What the buttons on a message do (and Alt+Left/Alt+Right on a focused one, and its context
+menu): copy, edit, regenerate that answer (also Retry on its callout), continue a cut-off
+answer, pull a missing model, switch versions, delete with an Undo.
 
 The chat pane owns one `MessageActions`; everything goes through the `Workspace`.
 """
@@ -59,8 +60,10 @@ class MessageActions:
             pane.edit_note.setText(EDIT_NOTE)
             pane.edit_note.show()
             pane.composer.edit.setFocus()
-        elif action == "regenerate" and message.role == "assistant":
+        elif action in ("regenerate", "retry") and message.role == "assistant":
             pane.regenerate_answer(message.id)
+        elif action == "pull-model" and message.provenance is not None:
+            pane.flows.pullRequested.emit(message.provenance.model)
         elif action == "continue" and message.role == "assistant":
             self.continue_answer(message.id, message.content)
         elif action == "info":

@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStyle, QTableWidgetItem, QWidget
 
 from app.gui.notice_area import ACCENTS
+from app.gui.theme import accent as theme_accent
 from app.workspace import Level
 
 FIT_LEVELS = {"gpu": Level.SUCCESS, "partial": Level.WARNING, "cpu": Level.ERROR}
@@ -53,7 +54,7 @@ def style_badge(label: QLabel, fit: str) -> None:
     if level is None:
         accent = QGuiApplication.palette().color(QPalette.ColorRole.Mid)
     else:
-        accent = QColor(ACCENTS[level])
+        accent = theme_accent(ACCENTS[level])
     label.setProperty("fit", fit)
     label.setStyleSheet(
         f"QLabel {{ background: {tint(accent).name()}; border: 1px solid {accent.name()}; "

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.theme import accent, current_scheme, tint
 from app.workspace import Level, Notice, NoticeAction, Notices
 
 ICONS = {
@@ -31,11 +31,12 @@ ICONS = {
     Level.ERROR: QStyle.StandardPixmap.SP_MessageBoxCritical,
 }
 ACCENTS = {
-    Level.INFO: "#3d6fb4",
-    Level.SUCCESS: "#2e7d32",
-    Level.WARNING: "#b26a00",
-    Level.ERROR: "#c62828",
+    Level.INFO: "info",
+    Level.SUCCESS: "success",
+    Level.WARNING: "warning",
+    Level.ERROR: "error",
 }
+"""The theme's accent (`app.gui.theme.accent`) of each level."""
 HIDE_AFTER_MS = {Level.INFO: 8000, Level.SUCCESS: 6000}
 """Info and success fold away by themselves; warnings and errors stay until closed."""
 
@@ -68,6 +69,7 @@ class NoticeArea(QFrame):
         self.setObjectName("NoticeArea")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.notice: Notice | None = None
+        self._scheme = current_scheme()
         self.icon = QLabel()
         self.icon.setFixedSize(20, 20)
         self.text = QLabel()
@@ -139,19 +141,18 @@ class NoticeArea(QFrame):
         self.actionTriggered.emit(action.key, action.argument)
 
     def _paint(self, level: Level) -> None:
-        palette = self.palette()
-        base = palette.color(QPalette.ColorRole.Window)
-        accent = QColor(ACCENTS[level])
-        mix = 0.12
-        tint = QColor(
-            round(base.red() * (1 - mix) + accent.red() * mix),
-            round(base.green() * (1 - mix) + accent.green() * mix),
-            round(base.blue() * (1 - mix) + accent.blue() * mix),
-        )
+        self._scheme = current_scheme()
+        colour = accent(ACCENTS[level])
         self.setStyleSheet(
-            f"#NoticeArea {{ background: {tint.name()}; border: 1px solid {accent.name()};"
-            " border-radius: 6px; }"
+            f"#NoticeArea {{ background: {tint(colour).name()}; border: 1px solid {colour.name()};"
+            " border-radius: 8px; }"
         )
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        changed = event.type() == QEvent.Type.PaletteChange and current_scheme() != self._scheme
+        if changed and self.notice is not None:
+            self._paint(self.notice.level)  # the theme changed: its accents too
 
     @Slot()
     def dismiss(self) -> None:

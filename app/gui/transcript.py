@@ -57,7 +57,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication
+from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWebChannel import QWebChannel
 from PySide6.QtWebEngineCore import (
     QWebEnginePage,
@@ -70,6 +70,7 @@ from PySide6.QtWebEngineCore import (
 from PySide6.QtWebEngineWidgets import QWebEngineView
 from PySide6.QtWidgets import QWidget
 
+from app.gui.theme import page_background
 from app.render import StreamRenderer, StreamUpdate, pygments_css
 from app.resources import katex_dir, resources_dir
 
@@ -83,7 +84,14 @@ FIRST_BATCH = 30  # messages shown first (the end of the chat); older ones follo
 LATER_BATCH = 60
 EXTERNAL_SCHEMES = frozenset({"http", "https", "mailto"})
 _PAGE_FILES = frozenset({"chat.html", "chat.js", "chat.css"})
-_BACKGROUND = {"light": QColor("#ffffff"), "dark": QColor("#1b1d21")}
+
+
+def base_text_px() -> float:
+    """The transcript's reading size in CSS px: the application font, a little larger (reading
+    text at a desktop's usual 10 pt comes out at today's 15 px); the view's zoom applies on top."""
+    font = QGuiApplication.font()
+    px = float(font.pixelSize()) if font.pixelSize() > 0 else font.pointSizeF() * 96 / 72
+    return max(11.0, min(32.0, px * 1.12))
 
 
 def register_scheme() -> None:
@@ -197,6 +205,7 @@ class _Bridge(QObject):
 
     copy_text = Signal(str)
     action = Signal(str, str)
+    starter = Signal(str)
     ready = Signal()
 
     @Slot(str)
@@ -206,6 +215,10 @@ class _Bridge(QObject):
     @Slot(str, str)
     def messageAction(self, action: str, message_id: str) -> None:
         self.action.emit(action, message_id)
+
+    @Slot(str)
+    def starterChosen(self, prompt: str) -> None:
+        self.starter.emit(prompt)
 
     @Slot()
     def pageReady(self) -> None:
@@ -252,6 +265,8 @@ class TranscriptView(QWebEngineView):
     copy_requested = Signal(str)
     link_clicked = Signal(QUrl)
     message_action = Signal(str, str)
+    starter_chosen = Signal(str)
+    """A starter prompt of the empty chat was clicked (its text)."""
     page_ready = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -282,6 +297,7 @@ class TranscriptView(QWebEngineView):
         self._bridge = _Bridge(self)
         self._bridge.copy_text.connect(self._on_copy)
         self._bridge.action.connect(self.message_action)
+        self._bridge.starter.connect(self.starter_chosen)
         self._bridge.ready.connect(self.page_ready)
         channel = QWebChannel(page)
         channel.registerObject("bridge", self._bridge)
@@ -331,6 +347,7 @@ class TranscriptView(QWebEngineView):
         self._loaded = True
         queued, self._queue = self._queue, []
         self._apply_theme()
+        self.page().runJavaScript(f"phidesk.setBaseSize({base_text_px():.2f});", 0)
         for script in queued:
             self.page().runJavaScript(script, 0)
 
@@ -413,6 +430,12 @@ class TranscriptView(QWebEngineView):
     def announce(self, text: str) -> None:
         """Have screen readers say `text` (a polite live region on the page)."""
         self._call("announce", text)
+
+    def set_starters(self, heading: str, starters: Sequence[tuple[str, str]]) -> None:
+        """What an empty chat shows: `heading` and (label, prompt) buttons; a click emits
+        `starter_chosen(prompt)`."""
+        items = [{"label": label, "prompt": prompt} for label, prompt in starters]
+        self._call("setStarters", heading, items)
 
     def mark_out_of_context(self, message_ids: Iterable[str]) -> None:
         """Flag exactly these messages as "not in context" (the model no longer sees them)."""
@@ -546,6 +569,6 @@ class TranscriptView(QWebEngineView):
 
     def _apply_theme(self) -> None:
         theme = self.effective_theme()
-        self.page().setBackgroundColor(_BACKGROUND[theme])
+        self.page().setBackgroundColor(page_background(theme))
         if self._loaded:
             self.page().runJavaScript(f"phidesk.setTheme({json.dumps(theme)});", 0)

@@ -8,13 +8,15 @@ shows an answer as it streams (the chat pane and the quick prompt).
 
 from __future__ import annotations
 
-import html
+import re
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from app.backend.events import ContentDelta, StreamStalled, ThinkingDelta
 from app.errors import PhiDeskError
+from app.gui.model_names import friendly_name
 from app.gui.tasks import Tasks
 from app.gui.transcript import TranscriptMessage, TranscriptView
 from app.render import StreamRenderer, render_markdown
@@ -38,13 +40,17 @@ STATUS_WORDS = {
     "error": "failed",
     "streaming": "streaming",
 }
+THOUGHT_SECONDS: dict[int, float] = {}
+"""How long each answer of this run reasoned (answer id -> seconds), kept for the header's
+"Thought for 2.9 s" after the answer is saved. Not stored: chats reopened after a restart say
+"Reasoning"."""
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 def caption_of(message: Message) -> str:
     parts: list[str] = []
     if message.role == "assistant":
         if message.provenance is not None:
-            parts.append(message.provenance.model)
             tps = message.provenance.tokens_per_second
             if tps:
                 parts.append(f"{tps:.1f} tok/s")
@@ -54,19 +60,62 @@ def caption_of(message: Message) -> str:
     return " · ".join(parts)
 
 
-def notice_html(message: Message) -> str:
-    """A visible line under an answer that did not complete."""
+def model_meta(model: str) -> dict[str, str]:
+    """The header of an answer: the model's friendly name, its raw tag as detail."""
+    if not model:
+        return {}
+    return {"model_name": friendly_name(model), "model_tag": model}
+
+
+def missing_model(error: str | None) -> bool:
+    """Whether a stored error says the model is not on the server."""
+    return bool(error) and "is not installed" in (error or "")
+
+
+def notice_meta(message: Message) -> dict[str, str]:
+    """The callout under an answer that did not complete: its kind, sentence and actions."""
     if message.status == "complete" or message.role != "assistant":
-        return ""
-    text = {
-        "stopped": "You stopped this answer.",
-        "interrupted": "This answer was interrupted; what arrived is kept.",
-        "streaming": "This answer is still arriving.",
-        "error": "The answer failed.",
-    }.get(message.status, "")
-    if message.error:
-        text = f"{text} {message.error[:1].upper()}{message.error[1:]}."
-    return f'<p class="notice">{html.escape(text)}</p>' if text else ""
+        return {}
+    kind: str = message.status
+    actions: list[str] = []
+    if message.status == "stopped":
+        text = "You stopped this answer."
+    elif message.status == "interrupted":
+        text = "This answer was interrupted; what arrived is kept."
+    elif message.status == "streaming":
+        text = "This answer is still arriving."
+    else:
+        text = "The answer failed."
+        actions.append("retry")
+    if message.status in ("stopped", "interrupted"):
+        actions = ["continue", "retry"] if can_continue(message) else ["retry"]
+    model = message.provenance.model if message.provenance is not None else ""
+    if missing_model(message.error):
+        kind = "missing"
+        text = f"The model {model} is not installed on this server." if model else text
+        actions = ["pull-model", "retry"]
+    elif message.error:
+        text = f"{text[:-1]}: {message.error.rstrip('.')}."
+    meta = {"notice": text, "notice_kind": kind, "notice_actions": ",".join(actions)}
+    if model:
+        meta["notice_model"] = model
+    return meta
+
+
+def with_closed_fence(text: str) -> str:
+    """`text` with its last code block closed if the answer was cut off inside it, so the
+    block is highlighted like a finished one."""
+    fence: str | None = None
+    for line in text.splitlines():
+        found = _FENCE.match(line)
+        if found is None:
+            continue
+        mark = found.group(1)
+        if fence is None:
+            fence = mark
+        elif mark[0] == fence[0] and len(mark) >= len(fence) and not line.strip()[len(mark) :]:
+            fence = None
+    return text if fence is None else f"{text.rstrip(chr(10))}\n{fence}\n"
 
 
 def can_continue(message: Message) -> bool:
@@ -80,9 +129,18 @@ def can_continue(message: Message) -> bool:
 
 def transcript_item(message: Message, versions: Versions | None = None) -> TranscriptMessage:
     """How a stored message looks; `versions` (when it has siblings) gives its `‹ n/m ›`."""
-    body = render_markdown(message.content) + notice_html(message)
+    content = message.content
+    if message.role == "assistant" and message.status != "complete":
+        content = with_closed_fence(content)
+    body = render_markdown(content)
     thinking = render_markdown(message.thinking) if message.thinking.strip() else None
     meta = {"caption": caption_of(message), "status": message.status}
+    if message.role == "assistant" and message.provenance is not None:
+        meta.update(model_meta(message.provenance.model))
+    meta.update(notice_meta(message))
+    seconds = THOUGHT_SECONDS.get(message.id)
+    if thinking is not None and seconds:
+        meta["thinking_seconds"] = f"{seconds:.3f}"
     if versions is not None and versions.count > 1:
         meta["version"] = str(versions.index + 1)
         meta["versions"] = str(versions.count)
@@ -132,6 +190,8 @@ class TurnPresenter(QObject):
         self._unsubscribe: list[object] = []
         self.versions: dict[int, Versions] = {}
         self.prefixes: dict[int, str] = {}
+        self.model_source: Callable[[], str] | None = None
+        """Tells the model answering (its friendly name heads the live answer)."""
         self._waiting_for_history = False
         self._thinking_timer = QTimer(self)
         self._thinking_timer.setSingleShot(True)
@@ -181,8 +241,10 @@ class TurnPresenter(QObject):
         if turn is None or turn.answer_id is None:
             return
         self._waiting_for_history = False
+        model = self.model_source() if self.model_source is not None else ""
+        meta = {"caption": "streaming", **model_meta(model)}
         self.view.append_message(
-            TranscriptMessage(str(turn.answer_id), "assistant", "", None, {"caption": "streaming"})
+            TranscriptMessage(str(turn.answer_id), "assistant", "", None, meta)
         )
         self.renderer = StreamRenderer()
         self.renderer.push(self._text(turn))
@@ -215,6 +277,7 @@ class TurnPresenter(QObject):
                 self._thinking_timer.start()
         elif isinstance(event, ContentDelta):
             if len(turn.content) == 1 and turn.thinking:
+                self._remember_thought(turn)
                 self._refresh_thinking()  # collapses: the answer has started
             if self.renderer is not None:
                 self.renderer.push(event.text)
@@ -227,13 +290,21 @@ class TurnPresenter(QObject):
         elif isinstance(event, TurnEnded):
             self._ended(turn)
 
+    def _remember_thought(self, turn: RunningTurn) -> None:
+        if turn.answer_id is not None and turn.thinking_started is not None:
+            THOUGHT_SECONDS[turn.answer_id] = time.monotonic() - turn.thinking_started
+
     def _finish(self, event: TurnFinished) -> None:
+        if self.turn is not None and self.turn.thinking and not self.turn.answer_started:
+            self._remember_thought(self.turn)  # reasoning and no answer (stopped, or empty)
         if self.renderer is not None:
             self.view.end_stream(self.renderer.finish())
             self.renderer = None
             self.view.append_message(self._item(event.message))
 
     def _ended(self, turn: RunningTurn) -> None:
+        if turn.thinking and not turn.answer_started:
+            self._remember_thought(turn)
         if self.renderer is not None and turn.answer_id is not None:
             # Stopped or failed before TurnFinished: show what was kept, then how it ended.
             self.view.end_stream(render_markdown(self._text(turn)))
@@ -265,5 +336,5 @@ class TurnPresenter(QObject):
             str(turn.answer_id),
             renderer.html() if renderer is not None else render_markdown("".join(turn.thinking)),
             running=not turn.answer_started,
-            seconds=time.monotonic() - started,
+            seconds=THOUGHT_SECONDS.get(turn.answer_id, time.monotonic() - started),
         )

@@ -13,6 +13,20 @@
     output: "htmlAndMathml",
   };
   const NEAR_BOTTOM_PX = 48;
+  const SVG = "http://www.w3.org/2000/svg";
+  // Line icons on a 24-unit grid, drawn with the text colour (stroke: currentColor).
+  const ICONS = {
+    copy: ["M9 9h10v11H9z", "M5 15V5a1 1 0 0 1 1-1h9"],
+    edit: ["M4 20h4L19 9l-4-4L4 16z", "M13 7l4 4"],
+    regenerate: ["M20 12a8 8 0 1 1-2.35-5.65", "M20 4v5h-5"],
+    info: ["M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18z", "M12 11v6", "M12 7.5v.5"],
+    continue: ["M5 6l6 6-6 6", "M12 6l6 6-6 6"],
+    delete: ["M4 7h16", "M9 7V4h6v3", "M6 7l1 13h10l1-13", "M10 11v6", "M14 11v6"],
+    pull: ["M12 4v11", "M7 10l5 5 5-5", "M5 20h14"],
+    down: ["M12 5v14", "M6 13l6 6 6-6"],
+    stopped: ["M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18z", "M9.5 9v6", "M14.5 9v6"],
+    warning: ["M12 4L2.5 20h19z", "M12 10v4", "M12 17v.5"],
+  };
 
   let bridge = null;
   const queued = [];
@@ -105,6 +119,83 @@
     return b;
   }
 
+  function svgIcon(name) {
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("class", "icon");
+    for (const d of ICONS[name] || []) {
+      const path = document.createElementNS(SVG, "path");
+      path.setAttribute("d", d);
+      svg.appendChild(path);
+    }
+    return svg;
+  }
+
+  // An icon-only button: the name is said by screen readers, the tooltip shown on hover.
+  function iconButton(action, icon, label, title) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "icon-button";
+    b.dataset.action = action;
+    b.setAttribute("aria-label", label);
+    b.title = title || label;
+    b.appendChild(svgIcon(icon));
+    return b;
+  }
+
+  // What a message offers, in order: [action, icon, name, tooltip]; "-" sets Delete apart.
+  function actionsOf(role, meta) {
+    const list = [["copy-markdown", "copy", "Copy as Markdown", "Copy as Markdown"]];
+    if (role === "user") list.push(["edit", "edit", "Edit", "Edit this message"]);
+    if (role === "assistant") {
+      list.push(["regenerate", "regenerate", "Regenerate", "Answer again (a new version; this one stays)"]);
+      if (meta.can_continue) {
+        list.push(["continue", "continue", "Continue", "Let the model go on with this answer"]);
+      }
+      list.push(["info", "info", "Info", "Model, timings and tokens"]);
+    }
+    list.push("-");
+    list.push(["delete", "delete", "Delete", "Delete this message"]);
+    return list;
+  }
+
+  const CALLOUT_ACTIONS = {
+    retry: ["regenerate", "Retry", "Answer this question again"],
+    continue: ["continue", "Continue", "Let the model go on with this answer"],
+    "pull-model": ["pull", "Pull model", "Open the model manager to download this model"],
+  };
+
+  function buildCallout(meta) {
+    const box = document.createElement("div");
+    const kind = meta.notice_kind || "info";
+    const level = kind === "stopped" ? "info" : kind === "streaming" ? "info" : kind === "interrupted" ? "warn" : "error";
+    box.className = `notice callout callout-${level}`;
+    box.setAttribute("role", "note");
+    box.appendChild(svgIcon(kind === "stopped" ? "stopped" : "warning"));
+    const text = document.createElement("span");
+    text.className = "callout-text";
+    text.textContent = meta.notice;
+    box.appendChild(text);
+    const actions = (meta.notice_actions || "").split(",").filter((a) => CALLOUT_ACTIONS[a]);
+    if (actions.length) {
+      const row = document.createElement("span");
+      row.className = "callout-actions";
+      for (const action of actions) {
+        const [icon, label, title] = CALLOUT_ACTIONS[action];
+        const b = iconButton(action, icon, label, title);
+        b.classList.add("with-label");
+        const words = document.createElement("span");
+        words.textContent = label;
+        b.appendChild(words);
+        b.removeAttribute("aria-label"); // the visible words name it
+        row.appendChild(b);
+      }
+      box.appendChild(row);
+    }
+    return box;
+  }
+
   // `‹ n/m ›`: the versions of a message (a regenerated answer, an edited question).
   function versionSwitcher(meta) {
     const index = Number(meta.version);
@@ -133,35 +224,42 @@
     const article = document.createElement("article");
     article.className = `message ${m.role}`;
     article.dataset.id = m.id;
-    article.tabIndex = 0; // focusable: Alt+Left / Alt+Right switch its versions
-    article.setAttribute("aria-label", m.role === "user" ? "Your message" : "Answer");
+    // Focusable: Alt+Left / Alt+Right switch its versions, the Menu key opens its actions.
+    article.tabIndex = 0;
+    const name = m.role === "assistant" ? meta.model_name || "Assistant" : m.role === "user" ? "You" : m.role;
+    article.setAttribute("aria-label", m.role === "user" ? "Your message" : `Answer from ${name}`);
     if (outOfContext.has(m.id)) article.classList.add("out-of-context");
+    if (meta.can_continue) article.classList.add("can-continue");
     const header = document.createElement("header");
     const role = document.createElement("span");
     role.className = "role";
-    role.textContent = m.role === "user" ? "You" : m.role === "assistant" ? "Assistant" : m.role;
+    role.textContent = name;
     header.appendChild(role);
+    if (meta.model_tag && meta.model_tag !== name) {
+      const detail = document.createElement("span");
+      detail.className = "detail";
+      detail.textContent = meta.model_tag;
+      header.appendChild(detail);
+    }
     const caption = document.createElement("span");
     caption.className = "caption";
     caption.textContent = meta.caption || "";
     header.appendChild(caption);
     const tools = document.createElement("span");
     tools.className = "tools";
-    tools.appendChild(actionButton("copy-markdown", "Copy", "Copy as Markdown"));
-    if (m.role === "user") tools.appendChild(actionButton("edit", "Edit", "Edit this message"));
-    if (m.role === "assistant") {
-      const again = "Answer again (a new version; this one stays)";
-      tools.appendChild(actionButton("regenerate", "Regenerate", again));
+    tools.setAttribute("role", "toolbar");
+    tools.setAttribute("aria-label", "Message actions");
+    for (const item of actionsOf(m.role, meta)) {
+      if (item === "-") {
+        const gap = document.createElement("span");
+        gap.className = "separator";
+        gap.setAttribute("aria-hidden", "true");
+        tools.appendChild(gap);
+        continue;
+      }
+      const [action, icon, label, title] = item;
+      tools.appendChild(iconButton(action, icon, label, title));
     }
-    if (m.role === "assistant") {
-      tools.appendChild(actionButton("info", "Info", "Model, timings and tokens"));
-    }
-    if (meta.can_continue) {
-      article.classList.add("can-continue");
-      const more = actionButton("continue", "Continue", "Let the model go on with this answer");
-      tools.appendChild(more);
-    }
-    tools.appendChild(actionButton("delete", "Delete", "Delete this message"));
     header.appendChild(tools);
     // Last in the header, so every message's `‹ n/m ›` lines up at the right edge; the
     // actions appear to its left on hover or focus.
@@ -185,6 +283,7 @@
     body.dir = "auto";
     article.appendChild(body);
     setHtml(body, m.html || "");
+    if (meta.notice) article.appendChild(buildCallout(meta));
     if (m.thinking !== null && m.thinking !== undefined) {
       showThinking(article, m.thinking, false, Number(meta.thinking_seconds) || 0);
     }
@@ -250,6 +349,108 @@
     return { blocks, live };
   }
 
+  // -- "new text" pill: the answer goes on below while the user reads above -------------------
+  function showPill() {
+    const pill = document.getElementById("new-text");
+    if (pill && pill.hidden && transcript.querySelector("article.streaming")) pill.hidden = false;
+  }
+
+  function hidePill() {
+    const pill = document.getElementById("new-text");
+    if (pill) pill.hidden = true;
+  }
+
+  function hidePillIfNoNews() {
+    if (nearBottom()) hidePill();
+  }
+
+  function onScroll() {
+    if (nearBottom()) hidePill();
+  }
+
+  // -- the empty chat ----------------------------------------------------------------------
+  function updateEmpty() {
+    const empty = document.getElementById("empty");
+    if (empty) empty.hidden = transcript.children.length > 0;
+  }
+
+  // -- a message's context menu (right click, the Menu key, Shift+F10) ------------------------
+  let menuFor = null;
+
+  function closeMenu(refocus) {
+    const menu = document.getElementById("message-menu");
+    if (!menu || menu.hidden) return;
+    menu.hidden = true;
+    const article = menuFor;
+    menuFor = null;
+    if (refocus && article && article.isConnected) article.focus({ preventScroll: true });
+  }
+
+  function openMenu(article, x, y) {
+    const menu = document.getElementById("message-menu");
+    const meta = { can_continue: article.classList.contains("can-continue") };
+    const role = article.classList.contains("user") ? "user" : article.classList.contains("assistant") ? "assistant" : "";
+    menu.textContent = "";
+    menu.setAttribute("aria-label", `Actions for ${article.getAttribute("aria-label")}`);
+    for (const item of actionsOf(role, meta)) {
+      if (item === "-") {
+        const line = document.createElement("div");
+        line.className = "menu-separator";
+        line.setAttribute("role", "separator");
+        menu.appendChild(line);
+        continue;
+      }
+      const [action, icon, label] = item;
+      const b = document.createElement("button");
+      b.type = "button";
+      b.setAttribute("role", "menuitem");
+      b.dataset.menuAction = action;
+      b.tabIndex = -1;
+      b.appendChild(svgIcon(icon));
+      const words = document.createElement("span");
+      words.textContent = label;
+      b.appendChild(words);
+      menu.appendChild(b);
+    }
+    menuFor = article;
+    menu.hidden = false;
+    const box = menu.getBoundingClientRect();
+    const left = Math.max(4, Math.min(x, window.innerWidth - box.width - 4));
+    const top = Math.max(4, Math.min(y, window.innerHeight - box.height - 4));
+    menu.style.left = `${left}px`;
+    menu.style.top = `${top}px`;
+    menu.querySelector("[role=menuitem]").focus({ preventScroll: true });
+  }
+
+  function menuKey(event) {
+    const items = Array.from(document.querySelectorAll("#message-menu [role=menuitem]"));
+    const at = items.indexOf(document.activeElement);
+    if (event.key === "Escape" || event.key === "Tab") {
+      event.preventDefault();
+      closeMenu(true);
+    } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      const step = event.key === "ArrowDown" ? 1 : -1;
+      items[(at + step + items.length) % items.length].focus();
+    } else if (event.key === "Home" || event.key === "End") {
+      event.preventDefault();
+      items[event.key === "Home" ? 0 : items.length - 1].focus();
+    }
+  }
+
+  function onContextMenu(event) {
+    const target = event.target;
+    const article = target instanceof Element ? target.closest("article.message") : null;
+    if (!article) return;
+    if (window.getSelection && String(window.getSelection()).length && event.button === 2) return;
+    event.preventDefault();
+    if (event.button === 2 && event.clientX) openMenu(article, event.clientX, event.clientY);
+    else {
+      const box = article.getBoundingClientRect();
+      openMenu(article, box.left + 24, Math.max(box.top, 0) + 24);
+    }
+  }
+
   // -- the API Python calls ----------------------------------------------------------------
   const api = {
     setMessages(messages) {
@@ -276,7 +477,11 @@
       const article = buildMessage(m);
       if (old) old.replaceWith(article);
       else transcript.appendChild(article);
-      if (follow) toBottom();
+      // A question just sent is shown wherever the user had scrolled to; the answer follows.
+      if (follow || (m.role === "user" && !old)) {
+        toBottom();
+        hidePill();
+      }
     },
     // Keep every message up to `keepId` (null: none) as it is; rebuild the rest from
     // `messages`. The scroll position is left alone, so what is above does not move.
@@ -320,6 +525,7 @@
       const article = byId(id);
       if (!article) return false;
       article.classList.add("streaming");
+      article.setAttribute("aria-busy", "true"); // read once it is complete, not token by token
       streamParts(article);
       return true;
     },
@@ -342,6 +548,7 @@
       }
       setHtml(live, tail);
       if (follow) toBottom();
+      else showPill();
       const spent = performance.now() - started;
       stats.patches += 1;
       stats.patchMs += spent;
@@ -352,7 +559,9 @@
       const article = byId(id);
       if (!article) return false;
       article.classList.remove("streaming");
+      article.removeAttribute("aria-busy");
       if (finalHtml !== null) setHtml(article.querySelector(".body"), finalHtml);
+      hidePillIfNoNews();
       return true;
     },
     setThinking(id, html, running, seconds) {
@@ -362,6 +571,30 @@
       showThinking(article, html, running, seconds);
       if (follow) toBottom();
       return true;
+    },
+    // Starter prompts for an empty chat: [{label, prompt}], under a heading.
+    setStarters(heading, starters) {
+      const box = document.getElementById("starters");
+      box.textContent = "";
+      const title = document.getElementById("empty-title");
+      title.textContent = heading;
+      for (const s of starters) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "starter";
+        b.dataset.prompt = s.prompt;
+        const label = document.createElement("strong");
+        label.textContent = s.label;
+        const text = document.createElement("span");
+        text.textContent = s.prompt;
+        b.append(label, text);
+        box.appendChild(b);
+      }
+      updateEmpty();
+    },
+    // The reading size: the application's font size, before the view's zoom.
+    setBaseSize(px) {
+      document.documentElement.style.setProperty("--base-size", `${Number(px) || 15}px`);
     },
     setTheme(name) {
       document.documentElement.classList.toggle("theme-dark", name === "dark");
@@ -399,6 +632,24 @@
   function onClick(event) {
     const target = event.target;
     if (!(target instanceof Element)) return;
+    const item = target.closest("[data-menu-action]");
+    if (item) {
+      const article = menuFor;
+      closeMenu(true);
+      if (article) send("messageAction", item.dataset.menuAction, article.dataset.id);
+      return;
+    }
+    if (!target.closest("#message-menu")) closeMenu(false);
+    const starter = target.closest("button.starter");
+    if (starter) {
+      send("starterChosen", starter.dataset.prompt);
+      return;
+    }
+    if (target.closest("#new-text")) {
+      document.scrollingElement.scrollTo({ top: document.scrollingElement.scrollHeight });
+      hidePill();
+      return;
+    }
     const copy = target.closest("button.copy-code");
     if (copy) {
       const code = copy.parentElement.querySelector("code");
@@ -414,6 +665,20 @@
   }
 
   function onKeyDown(event) {
+    if (menuFor && event.target instanceof Element && event.target.closest("#message-menu")) {
+      menuKey(event);
+      return;
+    }
+    const menuKeyPressed = event.key === "ContextMenu" || (event.shiftKey && event.key === "F10");
+    if (menuKeyPressed && event.target instanceof Element) {
+      const article = event.target.closest("article.message");
+      if (article) {
+        event.preventDefault();
+        const box = article.getBoundingClientRect();
+        openMenu(article, box.left + 24, Math.max(box.top, 0) + 24);
+      }
+      return;
+    }
     if (!event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
     if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
     const target = event.target;
@@ -445,6 +710,11 @@
     document.addEventListener("click", onClick);
     document.addEventListener("dblclick", onDoubleClick);
     document.addEventListener("keydown", onKeyDown);
+    document.addEventListener("contextmenu", onContextMenu);
+    window.addEventListener("scroll", onScroll, { passive: true });
+    new MutationObserver(updateEmpty).observe(transcript, { childList: true });
+    document.getElementById("new-text").prepend(svgIcon("down"));
+    updateEmpty();
     setInterval(tick, 100);
     if (typeof QWebChannel === "function" && typeof qt === "object") {
       new QWebChannel(qt.webChannelTransport, (channel) => {

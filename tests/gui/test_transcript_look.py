@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,13 +17,29 @@ from pytestqt.qtbot import QtBot
 
 from app.gui.main_window import MainWindow
 from app.store import Database
-from tests.gui.test_chat_window import app, choose, js, settled, type_and_send  # noqa: F401
+from tests.gui.test_chat_window import choose, close, js, make_window, settled, type_and_send
 from tests.ollama_double.server import OllamaDouble
 from tests.qt_async import drive, until
 
 pytestmark = pytest.mark.web
 
 Window = tuple[MainWindow, Database]
+
+
+@pytest.fixture
+def app(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> Iterator[Window]:
+    window, db, client = make_window(qtbot, ollama_double.url)
+
+    async def ready() -> None:
+        await until(lambda: window.monitor.state.value == "connected")
+        await until(lambda: len(window.pane.picker.models) >= 3)
+        await until(lambda: window.pane.view.loaded)
+
+    drive(qt_loop, ready())
+    yield window, db
+    close(qt_loop, window, client, db)
 
 
 async def js_json(window: MainWindow, expression: str) -> Any:
@@ -56,7 +73,7 @@ async def one_turn(qtbot: QtBot, window: MainWindow, double: OllamaDouble, q: st
 def test_your_messages_are_bubbles_and_answers_carry_the_models_friendly_name(
     qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, app: Window, ollama_double: OllamaDouble
 ) -> None:
-    window, db = app
+    window, _db = app
 
     async def scenario() -> None:
         choose(window, "phi4-mini:latest")
@@ -87,7 +104,7 @@ def test_your_messages_are_bubbles_and_answers_carry_the_models_friendly_name(
 def test_tab_reaches_every_action_of_every_message_and_each_is_named(
     qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, app: Window, ollama_double: OllamaDouble
 ) -> None:
-    window, db = app
+    window, _db = app
 
     async def scenario() -> None:
         choose(window, "phi4-mini:latest")
@@ -123,7 +140,7 @@ def test_tab_reaches_every_action_of_every_message_and_each_is_named(
 def test_menu_key_opens_a_context_menu_of_the_messages_actions(
     qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, app: Window, ollama_double: OllamaDouble
 ) -> None:
-    window, db = app
+    window, _db = app
 
     async def scenario() -> None:
         choose(window, "phi4-mini:latest")
@@ -157,7 +174,7 @@ def test_menu_key_opens_a_context_menu_of_the_messages_actions(
 def test_composer_grows_with_its_text_and_stops_at_forty_percent(
     qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, app: Window
 ) -> None:
-    window, db = app
+    window, _db = app
 
     async def scenario() -> None:
         composer = window.pane.composer
@@ -183,7 +200,7 @@ def test_composer_grows_with_its_text_and_stops_at_forty_percent(
 def test_sending_while_scrolled_up_shows_your_message(
     qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, app: Window, ollama_double: OllamaDouble
 ) -> None:
-    window, db = app
+    window, _db = app
 
     async def scenario() -> None:
         choose(window, "phi4-mini:latest")
@@ -207,11 +224,12 @@ def test_sending_while_scrolled_up_shows_your_message(
 def test_new_text_pill_shows_while_streaming_scrolled_up_and_goes_at_the_bottom(
     qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, app: Window, ollama_double: OllamaDouble
 ) -> None:
-    window, db = app
+    window, _db = app
 
     async def scenario() -> None:
         choose(window, "phi4-mini:latest")
-        ollama_double.script_reply("\n\n".join(f"Line {n} of many." for n in range(400)), 6)
+        lines = "\n\n".join(f"Line {n} of many." for n in range(400))
+        ollama_double.script_reply(lines, chunk_size=6)
         ollama_double.set_fault("slow", delay=0.02, path="/api/chat")
         type_and_send(qtbot, window, "talk a lot")
         await eventually(window, "document.scrollingElement.scrollHeight > innerHeight * 2")
@@ -250,7 +268,7 @@ def test_a_stopped_answer_shows_a_callout_with_retry_and_continue(
         answer = db.messages(chat_id)[-1]
         callout = await eventually(
             window,
-            f"(() => {{ const c = document.querySelector('article[data-id=\"{answer.id}\"]"
+            f'(() => {{ const c = document.querySelector(\'article[data-id="{answer.id}"]'
             " .callout'); if (!c) return null; return {text: c.textContent, role:"
             " c.getAttribute('role'), actions: Array.from(c.querySelectorAll('button'),"
             " b => b.dataset.action)}; })()",
@@ -260,7 +278,7 @@ def test_a_stopped_answer_shows_a_callout_with_retry_and_continue(
         ollama_double.script_reply("A fresh answer.")
         await js(
             window,
-            f"document.querySelector('article[data-id=\"{answer.id}\"] .callout"
+            f'document.querySelector(\'article[data-id="{answer.id}"] .callout'
             " button[data-action=retry]').click()",
         )
         await asyncio.sleep(0.1)
@@ -337,7 +355,7 @@ def test_a_stopped_answer_keeps_highlighting_its_unclosed_code_block(
 def test_starter_prompts_suit_the_model_and_fill_the_composer(
     qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, app: Window
 ) -> None:
-    window, db = app
+    window, _db = app
 
     async def scenario() -> None:
         choose(window, "phi4-mini-reasoning:latest")
