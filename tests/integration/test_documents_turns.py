@@ -21,6 +21,7 @@ from app.store import ChatSettings
 from app.workspace import RunningTurn, Workspace
 from app.workspace.turns import TurnEvent
 from tests.documents_pdf import make_pdf, report_pages
+from tests.ollama_double.checks import call
 from tests.ollama_double.server import OllamaDouble
 
 QUESTION = "What coolant temperature did the Halvorsen reactor reach?"
@@ -303,3 +304,20 @@ def test_documents_for_an_engine_off_this_machine_need_consent_once_per_chat(
             await ws.aclose()
 
     asyncio.run(go())
+
+
+def test_the_doubles_embed_answers_in_ollamas_shape(ollama_double: OllamaDouble) -> None:
+    one = call(ollama_double.url, "POST", "/api/embed", {"model": "phi4", "input": "sky blue"})
+    assert one.status == 200 and len(one.objects[0]["embeddings"]) == 1
+    many = call(
+        ollama_double.url,
+        "POST",
+        "/api/embed",
+        {"model": "phi4:latest", "input": ["sky blue", "blue sky", "green grass"]},
+    )
+    first, second, third = many.objects[0]["embeddings"]
+    assert first == second != third and first == one.objects[0]["embeddings"][0]
+    missing = call(ollama_double.url, "POST", "/api/embed", {"model": "nope", "input": "x"})
+    assert missing.status == 404 and "not found" in missing.objects[0]["error"]
+    bad = call(ollama_double.url, "POST", "/api/embed", {"model": "phi4", "input": [1]})
+    assert bad.status == 400

@@ -25,6 +25,7 @@ RESPONSE_SCHEMAS: dict[str, tuple[str, str | None]] = {
     "/api/chat": ("ChatResponse", "ChatStreamEvent"),
     "/api/generate": ("GenerateResponse", "GenerateStreamEvent"),
     "/api/pull": ("StatusResponse", "StatusEvent"),
+    "/api/embed": ("EmbedResponse", None),
 }
 
 
