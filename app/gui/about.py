@@ -39,6 +39,8 @@ PYTHON_PARTS = (
     ("platformdirs", "data and log folders"),
     ("qasync", "asyncio under Qt"),
     ("zstandard", "unpacking Ollama downloads"),
+    ("openai", "OpenAI-compatible engines"),
+    ("pypdf", "the text of attached PDFs"),
 )
 OTHER_PARTS = (
     ("Ollama", "the model server PhiDesk starts or connects to", "MIT"),

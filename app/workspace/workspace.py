@@ -383,24 +383,24 @@ class Workspace(TransferOps, EngineOps, DocumentOps):
     def send(self, chat_id: int, text: str) -> RunningTurn:
         """Start a turn; the message is stored before the server is asked (the chat's
         listeners hear of it), and given back by a `TurnRefusedEvent` if it is not kept."""
-        session = self.session(chat_id)
+        session = self._document_session(chat_id)
         return self._start(chat_id, TurnKind.SEND, text, lambda s: session.send(text, on_stored=s))
 
     def regenerate(self, chat_id: int, answer_id: int | None = None) -> RunningTurn:
         """A new version of the answer `answer_id` (default: the last answer on show)."""
-        session = self.session(chat_id)
+        session = self._document_session(chat_id)
         events = partial(session.regenerate, answer_id)
         return self._start(chat_id, TurnKind.REGENERATE, "", lambda _stored: events())
 
     def edit(self, chat_id: int, message_id: int, text: str) -> RunningTurn:
         """A new version of the question `message_id`, answered anew."""
-        session = self.session(chat_id)
+        session = self._document_session(chat_id)
         events = partial(session.edit_and_resend, message_id, text)
         return self._start(chat_id, TurnKind.EDIT, text, lambda s: events(on_stored=s))
 
     def continue_answer(self, chat_id: int, answer_id: int) -> RunningTurn:
         """Let the model go on with a stopped or interrupted answer, in the same message."""
-        session = self.session(chat_id)
+        session = self._document_session(chat_id)
         events = partial(session.continue_answer, answer_id)
         return self._start(chat_id, TurnKind.CONTINUE, "", lambda _stored: events())
 
