@@ -188,6 +188,7 @@ class ModelManagerWindow(QWidget):
         (after Ollama was set up)."""
         self.tabs.setCurrentWidget(self.catalog_tab)
         self.suggestion.offer()
+        self.refresh()  # the server may have started since the window was opened
 
     def _workspace_changed(self, change: object) -> None:
         if isinstance(change, ConnectionChanged):

@@ -102,7 +102,8 @@ class SetupPanel(QWidget):
 
     @Slot(bool)
     def set_running(self, running: bool) -> None:
-        self.setup_button.setEnabled(not running)
+        # While it runs, Cancel (beside the bar) is the only button.
+        self.setup_button.setVisible(not running)
         self.cancel_button.setEnabled(running)
         if running:
             self.error.clear()

@@ -22,6 +22,11 @@ from app.gui.model_manager_cards import CatalogCard
 from app.gui.model_manager_state import ManagerState
 from app.gui.model_manager_text import download_size
 
+PRIMARY_STYLE = (
+    "QPushButton:enabled { background: palette(highlight); color: palette(highlighted-text);"
+    " border: 1px solid palette(highlight); border-radius: 5px; padding: 4px 16px;"
+    " font-weight: 600; }"
+)
 FIT_WORDS = {
     Fit.GPU: "fits on your GPU",
     Fit.PARTIAL: "partly on your GPU",
@@ -91,6 +96,7 @@ class SuggestionBanner(QFrame):
         self.label.setWordWrap(True)
         self.pull_button = QPushButton("Pull")
         self.pull_button.setObjectName("PullSuggested")
+        self.pull_button.setStyleSheet(PRIMARY_STYLE)
         self.pull_button.clicked.connect(self.pull)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 8, 6)
@@ -130,9 +136,8 @@ class SuggestionBanner(QFrame):
         installed = card is not None and card.installed_variant(found.variant) is not None
         running = card is not None and card.panel.running
         self.pull_button.setEnabled(not installed and not running)
-        self.pull_button.setText(
-            "Installed" if installed else "Pulling…" if running else f"Pull {found.variant.name}"
-        )
+        self.pull_button.setText("Installed" if installed else "Pulling…" if running else "Pull")
+        self.pull_button.setToolTip(f"ollama pull {found.variant.name}")
         self.setAccessibleDescription(f"Suggested for this computer: {found.text()}")
 
     @Slot()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.backend.hosts import is_loopback
@@ -71,16 +71,29 @@ class OnboardingPage(QWidget):
         self.retry_button.clicked.connect(self.retryRequested)
         self.show_reason("", host="", ollama_installed=False)
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            # Rich text takes the link colour when it is set: set it again in the new theme's.
+            text = self.steps.text()
+            self.steps.clear()
+            self.steps.setText(text)
+
     def show_reason(self, reason: str, *, host: str, ollama_installed: bool) -> None:
-        sentence = reason[:1].upper() + reason[1:]
-        self.reason.setText(sentence if not sentence or sentence.endswith(".") else sentence + ".")
         local = not host or is_loopback(host)
         set_up = local and (not ollama_installed or self.setup.bar.isVisible())
+        if set_up and host:
+            # "start it (ollama serve)" would not help: there is no Ollama to start.
+            reason = f"no Ollama was found on this computer, and nothing answers at {host}"
+        sentence = reason[:1].upper() + reason[1:]
+        self.reason.setText(sentence if not sentence or sentence.endswith(".") else sentence + ".")
         self.setup.setVisible(set_up)
         self.start_button.setVisible(ollama_installed and local and not set_up)
         title = "Set up Ollama to start" if set_up else "PhiDesk needs Ollama"
         self.title.setText(f"<h2>{title}</h2>")
-        where = f" at <code>{html.escape(host)}</code>" if host else ""
+        where = f", which it looked for at <code>{html.escape(host)}</code>" if host else ""
+        if set_up:
+            where = ""  # the sentence above says where
         if set_up:
             steps = (
                 "<li>Or install Ollama yourself from "
@@ -91,7 +104,7 @@ class OnboardingPage(QWidget):
         else:
             steps = "<li>Start Ollama on that machine, or choose another host.</li>"
         self.steps.setText(
-            f"<p>PhiDesk runs Phi-4 models through Ollama, which it looked for{where}.</p>"
+            f"<p>PhiDesk runs Phi-4 models through Ollama{where}.</p>"
             f"<ul>{steps}"
             "<li>Or connect to Ollama running on another machine of yours.</li>"
             "<li>Then pull a Phi-4 model from the model manager (Ctrl+M).</li></ul>"
