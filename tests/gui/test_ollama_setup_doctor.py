@@ -34,7 +34,9 @@ def empty_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def test_no_ollama_anywhere_offers_set_up(empty_path: Path) -> None:
+def test_no_ollama_anywhere_offers_set_up(
+    qt_loop: asyncio.AbstractEventLoop, empty_path: Path
+) -> None:
     paths = Paths.resolve().ensure()
 
     async def check() -> None:
@@ -46,10 +48,12 @@ def test_no_ollama_anywhere_offers_set_up(empty_path: Path) -> None:
         assert ollama.advice.endswith("; " + SET_UP_ADVICE)
         assert ollama.line().endswith("; " + SET_UP_ADVICE)
 
-    asyncio.run(check())
+    drive(qt_loop, check())  # on the session's loop: asyncio.run would unset it
 
 
-def test_an_installed_ollama_is_started_not_set_up(empty_path: Path) -> None:
+def test_an_installed_ollama_is_started_not_set_up(
+    qt_loop: asyncio.AbstractEventLoop, empty_path: Path
+) -> None:
     write_fake_ollama(empty_path)
     paths = Paths.resolve().ensure()
 
@@ -59,7 +63,7 @@ def test_an_installed_ollama_is_started_not_set_up(empty_path: Path) -> None:
         assert checks[0].status is Status.PROBLEM
         assert checks[0].action == ""
 
-    asyncio.run(check())
+    drive(qt_loop, check())  # on the session's loop: asyncio.run would unset it
 
 
 def test_diagnose_shows_set_up_ollama_and_asks_for_it(
