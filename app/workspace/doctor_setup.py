@@ -29,5 +29,5 @@ def offer_set_up(line: Check, paths: Paths, host: str, env: Mapping[str, str]) -
         return line
     if find_ollama(env) is not None:
         return line
-    advice = f"{line.advice}; {SET_UP_ADVICE}" if line.advice else SET_UP_ADVICE
-    return replace(line, advice=advice, action=SET_UP_OLLAMA)
+    # "start it (ollama serve)" would send the user looking for a program that is not there.
+    return replace(line, advice=SET_UP_ADVICE, action=SET_UP_OLLAMA)

@@ -115,7 +115,7 @@ def test_an_unreachable_server_is_a_problem_and_exits_1(tmp_path: Path) -> None:
     found = lines(done)
     status, text = found["Ollama"]
     assert status == "problem"
-    assert text.startswith(f"Ollama is not answering at {host}; start it (ollama serve)")
+    assert text.startswith(f"Ollama is not answering at {host}; no Ollama was found")
     assert found["Models"][0] == "unknown"
     assert found["Database"][0] == "ok"  # the other checks still ran
     assert done.stderr.count("\n") == 1

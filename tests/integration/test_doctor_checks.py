@@ -100,7 +100,9 @@ def test_an_unreachable_server_leaves_the_models_unknown(tmp_path: Path) -> None
     checks = diagnose(Paths.resolve(tmp_path), url)
     assert checks["Ollama"].status is Status.PROBLEM
     assert checks["Ollama"].detail == f"Ollama is not answering at {url}"
-    assert checks["Ollama"].advice.startswith("start it (ollama serve)")
+    # No Ollama on this computer's PATH here: the advice is to set one up, not to start it.
+    assert checks["Ollama"].advice.startswith("no Ollama was found on this computer")
+    assert "ollama serve" not in checks["Ollama"].advice
     assert checks["Models"].status is Status.UNKNOWN
 
 
