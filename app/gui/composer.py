@@ -6,7 +6,7 @@ the line), Esc stops. On wide windows the box keeps to the transcript's reading 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QKeyEvent, QPalette, QShowEvent
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from app.chat.context import ContextPlan
 from app.gui.icons import Icon, icon
-from app.gui.theme import accent
+from app.gui.theme import accent, current_scheme
 
 WARN_AT = 0.75
 FULL_AT = 0.90
@@ -32,22 +32,28 @@ COLUMN_PX = 820
 SEND_SIZE = 32
 
 _STYLE = """
-QFrame#ComposerBox {
-    background: palette(base);
-    border: 1px solid palette(mid);
-    border-radius: 16px;
-}
-QFrame#ComposerBox[focused="true"] { border: 1px solid palette(highlight); }
-QPlainTextEdit#ComposerEdit { background: transparent; border: none; }
-QToolButton#SendButton {
-    background: palette(highlight);
-    border: none;
-    border-radius: 16px;
-}
-QToolButton#SendButton:hover { background: palette(link); }
-QToolButton#SendButton:focus { border: 2px solid palette(text); }
-QToolButton#SendButton:disabled { background: palette(mid); }
+QFrame#ComposerBox {{ background: {base}; border: 1px solid {mid}; border-radius: 16px; }}
+QFrame#ComposerBox[focused="true"] {{ border: 1px solid {highlight}; }}
+QPlainTextEdit#ComposerEdit {{ background: transparent; border: none; }}
+QToolButton#SendButton {{ background: {highlight}; border: none; border-radius: 16px; }}
+QToolButton#SendButton:hover {{ background: {link}; }}
+QToolButton#SendButton:focus {{ border: 2px solid {text}; }}
+QToolButton#SendButton:disabled {{ background: {mid}; }}
 """
+
+
+def composer_style() -> str:
+    """The composer's style sheet in the colours of the application's palette now (a style
+    sheet's palette(…) would keep the colours of the moment it was set)."""
+    palette = QGuiApplication.palette()
+    role = QPalette.ColorRole
+    return _STYLE.format(
+        base=palette.color(role.Base).name(),
+        mid=palette.color(role.Mid).name(),
+        highlight=palette.color(role.Highlight).name(),
+        link=palette.color(role.Link).name(),
+        text=palette.color(role.Text).name(),
+    )
 
 
 class ComposerEdit(QPlainTextEdit):
@@ -92,6 +98,7 @@ class ComposerEdit(QPlainTextEdit):
             + margins.top()
             + margins.bottom()
             + 2 * self.frameWidth()
+            + 2
         )
 
 
@@ -117,6 +124,7 @@ class ContextMeter(QWidget):
         self.bar.setFixedHeight(6)
         self.bar.setFixedWidth(72)
         self.bar.setAccessibleName("Context window fill")
+        self.bar.hide()  # until there is a plan to show
         self.label = QLabel("–")
         self.label.setObjectName("ContextLabel")
         self.label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
@@ -155,6 +163,7 @@ class ContextMeter(QWidget):
         self._fraction = fraction
         self.bar.setRange(0, 1000)
         self.bar.setValue(int(fraction * 1000))
+        self.bar.show()
         self.level = "full" if fraction >= FULL_AT else "warn" if fraction >= WARN_AT else "ok"
         self._paint()
         self.label.setText(f"{'≈' if estimated else ''}{used:,} / {plan.limit:,} tokens")
@@ -175,15 +184,17 @@ class ContextMeter(QWidget):
         self.bar.setAccessibleDescription(self.label.text())
 
     def _paint(self) -> None:
+        groove = QGuiApplication.palette().color(QPalette.ColorRole.Midlight).name()
         self.bar.setStyleSheet(
-            "QProgressBar { background: palette(midlight); border: none; border-radius: 3px; }"
+            f"QProgressBar {{ background: {groove}; border: none; border-radius: 3px; }}"
             f" QProgressBar::chunk {{ background: {meter_colour(self._fraction)};"
             " border-radius: 3px; }"
         )
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange and self.limit:
+        themed = (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange)
+        if event.type() in themed and self.limit:
             self._paint()
 
 
@@ -197,7 +208,8 @@ class Composer(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("Composer")
-        self.setStyleSheet(_STYLE)
+        self._scheme = current_scheme()
+        self.setStyleSheet(composer_style())
         self.box = QFrame()
         self.box.setObjectName("ComposerBox")
         self.box.setProperty("focused", False)
@@ -206,7 +218,7 @@ class Composer(QWidget):
         self.edit.setAccessibleName("Message")
         self.edit.setTabChangesFocus(True)
         self.edit.setFrameShape(QFrame.Shape.NoFrame)
-        self.edit.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.edit.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.send_button = QToolButton()
         self.send_button.setObjectName("SendButton")
         self.send_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
@@ -268,13 +280,20 @@ class Composer(QWidget):
     def refit(self) -> None:
         """Grow or shrink the text box to its text, within the limit."""
         wanted = self.edit.height_for(self.edit.lines())
-        height = max(self.edit.height_for(1), min(wanted, self.max_edit_height()))
+        limit = self.max_edit_height()
+        height = max(self.edit.height_for(1), min(wanted, limit))
+        self.edit.setVerticalScrollBarPolicy(  # a scroll bar only once the box stops growing
+            Qt.ScrollBarPolicy.ScrollBarAsNeeded
+            if wanted > limit
+            else Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        )
         if height != self.edit.height() or self.edit.minimumHeight() != height:
             self.edit.setFixedHeight(height)
             self.updateGeometry()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        self.restyle()
         window = self.window()
         if window is not self._window:
             if self._window is not None:
@@ -296,10 +315,20 @@ class Composer(QWidget):
             self._refit_timer.start()
         return False
 
+    def restyle(self) -> None:
+        """Colours of the theme now (on a theme change; also when first shown, since a widget
+        not yet shown hears of no palette change)."""
+        if current_scheme() == self._scheme:
+            return
+        self._scheme = current_scheme()
+        self.setStyleSheet(composer_style())
+        self.meter._paint()
+        self._paint_send()
+
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange:
-            self._paint_send()
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self.restyle()
         elif event.type() == QEvent.Type.FontChange:
             self._refit_timer.start()
 

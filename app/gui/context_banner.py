@@ -18,6 +18,8 @@ from app.gui.transcript import TranscriptView
 from app.store import Chat, Message
 from app.workspace import ChatSession
 
+_THEMED = (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange)
+
 
 class ContextBanner(QWidget):
     """Shown when sending the draft would push older messages out of the window."""
@@ -62,7 +64,7 @@ class ContextBanner(QWidget):
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange and current_scheme() != self._scheme:
+        if event.type() in _THEMED and current_scheme() != self._scheme:
             self._paint()  # the theme changed: its accent too
 
     def offer(self, newly_out: int, limit: int, target: int | None, cost: str | None) -> None:

@@ -41,6 +41,9 @@ HIDE_AFTER_MS = {Level.INFO: 8000, Level.SUCCESS: 6000}
 """Info and success fold away by themselves; warnings and errors stay until closed."""
 
 
+_THEMED = (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange)
+
+
 class NoticeBridge(QObject):
     """Receives notices on any thread; re-emits them on the thread this object lives on."""
 
@@ -150,7 +153,7 @@ class NoticeArea(QFrame):
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        changed = event.type() == QEvent.Type.PaletteChange and current_scheme() != self._scheme
+        changed = event.type() in _THEMED and current_scheme() != self._scheme
         if changed and self.notice is not None:
             self._paint(self.notice.level)  # the theme changed: its accents too
 

@@ -358,8 +358,10 @@ def test_starter_prompts_suit_the_model_and_fill_the_composer(
     window, _db = app
 
     async def scenario() -> None:
-        choose(window, "phi4-mini-reasoning:latest")
         window.open_chat(None)
+        picker = window.pane.picker
+        await asyncio.sleep(0.2)
+        picker.setCurrentIndex(picker.findData("phi4-mini-reasoning:latest"))  # as a user picks
         starters = await eventually(
             window,
             "(() => { const s = document.querySelectorAll('#starters button:not([hidden])');"

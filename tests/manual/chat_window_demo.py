@@ -9,7 +9,9 @@ Scenes: `midstream` (reasoning then an answer with math, code and a table, caugh
 streams), `context` (a small num_ctx, older messages marked "not in context", the warning
 banner), `info` (an answer's info dialog), `onboarding` (no Ollama reachable), `notice` (a
 message too long for the window), `versions` (an answer regenerated twice, showing `‹ 2/3 ›`
-beside its actions, and an edited question showing `‹ 2/2 ›`).
+beside its actions, and an edited question showing `‹ 2/2 ›`), `empty` (a new chat's starter
+prompts for a reasoning model), `stopped` (an answer stopped inside its code block: the callout
+with Continue and Retry).
 """
 
 from __future__ import annotations
@@ -150,6 +152,15 @@ async def scene(name: str, window: MainWindow, double: OllamaDouble | None, shot
     if name == "versions":
         await versions_scene(window, double, shot)
         return
+    if name == "empty":
+        window.pane.picker.select("phi4-mini-reasoning:latest")
+        window.pane.flows.model_shown()
+        await asyncio.sleep(0.6)
+        save(window, shot)
+        return
+    if name == "stopped":
+        await stopped_scene(window, double, shot)
+        return
     raise SystemExit(f"unknown scene {name}")
 
 
@@ -193,11 +204,36 @@ async def versions_scene(window: MainWindow, double: OllamaDouble, shot: str) ->
     save(window, shot)
 
 
+async def stopped_scene(window: MainWindow, double: OllamaDouble, shot: str) -> None:
+    """A stopped answer cut off inside a code block: its callout with Continue and Retry."""
+    window.pane.picker.select("phi4:latest")
+    double.script_reply(ANSWER, chunk_size=4)
+    double.set_fault("slow", delay=0.03, path="/api/chat")
+    send(window, "How do I solve a quadratic equation? Show the formula and code.")
+    await until(lambda: any("def roots" in "".join(lv.content) for lv in window.pane.live.values()))
+    window.pane.stop()
+    await until(lambda: not window.pane.live)
+    double.clear_faults()
+    await asyncio.sleep(1.0)
+    window.pane.view.page().runJavaScript("document.scrollingElement.scrollTop = 1e6", 0)
+    await asyncio.sleep(0.3)
+    save(window, shot)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--scene",
-        choices=("midstream", "context", "info", "onboarding", "notice", "versions"),
+        choices=(
+            "midstream",
+            "context",
+            "info",
+            "onboarding",
+            "notice",
+            "versions",
+            "empty",
+            "stopped",
+        ),
         default="midstream",
     )
     parser.add_argument("--theme", choices=("light", "dark"), default="light")
