@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from app.backend.models import ModelInfo
 from app.errors import PhiDeskError
 from app.gui.tasks import Tasks
+from app.gui.theme import accent
 from app.store import Chat, ChatSettings, DuplicateName
 from app.workspace import DEFAULT_NUM_CTX, Workspace
 
@@ -122,7 +123,7 @@ class ChatSettingsDialog(QDialog):
         form.addRow("Keep loaded", self.keep_alive)
         self.error = QLabel()
         self.error.setObjectName("SettingsError")
-        self.error.setStyleSheet("color: #d64545")
+        self.error.setStyleSheet(f"color: {accent('error').name()}")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

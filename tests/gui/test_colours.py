@@ -21,7 +21,7 @@ GUI = ROOT / "app" / "gui"
 CSS = ROOT / "resources" / "web" / "chat.css"
 JS = ROOT / "resources" / "web" / "chat.js"
 THEME_FILES = {GUI / "theme.py"}
-NOT_YET_MOVED = {"app/gui/chat_settings.py:125: #d64545"}
+NOT_YET_MOVED: set[str] = set()
 """Literals in files outside this change's reach, still to move to the theme; an entry that
 no longer matches fails the test, so the list only shrinks."""
 
