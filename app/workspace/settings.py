@@ -9,7 +9,7 @@ process did not change keeps the value on disk. Keys PhiDesk does not know are k
 The file stays flat JSON, as earlier versions wrote it (`default_model`, `theme`, `host_url`,
 `window_geometry`, `splitter_sizes`, `last_chat`, `quick_model`, `keep_in_tray`,
 `start_minimised`, `quick_hotkey`, `model_defaults`, `stall_timeout`, `ollama_source`,
-`ollama_update_check`, `ollama_keep_running`, `text_zoom`, `send_with`,
+`ollama_update_check`, `ollama_keep_running`, `ollama_connected_once`, `text_zoom`, `send_with`,
 `default_system_prompt`, `attachment_limit_mb`, `embedding_model`), so upgrading keeps every
 choice.
 """
@@ -104,6 +104,8 @@ class OllamaPreferences:
     """Look for a newer Ollama once a day; None until the user was asked."""
     keep_running: bool = False
     """Leave the Ollama PhiDesk started running when PhiDesk quits."""
+    connected_once: bool = False
+    """A connection to Ollama was made at least once (the first-start page is for before)."""
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,7 @@ def _ollama(raw: dict[str, Any]) -> OllamaPreferences:
         source=source,
         update_check=check if isinstance(check, bool) else None,
         keep_running=_bool(raw, "ollama_keep_running"),
+        connected_once=_bool(raw, "ollama_connected_once"),
     )
 
 
@@ -283,6 +286,7 @@ def to_flat(prefs: Preferences) -> dict[str, Any]:
         "ollama_source": prefs.ollama.source,
         "ollama_update_check": prefs.ollama.update_check,
         "ollama_keep_running": prefs.ollama.keep_running,
+        "ollama_connected_once": prefs.ollama.connected_once,
         "text_zoom": prefs.text_zoom,
         "send_with": prefs.send_with,
         "default_system_prompt": prefs.default_system_prompt,
@@ -299,7 +303,12 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "quick": ("quick_model", "keep_in_tray", "start_minimised", "quick_hotkey"),
     "model_defaults": ("model_defaults",),
     "stall_timeout": ("stall_timeout",),
-    "ollama": ("ollama_source", "ollama_update_check", "ollama_keep_running"),
+    "ollama": (
+        "ollama_source",
+        "ollama_update_check",
+        "ollama_keep_running",
+        "ollama_connected_once",
+    ),
     "text_zoom": ("text_zoom",),
     "send_with": ("send_with",),
     "default_system_prompt": ("default_system_prompt",),

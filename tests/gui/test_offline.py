@@ -33,7 +33,7 @@ pytestmark = pytest.mark.web
 def app(
     qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
 ) -> Iterator[tuple[MainWindow, Database]]:
-    window, db, client = make_window(qtbot, ollama_double.url)
+    window, db, _client = make_window(qtbot, ollama_double.url)
 
     async def ready() -> None:
         await until(lambda: window.monitor.state.value == "connected")
@@ -62,9 +62,11 @@ def test_offline_chats_stay_readable_and_searchable_and_only_sending_is_disabled
         choose(window, "phi4-mini:latest")
         ollama_double.script_reply("The answer is forty-two, as computed offline.")
         type_and_send(qtbot, window, "what is the answer")
-        await settled(window)
+        await until(lambda: window.pane.current_chat is not None)
         chat_id = window.pane.current_chat
         assert chat_id is not None
+        await until(lambda: [m.status for m in db.messages(chat_id)] == ["complete"] * 2)
+        await settled(window)
         window.new_chat()
 
         ollama_double.stop()
@@ -117,6 +119,8 @@ def test_offline_chats_stay_readable_and_searchable_and_only_sending_is_disabled
         assert composer.send_button.isEnabled()
         assert "Ollama is not answering" not in composer.send_button.toolTip()
         assert len(db.messages(chat_id)) == 2
+        await until(lambda: len(window.pane.picker.models) >= 3)
+        await asyncio.sleep(0.3)  # the model list and the meter asked after reconnecting
 
     drive(qt_loop, scenario())
 
