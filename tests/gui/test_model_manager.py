@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from PySide6.QtWidgets import QMessageBox, QPushButton, QTableWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton, QTableWidget
 from pytestqt.qtbot import QtBot
 
 from app.backend.client import OllamaClient
@@ -677,5 +677,74 @@ def test_every_tab_fits_a_small_window_without_clipping_its_controls(
             for button in page.findChildren(QPushButton):
                 if button.isVisible():
                     assert button.width() >= button.minimumSizeHint().width() - 1, button.text()
+
+    run(qt_loop, scenario())
+
+
+# --- the pull button after a pull that did not finish; wording ------------------------------
+
+
+def test_a_cancelled_then_a_failed_pull_give_the_button_back_as_pull_then_retry(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    ollama_double.set_fault("slow", delay=0.08, path="/api/pull")
+
+    async def scenario() -> None:
+        async with manager(qtbot, ollama_double.url, gpus=[GPU_24GB]) as window:
+            card = window.catalog_tab.cards["phi4"]
+            card.choose("Q8_0")
+            assert card.pull_button.text() == "Pull"
+            card.pull_button.click()
+            await until(lambda: card.pull_button.text() == "Pulling…", "the pull to start")
+            await until(lambda: card.panel.bar.value() >= 100, "some of the download")
+            card.panel.cancel_button.click()
+            await until(lambda: not card.panel.running, "the cancelled pull to stop")
+            assert card.pull_button.text() == "Pull"
+            assert card.pull_button.isEnabled() and card.chooser.isEnabled()
+
+            ollama_double.clear_faults()
+            ollama_double.set_fault("error_line", after=1, path="/api/pull")
+            card.pull_button.click()
+            await until(lambda: card.panel.error.isVisible(), "the failure")
+            await until(lambda: not card.panel.running, "the failed pull to stop")
+            assert card.pull_button.text() == "Retry"
+            assert card.pull_button.isEnabled() and card.chooser.isEnabled()
+
+            ollama_double.clear_faults()
+            card.pull_button.click()
+            await until(lambda: "ready" in card.panel.text.text(), "the retried pull")
+            assert card.pull_button.text() == "Check for update"
+
+    run(qt_loop, scenario())
+
+
+def test_installed_variants_offer_use_in_new_chat_delete_and_check_for_update(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
+) -> None:
+    async def scenario() -> None:
+        async with manager(qtbot, ollama_double.url, gpus=[GPU_24GB]) as window:
+            cards = window.catalog_tab.cards
+            await until(lambda: any(c.installed_label.text() for c in cards.values()), "marks")
+            card = next(c for c in cards.values() if c.installed_label.text())
+            installed = next(v for v in card.entry.variants if card.installed_variant(v))
+            card.chooser.setCurrentIndex(card.chooser.findData(installed.name))
+            assert card.pull_button.text() == "Check for update"
+            assert card.use_button.isVisible() and card.use_button.text() == "Use in new chat"
+            assert card.delete_button.isVisible() and card.delete_button.text() == "Delete…"
+            wanted: list[str] = []
+            window.newChatRequested.connect(wanted.append)
+            card.use_button.click()
+            model = card.installed_variant(installed)
+            assert model is not None and wanted == [model.name]
+
+            window.tabs.setCurrentWidget(window.installed_tab)
+            window.installed_tab.select(model.name)
+            window.installed_tab.use_button.click()
+            assert wanted == [model.name, model.name]
+
+            for label in window.findChildren(QLabel):
+                assert "<think>" not in label.text(), label.text()
+                assert "&lt;think&gt;" not in label.text(), label.text()
+            assert not any(b.text() == "Update" for b in window.findChildren(QPushButton))
 
     run(qt_loop, scenario())
