@@ -22,6 +22,7 @@ from app.backend.fit import describe_context_cost
 from app.backend.models import ModelInfo
 from app.chat.context import ContextPlan
 from app.errors import PhiDeskError
+from app.gui.attachment_flow import DocumentsFlow, Files
 from app.gui.chat_flows import ChatFlows
 from app.gui.chat_settings import ChatSettingsDialog, open_chat_settings
 from app.gui.composer import Composer
@@ -122,6 +123,7 @@ class ChatPane(QWidget):
         self.presenter.historyNeeded.connect(self._reload_under_turn)
         self.presenter.ended.connect(self._presented_turn_ended)
         self.flows = ChatFlows(self)
+        self.documents = DocumentsFlow(self)  # attached files: bar, drops, chips, meter share
 
     @property
     def live(self) -> dict[int, RunningTurn]:
@@ -142,6 +144,7 @@ class ChatPane(QWidget):
         self.edit_note.hide()
         self.banner.hide()
         self._opening += 1
+        self.documents.chat_shown(chat_id)
         if chat_id is None:
             self.title.setText("New chat")
             self.view.set_messages([])
@@ -222,9 +225,10 @@ class ChatPane(QWidget):
         self.banner.hide()
         self.composer.set_draft("")  # taken now; given back if the turn is refused
         self.composer.set_streaming(True)
-        self._tasks.start(self._send(text, model, editing), name="send")
+        files = self.documents.take() if editing is None else []  # an edit keeps its files
+        self._tasks.start(self._send(text, model, editing, files), name="send")
 
-    async def _send(self, text: str, model: str, editing: int | None) -> None:
+    async def _send(self, text: str, model: str, editing: int | None, files: Files) -> None:
         chat_id = self.current_chat
         try:
             if chat_id is None:
@@ -233,13 +237,11 @@ class ChatPane(QWidget):
                 if self.current_chat is None:
                     self.current_chat = chat_id
                     self.chatCreated.emit(chat_id)
-            if editing is not None:
-                turn = self.workspace.edit(chat_id, editing, text)
-            else:
-                turn = self.workspace.send(chat_id, text)
+            turn = await self.documents.start(chat_id, text, editing, files)
         except PhiDeskError as exc:
             self._tell(str(exc), Level.WARNING)
             self._give_back(chat_id, text)
+            self.documents.restore(files)
             self.composer.set_streaming(chat_id in self.live)
             return
         self.follow(turn)
@@ -439,6 +441,7 @@ class ChatPane(QWidget):
             history,
             lambda n: self._vram_cost(chat, info, n),
         )
+        self._plan = await self.documents.show_share(chat, history) or self._plan
 
     @Slot()
     def _dismiss_banner(self) -> None:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.chat.context import ContextPlan
+from app.gui.attachments import attach_button
 from app.gui.icons import Icon, icon
 from app.gui.theme import accent, current_scheme
 
@@ -137,6 +138,7 @@ class ContextMeter(QWidget):
         self.used = 0
         self.limit = 0
         self.estimated = True
+        self.documents = 0
         self.level = "ok"
         self._fraction = 0.0
 
@@ -150,7 +152,7 @@ class ContextMeter(QWidget):
         """Show how full the window is. `measured_used` is Ollama's own count for the chat so
         far (prompt_eval_count + eval_count of the last turn); the draft is added as an
         estimate. Without a measurement the whole figure is an estimate, marked with ≈."""
-        if measured_used is not None:
+        if measured_used is not None and not plan.document_tokens:  # parts differ per question
             used = measured_used + plan.draft_tokens
             estimated = plan.draft_tokens > 0
         else:
@@ -167,6 +169,9 @@ class ContextMeter(QWidget):
         self.level = "full" if fraction >= FULL_AT else "warn" if fraction >= WARN_AT else "ok"
         self._paint()
         self.label.setText(f"{'≈' if estimated else ''}{used:,} / {plan.limit:,} tokens")
+        self.documents = plan.document_tokens  # the "documents" share
+        if plan.document_tokens:
+            self.label.setText(f"{self.label.text()} · {plan.document_tokens:,} in documents")
         lines = [
             f"System prompt: {plan.system_tokens:,} tokens (estimated)",
             f"History: {plan.history_tokens:,} tokens (estimated)",
@@ -174,6 +179,9 @@ class ContextMeter(QWidget):
             f"Reserved for the reply: {plan.reserve:,} tokens",
             f"Window: {plan.limit:,} tokens",
         ]
+        if plan.document_tokens:
+            cut = "; only the parts that fit" if plan.documents_cut else ""
+            lines.insert(3, f"Documents: {plan.document_tokens:,} tokens (estimated){cut}")
         if measured_used is not None:
             lines.insert(0, f"Counted by Ollama after the last answer: {measured_used:,} tokens")
         if loaded_context:
@@ -202,6 +210,7 @@ class Composer(QWidget):
     """The rounded text box with the meter and Send/Stop inside it."""
 
     sendRequested = Signal(str)
+    attachRequested = Signal()  # the paperclip: choose files to attach
     stopRequested = Signal()
     draftChanged = Signal()
 
@@ -227,12 +236,15 @@ class Composer(QWidget):
         self.send_button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.send_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.meter = ContextMeter()
+        self.attach_button = attach_button()
+        self.attach_button.clicked.connect(self.attachRequested)
         self.streaming = False
         self._send_key = "Enter"
         self._window: QWidget | None = None
 
         bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 0, 0, 0)
+        bottom.addWidget(self.attach_button, 0, Qt.AlignmentFlag.AlignVCenter)
         bottom.addWidget(self.meter, 0, Qt.AlignmentFlag.AlignVCenter)
         bottom.addStretch(1)
         bottom.addWidget(self.send_button)

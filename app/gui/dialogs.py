@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -14,7 +16,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.backend.hosts import token_would_travel_in_clear
+from app.gui.attachment_chips import SentPartsList
 from app.store import Message
+from app.store.records import SentPart
 
 SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Enter", "Send the message (Ctrl+Enter when chosen in Preferences)"),
@@ -81,7 +85,15 @@ def provenance_rows(message: Message) -> list[tuple[str, str]]:
 
 
 class AnswerInfoDialog(QDialog):
-    def __init__(self, message: Message, parent: QWidget | None = None) -> None:
+    """An answer's provenance; with documents, the parts its question carried, each opened
+    by `open_part` (default: the parent's `documents.open_part`, the chat pane's)."""
+
+    def __init__(
+        self,
+        message: Message,
+        parent: QWidget | None = None,
+        open_part: Callable[[SentPart], None] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("About this answer")
         self.setObjectName("AnswerInfo")
@@ -91,6 +103,14 @@ class AnswerInfoDialog(QDialog):
             field.setWordWrap(True)
             field.setObjectName(f"info:{label}")
             form.addRow(f"{label}:", field)
+        documents = message.provenance.documents if message.provenance else None
+        self.parts: SentPartsList | None = None
+        if documents is not None:
+            if open_part is None:
+                flow = getattr(parent, "documents", None)
+                open_part = getattr(flow, "open_part", None)
+            self.parts = SentPartsList(documents, open_part)
+            form.addRow("Documents:", self.parts)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

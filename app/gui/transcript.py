@@ -206,6 +206,7 @@ class _Bridge(QObject):
     copy_text = Signal(str)
     action = Signal(str, str)
     starter = Signal(str)
+    attachment = Signal(str, str)
     ready = Signal()
 
     @Slot(str)
@@ -219,6 +220,10 @@ class _Bridge(QObject):
     @Slot(str)
     def starterChosen(self, prompt: str) -> None:
         self.starter.emit(prompt)
+
+    @Slot(str, str)
+    def openAttachment(self, attachment_id: str, how: str) -> None:
+        self.attachment.emit(attachment_id, how)
 
     @Slot()
     def pageReady(self) -> None:
@@ -268,6 +273,8 @@ class TranscriptView(QWebEngineView):
     starter_chosen = Signal(str)
     """A starter prompt of the empty chat was clicked (its text)."""
     page_ready = Signal()
+    attachment_opened = Signal(str, str)
+    """A chip of an attached file was clicked: (attachment id, "file" or "text")."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -299,6 +306,7 @@ class TranscriptView(QWebEngineView):
         self._bridge.action.connect(self.message_action)
         self._bridge.starter.connect(self.starter_chosen)
         self._bridge.ready.connect(self.page_ready)
+        self._bridge.attachment.connect(self.attachment_opened)
         channel = QWebChannel(page)
         channel.registerObject("bridge", self._bridge)
         page.setWebChannel(channel)
@@ -436,6 +444,11 @@ class TranscriptView(QWebEngineView):
         `starter_chosen(prompt)`."""
         items = [{"label": label, "prompt": prompt} for label, prompt in starters]
         self._call("setStarters", heading, items)
+
+    def set_attachments(self, chips: Mapping[str, Sequence[Mapping[str, str]]]) -> None:
+        """The chips of attached files, by question id (each {attachment, name, detail, kind});
+        kept for messages shown later. A click emits `attachment_opened`."""
+        self._call("setAttachments", {k: [dict(c) for c in v] for k, v in chips.items()})
 
     def mark_out_of_context(self, message_ids: Iterable[str]) -> None:
         """Flag exactly these messages as "not in context" (the model no longer sees them)."""

@@ -703,6 +703,83 @@
     }
   }
 
+  // -- attached files: chips on the questions (Python: setAttachments) ----------------------
+  // Kept by question id and drawn again whenever its message is (re)built; a click asks
+  // Python to open the file ("file") or the text PhiDesk read from it ("text").
+  ICONS.file = ["M6 3h8l4 4v14H6z", "M14 3v4h4"];
+  let attachmentChips = {}; // question id -> [{attachment, name, detail, kind}]
+
+  function attachmentButton(chip, how, label, title) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.attachment = chip.attachment;
+    b.dataset.how = how;
+    b.title = title;
+    if (how === "file") {
+      b.className = "attachment-open";
+      b.appendChild(svgIcon("file"));
+      const name = document.createElement("span");
+      name.className = "attachment-name";
+      name.textContent = chip.name;
+      b.appendChild(name);
+      if (chip.detail) {
+        const detail = document.createElement("span");
+        detail.className = "attachment-detail";
+        detail.textContent = chip.detail;
+        b.appendChild(detail);
+      }
+    } else {
+      b.className = "attachment-text";
+      b.textContent = label;
+      b.setAttribute("aria-label", `${label} of ${chip.name}`);
+    }
+    return b;
+  }
+
+  function showAttachments(article) {
+    const old = article.querySelector(":scope > .attachments");
+    if (old) old.remove();
+    const chips = attachmentChips[article.dataset.id];
+    if (!chips || !chips.length) return;
+    const box = document.createElement("div");
+    box.className = "attachments";
+    box.setAttribute("role", "list");
+    box.setAttribute("aria-label", "Attached files");
+    for (const c of chips) {
+      const chip = document.createElement("span");
+      chip.className = "attachment-chip";
+      chip.setAttribute("role", "listitem");
+      const sent = c.detail ? ` (${c.detail})` : "";
+      chip.append(
+        attachmentButton(c, "file", "", `Open ${c.name}${sent}`),
+        attachmentButton(c, "text", "Text", `Show the text PhiDesk read from ${c.name}`),
+      );
+      box.appendChild(chip);
+    }
+    article.insertBefore(box, article.querySelector(":scope > .body"));
+  }
+
+  api.setAttachments = function (chips) {
+    attachmentChips = chips || {};
+    for (const article of document.querySelectorAll("#transcript > article.message")) {
+      showAttachments(article);
+    }
+  };
+
+  document.addEventListener("DOMContentLoaded", () => {
+    new MutationObserver((records) => {
+      for (const record of records) {
+        for (const node of record.addedNodes) {
+          if (node instanceof Element && node.matches("article.message")) showAttachments(node);
+        }
+      }
+    }).observe(document.getElementById("transcript"), { childList: true });
+    document.addEventListener("click", (event) => {
+      const b = event.target instanceof Element ? event.target.closest("button[data-attachment]") : null;
+      if (b) send("openAttachment", b.dataset.attachment, b.dataset.how);
+    });
+  });
+
   window.phidesk = api;
 
   document.addEventListener("DOMContentLoaded", () => {

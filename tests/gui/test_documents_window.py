@@ -80,7 +80,7 @@ def test_a_file_from_the_paperclip_goes_whole_with_its_chip_info_and_meter(
             opened.append(url)
 
     desktop = Desktop()
-    QDesktopServices.setUrlHandler("file", desktop, b"open")
+    QDesktopServices.setUrlHandler("file", desktop, "open")  # type: ignore[arg-type]
 
     async def scenario() -> None:
         pane = window.pane
@@ -118,8 +118,8 @@ def test_a_file_from_the_paperclip_goes_whole_with_its_chip_info_and_meter(
         await js(window, "document.querySelector('.attachment-open').click()")
         await until(lambda: bool(opened))
         copy = Path(opened[0].toLocalFile())
-        assert copy.read_bytes() == NOTES.encode()
-        assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+        assert await asyncio.to_thread(copy.read_bytes) == NOTES.encode()
+        assert stat.S_IMODE((await asyncio.to_thread(copy.stat)).st_mode) == 0o600
         await js(window, "document.querySelector('.attachment-text').click()")
         await until(lambda: bool(pane.documents.opener.dialogs))
         text = pane.documents.opener.dialogs[-1]
