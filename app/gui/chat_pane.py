@@ -9,13 +9,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QTimer, Signal, Slot
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.backend.catalog import Catalog
 from app.backend.fit import describe_context_cost
@@ -98,6 +92,7 @@ class ChatPane(QWidget):
         self.edit_note.setObjectName("EditNote")
         self.edit_note.hide()
         self.composer = Composer()
+        self.picker.guard(self.composer)  # read-only while the chat's engine is gone
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
@@ -148,9 +143,7 @@ class ChatPane(QWidget):
         if chat_id is None:
             self.title.setText("New chat")
             self.view.set_messages([])
-            default = self.workspace.prefs.default_model
-            if default:
-                self.picker.select(default)
+            self.picker.select_default()
             self.flows.model_shown()
             self.composer.set_streaming(False)
             self._context_timer.start()
@@ -170,7 +163,7 @@ class ChatPane(QWidget):
         if opening != self._opening:
             return  # the user moved on meanwhile
         self.title.setText(chat.title or "New chat")
-        self.picker.select(chat.model)
+        self.picker.select(chat.model, chat.engine)
         self.flows.model_shown()
         turn = self.live.get(chat_id)
         continued = turn is not None and turn.kind is TurnKind.CONTINUE  # stays in place
@@ -202,7 +195,7 @@ class ChatPane(QWidget):
 
     async def _set_model(self, chat_id: int, model: str) -> None:
         try:
-            await self.workspace.set_model(chat_id, model)
+            await self.workspace.set_chat_engine(chat_id, self.picker.current_engine(), model)
         except PhiDeskError as exc:
             self._tell(str(exc))
             return
@@ -232,7 +225,7 @@ class ChatPane(QWidget):
         chat_id = self.current_chat
         try:
             if chat_id is None:
-                chat = await self.workspace.new_chat(model)
+                chat = await self.workspace.new_chat(model, engine=self.picker.current_engine())
                 chat_id = chat.id
                 if self.current_chat is None:
                     self.current_chat = chat_id
@@ -398,7 +391,8 @@ class ChatPane(QWidget):
 
     async def _edit_settings(self) -> None:
         if self.current_chat is None:
-            chat = await self.workspace.new_chat(self.picker.current_model())
+            model, engine = self.picker.current_model(), self.picker.current_engine()
+            chat = await self.workspace.new_chat(model, engine=engine)
             self.current_chat = chat.id
             self.chatCreated.emit(chat.id)
         chat = await self.workspace.chat(self.current_chat)

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 from app import __version__
 from app.backend.catalog import Catalog, default_catalog
 from app.backend.client import OllamaClient
-from app.backend.errors import OllamaError
 from app.backend.hosts import HostProfile, HostProfiles
 from app.chat.transfer import suggested_file_name
 from app.config import AppContext
@@ -36,7 +35,7 @@ from app.gui.composer import COLUMN_PX
 from app.gui.connection import ConnectionMonitor, ConnectionState
 from app.gui.dialogs import RemoteHostDialog, ShortcutsDialog
 from app.gui.export_dialog import ask_export_target
-from app.gui.models_picker import model_label
+from app.gui.models_picker import model_label, offer_pull, refresh_picker
 from app.gui.notice_area import NoticeArea
 from app.gui.onboarding import OnboardingPage
 from app.gui.sidebar import ChatSidebar
@@ -232,6 +231,8 @@ class MainWindow(QMainWindow):
         self.import_action = self._action("&Import Markdown…", None, self.import_files)
         file_menu.addAction(self.import_action)
         file_menu.addSeparator()
+        self.engines_action = self._action("&Engines…", None, self.open_engines)
+        file_menu.addAction(self.engines_action)
         self.hosts_menu = file_menu.addMenu("Ollama &host")
         self.host_actions = QActionGroup(self)
         self.host_actions.setExclusive(True)
@@ -510,23 +511,34 @@ class MainWindow(QMainWindow):
         self._tasks.start(self._load_models(), name="list models")
 
     async def _load_models(self) -> None:
-        try:
-            models = await self.client.list_models()
-        except OllamaError as exc:
-            self.show_message(str(exc))
-            return
-        self.pane.picker.set_models(models, self.catalog)
+        """Every engine's models in the picker (a section each), and a new chat's default."""
+        local = await refresh_picker(self.pane.picker, self.workspace, self.catalog)
+        if local.problem:
+            self.show_message(local.problem)
         if self.pane.current_chat is not None:
             try:
                 chat = await self.workspace.chat(self.pane.current_chat)
             except PhiDeskError:
                 return
-            self.pane.picker.select(chat.model)
+            self.pane.picker.select(chat.model, chat.engine)
         else:
-            default = self.workspace.prefs.default_model
-            if default:
-                self.pane.picker.select(default)
+            self.pane.picker.select_default()
+            offer_pull(self.pane.picker, self.workspace.notices)
         self.pane.flows.model_shown()
+
+    @Slot()
+    def open_engines(self) -> None:
+        """File > Engines…: add, test, edit and remove the servers chats can use."""
+        from app.gui.engines_dialog import EnginesDialog
+
+        dialog = getattr(self, "_engines", None)
+        if dialog is None:
+            dialog = EnginesDialog(self.workspace, self)
+            dialog.enginesChanged.connect(self.refresh_models)
+            self._engines = dialog
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
 
     @Slot()
     def open_model_manager(self) -> None:

@@ -43,6 +43,7 @@ from app.errors import PhiDeskError
 from app.gui.model_manager_catalog import CatalogTab
 from app.gui.model_manager_installed import InstalledTab
 from app.gui.model_manager_loaded import LoadedTab
+from app.gui.model_manager_remote import RemoteEnginesTab
 from app.gui.model_manager_server import ServerTab
 from app.gui.model_manager_state import CONTEXT_CHOICES, DEFAULT_CONTEXT, ManagerState
 from app.gui.model_manager_text import context_text, gpu_summary
@@ -142,6 +143,8 @@ class ModelManagerWindow(QWidget):
         self.tabs.addTab(self.installed_tab, "Installed")
         self.tabs.addTab(self.loaded_tab, "Loaded")
         self.tabs.addTab(self.server_tab, "Server")
+        self.remote_tab = RemoteEnginesTab(workspace, self.state.catalog)  # read-only
+        self.tabs.addTab(self.remote_tab, "Other engines")
         self.suggestion = SuggestionBanner(self.state, self.catalog_tab.cards)
 
         layout = QVBoxLayout(self)
@@ -211,6 +214,7 @@ class ModelManagerWindow(QWidget):
             self.state.tasks.start(self._detect_gpus(), name="detect GPUs")
         self._load_installed()
         self.loaded_tab.reload()
+        self.remote_tab.reload()
 
     def _load_installed(self) -> None:
         self.state.run("listing the installed models", self._installed())
@@ -284,6 +288,7 @@ class ModelManagerWindow(QWidget):
         self.loaded_tab.stop()
         self._changes.detach()
         self.state.tasks.cancel_all()
+        self.remote_tab.tasks.cancel_all()
         for _ in range(200):
             if not self.state.tasks.running:
                 return

@@ -29,9 +29,8 @@ from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from app.backend.catalog import Catalog
-from app.backend.errors import OllamaError
 from app.errors import PhiDeskError
-from app.gui.models_picker import ModelPicker
+from app.gui.models_picker import ModelPicker, refresh_picker
 from app.gui.notice_area import NoticeArea
 from app.gui.tasks import Tasks
 from app.gui.transcript import TranscriptView
@@ -178,19 +177,21 @@ class QuickPrompt(QWidget):
     # --- models ---------------------------------------------------------------------------
 
     async def _load_models(self) -> None:
-        try:
-            models = await self.workspace.client.list_models()
-        except OllamaError as exc:
-            self.notices.warning(f"Ollama is not reachable: {exc}")
-            return
-        self.picker.set_models(models, self.catalog)
+        """Every engine's models, grouped as in the main window's picker."""
+        local = await refresh_picker(self.picker, self.workspace, self.catalog)
+        if local.problem:
+            self.notices.warning(f"Ollama is not reachable: {local.problem}")
         prefs = self.workspace.prefs
         wanted = prefs.quick.model or prefs.default_model
+        engine = self.picker.engine_of(wanted)
         if self.current_chat is not None:
             with contextlib.suppress(PhiDeskError):  # deleted from the main window meanwhile
-                wanted = (await self.workspace.chat(self.current_chat)).model or wanted
-        if wanted and self.picker.installed(wanted) is not None:
-            self.picker.select(wanted)
+                chat = await self.workspace.chat(self.current_chat)
+                wanted, engine = chat.model or wanted, chat.engine
+        if wanted and engine is not None:
+            self.picker.select(wanted, engine)
+        else:
+            self.picker.select_default()
 
     @Slot(int)
     def _model_chosen(self, _index: int) -> None:
@@ -200,7 +201,7 @@ class QuickPrompt(QWidget):
 
     async def _set_model(self, chat_id: int, model: str) -> None:
         try:
-            await self.workspace.set_model(chat_id, model)
+            await self.workspace.set_chat_engine(chat_id, self.picker.current_engine(), model)
         except PhiDeskError as exc:
             self.notices.error(str(exc))
 
@@ -242,7 +243,8 @@ class QuickPrompt(QWidget):
         """Make the quick chat (the first time) and start the turn in the workspace."""
         try:
             if self.current_chat is None:
-                chat = await self.workspace.new_chat(model, kind=QUICK_KIND)
+                engine = self.picker.current_engine()
+                chat = await self.workspace.new_chat(model, kind=QUICK_KIND, engine=engine)
                 self.current_chat = chat.id
             turn = self.workspace.send(self.current_chat, text)
         except asyncio.CancelledError:
