@@ -24,7 +24,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -84,6 +84,8 @@ class ModelManagerWindow(QWidget):
     """Pull, inspect, delete and place the models of the workspace's current Ollama server."""
 
     defaultModelChosen = Signal(str)
+    newChatRequested = Signal(str)
+    """Use in new chat: a new chat in the main window with this model."""
     """A model was made the default (already saved in the workspace's settings)."""
     modelsChanged = Signal()
     """A pull finished or a model was deleted: model pickers should list them again."""
@@ -134,6 +136,9 @@ class ModelManagerWindow(QWidget):
         self.installed_tab = InstalledTab(self.state)
         self.installed_tab.deleted.connect(self._deleted)
         self.installed_tab.defaultChosen.connect(self.defaultModelChosen)
+        self.installed_tab.useRequested.connect(self.newChatRequested)
+        self.catalog_tab.useRequested.connect(self.newChatRequested)
+        self.catalog_tab.deleteRequested.connect(self._delete_from_card)
         self.loaded_tab = LoadedTab(self.state)
         self.server_tab = ServerTab(self.state)
         self.server_tab.changed.connect(self._update_estimates)
@@ -215,6 +220,13 @@ class ModelManagerWindow(QWidget):
         self._load_installed()
         self.loaded_tab.reload()
         self.remote_tab.reload()
+
+    @Slot(str)
+    def _delete_from_card(self, name: str) -> None:
+        """Delete… on a catalog card: the Installed tab's question, about that model."""
+        self.tabs.setCurrentWidget(self.installed_tab)
+        self.installed_tab.select(name)
+        self.installed_tab._confirm_delete()
 
     def _load_installed(self) -> None:
         self.state.run("listing the installed models", self._installed())

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from functools import partial
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -67,6 +67,10 @@ class PullPanel(QWidget):
         self._tasks = tasks
         self._task: asyncio.Task[None] | None = None
         self.model = ""
+        self.pulling = False
+        """A pull is under way (False as soon as it ended, while its task still unwinds)."""
+        self.outcome = ""
+        """How the last pull ended: "", "done", "cancelled" or "failed"."""
         self.bar = QProgressBar()
         self.bar.setObjectName("PullBar")
         self.bar.setRange(0, BAR_STEPS)
@@ -106,6 +110,7 @@ class PullPanel(QWidget):
         if self.running:
             return
         self.model = name.strip()
+        self.pulling, self.outcome = True, ""
         self.error.clear()
         self.bar.setRange(0, 0)  # busy until the first sized layer arrives
         self.text.setText(f"Pulling {self.model}…")
@@ -134,6 +139,7 @@ class PullPanel(QWidget):
                     elif isinstance(event, PullDone):
                         done = True
         except asyncio.CancelledError:
+            self.outcome = "cancelled"
             self._finish(f"Cancelled. Pull {name} again to resume where it stopped.")
             raise
         except PhiDeskError as exc:
@@ -143,8 +149,12 @@ class PullPanel(QWidget):
             self._fail(f"the pull of {name} failed unexpectedly; see the log file for details")
         else:
             if done:
+                self.outcome = "done"
                 self._finish(f"{name} is ready.")
                 self.pulled.emit(name)
+            else:
+                self.outcome = "cancelled"  # the stream ended without saying it was done
+                self._finish(f"The pull of {name} stopped early; pull it again to resume.")
 
     def _stalled(self, client: OllamaClient, event: StreamStalled) -> None:
         # The client gives up after its stall timeout (the preference the workspace keeps).
@@ -163,11 +173,13 @@ class PullPanel(QWidget):
         self.text.setText(progress_text(progress))
 
     def _finish(self, text: str) -> None:
+        self.pulling = False
         self.text.setText(text)
         self._show_bar(False)
         self.runningChanged.emit(False)
 
     def _fail(self, message: str) -> None:
+        self.pulling, self.outcome = False, "failed"
         self.text.clear()
         self.error.setText(sentence(message))
         self._show_bar(False)
@@ -190,6 +202,9 @@ class CatalogCard(QFrame):
     pulled = Signal(str)
     failed = Signal(str)
     variantChanged = Signal(str)
+    useRequested = Signal(str)
+    """Start a new chat with this installed model."""
+    deleteRequested = Signal(str)
 
     def __init__(
         self,
@@ -211,6 +226,7 @@ class CatalogCard(QFrame):
         self.installed_label = QLabel()
         self.installed_label.setObjectName("CardInstalled")
         good_for = QLabel(entry.good_for)
+        good_for.setTextFormat(Qt.TextFormat.PlainText)
         good_for.setWordWrap(True)
         caps = ", ".join(entry.capabilities) or "text"
         facts = muted(
@@ -237,6 +253,12 @@ class CatalogCard(QFrame):
         self.pull_button = QPushButton("Pull")
         self.pull_button.setObjectName("PullButton")
         self.pull_button.clicked.connect(self._pull)
+        self.use_button = QPushButton("Use in new chat")
+        self.use_button.setObjectName("UseModel")
+        self.use_button.clicked.connect(self._use)
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.setObjectName("DeleteVariant")
+        self.delete_button.clicked.connect(self._delete)
         self.panel = PullPanel(connection, tasks, self)
         self.panel.pulled.connect(self.pulled)
         self.panel.failed.connect(self.failed)
@@ -248,9 +270,14 @@ class CatalogCard(QFrame):
         head.addStretch(1)
         head.addWidget(self.installed_label)
         choose = QHBoxLayout()
-        choose.addWidget(QLabel("Quantization:"))
+        quant_label = QLabel("&Quantization:")
+        quant_label.setBuddy(self.chooser)
+        choose.addWidget(quant_label)
         choose.addWidget(self.chooser, 1)
-        choose.addWidget(self.pull_button)
+        actions = QHBoxLayout()
+        actions.addStretch(1)
+        for button in (self.use_button, self.delete_button, self.pull_button):
+            actions.addWidget(button)
         fit = QHBoxLayout()
         fit.addWidget(self.badge)
         fit.addWidget(self.estimate_label, 1)
@@ -260,6 +287,7 @@ class CatalogCard(QFrame):
         layout.addWidget(good_for)
         layout.addWidget(facts)
         layout.addLayout(choose)
+        layout.addLayout(actions)
         layout.addLayout(fit)
         layout.addWidget(self.speed_label)
         layout.addWidget(self.panel)
@@ -295,8 +323,21 @@ class CatalogCard(QFrame):
             "Installed: " + ", ".join(m.name for m in installed) if installed else ""
         )
         chosen = self.installed_variant(self.variant)
-        if not self.panel.running:
-            self.pull_button.setText("Update" if chosen is not None else "Pull")
+        self.use_button.setVisible(chosen is not None)
+        self.delete_button.setVisible(chosen is not None)
+        if not self.panel.pulling:
+            if chosen is not None:
+                text = "Check for update"  # pulling an installed tag fetches what changed
+            elif self.panel.outcome == "failed" and self.panel.model == self.variant.name:
+                text = "Retry"
+            else:
+                text = "Pull"
+            self.pull_button.setText(text)
+        self.pull_button.setToolTip(
+            f"Pull {self.variant.name} again from its registry; only what changed is downloaded"
+            if chosen is not None
+            else f"Download {self.variant.name}"
+        )
 
     def show_estimate(
         self,
@@ -339,9 +380,20 @@ class CatalogCard(QFrame):
     def _pull(self) -> None:
         self.panel.start(self.variant.name)
 
+    def _use(self) -> None:
+        model = self.installed_variant(self.variant)
+        if model is not None:
+            self.useRequested.emit(model.name)
+
+    def _delete(self) -> None:
+        model = self.installed_variant(self.variant)
+        if model is not None:
+            self.deleteRequested.emit(model.name)
+
     def _running(self, running: bool) -> None:
         self.chooser.setEnabled(not running)
         self.pull_button.setEnabled(not running)
+        self.delete_button.setEnabled(not running)
         if running:
             self.pull_button.setText("Pulling…")
         else:

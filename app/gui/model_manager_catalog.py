@@ -4,6 +4,7 @@ estimate, fit badge, measured speed, Pull) and a field to pull any other model b
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
@@ -25,6 +26,11 @@ class CatalogTab(QWidget):
     pulled = Signal(str)
     pullFailed = Signal(str)
     variantChanged = Signal()
+    useRequested = Signal(str)
+    deleteRequested = Signal(str)
+
+    TWO_COLUMNS_FROM = 820
+    """Cards side by side from this width (px) of the tab; one column below."""
 
     def __init__(self, state: ManagerState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -32,16 +38,18 @@ class CatalogTab(QWidget):
         connection = state.workspace.connection
         self.cards: dict[str, CatalogCard] = {}
         grid_host = QWidget()
-        grid = QGridLayout(grid_host)
+        self.grid = grid = QGridLayout(grid_host)
         grid.setSpacing(10)
-        for position, entry in enumerate(state.catalog.entries):
+        self.columns = 0
+        for entry in state.catalog.entries:
             card = CatalogCard(entry, connection, state.tasks)
             card.pulled.connect(self.pulled)
             card.failed.connect(self.pullFailed)
             card.variantChanged.connect(self._variant_changed)
+            card.useRequested.connect(self.useRequested)
+            card.deleteRequested.connect(self.deleteRequested)
             self.cards[entry.name] = card
-            grid.addWidget(card, position // 2, position % 2)
-        grid.setRowStretch(grid.rowCount(), 1)
+        self._reflow(2)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(grid_host)
@@ -90,11 +98,33 @@ class CatalogTab(QWidget):
                 speeds=state.speeds,
             )
 
+    def _reflow(self, columns: int) -> None:
+        """Lay the cards out in `columns` columns (two when wide, one when narrow)."""
+        if columns == self.columns:
+            return
+        self.columns = columns
+        grid = self.grid
+        for card in self.cards.values():
+            grid.removeWidget(card)
+        for column in range(2):
+            grid.setColumnStretch(column, 1 if column < columns else 0)
+        for position, card in enumerate(self.cards.values()):
+            grid.addWidget(card, position // columns, position % columns)
+        for row in range(grid.rowCount()):
+            grid.setRowStretch(row, 0)
+        grid.setRowStretch(len(self.cards) // columns + 1, 1)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._reflow(2 if event.size().width() >= self.TWO_COLUMNS_FROM else 1)
+
     def _variant_changed(self, _name: str) -> None:
         self.variantChanged.emit()
 
     def _other_running(self, running: bool) -> None:
         self.other_pull.setEnabled(not running)
+        failed = not running and self.other_panel.outcome == "failed"
+        self.other_pull.setText("Retry" if failed else "Pull")
 
     def _pull_other(self) -> None:
         name = self.other_name.text().strip()

@@ -31,6 +31,8 @@ class InstalledTab(QWidget):
 
     deleted = Signal(str)
     defaultChosen = Signal(str)
+    useRequested = Signal(str)
+    """Start a new chat with the selected model."""
 
     def __init__(self, state: ManagerState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -50,6 +52,9 @@ class InstalledTab(QWidget):
         self.empty.setObjectName("InstalledEmpty")
         self.empty.hide()
 
+        self.use_button = QPushButton("Use in new chat")
+        self.use_button.setObjectName("UseInstalled")
+        self.use_button.clicked.connect(self._use)
         self.default_button = QPushButton("Set as default")
         self.default_button.setObjectName("SetDefault")
         self.default_button.clicked.connect(self._set_default)
@@ -57,6 +62,7 @@ class InstalledTab(QWidget):
         self.delete_button.setObjectName("DeleteModel")
         self.delete_button.clicked.connect(self._confirm_delete)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.use_button)
         buttons.addWidget(self.default_button)
         buttons.addWidget(self.delete_button)
         buttons.addStretch(1)
@@ -112,9 +118,15 @@ class InstalledTab(QWidget):
 
     def _selection_changed(self) -> None:
         name = self.selected_model()
+        self.use_button.setEnabled(name is not None)
         self.default_button.setEnabled(name is not None)
         self.delete_button.setEnabled(name is not None)
         self.offload.show_model(name)
+
+    def _use(self) -> None:
+        name = self.selected_model()
+        if name is not None:
+            self.useRequested.emit(name)
 
     # --- default ------------------------------------------------------------------------
 

@@ -131,7 +131,7 @@ def test_pull_shows_bytes_speed_and_eta_across_several_layers_then_lists_the_mod
             assert "ready" in card.panel.text.text()
             assert not card.panel.bar.isVisible()
             assert changed
-            assert card.pull_button.text() == "Update"
+            assert card.pull_button.text() == "Check for update"
             assert "Installed:" in card.installed_label.text()
             assert Q8 in card.installed_label.text()
 
@@ -713,7 +713,7 @@ def test_a_cancelled_then_a_failed_pull_give_the_button_back_as_pull_then_retry(
             ollama_double.clear_faults()
             card.pull_button.click()
             await until(lambda: "ready" in card.panel.text.text(), "the retried pull")
-            assert card.pull_button.text() == "Check for update"
+            await until(lambda: card.pull_button.text() == "Check for update", "installed")
 
     run(qt_loop, scenario())
 
