@@ -239,6 +239,7 @@ class Composer(QWidget):
         self.attach_button = attach_button()
         self.attach_button.clicked.connect(self.attachRequested)
         self.streaming = False
+        self.offline_reason = ""  # set_offline: why sending waits
         self._send_key = "Enter"
         self._window: QWidget | None = None
 
@@ -374,7 +375,7 @@ class Composer(QWidget):
 
     @Slot()
     def _submit(self) -> None:
-        if self.streaming:
+        if self.streaming or self.offline_reason:
             return
         text = self.draft()
         if not text.strip():
@@ -394,3 +395,21 @@ class Composer(QWidget):
         self.send_button.setAccessibleName("Stop answer" if streaming else "Send message")
         self.send_button.setToolTip("Stop (Esc)" if streaming else f"Send ({self._send_key})")
         self._paint_send()
+        self._apply_offline()
+
+    def set_offline(self, reason: str) -> None:
+        """Sending waits while `reason` says why ("" once the engine answers again); the draft
+        stays, and Stop stays available for an answer still streaming."""
+        self.offline_reason = reason
+        self._apply_offline()
+
+    def _apply_offline(self) -> None:
+        reason = self.offline_reason
+        if self.streaming:
+            self.send_button.setEnabled(True)
+        elif reason:
+            self.send_button.setEnabled(False)
+            self.send_button.setToolTip(reason)
+        else:
+            self.send_button.setEnabled(not self.edit.isReadOnly())
+            self.send_button.setToolTip(f"Send ({self._send_key})")
