@@ -379,3 +379,49 @@ def test_a_refused_question_comes_back_into_the_input_with_the_reason(
         assert ollama_double.requests_to("/api/chat")[-1].body["options"]["num_ctx"] == 512
 
     drive(qt_loop, scenario())
+
+
+def test_a_compact_bar_that_grows_with_the_answer_and_follows_the_dark_theme(
+    qtbot: QtBot,
+    qt_loop: asyncio.AbstractEventLoop,
+    setup: Setup,
+    ollama_double: OllamaDouble,
+) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from app.gui.theme import apply_theme
+
+    quick, _db, _paths, _workspace = setup
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+
+    async def scenario() -> None:
+        compact = quick.height()
+        assert compact <= 160, compact  # the input and the model row, no empty slab
+        assert not quick.view.isVisible()
+
+        apply_theme(app, "dark")  # as the main window does when the theme is chosen
+        await until(lambda: quick.view.effective_theme() == "dark")
+        dark = await js(quick, "document.documentElement.classList.contains('theme-dark')")
+        assert dark is True
+        window = quick.palette().color(quick.backgroundRole())
+        assert window.lightness() < 128
+
+        quick.picker.select("phi4-mini:latest")
+        ollama_double.script_reply(
+            "\n\n".join(f"Paragraph {n} of a long answer." for n in range(30))
+        )
+        ask(qtbot, quick, "a long answer please")
+        await until(lambda: not quick.streaming)
+        await until(lambda: quick.height() > compact + 150)
+        screen = quick.screen().availableGeometry().height()
+        assert quick.height() <= screen
+
+        quick.hide_prompt()
+        quick.show_prompt()  # a new question starts compact again
+        assert quick.height() == compact
+
+    try:
+        drive(qt_loop, scenario())
+    finally:
+        apply_theme(app, "light")
