@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QSizeF, Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
@@ -33,6 +33,7 @@ from app.errors import PhiDeskError
 from app.gui.models_picker import ModelPicker, refresh_picker
 from app.gui.notice_area import NoticeArea
 from app.gui.tasks import Tasks
+from app.gui.theme import current_scheme
 from app.gui.transcript import TranscriptView
 from app.gui.turn_view import TurnPresenter, user_item
 from app.workspace import (
@@ -50,6 +51,10 @@ from app.workspace.turns import TurnEvent
 log = logging.getLogger(__name__)
 
 QUICK_KIND = "quick"
+WIDTH = 640
+"""The bar's width (px); its height is the input and the model row until an answer arrives."""
+GROWS_TO = 0.6
+"""The share of the screen's height the window may grow to as the answer arrives."""
 
 
 class QuickPrompt(QWidget):
@@ -79,7 +84,6 @@ class QuickPrompt(QWidget):
         self._tasks = Tasks()
         self.setObjectName("QuickPrompt")
         self.setWindowTitle("PhiDesk quick prompt")
-        self.resize(640, 460)
 
         self.input = QLineEdit()
         self.input.setObjectName("QuickInput")
@@ -105,6 +109,8 @@ class QuickPrompt(QWidget):
         self.view = TranscriptView()
         self.view.setObjectName("QuickTranscript")
         self.view.setVisible(False)
+        self.view.set_theme(current_scheme())
+        self.view.page().contentsSizeChanged.connect(self._grow)
         self.presenter = TurnPresenter(self.view, workspace, self)
         self.presenter.started.connect(self._turn_started)
         self.presenter.ended.connect(self._turn_ended)
@@ -127,6 +133,33 @@ class QuickPrompt(QWidget):
         escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
         escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         escape.activated.connect(self.hide_prompt)
+        self._compact()
+
+    # --- size and theme -------------------------------------------------------------------
+
+    def _compact(self) -> None:
+        """The bar: the input and the model row, no empty transcript."""
+        layout = self.layout()
+        if layout is not None:
+            layout.activate()
+        self.resize(WIDTH, self.sizeHint().height())
+
+    @Slot(QSizeF)
+    def _grow(self, size: QSizeF) -> None:
+        """Grow (never shrink while a chat is on screen) to the answer's height, within
+        GROWS_TO of the screen; past that the transcript scrolls."""
+        if not self.view.isVisible():
+            return
+        chrome = self.height() - self.view.height()
+        screen = self.screen().availableGeometry().height()
+        wanted = min(chrome + round(size.height()) + 4, round(screen * GROWS_TO))
+        if wanted > self.height():
+            self.resize(self.width(), wanted)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self.view.set_theme(current_scheme())  # the theme the main window applied
 
     # --- showing --------------------------------------------------------------------------
 
@@ -157,6 +190,7 @@ class QuickPrompt(QWidget):
         self.view.set_messages([])
         self.view.setVisible(False)
         self.input.clear()
+        self._compact()
 
     @Slot()
     def hide_prompt(self) -> None:
@@ -235,6 +269,7 @@ class QuickPrompt(QWidget):
         self.notice_area.dismiss()
         self.input.clear()
         self.view.setVisible(True)
+        self._grow(self.view.page().contentsSize())
         self._starting = self._tasks.start(self._start(model, text), name="quick turn")
         self._set_streaming(True)
         return True
