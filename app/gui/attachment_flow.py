@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QBoxLayout, QFileDialog
 
 from app.chat.context import ContextPlan
 from app.chat.documents import DocumentRefused, Extracted
@@ -52,9 +52,9 @@ class DocumentsFlow(QObject):
         self.file_dialog: QFileDialog | None = None
         self._tasks = Tasks()
         self._chips_wanted = False
-        layout = pane.layout()
-        if layout is not None:  # just above the composer
-            layout.insertWidget(layout.indexOf(pane.composer), self.bar)  # type: ignore[attr-defined]
+        inside = pane.composer.box.layout()
+        if isinstance(inside, QBoxLayout):  # inside the composer's box, above the text
+            inside.insertWidget(0, self.bar)
         edit = pane.composer.edit
         self.drops = FileDropFilter(self.attach_paths, pane, edit, edit.viewport(), pane.view)
         pane.view.page_ready.connect(self._watch_page)

@@ -27,6 +27,7 @@ from PySide6.QtGui import (
     QKeyEvent,
     QKeySequence,
     QPalette,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -169,7 +170,7 @@ class PendingFiles(QWidget):
         self.refused.setWordWrap(True)
         self.refused.setTextFormat(Qt.TextFormat.PlainText)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 4, 12, 0)
+        layout.setContentsMargins(0, 0, 0, 2)
         layout.setSpacing(4)
         layout.addLayout(self._row)
         layout.addWidget(self.busy)
@@ -220,6 +221,7 @@ class PendingFiles(QWidget):
             chip = _Chip(file, lambda i=index: self.remove(i))  # type: ignore[misc]
             self._row.insertWidget(index, chip)
             self.chips.append(chip)
+        self.setStyleSheet(bar_style())  # the theme may have changed since the last chips
         self._update()
         self.changed.emit()
 
@@ -232,6 +234,10 @@ class PendingFiles(QWidget):
         super().changeEvent(event)
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
             self.setStyleSheet(bar_style())
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.setStyleSheet(bar_style())
 
 
 # --- drops and paste ------------------------------------------------------------------------

@@ -336,6 +336,8 @@ def test_documents_to_an_engine_off_this_computer_are_asked_about_once_per_chat(
         await until(lambda: pane.current_chat == chat.id)
         pane.documents.attach_paths([notes])
         await until(lambda: len(pane.documents.bar.files) == 1)
+        await asyncio.sleep(0.3)  # the model picker has shown the chat's model
+        await ws.set_chat_engine(chat.id, "lan", "phi4-mini:latest")  # whatever it chose
         # declined: nothing goes, the text and the file wait in the composer
         type_and_send(qtbot, window, "What is the code word?")
         await answer_consent(agree=False)

@@ -11,7 +11,9 @@ banner), `info` (an answer's info dialog), `onboarding` (no Ollama reachable), `
 message too long for the window), `versions` (an answer regenerated twice, showing `‹ 2/3 ›`
 beside its actions, and an edited question showing `‹ 2/2 ›`), `empty` (a new chat's starter
 prompts for a reasoning model), `stopped` (an answer stopped inside its code block: the callout
-with Continue and Retry).
+with Continue and Retry), `documents` (a question with a whole file and a long PDF of which
+some parts were sent: the chips, the meter's documents share, a file waiting above the composer;
+the answer's Info listing the parts is saved beside it as `-info.png`).
 """
 
 from __future__ import annotations
@@ -161,6 +163,9 @@ async def scene(name: str, window: MainWindow, double: OllamaDouble | None, shot
     if name == "stopped":
         await stopped_scene(window, double, shot)
         return
+    if name == "documents":
+        await documents_scene(window, double, shot)
+        return
     raise SystemExit(f"unknown scene {name}")
 
 
@@ -220,6 +225,43 @@ async def stopped_scene(window: MainWindow, double: OllamaDouble, shot: str) -> 
     save(window, shot)
 
 
+async def documents_scene(window: MainWindow, double: OllamaDouble, shot: str) -> None:
+    from tests.documents_pdf import make_pdf, report_pages
+
+    folder = Path(tempfile.mkdtemp(prefix="phidesk-demo-files-"))
+    report = folder / "halvorsen-report.pdf"
+    report.write_bytes(make_pdf(report_pages(60, answer_page=42)))
+    notes = folder / "site-notes.md"
+    notes.write_text("# Site notes\n\nCoolant loop B was refilled in March.\n", "utf-8")
+    later = folder / "inspection-plan.txt"
+    later.write_text("Spring inspection: loops A and B, sensors T1–T4.\n", "utf-8")
+    chat = await window.workspace.new_chat("phi4:latest", settings=ChatSettings(num_ctx=4096))
+    window.refresh_chats()
+    window.open_chat(chat.id)
+    await until(lambda: window.pane.current_chat == chat.id)
+    flow = window.pane.documents
+    flow.attach_paths([report, notes])
+    await until(lambda: len(flow.bar.files) == 2)
+    double.script_reply(
+        "The Halvorsen reactor's coolant reached **451 kelvin** (page 42 of the report); "
+        "the site notes add that loop B was refilled in March."
+    )
+    send(window, "What coolant temperature did the Halvorsen reactor reach?")
+    await asyncio.sleep(0.1)
+    await until(lambda: not window.pane.live)
+    flow.attach_paths([later])
+    await until(lambda: len(flow.bar.files) == 1)
+    window.pane.composer.set_draft("Which sensors does the spring inspection cover?")
+    await until(lambda: window.pane.composer.meter.documents > 0)
+    await asyncio.sleep(0.8)
+    save(window, shot)
+    answer = window.workspace.db.messages(chat.id)[-1]
+    dialog = AnswerInfoDialog(answer, window.pane)
+    dialog.show()
+    await asyncio.sleep(0.6)
+    save(dialog, shot.replace(".png", "-info.png"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -233,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             "versions",
             "empty",
             "stopped",
+            "documents",
         ),
         default="midstream",
     )
