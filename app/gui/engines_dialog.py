@@ -107,6 +107,7 @@ class EnginesDialog(QDialog):
         self.list = QListWidget()
         self.list.setObjectName("EngineList")
         self.list.setAccessibleName("Engines")
+        self.list.setSpacing(3)
         self.add_button = QPushButton("&Add…")
         self.edit_button = QPushButton("&Edit…")
         self.remove_button = QPushButton("&Remove…")

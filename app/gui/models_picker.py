@@ -12,6 +12,7 @@ the picker guards turns read-only with the sentence that says to choose another 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal, Slot
@@ -77,11 +78,15 @@ class ChoiceDelegate(QStyledItemDelegate):
         if row in ("engine", "family", "note"):
             if row == "engine":
                 font.setBold(True)
-                painter.setPen(palette.color(QPalette.ColorRole.WindowText))
+                painter.setPen(
+                    palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.WindowText)
+                )
                 area = rect.adjusted(8, 4, -8, 0)
             else:
                 font.setPointSizeF(max(6.0, font.pointSizeF() - 1))
-                painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+                painter.setPen(
+                    palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.PlaceholderText)
+                )
                 area = rect.adjusted(16, 0, -8, 0)
             painter.setFont(font)
             painter.drawText(area, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
@@ -96,7 +101,8 @@ class ChoiceDelegate(QStyledItemDelegate):
         painter.setFont(font)
         metrics = painter.fontMetrics()
         right = rect.right() - 8
-        tags: list[tuple[str, str]] = [(c, "info") for c in reversed(index.data(CHIPS) or ())]
+        chips = reversed(index.data(CHIPS) or ())
+        tags = [(c, "neutral" if c.endswith("context") else "info") for c in chips]
         badge = index.data(BADGE)
         if badge:
             tags.append((str(badge[0]), str(badge[1])))
@@ -109,8 +115,12 @@ class ChoiceDelegate(QStyledItemDelegate):
                 width,
                 metrics.height() + 2,
             )
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(theme.tint(colour, 0.18, palette))
+            if selected:  # an outline in the highlighted text's colour keeps its contrast
+                painter.setPen(fg)
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+            else:
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(theme.tint(colour, 0.18, palette))
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.drawRoundedRect(chip, chip.height() / 2, chip.height() / 2)
             painter.setPen(fg if selected else colour)
@@ -131,7 +141,7 @@ class ModelPicker(QComboBox):
         super().__init__(parent)
         self.setObjectName("ModelPicker")
         self.setAccessibleName("Model")
-        self.setMinimumContentsLength(28)
+        self.setMinimumContentsLength(52)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.items = QStandardItemModel(self)
         self.setModel(self.items)
@@ -177,10 +187,12 @@ class ModelPicker(QComboBox):
             if section.problem:
                 self._heading(section.problem, "note")
             family = None
+            counts = Counter(c.family for c in section.choices)
             for choice in section.choices:
-                if choice.family != family and (several or len(section.choices) > 1):
-                    family = choice.family
-                    self._heading(family, "family")
+                # A family heading over two or more variants; a lone model names its family.
+                if choice.family != family and counts[choice.family] > 1:
+                    self._heading(choice.family, "family")
+                family = choice.family
                 self._add(choice)
             if pick is not None and pick.pull and section.engine == pick.engine:
                 label = f"{pick.label or pick.model} · not installed"
@@ -228,6 +240,11 @@ class ModelPicker(QComboBox):
             if self.itemData(row, ROW) == "model":
                 return row
         return -1
+
+    def showPopup(self) -> None:
+        view = self.view()
+        view.setMinimumWidth(max(self.width(), view.sizeHintForColumn(0) + 24))
+        super().showPopup()
 
     # --- reading and choosing -----------------------------------------------------------
 

@@ -85,6 +85,13 @@ def chips_for(entry: CatalogEntry | None, capabilities: Sequence[str] = ()) -> t
     return tuple(found)
 
 
+def context_chip(tokens: int | None) -> tuple[str, ...]:
+    """ "128K context" for a remote model whose window is known."""
+    if not tokens:
+        return ()
+    return (f"{tokens // 1024}K context" if tokens >= 1024 else f"{tokens} context",)
+
+
 def fit_badge(
     entry: CatalogEntry | None, size: int, gpus: Sequence[Gpu] | None
 ) -> tuple[str, str] | None:
@@ -162,7 +169,7 @@ def remote_choices(engine: str, models: list[RemoteModel], catalog: Catalog | No
                 label=label,
                 detail=detail,
                 family=family_name(entry) if entry is not None else OTHER,
-                chips=chips_for(entry),
+                chips=chips_for(entry) + context_chip(model.known_context),
             )
         )
     return sorted(choices, key=lambda c: (c.family == OTHER, c.family, c.label))

@@ -17,7 +17,7 @@ from app.config import AppContext, Paths
 from app.gui.connection import ConnectionMonitor
 from app.gui.engines_dialog import EnginesDialog
 from app.gui.main_window import MainWindow
-from app.gui.models_picker import ENGINE, ROW
+from app.gui.models_picker import CHIPS, ENGINE, ROW
 from app.workspace import Workspace
 from tests.ollama_double.server import OllamaDouble
 from tests.openai_double.server import OpenAIDouble
@@ -181,10 +181,12 @@ def test_a_remote_model_answers_in_the_window_and_removal_makes_the_chat_read_on
         await until(lambda: window.pane.view.loaded)
         headings = [text for row, text in rows(window) if row == "engine"]
         assert headings == ["This computer · Ollama", "lab · OpenAI-compatible"]
-        families = [text for row, text in rows(window) if row == "family"]
-        assert "Phi-4 mini" in families
         labels = [text for row, text in rows(window) if row == "model"]
-        assert not any("meta-llama" in label for label in labels)  # Phi-4 family only
+        assert labels[-3:] == ["Phi-4", "Phi-4 mini", "Phi-4 reasoning plus"]  # Phi-4 family only
+        picker = window.pane.picker
+        remote = [i for i in range(picker.count()) if picker.itemData(i, ENGINE) == "lab"]
+        assert picker.itemData(remote[0], CHIPS) == ("16K context",)
+        assert picker.itemData(remote[0], Qt.ItemDataRole.ToolTipRole).startswith(PHI)
         choose_remote(window, "lab", PHI)
         assert window.pane.picker.current_engine() == "lab"
         window.pane.composer.edit.setPlainText("Say hello")
