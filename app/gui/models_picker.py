@@ -241,6 +241,13 @@ class ModelPicker(QComboBox):
                 return row
         return -1
 
+    def minimumSizeHint(self) -> QSize:
+        """Room for the label when there is room (`sizeHint`), yet narrow windows may squeeze
+        it to about 22 characters (the text is elided; the tooltip has it whole)."""
+        hint = super().minimumSizeHint()
+        chars = self.fontMetrics().horizontalAdvance("x") * (self.minimumContentsLength() - 22)
+        return QSize(max(120, hint.width() - chars), hint.height())
+
     def showPopup(self) -> None:
         view = self.view()
         view.setMinimumWidth(max(self.width(), view.sizeHintForColumn(0) + 24))
