@@ -35,7 +35,8 @@ from markdown_it.common.utils import escapeHtml
 from markdown_it.rules_block.table import MAX_AUTOCOMPLETED_CELLS, escapedSplit
 from markdown_it.token import Token
 
-from app.render.markdown import FENCE_CLOSED, LOOSE_ITEM
+from app.render.markdown import FENCE_CLOSED, LOOSE_ITEM, MAX_INLINE_CHARS
+from app.render.paragraph import PLACEHOLDER, boundary, closed_piece
 
 # Blocks whose start is only known once a later line is complete (their closing line).
 LOOKAHEAD_BLOCKS = frozenset({"math_block", "math_block_label", "amsmath"})
@@ -98,7 +99,7 @@ class LiveBlock:
     """The finished part of the live top-level block. See the module docstring."""
 
     md: MarkdownIt
-    kind: str  # "list", "quote", "table" or "fence"
+    kind: str  # "list", "quote", "table", "fence" or "paragraph"
     opener: Token
     offset: int = 0  # characters of the tail already committed inside the block
     lines: int = 0  # lines of the tail before `offset`
@@ -120,6 +121,9 @@ class LiveBlock:
     autocompleted: int = 0
     # fences
     pre: tuple[str, str] = ("", "")
+    # paragraphs: characters and emphasis/link markers of the committed inline content
+    chars: int = 0
+    markers: int = 0
 
     @property
     def prefix_lines(self) -> int:
@@ -156,6 +160,8 @@ class LiveBlock:
         if not tokens or tokens[0].map is None or tokens[0].map[0] != 0:
             return None
         first = tokens[0]
+        if self.kind == "paragraph":
+            return self._compose_paragraph(tokens, env)
         if first.type != self.opener.type:
             return None
         if self.kind == "fence":
@@ -182,6 +188,64 @@ class LiveBlock:
             return None
         body = self.render(tokens[rows[0] : end - 1], env) if rows else ""
         return self.head_html + "<tbody>\n" + self.html + body + "</tbody>\n</table>\n", end + 1
+
+    def _compose_paragraph(
+        self, tokens: list[Token], env: dict[str, Any]
+    ) -> tuple[str, int] | None:
+        """The paragraph (or setext heading: a later `===` line) from the committed inline
+        pieces and a parse of `PLACEHOLDER + rest`; None when the line became something else."""
+        first = tokens[0]
+        if first.type != "paragraph_open" and not (
+            first.type == "heading_open" and first.markup in ("=", "-")
+        ):
+            return None
+        if not self.parts:
+            return self.render(tokens[:3], env), 3
+        content = tokens[1].content
+        if not content.startswith(PLACEHOLDER):
+            return None
+        chars = self.chars + len(content) - len(PLACEHOLDER)
+        if chars > MAX_INLINE_CHARS and (self.markers + _markers(content)) * 4 > chars:
+            return None
+        html = self.render(tokens[:3], env)
+        start = html.index(">") + 1
+        return html[:start] + self.html + html[start + len(PLACEHOLDER) :], 3
+
+    def _advance_paragraph(
+        self,
+        source: str,
+        tokens: list[Token],
+        labels: Labeller,
+        key: Callable[[Any], tuple[str, str]],
+        env: dict[str, Any],
+    ) -> None:
+        """Commit the paragraph's line up to its last safe inline boundary (one line only:
+        a later line may turn it into a heading or table, which `compose()` notices)."""
+        if "\n" in source or len(tokens) < 3 or tokens[0].type != "paragraph_open":
+            return
+        start = len(self.prefix)
+        cut = boundary(source, start)
+        if cut < 0:
+            return
+        piece = source[start:cut]
+        if not self.parts:
+            piece = piece.lstrip(" \t")
+            if piece.startswith("["):  # maybe a reference definition still being written
+                return
+        if "|" in piece:  # a table header's cells are counted over the whole line
+            return
+        inline = closed_piece(self.md, piece)
+        if inline is None:
+            return
+        html = self.render(inline.children or [], env)
+        self.parts.append(html)
+        self.html += html
+        self.chars += len(piece)
+        self.markers += _markers(piece)
+        for label in labels([inline]):
+            self.label_keys[label] = key(env["references"].get(label))
+        self.offset += cut - start
+        self.prefix = PLACEHOLDER
 
     def _tight(self, tokens: list[Token], end: int) -> bool:
         """Whether the whole list is tight: no finished item and no item in `tokens` is loose."""
@@ -250,6 +314,9 @@ class LiveBlock:
         complete_lines = source.count("\n")
         if self.kind == "fence":
             self._advance_fence(source, tokens, complete_lines)
+            return
+        if self.kind == "paragraph":
+            self._advance_paragraph(source, tokens, labels, key, env)
             return
         end = closing(tokens, 0)
         if self.kind == "list":
@@ -359,6 +426,10 @@ class LiveBlock:
         self.offset, self.lines = offset, lines
 
 
+def _markers(text: str) -> int:
+    return text.count("*") + text.count("_") + text.count("[") + text.count("]")
+
+
 def _rows(tokens: list[Token], end: int) -> list[int]:
     """Indices of a table's body rows (its header row is on lines 0 and 1)."""
     return [n for n in range(end) if tokens[n].type == "tr_open" and (tokens[n].map or [0])[0] >= 2]
@@ -378,6 +449,8 @@ def open_live(md: MarkdownIt, tokens: list[Token]) -> LiveBlock | None:
         return LiveBlock(md, "table", first)
     if first.type == "fence" and not (first.meta or {}).get(FENCE_CLOSED):
         return LiveBlock(md, "fence", first)
+    if first.type == "paragraph_open":
+        return LiveBlock(md, "paragraph", first)
     return None
 
 

@@ -160,8 +160,9 @@ class StreamRenderer:
         if self._live is not None and self._refresh_live(self._live):
             return
         if self._live is not None:
+            # Rendering the whole block again is a revision only if part of it was finished.
+            self.revision_frames += bool(self._live.parts)
             self._live = None
-            self.revision_frames += 1
         tail = self._tail
         env = new_env(self._references)
         tokens = self._md.parse(tail, env)
@@ -210,7 +211,7 @@ class StreamRenderer:
             offset = live.tail_offset(source, line)
             rest = tokens[after:index]
             html = block_html + render(rest, self._md.options, env)
-            labels = frozenset(live.label_keys) | _labels(rest)
+            labels = frozenset(live.label_keys) | _labels(tokens[:index])
             self._commit(tail[:offset], html, labels, env, line, live.references)
             self._tail = tail[offset:]
             self._tail_html = render(tokens[index:], self._md.options, env)

@@ -187,10 +187,22 @@ def paragraphs(draw: st.DrawFn) -> str:
     return "\n".join(lines) + last
 
 
+@st.composite
+def long_paragraphs(draw: st.DrawFn) -> str:
+    """One long line (pieces of it are committed at safe inline boundaries), maybe ended by a
+    line that makes it a heading or a table, or by a late definition."""
+    words = draw(st.lists(WORDS, min_size=10, max_size=60))
+    first = draw(st.sampled_from(["", "  ", "[a] ", "*", "**", "$", "`", "\\(", "| "]))
+    last = draw(
+        st.sampled_from(["", "\n", "\n===\n", "\n-\n", "\n--|--\n", "\n\n[ref]: /r\n", "\nmore\n"])
+    )
+    return first + " ".join(words) + last
+
+
 @pytest.mark.parametrize(
     "shape",
-    [lists, tables, quotes, fences, paragraphs],
-    ids=["list", "table", "quote", "fence", "paragraph"],
+    [lists, tables, quotes, fences, paragraphs, long_paragraphs],
+    ids=["list", "table", "quote", "fence", "paragraph", "long paragraph"],
 )
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
