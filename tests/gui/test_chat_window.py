@@ -84,8 +84,14 @@ def type_and_send(qtbot: QtBot, window: MainWindow, text: str) -> None:
 
 
 async def settled(window: MainWindow) -> None:
+    """Wait until a send just typed has started its turn (the chat may have to be created
+    first) and every answer has ended."""
+
+    def sending() -> bool:
+        return any(task.get_name() == "send" for task in window.pane._tasks._tasks)
+
     await asyncio.sleep(0.05)
-    await until(lambda: not window.pane.live)
+    await until(lambda: not sending() and not window.pane.live)
 
 
 def test_send_streams_typesets_math_and_stores_the_turn(
