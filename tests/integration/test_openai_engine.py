@@ -345,3 +345,20 @@ def test_props_of_a_server_that_is_gone() -> None:
             return first
 
     assert run(main()) is None
+
+
+def test_a_web_page_instead_of_a_model_list_is_one_sentence(openai_double: OpenAIDouble) -> None:
+    """A captive portal answering 200 with HTML made the openai package fail inside its own
+    parsing (AttributeError); the engine says what happened instead."""
+    openai_double.set_fault("not_openai")
+
+    async def models(engine: OpenAIEngine) -> BaseException | None:
+        try:
+            await engine.list_models()
+        except Exception as exc:
+            return exc
+        return None
+
+    error = with_engine(openai_double, models)
+    assert isinstance(error, NotOpenAICompatible), repr(error)
+    assert "not an OpenAI-compatible" in str(error) and "\n" not in str(error)
