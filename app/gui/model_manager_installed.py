@@ -40,6 +40,7 @@ class InstalledTab(QWidget):
         self._confirm: QMessageBox | None = None
         self.table = QTableWidget(0, len(INSTALLED_COLUMNS))
         self.table.setObjectName("InstalledTable")
+        self.table.setAccessibleName("Installed models")
         self.table.setHorizontalHeaderLabels(INSTALLED_COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)

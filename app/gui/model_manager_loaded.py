@@ -43,6 +43,7 @@ class LoadedTab(QWidget):
         self._loading = False
         self.table = QTableWidget(0, len(LOADED_COLUMNS))
         self.table.setObjectName("LoadedTable")
+        self.table.setAccessibleName("Models loaded in memory")
         self.table.setHorizontalHeaderLabels(LOADED_COLUMNS)
         self.table.verticalHeader().hide()
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)

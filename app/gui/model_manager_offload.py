@@ -39,6 +39,7 @@ class OffloadGroup(QGroupBox):
         self._filling = False
         self.layers_mode = QComboBox()
         self.layers_mode.setObjectName("GpuLayersMode")
+        self.layers_mode.setAccessibleName("GPU layers")
         for mode, text in GPU_LAYER_MODES:
             self.layers_mode.addItem(text, str(mode))
         self.layer_count = QSpinBox()
@@ -48,6 +49,7 @@ class OffloadGroup(QGroupBox):
         self.layer_count_label.setObjectName("LayerCountLabel")
         self.main_gpu = QComboBox()
         self.main_gpu.setObjectName("MainGpu")
+        self.main_gpu.setAccessibleName("Main GPU")
         self.main_gpu.setMinimumContentsLength(28)
         self.main_gpu.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.estimate = QLabel()
