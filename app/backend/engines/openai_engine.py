@@ -206,7 +206,13 @@ class OpenAIEngine:
                 page = await self._client.models.list()
                 cards = [{**(m.model_extra or {}), **m.model_dump()} for m in page.data]
         except Exception as exc:
-            raise self._typed(exc) or exc from exc
+            typed = self._typed(exc)
+            if typed is not None:
+                raise typed from exc
+            # Not JSON, or JSON of another shape, failed inside the parsing (a captive portal's
+            # page answers 200): the details go to the log, the user gets the sentence.
+            log.info("the model list of engine %s could not be read", self.name, exc_info=True)
+            cards = None
         if not isinstance(cards, list):
             raise NotOpenAICompatible(
                 f"the server at {self._host} sent something that is not an OpenAI-compatible "
