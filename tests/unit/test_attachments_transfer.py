@@ -143,8 +143,10 @@ def facts(file: AttachedFile) -> tuple[object, ...]:
 
 
 def fenced_texts(text: str) -> list[str]:
-    """What markdown-it renders as code blocks, in order."""
-    return [t.content for t in MarkdownIt("commonmark").parse(text) if t.type == "fence"]
+    """What markdown-it renders as code blocks, in order, in the view without raw HTML (the one
+    PhiDesk keeps whole where viewers disagree, see docs/export-format.md)."""
+    parser = MarkdownIt("commonmark", {"html": False})
+    return [t.content for t in parser.parse(text) if t.type == "fence"]
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
