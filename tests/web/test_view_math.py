@@ -1,0 +1,120 @@
+"""Math in a streaming answer: the page typesets only what is new or changed in a patch, and a
+patch that brings a lot of math at once is typeset over several frames, not in one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from app.gui.transcript import TranscriptMessage, TranscriptView
+from app.render import StreamRenderer, StreamUpdate, render_markdown
+from tests.web.test_transcript import LOAD_MS, js, make_view, state
+
+pytestmark = pytest.mark.web
+
+
+@pytest.fixture
+def view(qtbot: QtBot) -> Iterator[TranscriptView]:
+    made = make_view(qtbot)
+    yield made
+    made.close()
+    made.deleteLater()
+    qtbot.wait(50)
+
+
+def formulas(count: int) -> tuple[str, list[str]]:
+    """One paragraph with `count` inline formulas, and their TeX in order."""
+    tex = [f"x_{{{i}}}^2 + {i}" for i in range(count)]
+    return " ".join(f"term ${t}$ and" for t in tex), tex
+
+
+def patch_script(update: StreamUpdate, mid: str = "a") -> str:
+    args = [mid, update.first_index, list(update.appended), [list(r) for r in update.revised]]
+    return f"phidesk.patch({', '.join(json.dumps(a) for a in [*args, update.tail])});"
+
+
+def run(qtbot: QtBot, view: TranscriptView, script: str) -> Any:
+    box: list[Any] = []
+    view.page().runJavaScript(f"JSON.stringify((() => {{ {script} }})())", 0, box.append)
+    qtbot.waitUntil(lambda: bool(box), timeout=LOAD_MS)
+    return None if box[0] in (None, "") else json.loads(box[0])
+
+
+def start_answer(qtbot: QtBot, view: TranscriptView) -> None:
+    view.set_messages([TranscriptMessage("q", "user", render_markdown("Go."), None, {})])
+    view.append_message(TranscriptMessage("a", "assistant", "", None, {}))
+    assert run(qtbot, view, "return phidesk.beginStream('a');") is True
+
+
+def all_typeset(qtbot: QtBot, view: TranscriptView) -> Callable[[], bool]:
+    def done() -> bool:
+        s = state(qtbot, view)
+        return bool(s["math"]) and s["typeset"] + s["raw"] == s["math"]
+
+    return done
+
+
+def shown_tex(qtbot: QtBot, view: TranscriptView) -> list[str]:
+    found: list[str] = js(
+        qtbot,
+        view,
+        "Array.from(document.querySelectorAll('article[data-id=\"a\"] .math.typeset'),"
+        " (e) => e.dataset.tex)",
+    )
+    return found
+
+
+def test_each_formula_of_a_streaming_paragraph_is_typeset_once(
+    qtbot: QtBot, view: TranscriptView
+) -> None:
+    text, tex = formulas(400)
+    start_answer(qtbot, view)
+    renderer = StreamRenderer()
+    before = state(qtbot, view)["renders"]
+    for i in range(0, len(text), 40):
+        view.page().runJavaScript(patch_script(renderer.feed(text[i : i + 40])), 0)
+    run(qtbot, view, "return phidesk.endStream('a', null);")
+    qtbot.waitUntil(all_typeset(qtbot, view), timeout=LOAD_MS)
+    assert shown_tex(qtbot, view) == tex
+    # A formula is typeset when it arrives and again only if the patch changed it (at most
+    # the one cut by the end of a chunk); the whole growing paragraph is never typeset again.
+    renders = state(qtbot, view)["renders"] - before
+    assert len(tex) <= renders <= 2 * len(tex)
+    full = render_markdown(text)
+    assert renderer.html() == full
+
+
+def test_a_patch_with_much_math_is_typeset_over_several_frames(
+    qtbot: QtBot, view: TranscriptView
+) -> None:
+    text, tex = formulas(3000)
+    start_answer(qtbot, view)
+    update = StreamRenderer().feed(text)
+    # Right after the patch, in the same task: only a first share is typeset, the rest is
+    # left for the frames that follow (the page stays responsive meanwhile).
+    right_after = run(qtbot, view, patch_script(update) + " return phidesk.state();")
+    assert right_after["math"] == 3000
+    assert 0 < right_after["typeset"] < 3000
+    qtbot.waitUntil(all_typeset(qtbot, view), timeout=LOAD_MS)
+    assert shown_tex(qtbot, view) == tex
+
+
+def test_a_changed_formula_is_typeset_again_and_the_rest_kept(
+    qtbot: QtBot, view: TranscriptView
+) -> None:
+    start_answer(qtbot, view)
+    renderer = StreamRenderer()
+    run(qtbot, view, patch_script(renderer.feed("Let $a^2$ and $b")) + " return 0;")
+    qtbot.waitUntil(all_typeset(qtbot, view), timeout=LOAD_MS)
+    run(qtbot, view, "document.querySelector('.live .math').dataset.mark = 'kept'; return 0;")
+    run(qtbot, view, patch_script(renderer.feed("^3$ then $c_1$.")) + " return 0;")
+    qtbot.waitUntil(all_typeset(qtbot, view), timeout=LOAD_MS)
+    assert shown_tex(qtbot, view) == ["a^2", "b^3", "c_1"]
+    assert js(qtbot, view, "document.querySelector('.live .math').dataset.mark") == "kept"
+    run(qtbot, view, "return phidesk.endStream('a', null);")
+    body = js(qtbot, view, "document.querySelector('article[data-id=\"a\"] .body').innerText")
+    assert body.startswith("Let ") and "then" in body
