@@ -90,6 +90,8 @@ class OfflineBanner(QFrame):
         self.start_button.setVisible(local and ollama_installed and not starting)
         self.setup_button.setVisible(local and not ollama_installed and not starting)
         self.retry_button.setEnabled(not starting)
+        if current_scheme() != self._scheme:
+            self._paint()  # the theme changed while it was hidden
         self.show()
 
     def _paint(self) -> None:

@@ -166,6 +166,9 @@ async def scene(name: str, window: MainWindow, double: OllamaDouble | None, shot
     if name == "documents":
         await documents_scene(window, double, shot)
         return
+    if name == "offline":
+        await offline_scene(window, double, shot)
+        return
     raise SystemExit(f"unknown scene {name}")
 
 
@@ -225,6 +228,27 @@ async def stopped_scene(window: MainWindow, double: OllamaDouble, shot: str) -> 
     save(window, shot)
 
 
+async def offline_scene(window: MainWindow, double: OllamaDouble, shot: str) -> None:
+    """A chat with an answer, then Ollama goes away: the chat stays readable, the banner says
+    so and Send waits with a draft kept."""
+    await until(lambda: window.monitor.state.value == "connected")
+    await until(lambda: len(window.pane.picker.models) >= 3 and window.pane.view.loaded)
+    window.pane.picker.select("phi4-mini:latest")
+    double.script_reply(ANSWER)
+    send(window, "Solve x² − 5x + 6 = 0 and tabulate the roots.")
+    await until(lambda: window.pane.current_chat is not None)
+    chat_id = window.pane.current_chat
+    db = window.workspace.db
+    await until(lambda: [m.status for m in db.messages(chat_id)] == ["complete"] * 2, 30)
+    await asyncio.sleep(0.5)
+    double.stop()
+    window.monitor.check_now()
+    await until(lambda: window.offline_banner.isVisible())
+    window.pane.composer.set_draft("And the vertex of the parabola?")
+    await asyncio.sleep(1.0)
+    save(window, shot)
+
+
 async def documents_scene(window: MainWindow, double: OllamaDouble, shot: str) -> None:
     from tests.documents_pdf import make_pdf, report_pages
 
@@ -276,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             "empty",
             "stopped",
             "documents",
+            "offline",
         ),
         default="midstream",
     )
