@@ -129,12 +129,12 @@ class SuggestionBanner(QFrame):
             return
         card = self.cards.get(found.entry.name)
         key = (found.entry.name, found.variant.name)
-        if card is not None and self._preselected != key and not card.panel.running:
+        if card is not None and self._preselected != key and not card.panel.pulling:
             self._preselected = key
             card.chooser.setCurrentIndex(card.chooser.findData(found.variant.name))
         self.label.setText(found.text())
         installed = card is not None and card.installed_variant(found.variant) is not None
-        running = card is not None and card.panel.running
+        running = card is not None and card.panel.pulling
         self.pull_button.setEnabled(not installed and not running)
         self.pull_button.setText("Installed" if installed else "Pulling…" if running else "Pull")
         self.pull_button.setToolTip(f"ollama pull {found.variant.name}")
