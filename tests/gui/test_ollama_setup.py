@@ -192,10 +192,14 @@ def test_first_start_sets_up_ollama_suggests_a_model_and_streams_an_answer(
         window.pane.composer.edit.setPlainText("Say hello from the managed Ollama")
         qtbot.keyClick(window.pane.composer.edit, Qt.Key.Key_Return)
         await until(lambda: window.pane.current_chat is not None)
-        await asyncio.sleep(0.05)
-        await until(lambda: not window.pane.live, 60)
         chat_id = window.pane.current_chat
         assert chat_id is not None
+
+        def answered() -> bool:  # the turn registers after the chat exists: wait for its end
+            path = window.workspace.db.messages(chat_id)
+            return len(path) == 2 and path[1].status != "streaming"
+
+        await until(answered, 60)
         question, answer = await window.workspace.messages(chat_id)
         assert question.content == "Say hello from the managed Ollama"
         assert answer.status == "complete" and answer.content
