@@ -103,6 +103,21 @@ def _seed_0006(connection: sqlite3.Connection) -> None:
     connection.execute("UPDATE message_provenance SET engine = 'ollama' WHERE message_id = 2")
 
 
+def _seed_0007(connection: sqlite3.Connection) -> None:
+    """Schema 0007 attached files to messages, kept once per content."""
+    _seed_0006(connection)
+    now = "2026-01-02 03:04:05.000000"
+    connection.execute(
+        "INSERT INTO attachment_files (id, sha256, kind, size, pages, data, text, created_at)"
+        " VALUES (1, ?, 'text', 5, NULL, x'68656c6c6f', 'hello', ?)",
+        ("0" * 64, now),
+    )
+    connection.execute(
+        "INSERT INTO message_attachments (id, message_id, file_id, name, position)"
+        " VALUES (1, 1, 1, 'notes.txt', 0)"
+    )
+
+
 # One seed per revision that is not the newest: adding a migration means adding its seed here.
 SEEDS: dict[str, Callable[[sqlite3.Connection], None]] = {
     "0001": _seed_0001,
@@ -111,6 +126,7 @@ SEEDS: dict[str, Callable[[sqlite3.Connection], None]] = {
     "0004": _seed_0004,
     "0005": _seed_0005,
     "0006": _seed_0006,
+    "0007": _seed_0007,
 }
 
 

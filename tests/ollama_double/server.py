@@ -273,6 +273,8 @@ class OllamaDouble:
         self.pull_step_delay = pull_step_delay
         self.pull_steps = max(1, pull_steps)
         self.token_delay = token_delay
+        self.model_token_delays: dict[str, float] = {}
+        """Per model (`set_token_delay`): seconds between its chunks, instead of `token_delay`."""
         self.lock = threading.RLock()
         self.installed: dict[str, InstalledModel] = {}
         self.loaded: dict[str, LoadedModel] = {}
@@ -377,6 +379,16 @@ class OllamaDouble:
         """
         with self.lock:
             self._scripts.append(ScriptedReply(content, thinking, max(1, chunk_size)))
+
+    def set_token_delay(self, model: str, seconds: float) -> None:
+        """Stream `model`'s chat/generate chunks `seconds` apart (other models keep
+        `token_delay`), so that models differ measurably in speed."""
+        with self.lock:
+            self.model_token_delays[_tagged(model)] = seconds
+
+    def token_delay_for(self, model: str) -> float:
+        with self.lock:
+            return self.model_token_delays.get(_tagged(model), self.token_delay)
 
     def set_fault(
         self,
@@ -1310,7 +1322,7 @@ class _Handler(BaseHTTPRequestHandler):
             payload = self._chunk_payload(
                 name, chat, "" if is_thinking else text, text if is_thinking else ""
             )
-            if not emitter.line(payload, delay=self.double.token_delay):
+            if not emitter.line(payload, delay=self.double.token_delay_for(name)):
                 return
             count += 1
         final = self._chunk_payload(name, chat, "", "")
@@ -1348,8 +1360,8 @@ class _Handler(BaseHTTPRequestHandler):
                     # Nothing was written yet, so it is a plain error status (§1.2).
                     self._error(500, fault.message or MID_STREAM_ERROR)
                     return
-            if self.double.token_delay:
-                self._wait(self.double.token_delay)
+            if delay := self.double.token_delay_for(name):
+                self._wait(delay)
             sent += 1
         payload = self._chunk_payload(name, chat, "".join(content_chunks), "".join(thinking_chunks))
         payload["done"] = True
@@ -1463,3 +1475,8 @@ def running(**kwargs: Any) -> Iterator[OllamaDouble]:
 
 
 __all__ = ["OllamaDouble", "RecordedRequest", "running"]
+
+
+def _tagged(model: str) -> str:
+    """`phi4` and `phi4:latest` are one model."""
+    return model if ":" in model.rsplit("/", 1)[-1] else model + ":latest"
