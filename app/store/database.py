@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from app.store import failures, migrate, owners
 from app.store.attachments import AttachmentQueries
 from app.store.chats import ChatQueries
+from app.store.comparisons import ComparisonQueries
 from app.store.engine import connect, create_engine
 from app.store.errors import StoreError
 from app.store.importing import ImportQueries
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 
 class Database(
+    ComparisonQueries,
     ImportQueries,
     ChatQueries,
     MessageQueries,

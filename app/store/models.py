@@ -232,3 +232,42 @@ class PresetRow(Base):
     text: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ComparisonRow(Base):
+    """One prompt sent to several targets side by side (migration 0008)."""
+
+    __tablename__ = "comparisons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.Text, default="")
+    prompt: Mapped[str] = mapped_column(sa.Text, default="")
+    system_prompt: Mapped[str] = mapped_column(sa.Text, default="")
+    options: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=_empty_dict)
+    """What every target got (`temperature`, `seed`, other options) and how it ran
+    (`parallel`, `warm_up`)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ComparisonTargetRow(Base):
+    """One column of a comparison: a model on an engine, the chat with its answer, its
+    figures."""
+
+    __tablename__ = "comparison_targets"
+    __table_args__ = (
+        sa.UniqueConstraint("comparison_id", "position"),
+        sa.Index("ix_comparison_targets_chat_id", "chat_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(sa.ForeignKey("comparisons.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(sa.Integer)
+    chat_id: Mapped[int | None] = mapped_column(sa.ForeignKey("chats.id", ondelete="SET NULL"))
+    model: Mapped[str] = mapped_column(sa.Text)
+    engine: Mapped[str] = mapped_column(sa.Text, default="ollama")
+    status: Mapped[str] = mapped_column(sa.Text, default="waiting")
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    fit_warning: Mapped[str | None] = mapped_column(sa.Text)
+    figures: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=_empty_dict)

@@ -134,10 +134,22 @@ class Preferences:
     embedding_model: str = ""
     """The Ollama model that ranks the parts of attached documents by embeddings ("" for none:
     SQLite FTS5 BM25 ranks them)."""
+    compare_picks: dict[str, str] = field(default_factory=dict)
+    """Per model family (the name before the tag: `phi4`, `phi4-mini`): the variant the user
+    picked in a comparison ("pick this one"), the default for new chats with that family."""
 
     def defaults_for(self, model: str) -> ChatSettings:
         found = self.model_defaults.get(model)
         return found.chat_settings() if found is not None else ChatSettings()
+
+    def picked_variant(self, model: str) -> str | None:
+        """The variant picked in a comparison for the family of `model`, if any."""
+        return self.compare_picks.get(model_family(model))
+
+
+def model_family(model: str) -> str:
+    """`phi4:14b-q8_0` → `phi4`: the name before the tag."""
+    return model.split(":", 1)[0]
 
 
 SECTIONS = (
@@ -154,6 +166,7 @@ SECTIONS = (
     "default_system_prompt",
     "attachment_limit_mb",
     "embedding_model",
+    "compare_picks",
 )
 """The names listeners receive in a change: the fields of `Preferences`."""
 
@@ -237,7 +250,14 @@ def from_flat(raw: dict[str, Any]) -> Preferences:
             raw.get("attachment_limit_mb"), DEFAULT_ATTACHMENT_LIMIT_MB
         ),
         embedding_model=_str(raw, "embedding_model"),
+        compare_picks=_picks(raw.get("compare_picks")),
     )
+
+
+def _picks(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str) and v}
 
 
 def _zoom(value: object) -> int:
@@ -292,6 +312,7 @@ def to_flat(prefs: Preferences) -> dict[str, Any]:
         "default_system_prompt": prefs.default_system_prompt,
         "attachment_limit_mb": prefs.attachment_limit_mb,
         "embedding_model": prefs.embedding_model,
+        "compare_picks": dict(prefs.compare_picks),
     }
 
 
@@ -314,6 +335,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "default_system_prompt": ("default_system_prompt",),
     "attachment_limit_mb": ("attachment_limit_mb",),
     "embedding_model": ("embedding_model",),
+    "compare_picks": ("compare_picks",),
 }
 
 

@@ -41,6 +41,7 @@ from app.workspace.changes import (
     ConnectionChanged,
     SettingsChanged,
 )
+from app.workspace.compare import CompareOps
 from app.workspace.documents import DocumentOps
 from app.workspace.engines import EngineOps
 from app.workspace.external import ExternalChanges
@@ -55,7 +56,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class Workspace(TransferOps, EngineOps, DocumentOps):
+class Workspace(TransferOps, EngineOps, DocumentOps, CompareOps):
     """Database, connection, settings, offload preferences and running turns, for one app."""
 
     def __init__(
@@ -465,6 +466,7 @@ class Workspace(TransferOps, EngineOps, DocumentOps):
         if self._closed:
             return
         self._closed = True
+        await self.stop_comparisons()
         await self.stop_all()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._writer.shutdown, True)
