@@ -98,11 +98,15 @@ class TurnRefused(PhiDeskError):
 
 
 def title_from(text: str, limit: int = 60) -> str:
-    """A chat title from the first line of the first message."""
+    """A chat title from the first line of the first message, cut at a word (a title never
+    ends in "…": the window elides what does not fit)."""
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     if not first:
         return "New chat"
-    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+    if len(first) <= limit:
+        return first
+    cut = first[:limit]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" .,;:")
 
 
 Blocking = Callable[[Callable[[], Any]], Awaitable[Any]]

@@ -185,6 +185,7 @@ async def _main(
 
     hosts = HostProfiles(ctx.paths, local_url=ctx.host)
     workspace = Workspace.open(ctx.paths, hosts.client_for_url(ctx.host))
+    workspace.auto_titles = True  # the window and the quick prompt title chats; the CLI does not
     hooks = install_exception_hooks(
         workspace.notices, ctx.paths.log_file, asyncio.get_running_loop()
     )

@@ -170,6 +170,16 @@ class PreferencesDialog(QDialog):
         self._prompt_timer.timeout.connect(self._save_system_prompt)
         self.system_prompt.textChanged.connect(self._prompt_timer.start)
         form.addRow(_label("Default s&ystem prompt:", self.system_prompt), self.system_prompt)
+
+        self.titles = QCheckBox("Let the chat's own model title each new chat")
+        self.titles.setObjectName("GeneratedTitles")
+        self.titles.setToolTip(
+            "After the first answer, on this computer's models only; reasoning models keep the "
+            "first line of your message"
+        )
+        self.titles.setChecked(prefs.generated_titles)
+        self.titles.toggled.connect(self._titles_chosen)
+        form.addRow("", self.titles)
         return page
 
     def _answers_page(self, prefs: Preferences) -> QWidget:
@@ -256,6 +266,10 @@ class PreferencesDialog(QDialog):
     def _send_key_chosen(self, index: int) -> None:
         mode = SEND_KEYS[index]
         self._save(lambda p: replace(p, send_with=mode))
+
+    @Slot(bool)
+    def _titles_chosen(self, on: bool) -> None:
+        self._save(lambda p: replace(p, generated_titles=on))
 
     @Slot()
     def _save_system_prompt(self) -> None:

@@ -129,6 +129,9 @@ class Preferences:
     """"enter": Enter sends, Shift+Enter breaks the line; "ctrl+enter": Ctrl+Enter sends."""
     default_system_prompt: str = ""
     """The system prompt new chats start with ("" for none)."""
+    generated_titles: bool = True
+    """In the window and the quick prompt, the chat's own model titles a chat after its first
+    answer (never `phidesk ask`)."""
     attachment_limit_mb: int = DEFAULT_ATTACHMENT_LIMIT_MB
     """The largest file that may be attached to a message, in MB."""
     embedding_model: str = ""
@@ -164,6 +167,7 @@ SECTIONS = (
     "text_zoom",
     "send_with",
     "default_system_prompt",
+    "generated_titles",
     "attachment_limit_mb",
     "embedding_model",
     "compare_picks",
@@ -246,6 +250,7 @@ def from_flat(raw: dict[str, Any]) -> Preferences:
         text_zoom=_zoom(raw.get("text_zoom")),
         send_with=send if (send := _str(raw, "send_with", "enter")) in SEND_KEYS else "enter",
         default_system_prompt=_str(raw, "default_system_prompt"),
+        generated_titles=raw.get("generated_titles") is not False,
         attachment_limit_mb=_positive_int(
             raw.get("attachment_limit_mb"), DEFAULT_ATTACHMENT_LIMIT_MB
         ),
@@ -310,6 +315,7 @@ def to_flat(prefs: Preferences) -> dict[str, Any]:
         "text_zoom": prefs.text_zoom,
         "send_with": prefs.send_with,
         "default_system_prompt": prefs.default_system_prompt,
+        "generated_titles": prefs.generated_titles,
         "attachment_limit_mb": prefs.attachment_limit_mb,
         "embedding_model": prefs.embedding_model,
         "compare_picks": dict(prefs.compare_picks),
@@ -333,6 +339,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "text_zoom": ("text_zoom",),
     "send_with": ("send_with",),
     "default_system_prompt": ("default_system_prompt",),
+    "generated_titles": ("generated_titles",),
     "attachment_limit_mb": ("attachment_limit_mb",),
     "embedding_model": ("embedding_model",),
     "compare_picks": ("compare_picks",),

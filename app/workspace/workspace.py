@@ -48,6 +48,7 @@ from app.workspace.external import ExternalChanges
 from app.workspace.notices import Notices
 from app.workspace.settings import ModelDefaults, Preferences, SettingsStore
 from app.workspace.summary import summarise_into_new_chat
+from app.workspace.titles import TitleOps
 from app.workspace.transfer import TransferOps
 from app.workspace.turns import RunningTurn, TurnEvents, TurnKind, start_turn
 
@@ -56,7 +57,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class Workspace(TransferOps, EngineOps, DocumentOps, CompareOps):
+class Workspace(TransferOps, EngineOps, DocumentOps, CompareOps, TitleOps):
     """Database, connection, settings, offload preferences and running turns, for one app."""
 
     def __init__(
@@ -410,11 +411,13 @@ class Workspace(TransferOps, EngineOps, DocumentOps, CompareOps):
             raise PhiDeskError("PhiDesk is closing; the message was not sent")
         if chat_id in self.turns:
             raise PhiDeskError("an answer is still streaming in this chat; stop it first")
+        self._cancel_title(chat_id)  # the model serves this turn first
 
         def ended(turn: RunningTurn) -> None:
             if self.turns.get(chat_id) is turn:
                 del self.turns[chat_id]
             self._chats(ChatChange.MESSAGES, chat_id)
+            self._after_turn(turn)
 
         touched = partial(self._chats, ChatChange.MESSAGES, chat_id)
         turn = start_turn(chat_id, kind, text, events, touched=touched, ended=ended)
@@ -466,6 +469,7 @@ class Workspace(TransferOps, EngineOps, DocumentOps, CompareOps):
         if self._closed:
             return
         self._closed = True
+        await self.cancel_titles()
         await self.stop_comparisons()
         await self.stop_all()
         loop = asyncio.get_running_loop()
