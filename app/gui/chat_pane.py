@@ -246,15 +246,8 @@ class ChatPane(QWidget):
 
     def regenerate_answer(self, answer_id: int | None) -> None:
         """A new version of `answer_id` (None: the last answer), streamed in its place."""
-        chat_id = self.current_chat
-        if chat_id is None or chat_id in self.live:
-            return
-        try:
-            turn = self.workspace.regenerate(chat_id, answer_id)
-        except PhiDeskError as exc:
-            self._tell(str(exc))
-            return
-        self.follow(turn)
+        if self.current_chat is not None and self.current_chat not in self.live:
+            self._tasks.start(self.message_actions.regenerate(answer_id), name="regenerate")
 
     def follow(self, turn: RunningTurn) -> None:
         turn.listen(self._turn_event)

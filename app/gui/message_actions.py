@@ -73,10 +73,32 @@ class MessageActions:
         elif action in ("previous-version", "next-version"):
             await self.switch_version(message.id, -1 if action == "previous-version" else 1)
 
-    def continue_answer(self, answer_id: int, kept: str) -> None:
+    async def regenerate(self, answer_id: int | None) -> None:
+        """A new version of `answer_id` (None: the last answer), once the user agreed that the
+        chat's documents may go to its engine (asked only for an engine off this computer)."""
         pane = self.pane
         chat_id = pane.current_chat
-        if chat_id is None or chat_id in pane.live:
+        if chat_id is None or not await pane.documents.agreed(chat_id):
+            return
+        if chat_id != pane.current_chat or chat_id in pane.live:
+            return
+        try:
+            turn = self.workspace.regenerate(chat_id, answer_id)
+        except PhiDeskError as exc:
+            self._tell(str(exc))
+            return
+        pane.follow(turn)
+
+    def continue_answer(self, answer_id: int, kept: str) -> None:
+        chat_id = self.pane.current_chat
+        if chat_id is not None and chat_id not in self.pane.live:
+            self.pane._tasks.start(self._continue(chat_id, answer_id, kept), name="continue")
+
+    async def _continue(self, chat_id: int, answer_id: int, kept: str) -> None:
+        pane = self.pane
+        if not await pane.documents.agreed(chat_id):
+            return
+        if chat_id != pane.current_chat or chat_id in pane.live:
             return
         pane.presenter.prefixes[answer_id] = kept
         try:
