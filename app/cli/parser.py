@@ -13,6 +13,7 @@ from typing import NoReturn
 from app import __version__
 from app.cli.chats import COMMANDS as CHAT_COMMANDS
 from app.cli.command import Command
+from app.cli.compare import COMMANDS as COMPARE_COMMANDS
 from app.cli.doctor import COMMANDS as DOCTOR_COMMANDS
 from app.cli.engines import COMMANDS as ENGINE_COMMANDS
 from app.cli.models import COMMANDS as MODEL_COMMANDS
@@ -48,6 +49,7 @@ class _Parser(argparse.ArgumentParser):
 COMMANDS: list[Command] = [
     *MODEL_COMMANDS,
     *CHAT_COMMANDS,
+    *COMPARE_COMMANDS,
     *TRANSFER_COMMANDS,
     *QUICK_COMMANDS,
     *DOCTOR_COMMANDS,
