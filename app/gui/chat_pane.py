@@ -67,6 +67,7 @@ class ChatPane(QWidget):
         self._opening = 0
         self._closing = False
         self.settings_dialog: ChatSettingsDialog | None = None
+        self.history_shown: dict[int, int] = {}  # chat -> messages its next opening loads
 
         self.picker = ModelPicker()
         self.title = QLabel("New chat")
@@ -154,7 +155,8 @@ class ChatPane(QWidget):
     async def _load_chat(self, chat_id: int, opening: int) -> None:
         try:
             chat = await self.workspace.chat(chat_id)
-            messages = await self.workspace.latest_messages(chat_id, limit=HISTORY_SHOWN)
+            wanted = self.history_shown.pop(chat_id, HISTORY_SHOWN)  # more for a search hit
+            messages = await self.workspace.latest_messages(chat_id, limit=wanted)
             versions = await self.workspace.versions(chat_id)
         except PhiDeskError as exc:
             if opening == self._opening:

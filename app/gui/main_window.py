@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QGuiApplication,
+    QKeySequence,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -30,7 +37,7 @@ from app.chat.transfer import suggested_file_name
 from app.config import AppContext
 from app.errors import PhiDeskError
 from app.gui.chat_flows import show_model_in_manager
-from app.gui.chat_pane import ChatPane
+from app.gui.chat_pane import HISTORY_SHOWN, ChatPane
 from app.gui.composer import COLUMN_PX
 from app.gui.connection import ConnectionMonitor, ConnectionState
 from app.gui.dialogs import RemoteHostDialog, ShortcutsDialog
@@ -57,6 +64,9 @@ log = logging.getLogger(__name__)
 
 EXTERNAL_POLL_MS = 1500
 """How often the window looks for chats changed by another process (`phidesk ask`, an import)."""
+SIDEBAR_FOLDS_BELOW = 1000
+"""Window width (px) below which the chat list folds to a rail by itself."""
+SIDEBAR_KEYS = "Ctrl+Shift+S"
 
 STATE_COLOURS = {
     ConnectionState.CONNECTED: "success",
@@ -95,6 +105,8 @@ class MainWindow(QMainWindow):
         self._tasks = Tasks()
         self._refresh_pending = False
         self._search_generation = 0
+        self._sidebar_auto = False  # folded because the window got narrow, not by the user
+        self._folding = False
         self.setWindowTitle("PhiDesk")
         self.setObjectName("MainWindow")
         self.resize(1200, 780)
@@ -296,6 +308,13 @@ class MainWindow(QMainWindow):
         self.zoom_reset_action = self._action("&Actual size", "Ctrl+0", lambda: self.zoom_text(0))
         for action in (self.zoom_in_action, self.zoom_out_action, self.zoom_reset_action):
             view_menu.addAction(action)
+        view_menu.addSeparator()
+        self.sidebar_action = self._action(
+            "Show the c&hat list", SIDEBAR_KEYS, lambda: self.show_sidebar(self.sidebar.collapsed)
+        )
+        self.sidebar_action.setCheckable(True)
+        self.sidebar_action.setChecked(True)
+        view_menu.addAction(self.sidebar_action)
 
         help_menu = self.menuBar().addMenu("&Help")
         self.shortcuts_action = self._action("&Keyboard shortcuts", "F1", self.show_shortcuts)
@@ -321,6 +340,7 @@ class MainWindow(QMainWindow):
         self.sidebar.undoDeleteRequested.connect(self.undo_delete)
         self.sidebar.exportRequested.connect(self.export_chat)
         self.sidebar.searchChanged.connect(self.search)
+        self.sidebar.collapsedChanged.connect(self._sidebar_collapsed)
         self.pane.chatsChanged.connect(self._chats_dirty)
         self.pane.chatCreated.connect(self._chat_created)
         self.notice_area.actionTriggered.connect(self.pane.notice_action)
@@ -340,7 +360,7 @@ class MainWindow(QMainWindow):
                 self.restoreGeometry(QByteArray(base64.b64decode(state.geometry)))
             except ValueError:
                 log.info("the saved window geometry is damaged; using the default")
-        if state.splitter_sizes:
+        if state.splitter_sizes and state.splitter_sizes[0] >= 120:  # not the folded rail
             self.splitter.setSizes(list(state.splitter_sizes))
         self.open_chat(None)
         if state.last_chat is not None:
@@ -399,7 +419,7 @@ class MainWindow(QMainWindow):
     async def _search(self, query: str, generation: int) -> None:
         try:
             if query:
-                hits = await self.workspace.search(query)
+                hits = await self.workspace.search_chats(query)
             else:
                 chats = await self.workspace.list_chats()
         except PhiDeskError as exc:
@@ -410,7 +430,7 @@ class MainWindow(QMainWindow):
         if query:
             self.sidebar.show_hits(hits)
         else:
-            self.sidebar.show_chats(chats, self.pane.current_chat)
+            self.sidebar.show_chats(chats, self.pane.current_chat, live=self.pane.live)
 
     @Slot(int)
     def open_chat(self, chat_id: int | None) -> None:
@@ -420,12 +440,18 @@ class MainWindow(QMainWindow):
 
     @Slot(int, int)
     def _open_hit(self, chat_id: int, message_id: int) -> None:
-        """Open the chat on the branch that holds the hit (switched only when needed)."""
+        """Open the chat on the branch that holds the hit (switched only when needed), loading
+        history back to it, and scroll to the hit with a brief highlight."""
 
         async def open_branch() -> None:
             try:
                 await self.workspace.show_message(message_id)
+                path = [m.id for m in await self.workspace.messages(chat_id)]
+                if message_id in path:
+                    older = len(path) - path.index(message_id)
+                    self.pane.history_shown[chat_id] = max(HISTORY_SHOWN, older + 10)
             finally:
+                self.pane.view.scroll_to_message(str(message_id))
                 self.pane.open_chat(chat_id)
 
         self._run(open_branch(), "open search hit")
@@ -495,8 +521,39 @@ class MainWindow(QMainWindow):
 
         self._run(restore(), "restore chat")
 
+    def show_sidebar(self, shown: bool) -> None:
+        """Show the chat list, or fold it to a rail of icons (the View menu, its toggle)."""
+        self._sidebar_auto = False
+        self.sidebar.set_collapsed(not shown)
+
+    @Slot(bool)
+    def _sidebar_collapsed(self, collapsed: bool) -> None:
+        self.sidebar_action.setChecked(not collapsed)
+        if not self._folding:
+            self._sidebar_auto = False  # the user's own choice from now on
+        if not collapsed:
+            total = sum(self.splitter.sizes())
+            width = min(self.sidebar.expanded_width, max(total // 3, 180))
+            self.splitter.setSizes([width, max(total - width, 0)])
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Below SIDEBAR_FOLDS_BELOW px the chat list folds to its rail, and opens again when
+        the window grows, unless the user chose otherwise meanwhile."""
+        super().resizeEvent(event)
+        narrow = event.size().width() < SIDEBAR_FOLDS_BELOW
+        fold = narrow and not self.sidebar.collapsed
+        unfold = not narrow and self.sidebar.collapsed and self._sidebar_auto
+        if fold or unfold:
+            self._folding = True
+            try:
+                self.sidebar.set_collapsed(fold)
+            finally:
+                self._folding = False
+            self._sidebar_auto = fold
+
     @Slot()
     def focus_search(self) -> None:
+        self.sidebar.set_collapsed(False)
         self.sidebar.search.setFocus()
         self.sidebar.search.selectAll()
 

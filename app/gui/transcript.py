@@ -382,6 +382,7 @@ class TranscriptView(QWebEngineView):
         self._unsent = first
         self._call("setMessages", items[first:])
         self._prepend_later(items[:first], self._generation)
+        self._scroll_when_sent(self._generation)
 
     def sync_messages(
         self,
@@ -434,6 +435,27 @@ class TranscriptView(QWebEngineView):
     def remove_message(self, message_id: str) -> None:
         self._shown = [m for m in self._shown if m["id"] != message_id]
         self._call("removeMessage", message_id)
+
+    _scroll_target: str | None = None
+
+    def scroll_to_message(self, message_id: str) -> None:
+        """Bring `message_id` into view and highlight it for a moment (opening a search hit):
+        now if the page shows it, and again once the next `set_messages` (a chat being opened)
+        has sent it; a message older than the batches sent so far waits for its batch."""
+        self._scroll_target = message_id
+        self._scroll_when_sent(self._generation, keep=True)
+
+    def _scroll_when_sent(self, generation: int, *, keep: bool = False) -> None:
+        target = self._scroll_target
+        if target is None or generation != self._generation:
+            return
+        index = next((i for i, m in enumerate(self._shown) if m["id"] == target), None)
+        if index is not None and index < self._unsent:  # its batch is on its way
+            QTimer.singleShot(0, self, lambda: self._scroll_when_sent(generation, keep=keep))
+            return
+        self._scroll_target = target if keep else None
+        if index is not None:
+            self._call("scrollToMessage", target)
 
     def announce(self, text: str) -> None:
         """Have screen readers say `text` (a polite live region on the page)."""

@@ -521,6 +521,18 @@
       const article = byId(id);
       if (article) article.remove();
     },
+    // A search hit: the message in the middle of the view, highlighted for 1.5 s.
+    scrollToMessage(id) {
+      const article = byId(id);
+      if (!article) return false;
+      article.scrollIntoView({ block: "center" });
+      article.classList.remove("search-hit");
+      void article.offsetWidth; // restart the fade when the same message is shown again
+      article.classList.add("search-hit");
+      clearTimeout(article.hitTimer);
+      article.hitTimer = setTimeout(() => article.classList.remove("search-hit"), 1500);
+      return true;
+    },
     beginStream(id) {
       const article = byId(id);
       if (!article) return false;
