@@ -124,6 +124,7 @@ class LiveBlock:
     # paragraphs: characters and emphasis/link markers of the committed inline content
     chars: int = 0
     markers: int = 0
+    waited: int = 0  # length of the last piece found still open: try again at twice that
 
     @property
     def prefix_lines(self) -> int:
@@ -227,6 +228,8 @@ class LiveBlock:
         cut = boundary(source, start)
         if cut < 0:
             return
+        if cut - start < 2 * self.waited:
+            return
         piece = source[start:cut]
         if not self.parts:
             piece = piece.lstrip(" \t")
@@ -236,7 +239,10 @@ class LiveBlock:
             return
         inline = closed_piece(self.md, piece)
         if inline is None:
+            # Something in it may still be closed: trying each frame would parse it twice.
+            self.waited = cut - start
             return
+        self.waited = 0
         html = self.render(inline.children or [], env)
         self.parts.append(html)
         self.html += html
