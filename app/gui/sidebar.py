@@ -195,6 +195,7 @@ class ChatSidebar(QWidget):
         layout.addWidget(self.search)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.undo_bar)
+        layout.addStretch(0)  # the folded rail's buttons stay at the top
         self.search_button.hide()
 
         self.new_button.clicked.connect(self.newChatRequested)

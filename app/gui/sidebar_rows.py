@@ -218,9 +218,9 @@ class RowDelegate(QStyledItemDelegate):
         fm = QFontMetrics(font)
         title_rect = QRect(first)
         if index.data(PINNED):
-            size = fm.height() - 4
+            size = fm.height()
             pin = icon(Icon.PINNED, palette).pixmap(size, size)
-            painter.drawPixmap(first.left(), first.top() + 2, pin)
+            painter.drawPixmap(first.left() - 2, first.top(), pin)
             title_rect.setLeft(first.left() + size + 4)
         if index.data(LIVE):
             dot = 8
@@ -264,7 +264,7 @@ class RowDelegate(QStyledItemDelegate):
         fm = QFontMetrics(font)
         small = QFont(font)
         small.setPointSizeF(font.pointSizeF() * 0.9)
-        date = str(index.data(DATE) or "")
+        date = str(index.data(DATE) or "") if first.width() >= 200 else ""  # room for titles
         date_width = QFontMetrics(small).horizontalAdvance(date) + 8
         painter.setFont(small)
         painter.setPen(muted)

@@ -54,7 +54,8 @@ def seed(db: Database, title: str, contents: list[str]) -> list[int]:
 
 
 def near(a: QColor, b: QColor) -> bool:
-    return all(abs(x - y) <= 2 for x, y in zip(a.getRgb()[:3], b.getRgb()[:3], strict=True))
+    pairs = ((a.red(), b.red()), (a.green(), b.green()), (a.blue(), b.blue()))
+    return all(abs(x - y) <= 2 for x, y in pairs)
 
 
 async def searched(window: MainWindow, query: str, rows: int) -> None:

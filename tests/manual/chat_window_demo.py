@@ -13,7 +13,9 @@ beside its actions, and an edited question showing `‹ 2/2 ›`), `empty` (a ne
 prompts for a reasoning model), `stopped` (an answer stopped inside its code block: the callout
 with Continue and Retry), `documents` (a question with a whole file and a long PDF of which
 some parts were sent: the chips, the meter's documents share, a file waiting above the composer;
-the answer's Info listing the parts is saved beside it as `-info.png`).
+the answer's Info listing the parts is saved beside it as `-info.png`), `search` (chats under
+Pinned / Today / Yesterday / Previous 7 days / Older, one answering, the hovered row's ⋯, saved
+as `-sections.png`; then a search, one row per chat, and its hit opened and highlighted).
 """
 
 from __future__ import annotations
@@ -169,6 +171,9 @@ async def scene(name: str, window: MainWindow, double: OllamaDouble | None, shot
     if name == "offline":
         await offline_scene(window, double, shot)
         return
+    if name == "search":
+        await search_scene(window, double, shot)
+        return
     raise SystemExit(f"unknown scene {name}")
 
 
@@ -286,6 +291,86 @@ async def documents_scene(window: MainWindow, double: OllamaDouble, shot: str) -
     save(dialog, shot.replace(".png", "-info.png"))
 
 
+SEARCH_CHATS = (
+    ("Study plan", 40, True, ["Plan my linear algebra revision", "Week 1: vectors and matrices."]),
+    (
+        "Characteristic polynomial",
+        0,
+        False,
+        [
+            "What is a characteristic polynomial?",
+            "The **characteristic polynomial** of $A$ is $p(t) = \\det(A - tI)$; its roots are the "
+            "eigenvalues.",
+            "- and for a 2x2 matrix? the polynomial is short",
+            "It is $t^2 - (a + d)t + (ad - bc)$.",
+        ],
+    ),
+    ("Quadratic formula", 0, False, ["How do I solve a quadratic?", "Complete the square."]),
+    (
+        "Fast polynomial multiplication",
+        1,
+        False,
+        [
+            "How do FFTs multiply a polynomial quickly?",
+            "Evaluate both at roots of unity, multiply pointwise, interpolate back.",
+        ],
+    ),
+    ("Python generators", 3, False, ["What does yield do?", "It pauses the function."]),
+    ("Rust borrow checker", 5, False, ["Why does my borrow fail?", "Two mutable borrows."]),
+    (
+        "Old notes on interpolation",
+        30,
+        False,
+        [
+            "Lagrange interpolation of a polynomial through n points",
+            "Build the basis polynomials and sum them.",
+        ],
+    ),
+)
+
+
+async def search_scene(window: MainWindow, double: OllamaDouble, shot: str) -> None:
+    import sqlite3
+    from contextlib import closing
+    from datetime import UTC, datetime, timedelta
+
+    db = window.workspace.db
+    now = datetime.now(UTC)
+    ids = {}
+    for title, days, pinned, contents in SEARCH_CHATS:
+        chat = db.create_chat(title=title, model="phi4-mini:latest", pinned=pinned)
+        for i, content in enumerate(contents):
+            db.add_message(chat.id, "user" if i % 2 == 0 else "assistant", content)
+        ids[title] = chat.id
+        stamp = (now - timedelta(days=days, minutes=len(ids))).strftime("%Y-%m-%d %H:%M:%S.%f")
+        with closing(sqlite3.connect(db.path)) as raw, raw:
+            raw.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (stamp, chat.id))
+    window.refresh_chats()
+    window.open_chat(ids["Quadratic formula"])
+    await asyncio.sleep(0.5)
+    double.script_reply("Complete the square, step by step. " * 40)
+    double.set_fault("slow", delay=0.05, path="/api/chat")
+    send(window, "Show me each step.")
+    await until(lambda: bool(window.pane.live))
+    await asyncio.sleep(0.6)
+    if not window.sidebar.collapsed:
+        hovered = window.sidebar.item_for(ids["Python generators"])
+        assert hovered is not None
+        window.sidebar._hover(window.sidebar.list.row(hovered))
+    await asyncio.sleep(0.3)
+    save(window, shot.replace(".png", "-sections.png"))
+    window.pane.stop()
+    double.clear_faults()
+    await until(lambda: not window.pane.live)
+    window.focus_search()
+    window.sidebar.search.setText("polynomial")
+    await until(lambda: window.sidebar.searching and window.sidebar.list.count() >= 3)
+    await asyncio.sleep(0.3)
+    window.sidebar.list.setCurrentRow(1)
+    await asyncio.sleep(0.8)
+    save(window, shot)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -301,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
             "stopped",
             "documents",
             "offline",
+            "search",
         ),
         default="midstream",
     )
