@@ -271,6 +271,7 @@ class MainWindow(QMainWindow):
         self.copy_chat_action = self._action(
             "&Copy chat as Markdown", "Ctrl+Shift+C", self.copy_chat
         )
+        self.compare_action = self._action("Com&pare…", "Ctrl+Shift+K", self.open_compare)
         for action in (
             self.search_action,
             self.focus_action,
@@ -278,6 +279,7 @@ class MainWindow(QMainWindow):
             self.stop_action,
             self.settings_action,
             self.copy_chat_action,
+            self.compare_action,
         ):
             chat_menu.addAction(action)
 
@@ -614,6 +616,29 @@ class MainWindow(QMainWindow):
         window.raise_()
         window.activateWindow()
 
+    @Slot()
+    def open_compare(self) -> None:
+        """Chat > Compare…: one prompt to 2-4 models side by side (app.gui.compare_window)."""
+        from app.gui.compare_window import CompareWindow
+
+        window = getattr(self, "_compare", None)
+        if window is None:
+            window = CompareWindow(self.workspace, self.catalog, self)
+            window.chatContinued.connect(self._open_continued)
+            self._compare = window
+            window.prepare(self.pane.current_chat)
+        window.show()
+        window.raise_()
+        window.activateWindow()
+
+    @Slot(int)
+    def _open_continued(self, chat_id: int) -> None:
+        """An answer of a comparison continued as a chat: listed, and opened here."""
+        self.refresh_chats()
+        self.open_chat(chat_id)
+        self.raise_()
+        self.activateWindow()
+
     @Slot(str)
     def pull_model(self, name: str) -> None:
         """The model manager, pointed at `name` to pull it (a chat's missing model)."""
@@ -838,6 +863,9 @@ class MainWindow(QMainWindow):
         manager = getattr(self, "_manager", None)
         if manager is not None:
             await manager.aclose()
+        compare = getattr(self, "_compare", None)
+        if compare is not None:
+            await compare.aclose()
 
     # --- theme ----------------------------------------------------------------------------
 
