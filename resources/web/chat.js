@@ -34,7 +34,8 @@
   let toastTimer = 0;
   const timers = new Map(); // message id -> {started: ms since epoch, el}
   let outOfContext = new Set(); // ids marked "not in context"; kept for messages built later
-  const stats = { patches: 0, patchMs: 0, maxPatchMs: 0 }; // page-side cost of live patches
+  // Page-side cost of live patches, KaTeX runs, and the longest deferred typesetting slice.
+  const stats = { patches: 0, patchMs: 0, maxPatchMs: 0, renders: 0, maxSliceMs: 0, slow: [] };
 
   function send(method, ...args) {
     if (bridge) {
@@ -49,8 +50,18 @@
   }
 
   // -- math --------------------------------------------------------------------------------
+  // Formulas wait in a queue and are typeset a slice at a time (newest first: the end of the
+  // chat is what shows), so a page with thousands of them never blocks for long. KaTeX's output
+  // is kept by source, so a formula seen again costs an innerHTML, not a layout run.
+  const SLICE_MS = 8;
+  const CACHE_SIZE = 4000;
   const unmeasured = [];
   let measureQueued = false;
+  const waiting = [];
+  const detached = [];
+  let drainQueued = false;
+  let deadline = 0; // when the current task's typesetting slice ends
+  const rendered = new Map(); // "d:" or "i:" + TeX -> KaTeX markup
 
   function measure() {
     measureQueued = false;
@@ -59,36 +70,154 @@
     }
   }
 
-  function typeset(root) {
-    const nodes = root.querySelectorAll(".math:not(.typeset):not(.raw)");
-    const ready = katexReady();
-    for (const el of nodes) {
-      const tex = el.textContent;
-      el.dataset.tex = tex;
-      if (!ready) {
-        el.classList.add("raw"); // KaTeX is missing: the LaTeX source stays readable
-        continue;
-      }
-      const display = el.classList.contains("display");
-      try {
-        window.katex.render(tex, el, Object.assign({ displayMode: display }, KATEX_OPTIONS));
-        el.classList.add("typeset");
-        if (display) unmeasured.push(el);
-      } catch (err) {
-        el.textContent = tex;
-        el.classList.add("raw");
-      }
-      el.title = "Double-click to copy the LaTeX source";
+  function katexMarkup(tex, display) {
+    const key = (display ? "d:" : "i:") + tex;
+    let markup = rendered.get(key);
+    if (markup === undefined) {
+      markup = window.katex.renderToString(tex, Object.assign({ displayMode: display }, KATEX_OPTIONS));
+      stats.renders += 1;
+      if (rendered.size >= CACHE_SIZE) rendered.delete(rendered.keys().next().value);
+    } else {
+      rendered.delete(key); // most recently used last
     }
+    rendered.set(key, markup);
+    return markup;
+  }
+
+  function typesetOne(el) {
+    if (el.classList.contains("typeset") || el.classList.contains("raw")) {
+      el.queued = false;
+      return;
+    }
+    if (!el.isConnected) {
+      // Not in the page yet (a message being built) or gone: look again next frame, once.
+      if (!el.retried) {
+        el.retried = true;
+        detached.push(el);
+      } else el.queued = false;
+      return;
+    }
+    el.queued = false;
+    const tex = el.dataset.tex;
+    const display = el.classList.contains("display");
+    try {
+      el.innerHTML = katexMarkup(tex, display);
+      el.classList.add("typeset");
+      if (display) unmeasured.push(el);
+    } catch (err) {
+      el.textContent = tex;
+      el.classList.add("raw");
+    }
+  }
+
+  // Typeset queued formulas until this task has spent its slice on them; the rest waits for a
+  // later task. A slice is SLICE_MS, or as long as the page's own work since the last one (its
+  // layout of a long paragraph), up to 4 × SLICE_MS: never more than half of the page's time.
+  let lastSliceEnd = 0;
+  function drain(budget = SLICE_MS) {
+    const now = performance.now();
+    if (!deadline) {
+      deadline = now + budget;
+      queueMicrotask(() => (deadline = 0));
+    }
+    while (waiting.length && performance.now() < deadline) typesetOne(waiting.pop());
+    lastSliceEnd = performance.now();
     if (unmeasured.length && !measureQueued) {
       measureQueued = true;
       requestAnimationFrame(measure);
     }
+    if ((waiting.length || detached.length) && !drainQueued) {
+      drainQueued = true;
+      // A task of its own, not an animation frame: frames stop while the window is hidden.
+      setTimeout(() => {
+        drainQueued = false;
+        for (const el of detached.splice(0).reverse()) waiting.push(el);
+        const t0 = performance.now();
+        drain(Math.min(4 * SLICE_MS, Math.max(SLICE_MS, t0 - lastSliceEnd)));
+        stats.maxSliceMs = Math.max(stats.maxSliceMs, performance.now() - t0);
+      }, 0);
+    }
+  }
+
+  function queueMath(el, ready) {
+    if (el.queued || el.classList.contains("typeset") || el.classList.contains("raw")) return;
+    const tex = el.textContent;
+    el.dataset.tex = tex;
+    el.title = "Double-click to copy the LaTeX source";
+    if (!ready) {
+      el.classList.add("raw"); // KaTeX is missing: the LaTeX source stays readable
+      return;
+    }
+    el.queued = true;
+    waiting.push(el);
+  }
+
+  // -- live blocks: keep what a patch did not change -----------------------------------------
+  // The new HTML is parsed aside and laid over the old nodes: equal text, equal elements and
+  // formulas with the same TeX stay (typeset, decorated); only what differs is put in.
+  const sourceOf = new WeakMap(); // a decorated <pre> -> its HTML before the Copy button
+
+  function sameNode(old, fresh) {
+    if (old.nodeType !== fresh.nodeType) return false;
+    if (old.nodeType !== 1) return true;
+    if (old.tagName !== fresh.tagName) return false;
+    if (fresh.classList.contains("math")) {
+      if (!old.classList.contains("math")) return false;
+      const tex = old.dataset.tex !== undefined ? old.dataset.tex : old.textContent;
+      return old.classList.contains("display") === fresh.classList.contains("display") && tex === fresh.textContent;
+    }
+    if (old.tagName === "PRE") return sourceOf.get(old) === fresh.outerHTML;
+    const names = fresh.getAttributeNames();
+    if (names.length !== old.getAttributeNames().length) return false;
+    for (const name of names) if (old.getAttribute(name) !== fresh.getAttribute(name)) return false;
+    return true;
+  }
+
+  function morph(oldParent, freshParent, added) {
+    let old = oldParent.firstChild;
+    let fresh = freshParent.firstChild;
+    while (fresh) {
+      const next = fresh.nextSibling;
+      if (old && sameNode(old, fresh)) {
+        if (old.nodeType !== 1) {
+          if (old.data !== fresh.data) old.data = fresh.data;
+        } else if (!old.classList.contains("math") && old.tagName !== "PRE") {
+          morph(old, fresh, added);
+        }
+        old = old.nextSibling;
+      } else {
+        oldParent.insertBefore(fresh, old);
+        if (old) {
+          const gone = old;
+          old = old.nextSibling;
+          gone.remove();
+        }
+        if (fresh.nodeType === 1) added.push(fresh);
+      }
+      fresh = next;
+    }
+    while (old) {
+      const next = old.nextSibling;
+      old.remove();
+      old = next;
+    }
+  }
+
+  function updateHtml(el, html) {
+    const aside = document.createElement("template");
+    aside.innerHTML = html;
+    const added = [];
+    morph(el, aside.content, added);
+    for (const node of added) decorate(node, false);
+    drain();
   }
 
   // -- code --------------------------------------------------------------------------------
-  function decorate(root) {
-    for (const pre of root.querySelectorAll("pre:not(.decorated)")) {
+  function decorate(root, drainNow = true) {
+    const pres = root.tagName === "PRE" ? [root] : root.querySelectorAll("pre:not(.decorated)");
+    for (const pre of pres) {
+      if (pre.classList.contains("decorated")) continue;
+      sourceOf.set(pre, pre.outerHTML);
       pre.classList.add("decorated");
       const button = document.createElement("button");
       button.type = "button";
@@ -97,7 +226,10 @@
       button.setAttribute("aria-label", "Copy code");
       pre.insertBefore(button, pre.firstChild);
     }
-    typeset(root);
+    const ready = katexReady();
+    if (root.classList.contains("math")) queueMath(root, ready);
+    else for (const el of root.querySelectorAll(".math:not(.typeset):not(.raw)")) queueMath(el, ready);
+    if (drainNow) drain();
   }
 
   function setHtml(el, html) {
@@ -365,7 +497,20 @@
   }
 
   function onScroll() {
-    if (nearBottom()) hidePill();
+    following = nearBottom();
+    if (following) hidePill();
+  }
+
+  // Follow the end once per frame, after the page's own layout of the patches.
+  let following = true;
+  let bottomQueued = false;
+  function toBottomNextFrame() {
+    if (bottomQueued) return;
+    bottomQueued = true;
+    requestAnimationFrame(() => {
+      bottomQueued = false;
+      if (following) toBottom();
+    });
   }
 
   // -- the empty chat ----------------------------------------------------------------------
@@ -545,7 +690,9 @@
       const article = byId(id);
       if (!article) return false;
       const started = performance.now();
-      const follow = nearBottom();
+      // Whether the user is at the end, as of the last scroll: asking the page now would lay out
+      // the whole live block twice per patch (before and after the change).
+      const follow = following;
       const { blocks, live } = streamParts(article);
       for (const [index, html] of revised) {
         const el = blocks.children[index];
@@ -558,10 +705,11 @@
         blocks.appendChild(el);
         setHtml(el, html);
       }
-      setHtml(live, tail);
-      if (follow) toBottom();
+      updateHtml(live, tail);
+      if (follow) toBottomNextFrame();
       else showPill();
       const spent = performance.now() - started;
+      if (spent > 50) stats.slow.push(stats.patches); // over the 50 ms budget
       stats.patches += 1;
       stats.patchMs += spent;
       stats.maxPatchMs = Math.max(stats.maxPatchMs, spent);
@@ -618,6 +766,9 @@
         article.classList.toggle("out-of-context", outOfContext.has(article.dataset.id));
       }
     },
+    resetStats() {
+      Object.assign(stats, { patches: 0, patchMs: 0, maxPatchMs: 0, maxSliceMs: 0, slow: [] });
+    },
     state() {
       return {
         messages: transcript.querySelectorAll("article.message").length,
@@ -629,6 +780,9 @@
         patches: stats.patches,
         patchMs: stats.patchMs,
         maxPatchMs: stats.maxPatchMs,
+        renders: stats.renders,
+        maxSliceMs: stats.maxSliceMs,
+        slow: stats.slow,
       };
     },
   };
@@ -805,6 +959,9 @@
     document.getElementById("new-text").prepend(svgIcon("down"));
     updateEmpty();
     setInterval(tick, 100);
+    // KaTeX's first run compiles and measures much that later ones reuse: do it while idle,
+    // not inside the first patch that brings a formula.
+    setTimeout(() => katexReady() && window.katex.renderToString("\\frac{a^2}{\\sqrt{b}}", KATEX_OPTIONS), 50);
     if (typeof QWebChannel === "function" && typeof qt === "object") {
       new QWebChannel(qt.webChannelTransport, (channel) => {
         bridge = channel.objects.bridge;

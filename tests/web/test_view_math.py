@@ -91,15 +91,15 @@ def test_each_formula_of_a_streaming_paragraph_is_typeset_once(
 def test_a_patch_with_much_math_is_typeset_over_several_frames(
     qtbot: QtBot, view: TranscriptView
 ) -> None:
-    text, tex = formulas(3000)
+    text, tex = formulas(1500)
     start_answer(qtbot, view)
     update = StreamRenderer().feed(text)
     # Right after the patch, in the same task: only a first share is typeset, the rest is
     # left for the frames that follow (the page stays responsive meanwhile).
     right_after = run(qtbot, view, patch_script(update) + " return phidesk.state();")
-    assert right_after["math"] == 3000
-    assert 0 < right_after["typeset"] < 3000
-    qtbot.waitUntil(all_typeset(qtbot, view), timeout=LOAD_MS)
+    assert right_after["math"] == 1500
+    assert 0 < right_after["typeset"] < 1500
+    qtbot.waitUntil(all_typeset(qtbot, view), timeout=4 * LOAD_MS)
     assert shown_tex(qtbot, view) == tex
 
 
