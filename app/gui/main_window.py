@@ -44,6 +44,7 @@ from app.gui.dialogs import RemoteHostDialog, ShortcutsDialog
 from app.gui.export_dialog import ask_export_target
 from app.gui.models_picker import model_label, offer_pull, refresh_picker
 from app.gui.notice_area import NoticeArea
+from app.gui.offline_banner import OfflineBanner, OfflineFlow
 from app.gui.onboarding import OnboardingPage
 from app.gui.sidebar import ChatSidebar
 from app.gui.tasks import Tasks
@@ -113,6 +114,8 @@ class MainWindow(QMainWindow):
 
         self.sidebar = ChatSidebar()
         self.pane = ChatPane(workspace, self.catalog)
+        # Narrow windows (720 px): the picker may give up its preferred width; it elides.
+        self.pane.picker.setMinimumWidth(self.pane.picker.fontMetrics().averageCharWidth() * 30)
         self.onboarding = OnboardingPage()
         self.stack = QStackedWidget()
         self.stack.addWidget(self.pane)
@@ -124,6 +127,8 @@ class MainWindow(QMainWindow):
         right_layout.setContentsMargins(8, 6, 8, 0)
         right_layout.setSpacing(4)
         right_layout.addWidget(self.notice_area)
+        self.offline_banner = OfflineBanner()  # Ollama not answering: the chats stay
+        right_layout.addWidget(self.offline_banner)
         right_layout.addWidget(self.stack, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.sidebar)
@@ -137,8 +142,9 @@ class MainWindow(QMainWindow):
         self.host_label = QLabel(monitor.detail)
         self.host_label.setObjectName("HostLabel")
         self.host_label.setAccessibleName("Connection status")
-        self.statusBar().addWidget(self.connection_dot)
-        self.statusBar().addWidget(self.host_label, 1)
+        # Permanent: passing messages (showMessage) never cover the connection's state.
+        self.statusBar().addPermanentWidget(self.connection_dot)
+        self.statusBar().addPermanentWidget(self.host_label)
         self.statusBar().addPermanentWidget(QLabel(f"PhiDesk {__version__}"))
 
         self._build_menus()
@@ -146,6 +152,8 @@ class MainWindow(QMainWindow):
         from app.gui.ollama_setup_flow import OllamaSetupFlow
 
         self.ollama = OllamaSetupFlow(self)
+        self.offline = OfflineFlow(self)
+        self.sidebar.collapsedChanged.connect(self._rail_room)
         self._show_connection(monitor.state.value, monitor.detail)
         self._unsubscribe = workspace.subscribe(self._changed)
         self._external = QTimer(self)
@@ -392,15 +400,12 @@ class MainWindow(QMainWindow):
         connection = ConnectionState(state)
         self.connection_dot.setStyleSheet(f"color: {accent(STATE_COLOURS[connection]).name()};")
         self.connection_dot.setToolTip(connection.value)
-        self.host_label.setText(detail)
-        if connection is ConnectionState.UNREACHABLE:
-            self.onboarding.show_reason(
-                detail, host=self.client.host, ollama_installed=self.monitor.ollama_installed
-            )
-            self.stack.setCurrentWidget(self.onboarding)
-        elif connection is ConnectionState.CONNECTED:
-            self.stack.setCurrentWidget(self.pane)
+        short = f"Ollama is not answering at {self.client.host}"  # the banner says the rest
+        self.host_label.setText(short if connection is ConnectionState.UNREACHABLE else detail)
+        self.host_label.setToolTip(detail)
+        if connection is ConnectionState.CONNECTED:
             self.refresh_models()
+        # Which page shows (the chats with a banner, or the first-start page): self.offline.
 
     @Slot(str)
     def show_message(self, text: str, level: Level = Level.INFO) -> None:
@@ -433,6 +438,7 @@ class MainWindow(QMainWindow):
             self.sidebar.show_hits(hits)
         else:
             self.sidebar.show_chats(chats, self.pane.current_chat, live=self.pane.live)
+            self.offline.chats_listed(len(chats))
 
     @Slot(int)
     def open_chat(self, chat_id: int | None) -> None:
@@ -538,6 +544,14 @@ class MainWindow(QMainWindow):
             width = min(self.sidebar.expanded_width, max(total // 3, 180))
             self.splitter.setSizes([width, max(total - width, 0)])
 
+    @Slot(bool)
+    def _rail_room(self, collapsed: bool) -> None:
+        """Folded to its rail, the chat list gives the splitter's room back to the chat."""
+        if collapsed:
+            total = sum(self.splitter.sizes())
+            rail = self.sidebar.maximumWidth()
+            self.splitter.setSizes([rail, max(total - rail, 0)])
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         """Below SIDEBAR_FOLDS_BELOW px the chat list folds to its rail, and opens again when
         the window grows, unless the user chose otherwise meanwhile."""
@@ -611,6 +625,7 @@ class MainWindow(QMainWindow):
             window = ModelManagerWindow(self.workspace, parent=self, catalog=self.catalog)
             window.modelsChanged.connect(self.refresh_models)
             window.defaultModelChosen.connect(self._set_default_model)
+            window.newChatRequested.connect(self.new_chat_with)
             self._manager = window
         window.show()
         window.raise_()
@@ -646,6 +661,14 @@ class MainWindow(QMainWindow):
         manager = getattr(self, "_manager", None)
         if manager is not None:
             show_model_in_manager(manager, name, self.catalog)
+
+    @Slot(str)
+    def new_chat_with(self, model: str) -> None:
+        """Use in new chat (the model manager): a new chat with `model` chosen."""
+        self.new_chat()
+        self.pane.picker.select(model)
+        self.raise_()
+        self.activateWindow()
 
     @Slot(str)
     def _set_default_model(self, name: str) -> None:
