@@ -41,10 +41,12 @@ PYTHON_PARTS = (
     ("zstandard", "unpacking Ollama downloads"),
     ("openai", "OpenAI-compatible engines"),
     ("pypdf", "the text of attached PDFs"),
+    ("QtAwesome", "icons"),
 )
 OTHER_PARTS = (
     ("Ollama", "the model server PhiDesk starts or connects to", "MIT"),
     ("Phi-4 models", "Microsoft's model family, downloaded by Ollama", "MIT"),
+    ("Material Design Icons", "the icon font QtAwesome draws", "Apache-2.0"),
 )
 
 

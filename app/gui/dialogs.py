@@ -26,6 +26,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Esc", "Stop the answer"),
     ("Ctrl+N", "New chat"),
     ("Ctrl+K", "Search chats"),
+    ("Ctrl+Shift+S", "Show or hide the chat list"),
     ("Ctrl+R", "Regenerate the last answer"),
     ("Ctrl+Shift+E", "Export the chat as Markdown"),
     ("Ctrl+Shift+C", "Copy the chat as Markdown"),
