@@ -53,6 +53,8 @@ FIGURE_NAMES = (
     ("context", "Context"),
     ("tokens", "Tokens"),
 )
+EMPTY_HEADING = "The answer appears here"
+FAILED_HEADING = "No answer"
 MARK_WORDS = {"fastest": "Fastest", "smallest": "Smallest"}
 
 
@@ -105,11 +107,11 @@ def figure_texts(figures: Figures) -> dict[str, str]:
 
 
 def sentence(text: str) -> str:
-    """`text` as a sentence on screen: a capital first letter and a full stop."""
+    """`text` as a sentence on screen: with its full stop (its first word may be a model's
+    name, so its case is kept)."""
     text = text.strip()
     if not text:
         return text
-    text = text[0].upper() + text[1:]
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
@@ -117,7 +119,8 @@ def answer_item(message: Message) -> TranscriptMessage:
     """A stored answer as the column shows it: as in the transcript, without the callout's
     Retry and Continue (a comparison's answer is continued as a chat)."""
     item = transcript_item(message)
-    meta = {k: v for k, v in item.meta.items() if k not in ("notice_actions", "can_continue")}
+    left_out = ("notice_actions", "can_continue", "caption")  # the rate is in the figures
+    meta = {k: v for k, v in item.meta.items() if k not in left_out}
     return item._replace(meta=meta)
 
 
@@ -155,11 +158,15 @@ class CompareColumn(QFrame):
         self.view = TranscriptView()
         self.view.setAccessibleName(f"Answer {index + 1}")
         self.view.message_action.connect(self._message_action)
+        self.view.set_starters(EMPTY_HEADING, [])
         self.marks = QLabel()
         self.marks.setObjectName("CompareMarks")
         font = self.marks.font()
         font.setBold(True)
         self.marks.setFont(font)
+        policy = self.marks.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # the figures of every column stay level
+        self.marks.setSizePolicy(policy)
         self.marks.hide()
         self.figures = QWidget()
         grid = QGridLayout(self.figures)
@@ -270,6 +277,7 @@ class CompareColumn(QFrame):
         self.renderer = None
         self.thinking_renderer = None
         self.view.set_messages([])
+        self.view.set_starters(EMPTY_HEADING, [])
         self.show_figures(None)
         self.set_marks(())
         self.set_status("Waiting for its turn…")
@@ -288,7 +296,7 @@ class CompareColumn(QFrame):
             self.chat_id = event.chat_id
             if self._status_level == "neutral":
                 self.set_status("")
-            meta = {"caption": "streaming", **model_meta(self.model)}
+            meta = {"caption": "", **model_meta(self.model)}
             self.view.set_messages(
                 [TranscriptMessage(str(self.answer_id), "assistant", "", None, meta)]
             )
@@ -343,6 +351,8 @@ class CompareColumn(QFrame):
             self.result = result
         if result.status == "failed":
             self.set_status(sentence(result.error or "the answer failed"), "error")
+            if result.answer_id is None:
+                self.view.set_starters(FAILED_HEADING, [])
         elif result.status == "stopped":
             self.set_status("Stopped; what arrived is kept.")
         elif self._status_level != "warning":

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeySequence, QPalette, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -129,6 +129,7 @@ class CompareWindow(QWidget):
         self.message.setWordWrap(True)
         self.message.hide()
         self._message_level = "neutral"
+        self._shown_once = False
 
         options = QHBoxLayout()
         for label, widget in (
@@ -171,6 +172,12 @@ class CompareWindow(QWidget):
         self._unsubscribe = workspace.subscribe(self._changed)
         self.count.setValue(3)
         self._show_columns(self.count.value())
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            self.prompt.setFocus()
 
     # --- columns and choices ---------------------------------------------------------------
 
