@@ -27,6 +27,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+N", "New chat"),
     ("Ctrl+K", "Search chats"),
     ("Ctrl+Shift+S", "Show or hide the chat list"),
+    ("Ctrl+Shift+K", "Compare models side by side"),
     ("Ctrl+R", "Regenerate the last answer"),
     ("Ctrl+Shift+E", "Export the chat as Markdown"),
     ("Ctrl+Shift+C", "Copy the chat as Markdown"),
