@@ -21,6 +21,7 @@ from app.chat.transfer import TransferError, export_chats, import_files
 from app.store import ChatSettings, Database, NotFound
 from app.store.records import SentDocuments, SentPart
 from tests.documents_pdf import make_pdf
+from tests.integration.test_attachments_transfer_hostile import HOSTILE, hostile_archive
 from tests.integration.test_transfer_tree import AFTER, STEP, make_tree
 from tests.unit.test_attachments_transfer import file_texts
 
@@ -238,3 +239,16 @@ def test_attaching_a_file_again_brings_back_its_original(tmp_path: Path) -> None
         other.attach(later.id, [to_new_attachment(extract_bytes("copy.pdf", data))])
         assert other.attachment_data(imported.id) == ("timetable.pdf", data)
         assert other.attachment_file_count() == 1
+
+
+@pytest.mark.parametrize(("case", "says"), HOSTILE)
+def test_a_hostile_archive_is_refused_in_one_sentence_in_process(
+    tmp_path: Path, case: str, says: str
+) -> None:
+    archive = hostile_archive(tmp_path, case)
+    with Database.open(tmp_path / "b.sqlite3") as db:
+        with pytest.raises(TransferError) as caught:
+            import_files(db, [archive])
+        assert says in str(caught.value) and "\n" not in str(caught.value)
+        assert db.list_chats() == []
+        assert db.attachment_file_count() == 0

@@ -64,20 +64,20 @@ DATA = b"%PDF-1.4 not really a PDF, but bytes all the same"
 SHA = hashlib.sha256(DATA).hexdigest()
 
 
-@pytest.mark.parametrize(
-    ("case", "says"),
-    [
-        ("mismatch", "its bytes do not match the SHA-256 its chat gives"),
-        ("escape", "this name leaves its folder"),
-        ("huge", "is too large to import"),
-        ("missing", "which is not in x.zip"),
-        ("edited", "does not match its SHA-256 (the text of an attached file may not be edited)"),
-        ("size", f"holds {len(DATA):,} bytes where its chat says {len(DATA) + 1:,}"),
-    ],
-)
-def test_a_hostile_archive_is_one_sentence_and_imports_nothing(
-    tmp_path: Path, case: str, says: str
-) -> None:
+HOSTILE = [
+    ("mismatch", "its bytes do not match the SHA-256 its chat gives"),
+    ("escape", "this name leaves its folder"),
+    ("huge", "is too large to import"),
+    ("missing", "which is not in x.zip"),
+    ("edited", "does not match its SHA-256 (the text of an attached file may not be edited)"),
+    ("size", f"holds {len(DATA):,} bytes where its chat says {len(DATA) + 1:,}"),
+    ("twice", "the archive holds that file twice"),
+    ("method", "is packed with compression method"),
+]
+
+
+def hostile_archive(folder: Path, case: str) -> Path:
+    """x.zip: a chat with one attached file, made hostile as `case` says."""
     text = _export(_file(SHA, len(DATA)))
     entries: dict[str, bytes | Callable[[], bytes]] = {f"attachments/{SHA}/timetable.pdf": DATA}
     if case == "mismatch":
@@ -95,7 +95,23 @@ def test_a_hostile_archive_is_one_sentence_and_imports_nothing(
         text = text.replace("harbour train.\n```", "harbour tram.\n```")
     elif case == "size":
         text = _export(_file(SHA, len(DATA) + 1))
-    archive = _archive(tmp_path / "x.zip", text, entries)
+    elif case == "twice":
+        entries[f"attachments/{SHA}/copy.pdf"] = DATA
+    archive = _archive(folder / "x.zip", text, entries)
+    if case == "method":
+        with zipfile.ZipFile(archive, "w") as rewritten:
+            rewritten.writestr("Ferry.md", text)
+            rewritten.writestr(
+                f"attachments/{SHA}/timetable.pdf", DATA, compress_type=zipfile.ZIP_BZIP2
+            )
+    return archive
+
+
+@pytest.mark.parametrize(("case", "says"), HOSTILE)
+def test_a_hostile_archive_is_one_sentence_and_imports_nothing(
+    tmp_path: Path, case: str, says: str
+) -> None:
+    archive = hostile_archive(tmp_path, case)
     done = phidesk(tmp_path / "data", "import", str(archive))
     line = assert_refused(done)
     assert says in line, line
