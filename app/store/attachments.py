@@ -11,7 +11,7 @@ message is discarded, or a staged import is cleaned away).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -79,13 +79,135 @@ _FACTS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class ImportedAttachment:
+    """A file attached to an imported message, as an export holds it: its text and parts, and
+    its original bytes when the export carries them (`original` gives them in pieces; None: not
+    available, e.g. a Markdown file alone, which holds only the text). `id` names it for the
+    `attachment` of the parts in the chat's imported provenance."""
+
+    id: int
+    name: str
+    sha256: str
+    kind: str
+    size: int
+    pages: int | None
+    text: str
+    chunks: Iterable[NewChunk]
+    original: Callable[[], Iterator[bytes]] | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredText:
+    """What an export writes of a kept file: its text and parts, and whether its original
+    bytes are kept (not for a file imported from a Markdown file alone)."""
+
+    text: str
+    chunks: tuple[NewChunk, ...]
+    original: bool
+
+
+def _insert_chunks(session: Session, file_id: int, chunks: Iterable[NewChunk]) -> None:
+    rows = [
+        {
+            "file_id": file_id,
+            "seq": c.seq,
+            "text": c.text,
+            "first_page": c.first_page,
+            "last_page": c.last_page,
+            "headings": list(c.headings),
+        }
+        for c in chunks
+    ]
+    if rows:
+        session.execute(sa.insert(AttachmentChunkRow), rows)
+
+
+def _write_original(
+    session: Session, file_id: int, size: int, pieces: Iterator[bytes], *, room: bool = True
+) -> None:
+    """Write a file's bytes into its row a piece at a time (SQLite's incremental blob I/O), so
+    that they are never held in memory (SQLite makes room for `size` bytes once, while the row
+    is written; `room` False: the row has it already). The pieces must add up to `size`."""
+    if room:
+        session.execute(
+            sa.update(AttachmentFileRow)
+            .where(AttachmentFileRow.id == file_id)
+            .values(data=sa.func.zeroblob(size))
+        )
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with raw.blobopen("attachment_files", "data", file_id) as blob:
+        written = 0
+        for piece in pieces:
+            if written + len(piece) > size:
+                raise ValueError("an original holds more bytes than its size")
+            blob.write(piece)
+            written += len(piece)
+    if written != size:
+        raise ValueError("an original holds fewer bytes than its size")
+
+
+def stage_attachments(
+    session: Session, message_id: int, files: Sequence[ImportedAttachment]
+) -> list[int]:
+    """Attach imported files to a message in the import's transaction: a file kept already
+    (same SHA-256) is shared, and gets its original if it had none; a new one is kept with its
+    text and parts, and its original bytes when given (else none: `attachment_data` then says
+    it is not available). Returns the new attachments' ids, in order."""
+    links = []
+    for position, new in enumerate(files):
+        found = session.execute(
+            sa.select(
+                AttachmentFileRow.id, sa.func.length(AttachmentFileRow.data), AttachmentFileRow.size
+            ).where(AttachmentFileRow.sha256 == new.sha256)
+        ).first()
+        if found is None:
+            file_id = session.execute(
+                sa.insert(AttachmentFileRow)
+                .values(
+                    sha256=new.sha256,
+                    kind=new.kind,
+                    size=new.size,
+                    pages=new.pages,
+                    data=b"" if new.original is None else sa.func.zeroblob(new.size),
+                    text=new.text,
+                    created_at=utcnow(),
+                )
+                .returning(AttachmentFileRow.id)
+            ).scalar_one()
+            _insert_chunks(session, file_id, new.chunks)
+            if new.original is not None:
+                _write_original(session, file_id, new.size, new.original(), room=False)
+        else:
+            file_id = int(found[0])
+            missing = not found[1] and found[2]
+            if missing and new.original is not None and new.size == found[2]:
+                _write_original(session, file_id, new.size, new.original())
+        link = MessageAttachmentRow(
+            message_id=message_id, file_id=file_id, name=new.name, position=position
+        )
+        session.add(link)
+        session.flush()
+        links.append(link.id)
+    return links
+
+
 def _file_id(session: Session, new: NewAttachment) -> int:
     """The row of these bytes, added with their text and parts if they are new."""
-    found = session.scalar(
-        sa.select(AttachmentFileRow.id).where(AttachmentFileRow.sha256 == new.sha256)
-    )
+    found = session.execute(
+        sa.select(AttachmentFileRow.id, sa.func.length(AttachmentFileRow.data)).where(
+            AttachmentFileRow.sha256 == new.sha256
+        )
+    ).first()
     if found is not None:
-        return int(found)
+        if not found[1] and new.data:  # imported without its original: now it is here
+            session.execute(
+                sa.update(AttachmentFileRow)
+                .where(AttachmentFileRow.id == found[0])
+                .values(data=new.data, size=len(new.data))
+            )
+        return int(found[0])
     row = AttachmentFileRow(
         sha256=new.sha256,
         kind=new.kind,
@@ -97,20 +219,7 @@ def _file_id(session: Session, new: NewAttachment) -> int:
     )
     session.add(row)
     session.flush()
-    session.execute(
-        sa.insert(AttachmentChunkRow),
-        [
-            {
-                "file_id": row.id,
-                "seq": c.seq,
-                "text": c.text,
-                "first_page": c.first_page,
-                "last_page": c.last_page,
-                "headings": list(c.headings),
-            }
-            for c in new.chunks
-        ],
-    )
+    _insert_chunks(session, row.id, new.chunks)
     return row.id
 
 
@@ -228,16 +337,56 @@ class AttachmentQueries(Transactions):
         ]
 
     def attachment_data(self, attachment_id: int) -> tuple[str, bytes]:
-        """(name, original bytes) of an attachment (to open it, or put it in a zip export)."""
+        """(name, original bytes) of an attachment (to open it, or put it in a zip export).
+        Raises `NotFound` also for a file whose original is not kept (imported from a Markdown
+        file alone, which holds only its text)."""
         with self._reading() as session:
             found = session.execute(
-                sa.select(MessageAttachmentRow.name, AttachmentFileRow.data)
+                sa.select(MessageAttachmentRow.name, AttachmentFileRow.data, AttachmentFileRow.size)
                 .join(AttachmentFileRow, AttachmentFileRow.id == MessageAttachmentRow.file_id)
                 .where(MessageAttachmentRow.id == attachment_id)
             ).first()
         if found is None:
             raise NotFound(f"attachment {attachment_id} does not exist (it may have been deleted)")
-        return str(found[0]), bytes(found[1])
+        name, data, size = str(found[0]), bytes(found[1]), int(found[2])
+        if size and not data:
+            raise NotFound(
+                f"the original of {name} is not available: it was imported from a Markdown "
+                "export, which holds only its text"
+            )
+        return name, data
+
+    def attachment_texts(self, sha256s: Sequence[str]) -> dict[str, StoredText]:
+        """For each kept file among `sha256s`: its text, its parts, and whether its original
+        is kept (for an export)."""
+        wanted = sorted(set(sha256s))
+        if not wanted:
+            return {}
+        with self._reading() as session:
+            rows = session.execute(
+                sa.select(
+                    AttachmentFileRow.sha256,
+                    AttachmentFileRow.id,
+                    AttachmentFileRow.text,
+                    AttachmentFileRow.size,
+                    sa.func.length(AttachmentFileRow.data),
+                ).where(AttachmentFileRow.sha256.in_(wanted))
+            ).all()
+            chunks: dict[int, list[NewChunk]] = {}
+            for c in session.scalars(
+                sa.select(AttachmentChunkRow)
+                .where(AttachmentChunkRow.file_id.in_([int(r[1]) for r in rows]))
+                .order_by(AttachmentChunkRow.file_id, AttachmentChunkRow.seq)
+            ):
+                chunks.setdefault(c.file_id, []).append(
+                    NewChunk(c.seq, c.text, c.first_page, c.last_page, tuple(c.headings or ()))
+                )
+        return {
+            str(sha): StoredText(
+                str(text), tuple(chunks.get(int(id_), ())), bool(length) or not size
+            )
+            for sha, id_, text, size, length in rows
+        }
 
     def attachment_part(self, attachment_id: int, seq: int | None) -> str:
         """The text of one part of an attachment (`seq` None: all of its text)."""

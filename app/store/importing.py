@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from itertools import batched, islice
@@ -33,12 +33,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.store import owners
+from app.store.attachments import ImportedAttachment, stage_attachments
 from app.store.chats import ChatQueries, apply_settings
 from app.store.convert import check_role, check_status, to_chat
 from app.store.errors import StoreError
 from app.store.messages import fill_provenance
 from app.store.models import ChatRow, MessageRow, ProvenanceRow
-from app.store.records import Chat, ChatStats, ImportResult, Message, Provenance
+from app.store.records import Chat, ChatStats, ImportResult, Message, Provenance, SentDocuments
+from app.store.sent import documents_json
 from app.store.tree import set_active_leaf
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,17 @@ log = logging.getLogger(__name__)
 ROWS_PER_TRANSACTION = 1000
 """At most this many messages are written in one transaction of an import."""
 SQLITE_INTEGER = range(-(2**63), 2**63)
+
+Attached = Mapping[int, Sequence[ImportedAttachment]]
+"""The files attached to an imported chat's messages, by the messages' ids in its `messages`."""
+ImportItem = tuple[Chat, Sequence[Message]] | tuple[Chat, Sequence[Message], Attached]
+
+
+def _documents(sent: SentDocuments, links: Mapping[int, int]) -> dict[str, Any]:
+    """The parts sent, their attachments renamed from the import's ids to the stored ones
+    (0 for one not in the chat)."""
+    parts = tuple(replace(p, attachment_id=links.get(p.attachment_id, 0)) for p in sent.parts)
+    return documents_json(replace(sent, parts=parts))
 
 
 class _Turns:
@@ -143,9 +156,7 @@ def _message_values(chat_id: int, message: Message) -> dict[str, Any]:
 class ImportQueries(ChatQueries):
     """The import part of `Database`."""
 
-    def import_chats(
-        self, items: Iterable[tuple[Chat, Sequence[Message]]], *, batch_size: int = 50
-    ) -> ImportResult:
+    def import_chats(self, items: Iterable[ImportItem], *, batch_size: int = 50) -> ImportResult:
         """Add chats with their messages as they were, all or nothing, each chat only once.
 
         `items` is consumed lazily, `batch_size` chats at a time, never while a write lock is
@@ -155,7 +166,9 @@ class ImportQueries(ChatQueries):
         trash) or earlier in `items` is skipped. `deleted_at` and `message_count` are ignored.
         Message ids are assigned anew, and each provenance's `excluded_message_ids`, which name
         messages by their ids in the chat's `messages`, are mapped to the new ids (ids not among
-        them are dropped).
+        them are dropped). An item may add the files attached to its messages
+        (`ImportedAttachment`s by message id; see `stage_attachments`); the parts in its
+        provenances' `documents` name them by their `id` and are mapped to the stored ones.
 
         Nothing is visible until every chat is written: an exception (from `items` too, or a
         `ValueError` for a role or status that does not exist) removes what was staged and is
@@ -179,8 +192,9 @@ class ImportQueries(ChatQueries):
         try:
             iterator = iter(items)
             while chunk := list(islice(iterator, batch_size)):
-                for chat, messages in chunk:
-                    self._stage_chat(stager, batch, chat, messages, added, skipped)
+                for item in chunk:
+                    files: Attached = item[2] if len(item) == 3 else {}
+                    self._stage_chat(stager, batch, item[0], item[1], added, skipped, files)
                 stager.commit()
             with self._writing() as session:
                 session.execute(
@@ -239,6 +253,7 @@ class ImportQueries(ChatQueries):
         messages: Sequence[Message],
         added: list[int],
         skipped: list[int],
+        files: Attached,
     ) -> None:
         if chat.id not in SQLITE_INTEGER:
             raise StoreError(f"the exported chat id {chat.id} is too large to import")
@@ -279,6 +294,7 @@ class ImportQueries(ChatQueries):
         stager.wrote(1)
         new_ids: dict[int, int] = {}
         provenances: list[tuple[int, Provenance]] = []
+        links: dict[int, int] = {}
         # A chat that names no active leaf and messages that name no parent are one path in
         # order (format 1, and callers from before versions); otherwise parents are as given.
         tree = chat.active_leaf_id is not None
@@ -305,6 +321,13 @@ class ImportQueries(ChatQueries):
             if parents:
                 session.execute(_SET_PARENT, parents)
             stager.wrote(len(part))
+            for message in part:
+                attached = files.get(message.id, ())
+                if attached:
+                    session = stager.session()
+                    kept = stage_attachments(session, new_ids[message.id], attached)
+                    links.update(zip((a.id for a in attached), kept, strict=True))
+                    stager.wrote(len(attached))
         session = stager.session()
         leaf = last
         if chat.active_leaf_id is not None and chat.active_leaf_id in new_ids:
@@ -321,6 +344,8 @@ class ImportQueries(ChatQueries):
                 target = ProvenanceRow(message_id=message_id)
                 session.add(target)
                 fill_provenance(target, replace(provenance, excluded_message_ids=excluded))
+                if provenance.documents is not None:
+                    target.documents = _documents(provenance.documents, links)
             session.flush()
             stager.wrote(len(provenance_part))
 

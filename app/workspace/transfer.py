@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from app.chat.transfer import Imported, export_chat_markdown, import_files
-from app.chat.transfer.files import check_export_target, render_for_export, write_export
+from app.chat.transfer.files import (
+    Rendered,
+    check_export_target,
+    render_for_export,
+    write_export,
+)
 from app.store import Chat, Database
 from app.workspace.changes import ChatChange
 
@@ -59,7 +64,7 @@ class TransferOps:
         check_export_target(destination, len(ids))
         moment = datetime.now(UTC)
 
-        def render(batch: list[int]) -> list[tuple[Chat, bytes]]:
+        def render(batch: list[int]) -> list[Rendered]:
             return [
                 render_for_export(
                     self.db,
@@ -72,7 +77,7 @@ class TransferOps:
                 for chat_id in batch
             ]
 
-        rendered: list[tuple[Chat, bytes]] = []
+        rendered: list[Rendered] = []
         for start in range(0, len(ids), EXPORT_BATCH):
             rendered += await self.read(partial(render, ids[start : start + EXPORT_BATCH]))
         return await self.read(lambda: write_export(rendered, destination, exported_at=moment))

@@ -25,7 +25,9 @@ lines that look like front matter, headings or comments are just content.
 With `all_branches`, every version of a chat's messages (a tree) is written in format 2: each
 message's comment also holds its number `n` (its place in the file) and its `parent`'s number,
 and the front matter names the `active_leaf`; a chat that is one path is written in format 1 as
-without it. Format 1 files read back as one path (no parents, no active leaf).
+without it. Format 1 files read back as one path (no parents, no active leaf). A chat with
+attached files is written in format 2 too: each file's extracted text in a fenced block under
+its message, with its name and SHA-256; a .zip also holds the original bytes (`originals`).
 
 export → import → export gives the same bytes, for the same options and `exported_at`, when the
 chat gets its exported id back (an imported chat gets the next free id; `import_files` adds
@@ -49,6 +51,9 @@ Errors are `TransferError`s (`NotAnExport`, `DamagedExport`), `NotFound` for a m
 The package, one concern a module:
     markers   the format versions and the markers that make a file an export
     tree      format 2: numbering a tree of versions, and checking a file's tree
+    attached  files attached to messages: their text, SHA-256 and parts under the message
+    originals the original bytes of attached files in a .zip (attachments/<sha256>/<name>)
+    lines     reading an export line by line, and the checks of its values
     errors    TransferError, NotAnExport, DamagedExport
     scalars   front matter values (quote, flow)
     fences    closing lines that keep a message's open blocks out of the next section

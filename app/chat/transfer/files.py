@@ -12,14 +12,23 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 from app.chat.transfer.errors import NotAnExport, TransferError
 from app.chat.transfer.names import unique_names
-from app.chat.transfer.reader import ParsedExport, parse_markdown
+from app.chat.transfer.originals import (
+    ArchiveOriginals,
+    Original,
+    OriginalReader,
+    archive_originals,
+    for_import,
+    write_originals,
+)
+from app.chat.transfer.reader import ParsedExport, parse_markdown, to_import
 from app.chat.transfer.sources import read_sources
-from app.chat.transfer.writer import chat_to_markdown
+from app.chat.transfer.writer import chat_to_markdown, stored_attachments
 from app.store import Chat, Database, Message
+from app.store.attachments import ImportedAttachment
 
 
 def decode(data: bytes | bytearray, source: str) -> str:
@@ -29,17 +38,36 @@ def decode(data: bytes | bytearray, source: str) -> str:
         raise NotAnExport(f"{source} is not a PhiDesk export: it is not UTF-8 text") from None
 
 
+class _Read(NamedTuple):
+    source: str
+    export: ParsedExport
+    originals: ArchiveOriginals | None
+    """The originals of its attached files, when it came from a .zip."""
+
+
 def read_exports(paths: Iterable[Path]) -> list[tuple[str, ParsedExport]]:
     """Read and check every file first (a .zip contributes each .md inside it), so that one bad
     file imports nothing. Returns (source name, parsed export) pairs. What is read is bounded
     (see `sources`); a file the memory left cannot hold is refused too."""
-    found: list[tuple[str, ParsedExport]] = []
+    return [(read.source, read.export) for read in _read_exports(paths)]
+
+
+def _read_exports(paths: Iterable[Path]) -> list[_Read]:
+    found: list[_Read] = []
     sources = read_sources(paths)
+    archives: dict[Path, ArchiveOriginals] = {}
     short_of = ""
     try:
-        for source, data in sources:
+        for source, data, archive in sources:
             try:
-                found.append((source, _parse(source, data)))
+                export = _parse(source, data)
+                originals = None
+                if archive is not None:
+                    if archive not in archives:
+                        archives[archive] = _archive_originals(archive)
+                    originals = archives[archive]
+                    originals.check(source, (f for fs in export.attachments.values() for f in fs))
+                found.append(_Read(source, export, originals))
             except MemoryError:
                 short_of = source
                 break
@@ -57,6 +85,15 @@ def read_exports(paths: Iterable[Path]) -> list[tuple[str, ParsedExport]]:
             f"{short_of} is too large to import with the memory available; nothing was imported"
         )
     return found
+
+
+def _archive_originals(path: Path) -> ArchiveOriginals:
+    try:
+        return archive_originals(path)
+    except zipfile.BadZipFile:
+        raise TransferError(f"{path} is not a readable .zip archive") from None
+    except OSError as exc:
+        raise TransferError(f"cannot read {path} ({exc.strerror or exc})") from exc
 
 
 def _parse(source: str, data: bytearray) -> ParsedExport:
@@ -87,17 +124,29 @@ def import_files(db: Database, paths: Iterable[Path | str]) -> Imported:
     read and checked first (within bounds), then all their chats are stored, all or nothing,
     each only once (a chat imported before is skipped). Nothing is imported if any file is not
     a readable PhiDesk export, or if the import fails or is killed half way."""
-    parsed = read_exports(Path(p) for p in paths)
+    parsed = _read_exports(Path(p) for p in paths)
     # In the order of their exported ids, which is the order they were made in: restored into
     # a new data dir, chats 1 to N get the ids 1 to N again, and their exports the same bytes.
-    parsed.sort(key=lambda item: (item[1].chat.id <= 0, item[1].chat.id))
+    parsed.sort(key=lambda item: (item.export.chat.id <= 0, item.export.chat.id))
     parsed.reverse()  # popped from the end
+    reader = OriginalReader()
 
-    def items() -> Iterator[tuple[Chat, Sequence[Message]]]:
+    def items() -> Iterator[
+        tuple[Chat, Sequence[Message], dict[int, Sequence[ImportedAttachment]]]
+    ]:
         # Handed over one by one, so the store's batches are the only ones held twice.
         while parsed:
-            _, export = parsed.pop()
-            yield export.chat, export.messages_to_import()
+            _, export, originals = parsed.pop()
+            files: dict[int, Sequence[ImportedAttachment]] = {
+                position: [
+                    to_import(file, original)
+                    for file, original in zip(
+                        attached, for_import(reader, originals, attached), strict=True
+                    )
+                ]
+                for position, attached in export.attachments.items()
+            }
+            yield export.chat, export.messages_to_import(), files
 
     try:
         result = db.import_chats(items())
@@ -105,6 +154,8 @@ def import_files(db: Database, paths: Iterable[Path | str]) -> Imported:
         parsed.clear()
     else:
         return Imported(result.added, result.skipped)
+    finally:
+        reader.close()
     raise TransferError(  # once the handler is left, as in `read_exports`
         "these files are too large to import with the memory available; nothing was imported"
     )
@@ -169,19 +220,41 @@ def render_for_export(
     include_provenance: bool = False,
     exported_at: datetime,
     all_branches: bool = False,
-) -> tuple[Chat, bytes]:
+) -> Rendered:
     """One chat and its export text, ready for `write_export`: its active path, or with
-    `all_branches` every version. Raises `NotFound`."""
+    `all_branches` every version, and the originals of its attached files. Raises
+    `NotFound`."""
     chat = db.get_chat(chat_id)
+    messages = db.all_messages(chat.id) if all_branches else db.messages(chat.id)
+    attachments, kept = stored_attachments(db, messages)
     text = chat_to_markdown(
         chat,
-        db.all_messages(chat.id) if all_branches else db.messages(chat.id),
+        messages,
         include_thinking=include_thinking,
         include_provenance=include_provenance,
         exported_at=exported_at,
         all_branches=all_branches,
+        attachments=attachments,
     )
-    return chat, text.encode("utf-8")
+    originals = tuple(
+        Original(f.sha256, f.name, partial(_original, db, f.id) if f.sha256 in kept else None)
+        for m in messages
+        for f in attachments.get(m.id, ())
+    )
+    return Rendered(chat, text.encode("utf-8"), originals)
+
+
+def _original(db: Database, attachment_id: int) -> bytes:
+    return db.attachment_data(attachment_id)[1]
+
+
+class Rendered(NamedTuple):
+    """A chat ready to be written: its export text, and the originals of its attached files
+    (which only a .zip holds)."""
+
+    chat: Chat
+    text: bytes
+    originals: tuple[Original, ...] = ()
 
 
 def export_chats(
@@ -223,7 +296,7 @@ def check_export_target(destination: Path, count: int) -> None:
 
 
 def write_export(
-    rendered: Sequence[tuple[Chat, bytes]], destination: Path | str, *, exported_at: datetime
+    rendered: Sequence[Rendered], destination: Path | str, *, exported_at: datetime
 ) -> list[Path]:
     """Write rendered chats. `destination` ending in `.zip`: one archive holding a .md per chat
     (replaced if it exists). Ending in `.md`: exactly one chat, written to that file. Anything
@@ -235,8 +308,8 @@ def write_export(
     destination = Path(destination)
     check_export_target(destination, len(rendered))
     suffix = destination.suffix.lower()
-    chats = [chat for chat, _ in rendered]
-    texts = [text for _, text in rendered]
+    chats = [r.chat for r in rendered]
+    texts = [r.text for r in rendered]
     try:
         if suffix == ".md":
             destination.parent.mkdir(parents=True, exist_ok=True)
@@ -252,6 +325,7 @@ def write_export(
                         info = zipfile.ZipInfo(name, date_time=stamp)
                         info.compress_type = zipfile.ZIP_DEFLATED
                         archive.writestr(info, text)
+                    write_originals(archive, (o for r in rendered for o in r.originals), stamp)
 
             _write_atomically(destination, write_zip)
             return [destination]

@@ -10,6 +10,8 @@ TREE_FORMAT_VERSION: Final = 2
 """The format of a chat with every version of its messages (`all_branches`, see `tree`)."""
 NEWEST_FORMAT: Final = TREE_FORMAT_VERSION
 """The newest format this PhiDesk reads."""
+ORIGINALS_FOLDER: Final = "attachments/"
+"""Where a .zip export keeps the original bytes of attached files (see `originals`)."""
 MARKER_KEY: Final = "phidesk_export"
 META_PREFIX: Final = "<!-- phidesk "
 META_SUFFIX: Final = " -->"

@@ -3,20 +3,30 @@ into store records, and the import of one text into the database."""
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import MAXYEAR, MINYEAR, UTC, datetime
 from typing import Any, Final, cast, get_args
 
 from app.backend.events import ChatStats
+from app.chat.transfer.attached import AttachedFile, read_attachments
 from app.chat.transfer.errors import DamagedExport, NotAnExport, TransferError
+from app.chat.transfer.lines import (
+    _OPT_BOOL,
+    _OPT_FLOAT,
+    _OPT_INT,
+    _OPT_STR,
+    _damaged,
+    _get,
+    _json,
+    _Lines,
+    _meta,
+    _TooDeep,
+)
 from app.chat.transfer.markers import (
     FORMAT_VERSION,
     MARKER_KEY,
-    META_PREFIX,
-    META_SUFFIX,
     NEWEST_FORMAT,
     TREE_FORMAT_VERSION,
 )
@@ -31,6 +41,8 @@ from app.store import (
     Role,
     Status,
 )
+from app.store.attachments import ImportedAttachment
+from app.store.sent import sent_documents
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +61,17 @@ class ParsedExport:
     quantization: str | None
     heading_offsets: tuple[int, ...]
     content_offsets: tuple[tuple[int, int], ...]
+    attachments: Mapping[int, tuple[AttachedFile, ...]] = field(default_factory=dict)
+    """The files attached to messages, by message position; each file's `id` is its number
+    in the file (1 = first), by which the provenances' documents name it."""
+
+    def files_to_import(self) -> dict[int, list[ImportedAttachment]]:
+        """The attached files to store, by message position, with no original (a Markdown
+        file holds only their text)."""
+        return {
+            position: [to_import(file, None) for file in files]
+            for position, files in self.attachments.items()
+        }
 
     def messages_to_import(self) -> tuple[Message, ...]:
         """The messages to store. When the file carried no per-answer provenance, the chat's
@@ -75,116 +98,6 @@ class ParsedExport:
         )
 
 
-def _damaged(source: str, why: str) -> DamagedExport:
-    return DamagedExport(f"{source} is damaged: it looks like a PhiDesk export, but {why}")
-
-
-class _Lines:
-    """The text's lines, taken one at a time. The text is never split into a list of lines: for
-    a file of millions of short lines that list would take many times the file's size."""
-
-    def __init__(self, text: str, source: str) -> None:
-        self.text = text
-        self.index = 0
-        """The number (from 0) of the next line."""
-        self.offset = 0
-        """Where the next line starts in `text`."""
-        self.source = source
-
-    def damaged(self, why: str) -> DamagedExport:
-        return _damaged(
-            self.source,
-            f"{why} at line {self.index + 1} (was it edited by hand? only text inside a message "
-            "may change)",
-        )
-
-    def _end(self) -> int:
-        end = self.text.find("\n", self.offset)
-        if end < 0:
-            raise self.damaged("the file ends too early")
-        return end
-
-    def take(self) -> str:
-        end = self._end()
-        line = self.text[self.offset : end]
-        self.index += 1
-        self.offset = end + 1
-        return line
-
-    def skip(self) -> None:
-        self.offset = self._end() + 1
-        self.index += 1
-
-    def expect(self, exact: str) -> None:
-        end = self._end()
-        if end - self.offset != len(exact) or not self.text.startswith(exact, self.offset):
-            raise self.damaged(f"expected {exact!r}" if exact else "expected an empty line")
-        self.index += 1
-        self.offset = end + 1
-
-    def block(self, facts: dict[str, Any], what: str) -> tuple[str, tuple[int, int]]:
-        """A verbatim block, and where it starts and ends in the text (closers excluded)."""
-        count = _get(facts, "lines", int, what, self)
-        eol = _get(facts, "eol", bool, what, self, default=True)
-        close = _get(facts, "close", int, what, self, default=0)
-        if count < 0 or close < 0 or (count == 0 and (close or not eol)):
-            raise self.damaged(f"the {what} has impossible line counts")
-        start = self.offset
-        if count == 0:
-            return "", (start, start)
-        for _ in range(count):
-            self.skip()
-        end = self.offset
-        for _ in range(close):
-            self.skip()
-        self.expect("")
-        return self.text[start : end if eol else end - 1], (start, end)
-
-    @property
-    def at_end(self) -> bool:
-        return self.text.find("\n", self.offset) < 0
-
-
-def _get(
-    facts: dict[str, Any],
-    key: str,
-    kind: type | tuple[type, ...],
-    what: str,
-    lines: _Lines | None,
-    *,
-    default: Any = ...,
-    source: str = "",
-) -> Any:
-    if key not in facts:
-        if default is not ...:
-            return default
-        problem = f"the {what} has no {key!r}"
-    else:
-        value = facts[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
-        whole = isinstance(value, int) and not isinstance(value, bool)
-        if whole and value not in _SQLITE_INTEGER:
-            problem = f"the {what}'s {key!r} is too large"
-        elif ok:
-            return value
-        elif float in kinds and whole:
-            return float(value)
-        else:
-            problem = f"the {what}'s {key!r} is not a {' or '.join(k.__name__ for k in kinds)}"
-    if lines is not None:
-        raise lines.damaged(problem)
-    raise _damaged(source, problem)
-
-
-_SQLITE_INTEGER: Final = range(-(2**63), 2**63)
-"""The whole numbers a database column can hold."""
-_OPT_INT = (int, type(None))
-_OPT_STR = (str, type(None))
-_OPT_FLOAT = (float, type(None))
-_OPT_BOOL = (bool, type(None))
-
-
 def _shown(value: str) -> str:
     return repr(value if len(value) <= 40 else value[:40] + "…")
 
@@ -203,33 +116,6 @@ def _time(value: str, what: str, damaged: Callable[[str], DamagedExport]) -> dat
     if not MINYEAR < moment.year < MAXYEAR:
         raise out_of_range
     return moment
-
-
-_MAX_DEPTH: Final = 32
-"""How deeply a value in an export may nest lists and objects (PhiDesk's own nest two deep)."""
-
-
-class _TooDeep(ValueError):
-    pass
-
-
-def _json(text: str) -> Any:
-    """The JSON value `text` holds. Raises ValueError (`_TooDeep` for one nested too deeply)."""
-    try:
-        value = json.loads(text)
-    except RecursionError:
-        raise _TooDeep from None
-    level = [value]
-    for _ in range(_MAX_DEPTH):
-        level = [
-            child
-            for item in level
-            if isinstance(item, dict | list)
-            for child in (item.values() if isinstance(item, dict) else item)
-        ]
-        if not level:
-            return value
-    raise _TooDeep
 
 
 def _front_matter(lines: _Lines) -> dict[str, Any]:
@@ -273,22 +159,6 @@ def _front_matter(lines: _Lines) -> dict[str, Any]:
     return facts
 
 
-def _meta(line: str, lines: _Lines) -> dict[str, Any]:
-    if not (line.startswith(META_PREFIX) and line.endswith(META_SUFFIX)):
-        lines.index -= 1
-        raise lines.damaged("a message heading is not followed by its PhiDesk comment")
-    try:
-        meta = _json(line[len(META_PREFIX) : -len(META_SUFFIX)])
-        why = "is not readable"
-    except ValueError as exc:
-        meta = None
-        why = "is nested too deeply" if isinstance(exc, _TooDeep) else "is not readable"
-    if not isinstance(meta, dict):
-        lines.index -= 1
-        raise lines.damaged(f"a message's PhiDesk comment {why}")
-    return meta
-
-
 def _parse_stats(facts: dict[str, Any], lines: _Lines) -> ChatStats:
     what = "message's stats"
     return ChatStats(
@@ -321,6 +191,7 @@ def _parse_provenance(facts: dict[str, Any], lines: _Lines, count: int) -> Prove
         tokens_per_second=_get(facts, "tokens_per_second", _OPT_FLOAT, what, lines, default=None),
         excluded_message_ids=tuple(excluded),
         warning=_get(facts, "warning", _OPT_STR, what, lines, default=None),
+        documents=sent_documents(facts.get("documents")),
     )
 
 
@@ -339,6 +210,22 @@ def _place(meta: dict[str, Any], position: int, count: int, lines: _Lines) -> in
 
 _ROLES: Final = frozenset(get_args(Role))
 _STATUSES: Final = frozenset(get_args(Status))
+
+
+def to_import(
+    file: AttachedFile, original: Callable[[], Iterator[bytes]] | None
+) -> ImportedAttachment:
+    return ImportedAttachment(
+        file.id,
+        file.name,
+        file.sha256,
+        file.kind,
+        file.size,
+        file.pages,
+        file.text,
+        file.chunks,
+        original,
+    )
 
 
 def parse_markdown(text: str, *, source: str = "the text") -> ParsedExport:
@@ -401,6 +288,8 @@ def parse_markdown(text: str, *, source: str = "the text") -> ParsedExport:
     lines.expect("")
 
     messages: list[Message] = []
+    attachments: dict[int, tuple[AttachedFile, ...]] = {}
+    numbered = 0
     headings: list[int] = []
     spans: list[tuple[int, int]] = []
     for position in range(1, count + 1):
@@ -427,6 +316,12 @@ def parse_markdown(text: str, *, source: str = "the text") -> ParsedExport:
             lines.expect("")
         content, span = lines.block(meta, label)
         spans.append(span)
+        attached = _get(meta, "attachments", int, label, lines, default=0)
+        if attached < 0:
+            raise lines.damaged(f"{label} has a negative number of files")
+        if attached:
+            attachments[position] = tuple(read_attachments(lines, attached, label, numbered))
+            numbered += attached
         error = _get(meta, "error", _OPT_STR, label, lines, default=None)
         if error:
             if not lines.take().startswith("> "):
@@ -466,7 +361,9 @@ def parse_markdown(text: str, *, source: str = "the text") -> ParsedExport:
     if problem is not None:
         raise front_damaged(problem)
     quantization = field("quantization", _OPT_STR, None)
-    return ParsedExport(chat, tuple(messages), quantization, tuple(headings), tuple(spans))
+    return ParsedExport(
+        chat, tuple(messages), quantization, tuple(headings), tuple(spans), attachments
+    )
 
 
 def import_markdown(db: Database, text: str, *, source: str = "the text") -> Chat:
@@ -474,4 +371,5 @@ def import_markdown(db: Database, text: str, *, source: str = "the text") -> Cha
     or return the chat that holds it already (imported before: same exported id and creation
     time). Raises `NotAnExport` / `DamagedExport`."""
     parsed = parse_markdown(text, source=source)
-    return db.import_chat(parsed.chat, parsed.messages_to_import())
+    result = db.import_chats([(parsed.chat, parsed.messages_to_import(), parsed.files_to_import())])
+    return (result.added or result.skipped)[0]

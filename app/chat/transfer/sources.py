@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Final
 
 from app.chat.transfer.errors import DamagedExport, TransferError
+from app.chat.transfer.markers import ORIGINALS_FOLDER
 
 MiB: Final = 1 << 20
 MAX_FILE_BYTES: Final = 32 * MiB
@@ -128,7 +129,8 @@ def _check_directory(path: Path, handle: IO[bytes]) -> None:
         )
 
 
-def _check_entry(info: zipfile.ZipInfo, source: str, budget: _Budget) -> None:
+def check_method(info: zipfile.ZipInfo, source: str) -> None:
+    """Refuse an entry that cannot be unpacked within bounds (encrypted, or not Deflate)."""
     if info.flag_bits & 0x1:
         raise TransferError(
             f"{source} is not supported: it is encrypted (unpack the archive with its password, "
@@ -139,6 +141,10 @@ def _check_entry(info: zipfile.ZipInfo, source: str, budget: _Budget) -> None:
             f"{source} is not supported: it is packed with compression method "
             f"{info.compress_type}, which PhiDesk does not unpack (re-pack it with Deflate)"
         )
+
+
+def _check_entry(info: zipfile.ZipInfo, source: str, budget: _Budget) -> None:
+    check_method(info, source)
     if info.file_size > MAX_FILE_BYTES:
         raise _too_large(source, info.file_size, "would unpack to")
     if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
@@ -155,7 +161,9 @@ def _markdown_entries(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     return [
         info
         for info in archive.infolist()
-        if not info.is_dir() and info.filename.lower().endswith(".md")
+        if not info.is_dir()
+        and info.filename.lower().endswith(".md")
+        and not info.filename.startswith(ORIGINALS_FOLDER)
     ]
 
 
@@ -212,9 +220,10 @@ def _measure(path: Path, budget: _Budget) -> None:
                 _check_entry(info, f"{path.name}:{info.filename}", budget)
 
 
-def read_sources(paths: Iterable[Path]) -> Generator[tuple[str, bytearray]]:
-    """(source name, bytes) for each .md file in `paths`, and each .md entry of each .zip in
-    them ("archive.zip:inner/name.md"). Every file is checked against the limits by the sizes
+def read_sources(paths: Iterable[Path]) -> Generator[tuple[str, bytearray, Path | None]]:
+    """(source name, bytes, the archive or None) for each .md file in `paths`, and each .md
+    entry of each .zip in them ("archive.zip:inner/name.md"; the originals of attached files
+    under `attachments/` are not among them). Every file is checked against the limits by the sizes
     on record before any is read; then each is read within the limits, whatever those sizes
     said. Raises `TransferError` naming the file."""
     paths = list(paths)
@@ -235,9 +244,10 @@ def read_sources(paths: Iterable[Path]) -> Generator[tuple[str, bytearray]]:
                 found: Iterator[tuple[str, bytearray]] = _archive_entries(path, budget)
             else:
                 found = iter([_file(path, budget)])
+            archive = path if path.suffix.lower() == ".zip" else None
             for source, data in found:
                 _check_text_memory(data, source, memory)
-                yield source, data
+                yield source, data, archive
         except zipfile.BadZipFile:
             raise TransferError(f"{path} is not a readable .zip archive") from None
         except OSError as exc:

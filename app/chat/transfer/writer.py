@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from app import __version__
 from app.backend.events import ChatStats
+from app.chat.transfer.attached import AttachedFile, write_attachments
 from app.chat.transfer.fences import closing_lines
 from app.chat.transfer.markers import (
     FORMAT_VERSION,
@@ -21,6 +22,8 @@ from app.chat.transfer.markers import (
 from app.chat.transfer.scalars import flow
 from app.chat.transfer.tree import Numbering, numbering
 from app.store import Chat, Database, Message, Provenance
+from app.store.records import SentDocuments
+from app.store.sent import documents_json
 
 ROLE_LABELS: Final[dict[str, str]] = {"user": "User", "assistant": "Assistant", "system": "System"}
 UNTITLED: Final = "Untitled chat"
@@ -90,8 +93,19 @@ def _stats_meta(stats: ChatStats) -> dict[str, Any]:
     }
 
 
-def _provenance_meta(provenance: Provenance, positions: dict[int, int]) -> dict[str, Any]:
-    return {
+def _documents_meta(sent: SentDocuments, numbers: Mapping[int, int]) -> dict[str, Any]:
+    facts = documents_json(sent)
+    # Attachment ids mean nothing in another database: refer to files by their place in the
+    # file (1 = first attached file), None for one not in it.
+    for part, raw in zip(sent.parts, facts["parts"], strict=True):
+        raw["attachment"] = numbers.get(part.attachment_id)
+    return facts
+
+
+def _provenance_meta(
+    provenance: Provenance, positions: dict[int, int], numbers: Mapping[int, int]
+) -> dict[str, Any]:
+    facts: dict[str, Any] = {
         "model": provenance.model,
         "model_digest": provenance.model_digest,
         "quantization": provenance.quantization,
@@ -107,6 +121,9 @@ def _provenance_meta(provenance: Provenance, positions: dict[int, int]) -> dict[
         ],
         "warning": provenance.warning,
     }
+    if provenance.documents is not None:
+        facts["documents"] = _documents_meta(provenance.documents, numbers)
+    return facts
 
 
 def _provenance_note(provenance: Provenance | None, stats: ChatStats | None) -> str:
@@ -178,6 +195,8 @@ def _message_section(
     include_thinking: bool,
     include_provenance: bool,
     place: _Place | None = None,
+    files: Sequence[AttachedFile] = (),
+    numbers: Mapping[int, int] | None = None,
 ) -> list[str]:
     content = _Block.of(message.content)
     thinking = _Block.of(message.thinking if include_thinking else "")
@@ -192,6 +211,8 @@ def _message_section(
     if message.error is not None:
         meta["error"] = message.error
     meta.update(content.meta())
+    if files:
+        meta["attachments"] = len(files)
     if thinking.lines:
         meta["thinking"] = thinking.meta()
     stats = message.stats if include_provenance else None
@@ -199,7 +220,7 @@ def _message_section(
     if stats is not None:
         meta["stats"] = _stats_meta(stats)
     if provenance is not None:
-        meta["provenance"] = _provenance_meta(provenance, positions)
+        meta["provenance"] = _provenance_meta(provenance, positions, numbers or {})
 
     heading = f"## {ROLE_LABELS[message.role]} · {_shown_time(message.created_at)}"
     if message.status != "complete":
@@ -212,6 +233,7 @@ def _message_section(
         thinking.write(out)
         out.append("</details>\n\n")
     content.write(out)
+    write_attachments(files, out)
     if message.error:
         out.append("> **Error:** " + _one_line(message.error) + "\n\n")
     if stats is not None or provenance is not None:
@@ -227,14 +249,20 @@ def chat_to_markdown(
     include_provenance: bool = False,
     exported_at: datetime | None = None,
     all_branches: bool = False,
+    attachments: Mapping[int, Sequence[AttachedFile]] | None = None,
 ) -> str:
     """The Markdown export of `chat` with `messages` (oldest first): the chat as shown (its
     active path), or with `all_branches` every version of its messages (as
     `Database.all_messages` lists them, parents before children), in format 2 unless they are
-    one path ending at the chat's active leaf."""
+    one path ending at the chat's active leaf and carry no `attachments` (the files attached to
+    messages, by message id)."""
     exported_at = exported_at or datetime.now(UTC)
     settings = chat.settings
+    files = [list(attachments.get(m.id, ())) if attachments else [] for m in messages]
     tree = numbering(chat, messages) if all_branches else None
+    if tree is None and any(files):
+        # Format 2, which numbers its messages, even for one path.
+        tree = Numbering((None, *range(1, len(messages))), len(messages))
     shown = messages if tree is None else [messages[n - 1] for n in tree.path()]
     fields: list[tuple[str, Any]] = [
         (MARKER_KEY, FORMAT_VERSION if tree is None else TREE_FORMAT_VERSION),
@@ -270,7 +298,8 @@ def chat_to_markdown(
     out.append("# " + (_one_line(chat.title) or UNTITLED) + "\n\n")
     positions = {message.id: n for n, message in enumerate(messages, start=1)}
     places: list[_Place | None] = [None] * len(messages) if tree is None else [*_places(tree)]
-    for message, place in zip(messages, places, strict=True):
+    numbers = {f.id: n for n, f in enumerate((f for m in files for f in m), start=1)}
+    for message, place, attached in zip(messages, places, files, strict=True):
         out.extend(
             _message_section(
                 message,
@@ -278,9 +307,39 @@ def chat_to_markdown(
                 include_thinking=include_thinking,
                 include_provenance=include_provenance,
                 place=place,
+                files=attached,
+                numbers=numbers,
             )
         )
     return "".join(out)
+
+
+def stored_attachments(
+    db: Database, messages: Sequence[Message]
+) -> tuple[dict[int, list[AttachedFile]], frozenset[str]]:
+    """The files attached to `messages` as an export writes them, by message id; and the
+    SHA-256 of those whose original is kept."""
+    listed = db.attachments([m.id for m in messages])
+    texts = db.attachment_texts([a.sha256 for found in listed.values() for a in found])
+    kept = frozenset(sha for sha, stored in texts.items() if stored.original)
+    files = {
+        message_id: [
+            AttachedFile(
+                a.name,
+                a.sha256,
+                a.kind,
+                a.size,
+                a.pages,
+                texts[a.sha256].text,
+                texts[a.sha256].chunks,
+                a.id,
+            )
+            for a in found
+        ]
+        for message_id, found in listed.items()
+        if found
+    }
+    return files, kept
 
 
 def export_chat_markdown(
@@ -295,11 +354,13 @@ def export_chat_markdown(
     """One chat as Markdown (also for "copy chat as Markdown"): its active path, or with
     `all_branches` every version. Raises `NotFound`."""
     chat = db.get_chat(chat_id)
+    messages = db.all_messages(chat_id) if all_branches else db.messages(chat_id)
     return chat_to_markdown(
         chat,
-        db.all_messages(chat_id) if all_branches else db.messages(chat_id),
+        messages,
         include_thinking=include_thinking,
         include_provenance=include_provenance,
         exported_at=exported_at,
         all_branches=all_branches,
+        attachments=stored_attachments(db, messages)[0],
     )
