@@ -6,6 +6,7 @@ while it streams, and the figures measured under it.
     column.session_event(event)           # each TargetEvent's session event
     column.finished(result)               # the TargetResult: figures, or the failure sentence
     column.set_marks(("fastest",))        # after the run
+    column.show_stored(target, answer)    # a stored comparison's target, opened from the list
 
 Signals: `pickRequested(model)` (Pick this one), `continueRequested(chat_id)` (Continue as a
 chat).
@@ -40,6 +41,7 @@ from app.gui.transcript import TranscriptMessage, TranscriptView
 from app.gui.turn_view import model_meta, transcript_item, with_closed_fence
 from app.render import StreamRenderer, render_markdown
 from app.store import Message
+from app.store.comparisons import ComparisonTarget
 from app.workspace import TurnFinished, TurnStarted, Workspace
 
 THINKING_REFRESH_MS = 100
@@ -358,6 +360,47 @@ class CompareColumn(QFrame):
         elif self._status_level != "warning":
             self.set_status("")
         self.show_figures(result.figures if result.status != "failed" else None)
+        self.picker.setEnabled(True)
+        self._set_buttons()
+
+    def show_stored(self, target: ComparisonTarget, answer: Message | None) -> None:
+        """A target of a stored comparison: its answer as stored and its figures, or its
+        sentence when it failed; Pick this one and Continue as a chat act on it."""
+        self._tasks.cancel_all()
+        self._thinking_timer.stop()
+        self.model = target.model
+        self.chat_id = target.chat_id
+        self.answer_id = answer.id if answer is not None else None
+        self.content, self.thinking = [], []
+        self.renderer = self.thinking_renderer = None
+        figures = Figures.from_json(target.figures)
+        self.result = TargetResult(
+            target.position,
+            Target(target.model, target.engine),
+            target.chat_id,
+            target.status,
+            target.error,
+            figures,
+            answer.content if answer is not None else "",
+            self.answer_id,
+            target.fit_warning,
+        )
+        self.set_marks(())
+        self.view.set_messages([answer_item(answer)] if answer is not None else [])
+        if answer is None:
+            failed = target.status == "failed"
+            self.view.set_starters(FAILED_HEADING if failed else EMPTY_HEADING, [])
+        if target.status == "failed":
+            self.set_status(sentence(target.error or "the answer failed"), "error")
+        elif target.status == "stopped":
+            self.set_status("Stopped; what arrived is kept.")
+        elif target.status != "complete":
+            self.set_status("Not finished.")
+        elif target.fit_warning:
+            self.set_status(sentence(target.fit_warning), "warning")
+        else:
+            self.set_status("")
+        self.show_figures(figures if target.status != "failed" else None)
         self.picker.setEnabled(True)
         self._set_buttons()
 

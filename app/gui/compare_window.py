@@ -5,6 +5,7 @@ transcript, with the figures measured on this machine under each.
     window = CompareWindow(workspace, catalog, parent)
     window.prepare(chat_id)        # the chat's system prompt and options; the installed models
     window.show()
+    window.open_comparison(comparison_id)   # a stored comparison (its row in the chat list)
 
 Everything runs on the event loop (the workspace's comparison); nothing blocks the window.
 Signals: `chatContinued(chat_id)` once an answer became a normal chat (the main window opens it),
@@ -13,6 +14,7 @@ Signals: `chatContinued(chat_id)` once an answer became a normal chat (the main 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -43,6 +45,7 @@ from app.chat.compare_figures import (
     MAX_TARGETS,
     MIN_TARGETS,
     CompareSettings,
+    Figures,
     marks,
 )
 from app.errors import PhiDeskError
@@ -50,7 +53,7 @@ from app.gui.compare_column import CompareColumn, sentence
 from app.gui.models_picker_data import Section, load_sections, machine_gpus
 from app.gui.tasks import Tasks
 from app.gui.theme import accent
-from app.store import ChatSettings
+from app.store import ChatSettings, Message
 from app.workspace import SettingsChanged, Workspace
 from app.workspace.changes import Change
 from app.workspace.compare import RunningComparison
@@ -83,6 +86,9 @@ class CompareWindow(QWidget):
         self.sections: list[Section] = []
         self._installed: list[InstalledModel] = []
         self.columns: list[CompareColumn] = []
+        self._preparing: asyncio.Task[None] | None = None
+        self.shown_comparison: int | None = None
+        """The stored comparison on screen (the one run here, or one opened from the list)."""
 
         self.count = QSpinBox()
         self.count.setRange(MIN_TARGETS, MAX_TARGETS)
@@ -215,7 +221,7 @@ class CompareWindow(QWidget):
     def prepare(self, chat_id: int | None = None) -> None:
         """Fill the pickers with every engine's models, and take the system prompt and options
         of `chat_id` (the chat on screen) or the defaults."""
-        self._tasks.start(self._prepare(chat_id), name="compare prepare")
+        self._preparing = self._tasks.start(self._prepare(chat_id), name="compare prepare")
 
     async def _prepare(self, chat_id: int | None) -> None:
         system = self.workspace.prefs.default_system_prompt
@@ -248,6 +254,60 @@ class CompareWindow(QWidget):
         if index >= self.count.value():
             self.count.setValue(index + 1)
         self._column(index).picker.select(model, engine)
+
+    def open_comparison(self, comparison_id: int) -> None:
+        """Show a stored comparison: its prompt, options and targets, each answer as stored
+        with its figures and marks."""
+        if self.running is not None and self.running.comparison.id == comparison_id:
+            return  # it is the one on screen
+        if self.is_running:
+            self.show_message("Stop the comparison that is running to open another.", "warning")
+            return
+        self._tasks.start(self._open(comparison_id), name="compare open")
+
+    async def _open(self, comparison_id: int) -> None:
+        if self._preparing is not None and not self._preparing.done():
+            await asyncio.wait([self._preparing])  # its chat's options would land after ours
+        try:
+            comparison = await self.workspace.comparison(comparison_id)
+        except PhiDeskError as exc:
+            self.show_message(sentence(str(exc)), "error")
+            return
+        settings = CompareSettings.from_json(comparison.system_prompt, comparison.options)
+        self.running = None
+        self.prompt.setPlainText(comparison.prompt)
+        self.system.setText(settings.system_prompt)
+        self._base = settings.chat_settings()
+        if settings.temperature is not None:
+            self.temperature.setValue(settings.temperature)
+        if settings.seed is not None:
+            self.seed.setValue(settings.seed)
+        self.order.setCurrentText(PARALLEL if settings.parallel else SEQUENTIAL)
+        self.warm_up.setChecked(settings.warm_up)
+        self.count.setValue(len(comparison.targets))
+        figures: list[Figures | None] = []
+        for target in comparison.targets:
+            column = self._column(target.position)
+            column.picker.select(target.model, target.engine)
+            column.show_stored(target, await self._stored_answer(target.chat_id))
+            done = target.status == "complete"
+            figures.append(Figures.from_json(target.figures) if done else None)
+        found = marks(figures)
+        for column in self.active:
+            column.set_marks(found.get(column.index, ()))
+        self.show_message("")
+        self.shown_comparison = comparison_id
+
+    async def _stored_answer(self, chat_id: int | None) -> Message | None:
+        """The comparison's answer in a target's chat: its first (a continued chat has more)."""
+        if chat_id is None:
+            return None
+        try:
+            messages = await self.workspace.messages(chat_id)
+        except PhiDeskError as exc:
+            log.info("compare: the answer of chat %s not read: %s", chat_id, exc)
+            return None
+        return next((m for m in messages if m.role == "assistant"), None)
 
     # --- messages --------------------------------------------------------------------------
 
@@ -319,6 +379,7 @@ class CompareWindow(QWidget):
             self._busy(False)
             return
         self.running = running
+        self.shown_comparison = running.comparison.id
         self._unlisten = running.listen(self._heard)
 
     def _heard(self, running: RunningComparison, event: object) -> None:

@@ -46,6 +46,7 @@ class Icon(StrEnum):
     MORE = "mdi6.dots-horizontal"
     SIDEBAR = "mdi6.dock-left"
     UNDO = "mdi6.undo"
+    COMPARE = "mdi6.compare-horizontal"
 
 
 def icon(purpose: Icon, palette: QPalette | None = None) -> QIcon:

@@ -38,6 +38,7 @@ from app.config import AppContext
 from app.errors import PhiDeskError
 from app.gui.chat_flows import show_model_in_manager
 from app.gui.chat_pane import HISTORY_SHOWN, ChatPane
+from app.gui.compare_rows import interleave
 from app.gui.composer import COLUMN_PX
 from app.gui.connection import ConnectionMonitor, ConnectionState
 from app.gui.dialogs import RemoteHostDialog, ShortcutsDialog
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
         self._tasks = Tasks()
         self._refresh_pending = False
         self._search_generation = 0
+        self._undo_comparison: int | None = None  # the Undo bar offers this comparison back
         self._sidebar_auto = False  # folded because the window got narrow, not by the user
         self._folding = False
         self.setWindowTitle("PhiDesk")
@@ -349,6 +351,8 @@ class MainWindow(QMainWindow):
         self.sidebar.deleteRequested.connect(self.delete_chat)
         self.sidebar.undoDeleteRequested.connect(self.undo_delete)
         self.sidebar.exportRequested.connect(self.export_chat)
+        self.sidebar.comparisonSelected.connect(self.open_comparison)
+        self.sidebar.comparisonDeleteRequested.connect(self.delete_comparison)
         self.sidebar.searchChanged.connect(self.search)
         self.sidebar.collapsedChanged.connect(self._sidebar_collapsed)
         self.pane.chatsChanged.connect(self._chats_dirty)
@@ -427,17 +431,20 @@ class MainWindow(QMainWindow):
         try:
             if query:
                 hits = await self.workspace.search_chats(query)
+                compared = await self.workspace.search_comparisons(query)
             else:
                 chats = await self.workspace.list_chats()
+                compared = await self.workspace.list_comparisons()
         except PhiDeskError as exc:
             self.show_message(str(exc), Level.ERROR)
             return
         if generation != self._search_generation:
             return  # a newer list or search is on its way
         if query:
-            self.sidebar.show_hits(hits)
+            self.sidebar.show_hits(interleave(hits, compared, lambda h: h.updated_at))
         else:
-            self.sidebar.show_chats(chats, self.pane.current_chat, live=self.pane.live)
+            rows = interleave(chats, compared, lambda c: c.updated_at, lambda c: c.pinned)
+            self.sidebar.show_chats(rows, self.pane.current_chat, live=self.pane.live)
             self.offline.chats_listed(len(chats))
 
     @Slot(int)
@@ -517,12 +524,30 @@ class MainWindow(QMainWindow):
         async def delete() -> None:
             chat = await self.workspace.chat(chat_id)
             await self.workspace.delete_chat(chat_id)
+            self._undo_comparison = None
             self.sidebar.offer_undo(chat_id, chat.title)
 
         self._run(delete(), "delete chat")
 
     @Slot(int)
+    def delete_comparison(self, comparison_id: int) -> None:
+        """Move a comparison (and its answers not continued) to the trash, with Undo."""
+
+        async def delete() -> None:
+            found = await self.workspace.comparison(comparison_id)
+            await self.workspace.delete_comparison(comparison_id)
+            self._undo_comparison = comparison_id
+            self.sidebar.offer_undo(comparison_id, found.title)
+
+        self._run(delete(), "delete comparison")
+
+    @Slot(int)
     def undo_delete(self, chat_id: int) -> None:
+        if self._undo_comparison == chat_id:
+            self._undo_comparison = None
+            self._run(self.workspace.restore_comparison(chat_id), "restore comparison")
+            return
+
         async def restore() -> None:
             await self.workspace.restore_chat(chat_id)
             self.open_chat(chat_id)
@@ -645,6 +670,22 @@ class MainWindow(QMainWindow):
         window.show()
         window.raise_()
         window.activateWindow()
+
+    @Slot(int)
+    def open_comparison(self, comparison_id: int) -> None:
+        """A comparison's row: the compare view filled with it; the list goes back to the chat
+        on screen, so the row opens it again when chosen again."""
+        self.open_compare()
+        self._compare.open_comparison(comparison_id)
+        QTimer.singleShot(0, self, self._reselect)
+
+    @Slot()
+    def _reselect(self) -> None:
+        self.sidebar.list.blockSignals(True)
+        self.sidebar.list.setCurrentRow(-1)
+        self.sidebar.list.blockSignals(False)
+        if self.pane.current_chat is not None:
+            self.sidebar.select(self.pane.current_chat)
 
     @Slot(int)
     def _open_continued(self, chat_id: int) -> None:

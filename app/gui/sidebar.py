@@ -5,7 +5,7 @@ of icon buttons) for small windows. Rows are drawn by `app.gui.sidebar_rows`."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal, Slot
@@ -25,9 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.compare_rows import add_comparison, comparison_item, comparison_menu
 from app.gui.icons import Icon, icon, use_icon
 from app.gui.sidebar_rows import (
     CHAT_ID,
+    COMPARISON_ID,
     DATE,
     HIGHLIGHTS,
     LIVE,
@@ -42,29 +44,18 @@ from app.gui.sidebar_rows import (
     SUBTITLE,
     TITLE_HIGHLIGHTS,
     RowDelegate,
+    matches_text,
+    relative_time,
     section_of,
 )
 from app.store import Chat
+from app.store.comparisons import Comparison
 from app.store.search import ChatMatches
 
 __all__ = ["CHAT_ID", "MESSAGE_ID", "ChatSidebar", "relative_time"]
 
 RAIL_WIDTH = 48
 TOGGLE_KEYS = "Ctrl+Shift+S"
-
-
-def relative_time(moment: datetime, now: datetime | None = None) -> str:
-    now = now or datetime.now(UTC)
-    seconds = max(0, int((now - moment).total_seconds()))
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        return f"{seconds // 60} min ago"
-    if seconds < 86400:
-        return f"{seconds // 3600} h ago"
-    if seconds < 7 * 86400:
-        return f"{seconds // 86400} d ago"
-    return moment.astimezone().strftime("%Y-%m-%d")
 
 
 class _ElidedLabel(QLabel):
@@ -112,6 +103,8 @@ class ChatSidebar(QWidget):
     undoDeleteRequested = Signal(int)
     searchChanged = Signal(str)
     collapsedChanged = Signal(bool)
+    comparisonSelected = Signal(int)
+    comparisonDeleteRequested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -221,18 +214,21 @@ class ChatSidebar(QWidget):
 
     def show_chats(
         self,
-        chats: list[Chat],
+        chats: Sequence[Chat | Comparison],
         current: int | None,
         live: Collection[int] = (),
         now: datetime | None = None,
     ) -> None:
-        """The chats under their sections; `live`: chats with an answer streaming now."""
+        """The chats (and comparisons) under their sections; `live`: chats answering now."""
         self.searching = False
         self._live = set(live)
         now = now or datetime.now(UTC)
         self._reset_list()
         section = ""
         for chat in chats:
+            if isinstance(chat, Comparison):
+                section = add_comparison(self.list, chat, now, section)
+                continue
             item = QListWidgetItem(chat.title or "New chat")
             here = section_of(chat.pinned, chat.updated_at, now)
             if here != section:
@@ -251,12 +247,17 @@ class ChatSidebar(QWidget):
             self._placeholder("No chats yet. Start one with New chat.")
         self.list.blockSignals(False)
 
-    def show_hits(self, results: list[ChatMatches], now: datetime | None = None) -> None:
-        """Search results: one row per chat with its newest match."""
+    def show_hits(
+        self, results: Sequence[ChatMatches | Comparison], now: datetime | None = None
+    ) -> None:
+        """Search results: one row per chat with its newest match (and one per comparison)."""
         self.searching = True
         now = now or datetime.now(UTC)
         self._reset_list()
         for result in results:
+            if isinstance(result, Comparison):
+                self.list.addItem(comparison_item(result, now))
+                continue
             item = QListWidgetItem(result.chat_title or "New chat")
             item.setData(CHAT_ID, result.chat_id)
             item.setData(MESSAGE_ID, result.message_id)
@@ -265,7 +266,7 @@ class ChatSidebar(QWidget):
             item.setData(HIGHLIGHTS, result.highlights)
             item.setData(TITLE_HIGHLIGHTS, result.title_highlights)
             item.setData(DATE, relative_time(result.updated_at, now))
-            matches = "title matches" if not result.count else _matches(result.count)
+            matches = "title matches" if not result.count else matches_text(result.count)
             item.setData(
                 Qt.ItemDataRole.AccessibleTextRole,
                 f"{result.chat_title}, {matches}: {result.snippet}",
@@ -320,6 +321,9 @@ class ChatSidebar(QWidget):
     def _current_changed(self, item: QListWidgetItem | None, _: QListWidgetItem | None) -> None:
         if item is None:
             return
+        if isinstance(item.data(COMPARISON_ID), int):
+            self.comparisonSelected.emit(item.data(COMPARISON_ID))
+            return
         chat_id = item.data(CHAT_ID)
         if not isinstance(chat_id, int):
             return
@@ -345,6 +349,9 @@ class ChatSidebar(QWidget):
         menu = QMenu(self)
         menu.setObjectName("ChatRowMenu")
         menu.setAccessibleName(f"Actions for {item.text()}")
+        if isinstance(compared := item.data(COMPARISON_ID), int):
+            opens, deletes = self.comparisonSelected.emit, self.comparisonDeleteRequested.emit
+            return comparison_menu(menu, palette, compared, opens, deletes)
         pinned = bool(item.data(PINNED))
         for purpose, text, signal in (
             (Icon.RENAME, "Rename…", self.renameRequested),
@@ -362,7 +369,7 @@ class ChatSidebar(QWidget):
 
     def open_row_menu(self, item: QListWidgetItem, where: QPoint) -> None:
         """Show the row menu of `item` at `where` (global), the row marked while it is open."""
-        if not isinstance(item.data(CHAT_ID), int):
+        if not isinstance(item.data(CHAT_ID), int) and item.data(COMPARISON_ID) is None:
             return
         menu = self.row_menu(item)
         item.setData(MENU_TARGET, True)
@@ -410,7 +417,7 @@ class ChatSidebar(QWidget):
 
     def _hover(self, row: int) -> None:
         item = self.list.item(row) if row >= 0 else None
-        if item is None or not isinstance(item.data(CHAT_ID), int):
+        if item is None or (item.data(CHAT_ID) is None and item.data(COMPARISON_ID) is None):
             row = -1
         if row == self.delegate.hovered_row:
             return
@@ -490,7 +497,3 @@ class ChatSidebar(QWidget):
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:
             self._search_icon.setIcon(icon(Icon.SEARCH, self.palette()))
-
-
-def _matches(count: int) -> str:
-    return "1 match" if count == 1 else f"{count} matches"

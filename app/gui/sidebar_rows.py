@@ -10,7 +10,7 @@ one chat and the list's rows and chats stay one to one.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
@@ -31,11 +31,31 @@ TITLE_HIGHLIGHTS = Qt.ItemDataRole.UserRole + 9
 DATE = Qt.ItemDataRole.UserRole + 10
 MENU_TARGET = Qt.ItemDataRole.UserRole + 11
 PLACEHOLDER = Qt.ItemDataRole.UserRole + 12
+COMPARISON_ID = Qt.ItemDataRole.UserRole + 13
+"""On the row of a comparison (one row for all its targets' chats), instead of `CHAT_ID`."""
 
 SECTIONS = ("Pinned", "Today", "Yesterday", "Previous 7 days", "Older")
 PAD = 10
 MORE_WIDTH = 28  # room kept at the right of a hovered row for its "⋯" button
 Spans = tuple[tuple[int, int], ...]
+
+
+def relative_time(moment: datetime, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    seconds = max(0, int((now - moment).total_seconds()))
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    if seconds < 7 * 86400:
+        return f"{seconds // 86400} d ago"
+    return moment.astimezone().strftime("%Y-%m-%d")
+
+
+def matches_text(count: int) -> str:
+    return "1 match" if count == 1 else f"{count} matches"
 
 
 def section_of(pinned: bool, moment: datetime, now: datetime) -> str:
@@ -217,11 +237,16 @@ class RowDelegate(QStyledItemDelegate):
     ) -> None:
         fm = QFontMetrics(font)
         title_rect = QRect(first)
-        if index.data(PINNED):
-            size = fm.height()
-            pin = icon(Icon.PINNED, palette).pixmap(size, size)
-            painter.drawPixmap(first.left() - 2, first.top(), pin)
-            title_rect.setLeft(first.left() + size + 4)
+        marks = (
+            (bool(index.data(PINNED)), Icon.PINNED),
+            (isinstance(index.data(COMPARISON_ID), int), Icon.COMPARE),
+        )
+        for shown, purpose in marks:
+            if shown:
+                size = fm.height()
+                glyph = icon(purpose, palette).pixmap(size, size)
+                painter.drawPixmap(title_rect.left() - 2, first.top(), glyph)
+                title_rect.setLeft(title_rect.left() + size + 4)
         if index.data(LIVE):
             dot = 8
             painter.setPen(Qt.PenStyle.NoPen)
