@@ -21,6 +21,7 @@ from app.gui.chat_flows import ChatFlows
 from app.gui.chat_settings import ChatSettingsDialog, open_chat_settings
 from app.gui.composer import Composer
 from app.gui.context_banner import ContextBanner, show_context
+from app.gui.history_pager import HistoryPager
 from app.gui.message_actions import UNDO_DELETE, MessageActions
 from app.gui.models_picker import ModelPicker
 from app.gui.tasks import Tasks
@@ -43,7 +44,7 @@ from app.workspace.turns import TurnEvent
 
 log = logging.getLogger(__name__)
 
-HISTORY_SHOWN = 200
+HISTORY_SHOWN = 60  # the newest messages a chat opens with; older pages load on scrolling up
 
 
 class ChatPane(QWidget):
@@ -120,6 +121,7 @@ class ChatPane(QWidget):
         self.presenter.ended.connect(self._presented_turn_ended)
         self.flows = ChatFlows(self)
         self.documents = DocumentsFlow(self)  # attached files: bar, drops, chips, meter share
+        self.pager = HistoryPager(self)
 
     @property
     def live(self) -> dict[int, RunningTurn]:
@@ -144,6 +146,7 @@ class ChatPane(QWidget):
         if chat_id is None:
             self.title.setText("New chat")
             self.view.set_messages([])
+            self.pager.opened(None, 0, 0)
             self.picker.select_default()
             self.flows.model_shown()
             self.composer.set_streaming(False)
@@ -172,6 +175,7 @@ class ChatPane(QWidget):
         live_id = turn.answer_id if turn is not None and not continued else None
         self.presenter.versions = versions
         self.view.set_messages(transcript_items(messages, versions, leave_out=live_id))
+        self.pager.opened(chat_id, len(messages), wanted)
         if turn is not None:
             self.presenter.attach(turn)
         self.composer.set_streaming(turn is not None)
@@ -303,7 +307,8 @@ class ChatPane(QWidget):
     async def _reload(self, turn: RunningTurn) -> None:
         """A regenerate, edit or continue began: show the branch it is on (rebuilding only
         what changed), then its answer streaming."""
-        messages = await self.workspace.latest_messages(turn.chat_id, limit=HISTORY_SHOWN)
+        limit = self.pager.limit(HISTORY_SHOWN)
+        messages = await self.workspace.latest_messages(turn.chat_id, limit=limit)
         versions = await self.workspace.versions(turn.chat_id)
         if turn.chat_id != self.current_chat or self.presenter.turn is not turn:
             return
@@ -318,7 +323,8 @@ class ChatPane(QWidget):
         if chat_id is None or chat_id in self.live:
             return
         try:
-            messages = await self.workspace.latest_messages(chat_id, limit=HISTORY_SHOWN)
+            limit = self.pager.limit(HISTORY_SHOWN)
+            messages = await self.workspace.latest_messages(chat_id, limit=limit)
             versions = await self.workspace.versions(chat_id)
         except PhiDeskError as exc:
             self._tell(str(exc))
@@ -480,6 +486,7 @@ class ChatPane(QWidget):
         self._closing = True
         self._context_timer.stop()
         self.presenter.detach()
+        self.pager.shutdown()
         self._tasks.cancel_all()
 
     async def aclose(self) -> None:

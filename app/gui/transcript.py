@@ -208,6 +208,7 @@ class _Bridge(QObject):
     starter = Signal(str)
     attachment = Signal(str, str)
     ready = Signal()
+    older = Signal()
 
     @Slot(str)
     def copyText(self, text: str) -> None:
@@ -228,6 +229,10 @@ class _Bridge(QObject):
     @Slot()
     def pageReady(self) -> None:
         self.ready.emit()
+
+    @Slot()
+    def olderWanted(self) -> None:
+        self.older.emit()
 
 
 class TranscriptPage(QWebEnginePage):
@@ -275,6 +280,8 @@ class TranscriptView(QWebEngineView):
     page_ready = Signal()
     attachment_opened = Signal(str, str)
     """A chip of an attached file was clicked: (attachment id, "file" or "text")."""
+    older_wanted = Signal()
+    """The page was scrolled near its top and `set_has_older(True)` said there is more."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -307,6 +314,7 @@ class TranscriptView(QWebEngineView):
         self._bridge.starter.connect(self.starter_chosen)
         self._bridge.ready.connect(self.page_ready)
         self._bridge.attachment.connect(self.attachment_opened)
+        self._bridge.older.connect(self.older_wanted)
         channel = QWebChannel(page)
         channel.registerObject("bridge", self._bridge)
         page.setWebChannel(channel)
@@ -420,6 +428,30 @@ class TranscriptView(QWebEngineView):
                 self._prepend_later(rest, generation)
 
         QTimer.singleShot(0, self, send)
+
+    @property
+    def fully_sent(self) -> bool:
+        """Whether every message of the last `set_messages` has reached the page."""
+        return self._unsent == 0
+
+    @property
+    def first_message_id(self) -> str | None:
+        return str(self._shown[0]["id"]) if self._shown else None
+
+    @property
+    def message_count(self) -> int:
+        return len(self._shown)
+
+    def prepend_messages(self, messages: Iterable[TranscriptMessage | Sequence[object]]) -> None:
+        """Add older messages above the first one; what the user looks at stays in place."""
+        items = [_message_json(m) for m in messages]
+        if items:
+            self._shown[:0] = items
+            self._call("prependMessages", items)
+
+    def set_has_older(self, more: bool) -> None:
+        """Whether older messages can be loaded: near the top, the page emits `older_wanted`."""
+        self._call("setOlder", more)
 
     def append_message(self, message: TranscriptMessage | Sequence[object]) -> None:
         """Add a message at the end (or replace the one with the same id)."""

@@ -499,6 +499,17 @@
   function onScroll() {
     following = nearBottom();
     if (following) hidePill();
+    askForOlder();
+  }
+
+  // -- older pages of a long chat: asked for when the user nears the top -----------------------
+  const OLDER_MARGIN_PX = 1200;
+  let olderAvailable = false;
+  let olderAsked = false;
+  function askForOlder() {
+    if (!olderAvailable || olderAsked || document.scrollingElement.scrollTop > OLDER_MARGIN_PX) return;
+    olderAsked = true;
+    send("olderWanted");
   }
 
   // Follow the end once per frame, after the page's own layout of the patches.
@@ -614,6 +625,8 @@
       for (const m of messages) fragment.appendChild(buildMessage(m));
       transcript.insertBefore(fragment, transcript.firstChild);
       s.scrollTop = s.scrollHeight - fromBottom; // keep what the user is looking at in place
+      olderAsked = false;
+      setTimeout(askForOlder, 0);
       return transcript.children.length;
     },
     appendMessage(m) {
@@ -661,6 +674,11 @@
       el.textContent = "";
       // A new text node, set a moment later, is what screen readers notice.
       setTimeout(() => (el.textContent = text), 30);
+    },
+    setOlder(more) {
+      olderAvailable = Boolean(more);
+      olderAsked = false;
+      setTimeout(askForOlder, 0); // a short page cannot be scrolled: ask at once
     },
     removeMessage(id) {
       const article = byId(id);
