@@ -46,10 +46,12 @@ from app.chat.compare_figures import (
     MIN_TARGETS,
     CompareSettings,
     Figures,
+    Target,
     marks,
 )
 from app.errors import PhiDeskError
 from app.gui.compare_column import CompareColumn, sentence
+from app.gui.compare_consent import ask_compare_consent
 from app.gui.models_picker_data import Section, load_sections, machine_gpus
 from app.gui.tasks import Tasks
 from app.gui.theme import accent
@@ -88,6 +90,8 @@ class CompareWindow(QWidget):
         self.columns: list[CompareColumn] = []
         self._preparing: asyncio.Task[None] | None = None
         self.shown_comparison: int | None = None
+        self.consented: set[str] = set()
+        """Engines off this computer the user agreed to send prompts to (while the app runs)."""
         """The stored comparison on screen (the one run here, or one opened from the list)."""
 
         self.count = QSpinBox()
@@ -348,7 +352,7 @@ class CompareWindow(QWidget):
 
     @Slot()
     def run(self) -> None:
-        if self.is_running:
+        if self.is_running or not self.run_button.isEnabled():
             return
         prompt = self.prompt.toPlainText()
         if not prompt.strip():
@@ -363,13 +367,16 @@ class CompareWindow(QWidget):
             self.show_message("Choose a different model or engine for each target.", "warning")
             return
         self.show_message("")
-        for column in self.active:
-            column.start()
         self._busy(True)
         self._tasks.start(self._run(prompt, self.settings()), name="compare run")
 
     async def _run(self, prompt: str, settings: CompareSettings) -> None:
         targets = [c.target for c in self.active]
+        if not await self._agreed(targets):
+            self._busy(False)
+            return
+        for column in self.active:
+            column.start()
         try:
             running = await self.workspace.start_comparison(prompt, targets, settings)
         except PhiDeskError as exc:
@@ -381,6 +388,22 @@ class CompareWindow(QWidget):
         self.running = running
         self.shown_comparison = running.comparison.id
         self._unlisten = running.listen(self._heard)
+
+    async def _agreed(self, targets: list[Target]) -> bool:
+        """True when no target's engine is off this computer, or the user agreed to send the
+        prompt to each such engine (asked once per engine while the app runs)."""
+        off = {
+            name: url
+            for name, url in self.workspace.engines_off_this_computer(targets).items()
+            if name not in self.consented
+        }
+        if not off:
+            return True
+        if not await ask_compare_consent(self, off):
+            self.show_message("Nothing was sent.")
+            return False
+        self.consented.update(off)
+        return True
 
     def _heard(self, running: RunningComparison, event: object) -> None:
         if running is not self.running:

@@ -35,6 +35,7 @@ from app.chat.compare_figures import (
     available_memory,
     fit_warning,
 )
+from app.chat.documents.turn import leaves_machine
 from app.errors import PhiDeskError
 from app.store import Chat, Database
 from app.store.comparisons import Comparison
@@ -139,6 +140,16 @@ class CompareOps:
         if name == DEFAULT_ENGINE:
             return OllamaEngine(self.connection, model_options=self.offload.options_for)
         return self.engine_by_name(name)
+
+    def engines_off_this_computer(self, targets: Sequence[Target]) -> dict[str, str]:
+        """The engines of `targets` that a request would leave this computer for, each once:
+        name → its URL (a comparison asks before sending its prompt there)."""
+        found: dict[str, str] = {}
+        for name in dict.fromkeys(t.engine for t in targets):
+            engine = self._compare_engine(name)
+            if engine is not None and leaves_machine(engine.host):
+                found[name] = engine.host
+        return found
 
     def comparison_runner(self) -> ComparisonRunner:
         engines: dict[str, Engine | None] = {}
