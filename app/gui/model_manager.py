@@ -139,6 +139,7 @@ class ModelManagerWindow(QWidget):
         self.installed_tab.useRequested.connect(self.newChatRequested)
         self.catalog_tab.useRequested.connect(self.newChatRequested)
         self.catalog_tab.deleteRequested.connect(self._delete_from_card)
+        self.catalog_tab.speedMeasured.connect(self._speed_measured)
         self.loaded_tab = LoadedTab(self.state)
         self.server_tab = ServerTab(self.state)
         self.server_tab.changed.connect(self._update_estimates)
@@ -269,6 +270,15 @@ class ModelManagerWindow(QWidget):
         names = self.state.speed_names()
         speeds = await asyncio.gather(*(self.workspace.measured_speed(n) for n in names))
         return {name: speed for name, speed in zip(names, speeds, strict=True) if speed}
+
+    def _speed_measured(self, _model: str, _speed: float) -> None:
+        """A card's probe stored an answer: the measured speeds are read again."""
+
+        async def reread() -> None:
+            self.state.speeds = await self._measured_speeds([])
+            self._update_estimates()
+
+        self.state.run("reading the measured speeds", reread())
 
     def _dismiss_server_error(self) -> None:
         shown = self.notice_area.notice

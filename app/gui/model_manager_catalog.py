@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.compare_probe import SpeedProbe
 from app.gui.model_manager_cards import CatalogCard, PullPanel
 from app.gui.model_manager_state import ManagerState
 
@@ -28,6 +29,8 @@ class CatalogTab(QWidget):
     variantChanged = Signal()
     useRequested = Signal(str)
     deleteRequested = Signal(str)
+    speedMeasured = Signal(str, float)
+    """The speed probe of a card measured a model (name, tokens/s)."""
 
     TWO_COLUMNS_FROM = 820
     """Cards side by side from this width (px) of the tab; one column below."""
@@ -37,6 +40,7 @@ class CatalogTab(QWidget):
         self.state = state
         connection = state.workspace.connection
         self.cards: dict[str, CatalogCard] = {}
+        self.probes: dict[str, SpeedProbe] = {}
         grid_host = QWidget()
         self.grid = grid = QGridLayout(grid_host)
         grid.setSpacing(10)
@@ -48,6 +52,12 @@ class CatalogTab(QWidget):
             card.variantChanged.connect(self._variant_changed)
             card.useRequested.connect(self.useRequested)
             card.deleteRequested.connect(self.deleteRequested)
+            probe = SpeedProbe(card, state.workspace, state.tasks)
+            probe.measured.connect(self.speedMeasured)
+            box = card.layout()
+            if isinstance(box, QVBoxLayout):  # under the fit estimate and the measured speed
+                box.insertWidget(box.indexOf(card.speed_label) + 1, probe)
+            self.probes[entry.name] = probe
             self.cards[entry.name] = card
         self._reflow(2)
         scroll = QScrollArea()
@@ -97,6 +107,7 @@ class CatalogTab(QWidget):
                 kv_cache_type=state.kv_cache_type,
                 speeds=state.speeds,
             )
+            self.probes[card.entry.name].refresh()
 
     def _reflow(self, columns: int) -> None:
         """Lay the cards out in `columns` columns (two when wide, one when narrow)."""

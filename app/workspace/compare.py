@@ -36,9 +36,10 @@ from app.chat.compare_figures import (
     fit_warning,
 )
 from app.chat.documents.turn import leaves_machine
+from app.chat.session import TurnFinished, TurnState
 from app.errors import PhiDeskError
-from app.store import Chat, Database
-from app.store.comparisons import Comparison
+from app.store import Chat, ChatSettings, Database
+from app.store.comparisons import COMPARE_KIND, Comparison
 from app.workspace.changes import ChatChange
 from app.workspace.settings import Preferences, SettingsStore, model_family
 
@@ -48,6 +49,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+PROBE_PROMPT = "In three sentences, explain why the sky is blue."
+"""The short fixed prompt of the speed probe ("Measure on this machine")."""
 
 ComparisonListener = Callable[["RunningComparison", "CompareEvent | None"], None]
 """Hears each event of a running comparison, then None once it is over."""
@@ -120,6 +124,17 @@ class CompareOps:
         def session(self, chat_id: int) -> ChatSession: ...
 
         def engine_by_name(self, name: str) -> Engine | None: ...
+
+        async def new_chat(
+            self,
+            model: str | None = None,
+            *,
+            kind: str = "normal",
+            title: str = "",
+            system_prompt: str | None = None,
+            settings: ChatSettings | None = None,
+            engine: str = "ollama",
+        ) -> Chat: ...
 
         def _chats(self, how: ChatChange, *ids: int) -> None: ...
 
@@ -270,6 +285,25 @@ class CompareOps:
         found = await self.write(lambda: self.db.restore_comparison(comparison_id))
         self._chats(ChatChange.RESTORED, *(t.chat_id for t in found.targets if t.chat_id))
         return found
+
+    async def probe_speed(self, model: str, prompt: str = PROBE_PROMPT) -> float | None:
+        """Send `prompt` once to `model` on the default Ollama, with the comparisons' seed and
+        temperature and no system prompt, in a hidden chat (kind `compare`), so the answer's
+        speed joins `measured_speed`; its tokens/s (None when the engine gave no durations).
+        Cancelling stops the answer (kept as stopped, not counted)."""
+        settings = CompareSettings().chat_settings()
+        chat = await self.new_chat(
+            model, kind=COMPARE_KIND, title=f"Speed of {model}", system_prompt="", settings=settings
+        )
+        finished: TurnFinished | None = None
+        async for event in self.session(chat.id).send(prompt):
+            if isinstance(event, TurnFinished):
+                finished = event
+        if finished is None or finished.state is not TurnState.DONE:
+            error = finished.error if finished is not None else None
+            raise PhiDeskError(str(error) if error else f"{model} did not finish its answer")
+        provenance = finished.message.provenance
+        return provenance.tokens_per_second if provenance is not None else None
 
     def pick_comparison_target(self, model: str) -> None:
         """ "Pick this one": `model` becomes the variant of its family for new chats (and the
