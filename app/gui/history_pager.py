@@ -62,9 +62,7 @@ class HistoryPager(QObject):
     async def _load(self, chat_id: int, before: int) -> None:
         workspace = self._pane.workspace
         try:
-            messages = await workspace.read(
-                lambda: workspace.db.latest_messages(chat_id, limit=PAGE, before=before)
-            )
+            messages = await workspace.latest_messages(chat_id, PAGE, before=before)
         except PhiDeskError as exc:
             log.warning("older messages of chat %s: %s", chat_id, exc)
             self._loading = False

@@ -226,8 +226,11 @@ class Workspace(TransferOps, EngineOps, DocumentOps, CompareOps, TitleOps):
     async def messages(self, chat_id: int) -> list[Message]:
         return await self.read(lambda: self.db.messages(chat_id))
 
-    async def latest_messages(self, chat_id: int, limit: int = 200) -> list[Message]:
-        return await self.read(lambda: self.db.latest_messages(chat_id, limit=limit))
+    async def latest_messages(
+        self, chat_id: int, limit: int = 200, *, before: int | None = None
+    ) -> list[Message]:
+        """The newest `limit` messages on show (older than `before`, for scrolling back)."""
+        return await self.read(lambda: self.db.latest_messages(chat_id, limit, before=before))
 
     async def message(self, message_id: int) -> Message:
         return await self.read(lambda: self.db.get_message(message_id))
