@@ -608,6 +608,8 @@ class ChatSession:
         self._sent_num_ctx[chat.model] = num_ctx
         content: list[str] = [continuing.content] if continuing else []
         thinking: list[str] = [continuing.thinking] if continuing else []
+        before = continuing.provenance if continuing is not None else None
+        reasoned = ReasoningClock(self._clock, before.thinking_seconds if before else None)
         saved_at = self._clock()
         dirty = False
         status: Status = "complete"
@@ -637,9 +639,11 @@ class ChatSession:
                     if isinstance(event, ContentDelta):
                         content.append(event.text)
                         dirty = True
+                        reasoned.answering()
                     elif isinstance(event, ThinkingDelta):
                         thinking.append(event.text)
                         dirty = True
+                        reasoned.thinking()
                     yield event
                     if dirty and self._clock() - saved_at >= self.flush_interval:
                         await self._io(
@@ -686,6 +690,7 @@ class ChatSession:
                     info=info,
                     engine=engine,
                     documents=documents,
+                    thinking_seconds=reasoned.seconds(),
                 )
             )
             self.state = TurnState.DONE if status == "complete" else TurnState.FAILED
@@ -713,6 +718,7 @@ class ChatSession:
                         info=info,
                         engine=engine,
                         documents=documents,
+                        thinking_seconds=reasoned.seconds(),
                     )
                 except PhiDeskError as exc:
                     log.warning("could not save the end of answer %s: %s", answer.id, exc)
@@ -740,6 +746,7 @@ class ChatSession:
         info: ModelInfo | None = None,
         engine: Engine | None = None,
         documents: DocumentPool | None = None,
+        thinking_seconds: float | None = None,
     ) -> Message:
         engine = engine or self.ollama
         local = engine.kind == "ollama"
@@ -775,6 +782,7 @@ class ChatSession:
             cached_tokens=done.cached_tokens if done else None,
             reasoning_tokens=done.reasoning_tokens if done else None,
             usage_estimated=bool(done and done.usage_estimated),
+            thinking_seconds=thinking_seconds,
         )
         message = self.db.finish_message(
             answer_id,
@@ -800,6 +808,31 @@ class ChatSession:
 
 def _last_question(history: Sequence[Message]) -> str:
     return next((m.content for m in reversed(history) if m.role == "user"), "")
+
+
+class ReasoningClock:
+    """How long an answer reasoned: from its first token of reasoning to the first of the
+    answer (or to the end, if no answer came). A continued answer adds to what it had."""
+
+    def __init__(self, clock: Callable[[], float], before: float | None = None) -> None:
+        self._clock = clock
+        self._before = before
+        self._began: float | None = None
+        self._ended: float | None = None
+
+    def thinking(self) -> None:
+        if self._began is None:
+            self._began = self._clock()
+
+    def answering(self) -> None:
+        if self._began is not None and self._ended is None:
+            self._ended = self._clock()
+
+    def seconds(self) -> float | None:
+        if self._began is None:
+            return self._before
+        ended = self._ended if self._ended is not None else self._clock()
+        return (self._before or 0.0) + max(ended - self._began, 0.0)
 
 
 def _sendable(message: Message) -> bool:

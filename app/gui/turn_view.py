@@ -42,8 +42,8 @@ STATUS_WORDS = {
 }
 THOUGHT_SECONDS: dict[int, float] = {}
 """How long each answer of this run reasoned (answer id -> seconds), kept for the header's
-"Thought for 2.9 s" after the answer is saved. Not stored: chats reopened after a restart say
-"Reasoning"."""
+"Thought for 2.9 s" after the answer is saved; answers of earlier runs read it from their
+provenance (`thinking_seconds`)."""
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
@@ -138,7 +138,8 @@ def transcript_item(message: Message, versions: Versions | None = None) -> Trans
     if message.role == "assistant" and message.provenance is not None:
         meta.update(model_meta(message.provenance.model))
     meta.update(notice_meta(message))
-    seconds = THOUGHT_SECONDS.get(message.id)
+    stored = message.provenance.thinking_seconds if message.provenance is not None else None
+    seconds = THOUGHT_SECONDS.get(message.id) or stored
     if thinking is not None and seconds:
         meta["thinking_seconds"] = f"{seconds:.3f}"
     if versions is not None and versions.count > 1:

@@ -121,6 +121,7 @@ def to_provenance(row: ProvenanceRow | None) -> Provenance | None:
         reasoning_tokens=row.reasoning_tokens,
         usage_estimated=bool(row.usage_estimated),
         documents=sent_documents(row.documents),
+        thinking_seconds=row.thinking_seconds,
     )
 
 

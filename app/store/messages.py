@@ -47,6 +47,7 @@ def fill_provenance(target: ProvenanceRow, provenance: Provenance) -> None:
     target.cached_tokens = provenance.cached_tokens
     target.reasoning_tokens = provenance.reasoning_tokens
     target.usage_estimated = provenance.usage_estimated
+    target.thinking_seconds = provenance.thinking_seconds
 
 
 class MessageQueries(Transactions):

@@ -169,6 +169,8 @@ class ProvenanceRow(Base):
     documents: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     """The parts of attached documents sent with the question (migration 0007): `method`,
     `tokens` and `parts` (see `app.store.attachments`); None when none were."""
+    thinking_seconds: Mapped[float | None] = mapped_column(sa.Float)
+    """Seconds from the first token of reasoning to the first of the answer (migration 0009)."""
 
     message: Mapped[MessageRow] = relationship(back_populates="provenance")
 
@@ -196,9 +198,7 @@ class AttachmentChunkRow(Base):
     __table_args__ = (sa.UniqueConstraint("file_id", "seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    file_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("attachment_files.id", ondelete="CASCADE")
-    )
+    file_id: Mapped[int] = mapped_column(sa.ForeignKey("attachment_files.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(sa.Integer)
     text: Mapped[str] = mapped_column(sa.Text)
     first_page: Mapped[int | None] = mapped_column(sa.Integer)

@@ -144,6 +144,8 @@ class Provenance:
     """The server reported no token counts for this answer; the meter showed an estimate."""
     documents: SentDocuments | None = None
     """The parts of attached documents sent with the question (None: no documents)."""
+    thinking_seconds: float | None = None
+    """How long the model reasoned before it began to answer ("Thought for 2.9 s")."""
 
 
 @dataclass(frozen=True, slots=True)

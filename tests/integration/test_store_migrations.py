@@ -118,6 +118,17 @@ def _seed_0007(connection: sqlite3.Connection) -> None:
     )
 
 
+def _seed_0008(connection: sqlite3.Connection) -> None:
+    """Schema 0008 kept comparisons (here one, none of whose chats is shown)."""
+    _seed_0007(connection)
+    now = "2026-01-02 03:04:05.000000"
+    connection.execute(
+        "INSERT INTO comparisons (id, title, prompt, system_prompt, options, created_at,"
+        " updated_at) VALUES (1, 'Roots', 'Solve it', '', '{}', ?, ?)",
+        (now, now),
+    )
+
+
 # One seed per revision that is not the newest: adding a migration means adding its seed here.
 SEEDS: dict[str, Callable[[sqlite3.Connection], None]] = {
     "0001": _seed_0001,
@@ -127,6 +138,7 @@ SEEDS: dict[str, Callable[[sqlite3.Connection], None]] = {
     "0005": _seed_0005,
     "0006": _seed_0006,
     "0007": _seed_0007,
+    "0008": _seed_0008,
 }
 
 
