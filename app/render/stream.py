@@ -33,6 +33,7 @@ from typing import Any
 from markdown_it.common.utils import normalizeReference
 from markdown_it.token import Token
 
+from app.render.fastpath import InlineFrame, settled_frame
 from app.render.live import LiveBlock, last_final, open_live
 from app.render.live import line_offset as _line_offset
 from app.render.markdown import new_env, normalize, render_markdown, shared_markdown
@@ -96,8 +97,10 @@ class StreamRenderer:
         self._revised: set[int] = set()
         self._final: str | None = None
         self._live: LiveBlock | None = None  # the finished part of the live block
+        self._frame: InlineFrame | None = None  # the last parse, when its last line is settled
         self.live_size = 0  # characters the last refresh parsed (the live part)
         self.revision_frames = 0  # refreshes that rendered finished text again
+        self.inline_frames = 0  # refreshes that parsed only the line being written
 
     # -- input ---------------------------------------------------------------------------
     def push(self, delta: str) -> None:
@@ -157,6 +160,8 @@ class StreamRenderer:
         if not self._dirty:
             return
         self._dirty = False
+        if self._refresh_inline():
+            return
         if self._live is not None and self._refresh_live(self._live):
             return
         if self._live is not None:
@@ -177,6 +182,7 @@ class StreamRenderer:
                 self._live.advance(
                     tail, tokens, env, set(references), _labels, _reference_key, _limit(env)
                 )
+            self._frame = self._settled(tail, tokens, env)
         else:
             index, line = cut
             offset = _line_offset(tail, line)
@@ -185,6 +191,45 @@ class StreamRenderer:
             self._tail = tail[offset:]
             self._tail_html = render(tokens[index:], self._md.options, env)
         self._revise(references)
+
+    def _owner(self) -> tuple[int, int, str]:
+        live = self._live
+        return (0, 0, "") if live is None else (id(live), live.offset, live.prefix)
+
+    def _settled(self, source: str, tokens: list[Token], env: dict[str, Any]) -> InlineFrame | None:
+        """The parse of `source` kept for inline-only frames, if the next source extends it."""
+        live = self._live
+        if (source if live is None else live.source(self._tail)) != source:
+            return None  # the live block committed part of it
+        return settled_frame(source, tokens, env, self._owner())
+
+    def _refresh_inline(self) -> bool:
+        """Re-parse only the line being written (see `app.render.fastpath`); False when a
+        full parse is needed."""
+        frame, self._frame = self._frame, None
+        if frame is None or frame.owner != self._owner():
+            return False
+        live = self._live
+        source = self._tail if live is None else live.source(self._tail)
+        if not frame.extend(self._md, source):
+            return False
+        tokens, env = frame.tokens, frame.env
+        render = self._md.renderer.render
+        if live is None:
+            self._tail_html = render(tokens, self._md.options, env)
+        else:
+            composed = live.compose(source, tokens, env, _reference_key)
+            if composed is None:
+                return False
+            block_html, after = composed
+            self._tail_html = block_html + render(tokens[after:], self._md.options, env)
+            if live.kind == "paragraph":
+                live.advance(source, tokens, env, set(), _labels, _reference_key, _limit(env))
+        self.live_size = len(tokens[frame.index].content)
+        self.inline_frames += 1
+        if frame.owner == self._owner():
+            self._frame = frame
+        return True
 
     def _refresh_live(self, live: LiveBlock) -> bool:
         """Parse only the live part of the live block; False when it must be parsed whole."""
@@ -206,6 +251,7 @@ class StreamRenderer:
         if cut is None:
             self._tail_html = block_html + render(tokens[after:], self._md.options, env)
             live.advance(source, tokens, env, set(initial), _labels, _reference_key, _limit(env))
+            self._frame = self._settled(source, tokens, env)
         else:
             index, line = cut
             offset = live.tail_offset(source, line)

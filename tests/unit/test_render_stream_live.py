@@ -282,3 +282,35 @@ def test_only_the_live_part_of_a_long_block_is_parsed_again(name: str) -> None:
             largest_live = max(largest_live, renderer.live_size)
     assert renderer.html() == render_markdown(text)
     assert largest_live < 600, f"{name}: {largest_live} characters re-parsed in one frame"
+
+
+INLINE_EDGES = {
+    "line turns into a setext heading": "- a\n\npara words here\nmore words\n===\n",
+    "setext dash under a paragraph line": "text line one\nsecond line\n---\nafter\n",
+    "table delimiter row arrives late": "a | b words\n--|--\n1 | 2\n",
+    "delimiter row after a long header": "the header | with words\n:-|-:\nrow | x\n",
+    "list item's indentation continues": "- item one\n  continued line\n  more\n- two\n     deep\n",
+    "code fence closes with more backticks": "```\ncode line\n````\nafter words\n",
+    "late reference definition": "- see [ref] here\n- and [ref] again\n\n[ref]: /r\n",
+    "definition title on the next line": '[ref]: /u\n"title words\nmore"\n\n[ref]\n',
+    "label spanning lines": "[foo\nbar]: /u\n\n[foo bar]\n",
+    "task item": "- [ ] task words\n- [x] done words\n",
+    "display math opener": "text\n$$ x words\n$$\n",
+    "bracket math": "words\n\\[ a words \\]\n",
+    "emphasis across frames": "- the value **doubles when *x* grows** and `y\n",
+    "quote lazy line": "> quoted words\nlazy words\n> more\n",
+}
+
+
+@pytest.mark.parametrize("text", INLINE_EDGES.values(), ids=INLINE_EDGES.keys())
+def test_inline_only_frames_give_the_full_render(text: str) -> None:
+    """Each character alone, then in pairs: the line being written is parsed inline-only
+    wherever its block role is settled, and every frame still equals a full render."""
+    stream_checked(text, list(range(1, len(text))))
+    stream_checked(text, list(range(2, len(text), 2)))
+
+
+def test_most_frames_of_a_long_list_parse_only_the_line_being_written() -> None:
+    text = "".join(f"- item {n} with **bold** and `code` words\n" for n in range(60))
+    renderer = stream_checked(text, list(range(3, len(text), 3)))
+    assert renderer.inline_frames > len(text) // 3 // 2

@@ -1,0 +1,115 @@
+"""Frames that need no block parse: the line being written only grows.
+
+While new text adds no line break and the last line of the parsed source is a settled
+paragraph line, appending characters cannot change the block structure, only that paragraph's
+inline content. A line is settled when:
+
+- it is the last line of a paragraph that ends the source (everything after the paragraph's
+  `inline` token closes containers);
+- it holds a letter, and nothing before its first letter is `$`, `\\` or `[`: every block rule
+  decides from a line's start (list and quote markers, fences, headings, thematic breaks,
+  indentation), and a line with a letter is never a setext underline, a table delimiter row or
+  a thematic break; display math (`$$`, `\\[`, `\\begin{`) and reference definitions are left
+  to the full parse;
+- the paragraph does not start with `[` (it may still become a reference definition, and a
+  task item's content has lost its `[ ]`) and no
+  `]:` appears since the blank line before it (a definition's title may still swallow it);
+- no display-math opener in the source is waiting for its closer.
+
+Then the frame re-runs only markdown-it's inline parser on the paragraph's content, which is
+exactly what a full parse would give it (`content` is the paragraph's lines, stripped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import MD_TRIM_CHARS
+from markdown_it.rules_core import StateCore
+from markdown_it.rules_core.text_join import text_join
+from markdown_it.token import Token
+
+from app.render.markdown import MAX_INLINE_CHARS
+from app.render.math import UNCLOSED_MATH_KEY
+
+_HELD = "$\\["
+
+
+@dataclass
+class InlineFrame:
+    """A parse of `source` whose last paragraph can be extended by inline parsing alone."""
+
+    source: str
+    tokens: list[Token]
+    env: dict[str, Any]
+    index: int  # of the paragraph's `inline` token
+    content: str  # its content when parsed
+    keep: int  # where `content` ends in `source` (before its trailing whitespace)
+    owner: tuple[int, int, str]  # the live block's identity, offset and prefix, or zeros
+
+    def extend(self, md: MarkdownIt, source: str) -> bool:
+        """Update the paragraph for `source` (= the parsed source plus text with no line
+        break); False when `source` is not such an extension."""
+        old = self.source
+        if len(source) < len(old) or "\n" in source[len(old) :] or not source.startswith(old):
+            return False
+        content = (self.content + source[self.keep :]).rstrip(MD_TRIM_CHARS)
+        if len(content) > MAX_INLINE_CHARS:
+            return False
+        token = self.tokens[self.index]
+        children: list[Token] = []
+        md.inline.parse(content, md, self.env, children)
+        token.content = content
+        token.children = children
+        text_join(StateCore(content, md, self.env, [token]))
+        self.source = source
+        return True
+
+
+def settled_frame(
+    source: str, tokens: list[Token], env: dict[str, Any], owner: tuple[int, int, str]
+) -> InlineFrame | None:
+    """An InlineFrame for this parse of `source`, or None when its last line is not settled
+    (see the module docstring)."""
+    if not source or source.endswith("\n") or env.get(UNCLOSED_MATH_KEY):
+        return None
+    index = len(tokens) - 1
+    while index >= 0 and tokens[index].nesting == -1:
+        index -= 1
+    if index < 1 or index + 1 >= len(tokens):
+        return None
+    token, opener = tokens[index], tokens[index - 1]
+    if (
+        token.type != "inline"
+        or opener.type != "paragraph_open"
+        or tokens[index + 1].type != "paragraph_close"
+        or opener.map is None
+        or opener.map[1] != source.count("\n") + 1
+        or token.content.startswith("[")
+        or len(token.content) > MAX_INLINE_CHARS
+        or (index >= 2 and tokens[index - 2].attrGet("class") is not None)  # a task item
+    ):
+        return None
+    start = source.rfind("\n") + 1
+    letter = next((n for n in range(start, len(source)) if source[n].isalpha()), -1)
+    if letter < 0 or any(char in _HELD for char in source[start:letter]):
+        return None
+    first = _line_start(source, opener.map[0])
+    blank = source.rfind("\n\n", 0, first)
+    if "]:" in source[max(blank, 0) : first]:
+        return None
+    return InlineFrame(
+        source, tokens, env, index, token.content, len(source.rstrip(MD_TRIM_CHARS)), owner
+    )
+
+
+def _line_start(text: str, line: int) -> int:
+    offset = 0
+    for _ in range(line):
+        offset = text.index("\n", offset) + 1
+    return offset
+
+
+__all__ = ["InlineFrame", "settled_frame"]
