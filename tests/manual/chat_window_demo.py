@@ -15,7 +15,8 @@ with Continue and Retry), `documents` (a question with a whole file and a long P
 some parts were sent: the chips, the meter's documents share, a file waiting above the composer;
 the answer's Info listing the parts is saved beside it as `-info.png`), `search` (chats under
 Pinned / Today / Yesterday / Previous 7 days / Older, one answering, the hovered row's ⋯, saved
-as `-sections.png`; then a search, one row per chat, and its hit opened and highlighted).
+as `-sections.png`; then a search, one row per chat, and its hit opened and highlighted),
+`preferences` and `about` (File > Preferences… and Help > About PhiDesk, the dialog alone).
 """
 
 from __future__ import annotations
@@ -174,6 +175,14 @@ async def scene(name: str, window: MainWindow, double: OllamaDouble | None, shot
     if name == "search":
         await search_scene(window, double, shot)
         return
+    if name in ("preferences", "about"):
+        action = window.preferences_action if name == "preferences" else window.about_action
+        action.trigger()
+        opened: QWidget = window._preferences if name == "preferences" else window._about
+        await asyncio.sleep(0.8)
+        save(opened, shot)
+        opened.close()
+        return
     raise SystemExit(f"unknown scene {name}")
 
 
@@ -243,6 +252,7 @@ async def offline_scene(window: MainWindow, double: OllamaDouble, shot: str) -> 
     send(window, "Solve x² − 5x + 6 = 0 and tabulate the roots.")
     await until(lambda: window.pane.current_chat is not None)
     chat_id = window.pane.current_chat
+    assert chat_id is not None
     db = window.workspace.db
     await until(lambda: [m.status for m in db.messages(chat_id)] == ["complete"] * 2, 30)
     await asyncio.sleep(0.5)
@@ -387,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
             "documents",
             "offline",
             "search",
+            "preferences",
+            "about",
         ),
         default="midstream",
     )

@@ -7,7 +7,8 @@ Without `--screenshot` the window stays open until closed. The double has the de
 models installed, phi4 loaded with 20 of its 41 layers on a pretend GPU (a partial split), and
 phi4-mini loaded fully; pulls are slowed down so a pull in progress can be seen. The window runs
 on a real `Workspace` in a temporary data directory whose database holds a few answers, so the
-cards show speeds "measured here".
+cards show speeds "measured here". `--theme light|dark` sets the palette and `--size WxH` the
+windows' size (1380x880 unless told; 720x560 shows the cards in one column).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from app.backend.hardware import Gpu, GpuVendor
 from app.config import Paths
 from app.gui.model_manager import ModelManagerWindow
 from app.gui.tasks import new_qt_loop, run_on_qt_loop
+from app.gui.theme import apply_theme
 from app.store import Provenance
 from app.workspace import Workspace
 from tests.ollama_double.server import GIB, OllamaDouble
@@ -85,12 +87,14 @@ def grab(widget: QWidget, path: Path) -> None:
     print(f"saved {path}")
 
 
-async def screenshots(double: OllamaDouble, workspace: Workspace, out: Path) -> None:
+async def screenshots(
+    double: OllamaDouble, workspace: Workspace, out: Path, size: tuple[int, int]
+) -> None:
     windows: list[ModelManagerWindow] = []
     for gib in (8, 24):
         window = ModelManagerWindow(workspace, gpus=[GPUS[gib]])
         windows.append(window)
-        window.resize(1380, 880)
+        window.resize(*size)
         window.show()
         await wait_for(lambda w=window: len(w.state.installed) >= 4)
         await asyncio.sleep(0.3)
@@ -144,11 +148,16 @@ async def screenshots(double: OllamaDouble, workspace: Workspace, out: Path) -> 
 
 
 async def demo(
-    app: QApplication, double: OllamaDouble, workspace: Workspace, out: Path | None, gib: int
+    app: QApplication,
+    double: OllamaDouble,
+    workspace: Workspace,
+    out: Path | None,
+    gib: int,
+    size: tuple[int, int],
 ) -> None:
     try:
         if out is not None:
-            await screenshots(double, workspace, out)
+            await screenshots(double, workspace, out, size)
             return
         window = ModelManagerWindow(workspace, gpus=[GPUS[gib]])
         window.show()
@@ -165,9 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--screenshot", type=Path, help="save PNGs here and exit")
     parser.add_argument("--gpu-gib", type=int, choices=sorted(GPUS), default=8)
+    parser.add_argument("--theme", choices=("light", "dark"), default="light")
+    parser.add_argument("--size", default="1380x880", metavar="WxH", help="the windows' size")
     args = parser.parse_args(argv)
+    width, height = (int(n) for n in args.size.split("x"))
 
     app = cast(QApplication, QApplication.instance() or QApplication(sys.argv))
+    apply_theme(app, args.theme)
     loop = new_qt_loop(app)
     asyncio.set_event_loop(loop)
     double = OllamaDouble(
@@ -180,7 +193,17 @@ def main(argv: list[str] | None = None) -> int:
             record_speeds(workspace)
             if args.screenshot:
                 args.screenshot.mkdir(parents=True, exist_ok=True)
-            run_on_qt_loop(loop, demo(app, double, workspace, args.screenshot, args.gpu_gib))
+            run_on_qt_loop(
+                loop,
+                demo(
+                    app,
+                    double,
+                    workspace,
+                    args.screenshot,
+                    args.gpu_gib,
+                    (width, height),
+                ),
+            )
     finally:
         double.stop()
         loop.close()

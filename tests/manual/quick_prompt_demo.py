@@ -17,6 +17,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
+from app.backend.catalog import default_catalog
 from app.backend.client import OllamaClient
 from app.backend.connection import Connection
 from app.config import Paths
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     db = Database.open(paths.database)
     workspace = Workspace(db, Connection(OllamaClient(double.url)), paths)
     workspace.settings.set(theme=args.theme)
-    quick = QuickPrompt(workspace)
+    quick = QuickPrompt(workspace, default_catalog())  # as the tray gives it
     apply_theme(app, args.theme)
     quick.view.set_theme(args.theme)
     quick.show_prompt()
