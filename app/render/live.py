@@ -140,6 +140,28 @@ class LiveBlock:
     def tail_offset(self, source: str, line: int) -> int:
         return self.offset + line_offset(source, line) - len(self.prefix)
 
+    def fence_frame(self, tail: str) -> str | None:
+        """An unclosed fence's HTML without a parse, or None: possible once a line is committed,
+        when the opener is not indented (its content is then the lines as written) and no line
+        of the live part starts with the fence character (none can close it). Complete lines
+        are committed on the way."""
+        if self.kind != "fence" or not self.parts or self.prefix[:1] != self.opener.markup[:1]:
+            return None
+        rest = tail[self.offset :]
+        char = self.opener.markup[0]
+        if any(line.lstrip(" \t").startswith(char) for line in rest.split("\n")):
+            return None
+        done = rest.rfind("\n") + 1
+        if rest[done:] and not rest[done:].strip(" \t"):
+            return None  # a last line of blanks only is left out of the block: parse it
+        if done:
+            piece = escapeHtml(rest[:done])
+            self.parts.append(piece)
+            self.html += piece
+            self.offset += done
+            self.lines += rest.count("\n", 0, done)
+        return self.pre[0] + self.html + escapeHtml(rest[done:]) + self.pre[1]
+
     def render(self, tokens: list[Token], env: dict[str, Any]) -> str:
         html: str = self.md.renderer.render(tokens, self.md.options, env)
         return html

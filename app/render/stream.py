@@ -160,6 +160,13 @@ class StreamRenderer:
         if not self._dirty:
             return
         self._dirty = False
+        if self._live is not None:
+            fence = self._live.fence_frame(self._tail)
+            if fence is not None:
+                self._tail_html = fence
+                self.live_size = len(self._tail) - self._live.offset
+                self._frame = None
+                return
         if self._refresh_inline():
             return
         if self._live is not None and self._refresh_live(self._live):

@@ -314,3 +314,21 @@ def test_most_frames_of_a_long_list_parse_only_the_line_being_written() -> None:
     text = "".join(f"- item {n} with **bold** and `code` words\n" for n in range(60))
     renderer = stream_checked(text, list(range(3, len(text), 3)))
     assert renderer.inline_frames > len(text) // 3 // 2
+
+
+FENCE_EDGES = {
+    "closed by more backticks": "```py\na = 1\nb = 2\n`````\nafter\n",
+    "a line starting with a backtick that does not close": "```\nx\n`inline` y\n``\nz\n```\n",
+    "indented opener": "  ```js\n  a\n    b\nc\n  ```\n",
+    "tilde fence with backticks inside": "~~~\n```\nx\n~~~~\nafter\n",
+    "indented closer": "```\nx\ny\n   ```\nz\n",
+    "tab before a backtick": "```\nx\n\t```\ny\n```\n",
+    "escaping": "```\n<b>&amp;\n\"q\" 'a'\n```\n",
+    "a last line of spaces": "```\nx\ny\n   \n \t \nz\n",
+}
+
+
+@pytest.mark.parametrize("text", FENCE_EDGES.values(), ids=FENCE_EDGES.keys())
+def test_unparsed_code_frames_give_the_full_render(text: str) -> None:
+    stream_checked(text, list(range(1, len(text))))
+    stream_checked(text, list(range(3, len(text), 3)))
