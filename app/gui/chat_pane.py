@@ -21,6 +21,7 @@ from app.gui.chat_flows import ChatFlows
 from app.gui.chat_settings import ChatSettingsDialog, open_chat_settings
 from app.gui.composer import Composer
 from app.gui.context_banner import ContextBanner, show_context
+from app.gui.elided_label import ElidedLabel
 from app.gui.history_pager import HistoryPager
 from app.gui.message_actions import UNDO_DELETE, MessageActions
 from app.gui.models_picker import ModelPicker
@@ -71,14 +72,14 @@ class ChatPane(QWidget):
         self.history_shown: dict[int, int] = {}  # chat -> messages its next opening loads
 
         self.picker = ModelPicker()
-        self.title = QLabel("New chat")
+        self.title = ElidedLabel("New chat")  # a long title never widens the window
         self.title.setObjectName("ChatTitle")
         title_font = self.title.font()
         title_font.setBold(True)
         self.title.setFont(title_font)
         self.settings_button = QPushButton("Settings…")
         self.settings_button.setObjectName("ChatSettingsButton")
-        self.settings_button.setToolTip("Chat settings (Ctrl+,)")
+        self.settings_button.setToolTip("Chat settings (Ctrl+Shift+,)")
         header = QHBoxLayout()
         header.setContentsMargins(8, 6, 8, 0)
         header.addWidget(self.title, 1)

@@ -109,7 +109,8 @@ def test_the_window_is_usable_at_720_by_560(
         if hasattr(window.sidebar, "collapsed"):
             assert window.sidebar.collapsed
         sizes = window.splitter.sizes()
-        assert window.splitter.widget(1).width() >= NARROW[0] * 0.8, sizes
+        chat_side = window.splitter.widget(1)
+        assert chat_side is not None and chat_side.width() >= NARROW[0] * 0.8, sizes
         assert whole(window) == []
 
     drive(qt_loop, scenario())
@@ -135,3 +136,29 @@ def test_the_window_is_usable_at_720_by_560_at_scale_factor_2(tmp_path: Path) ->
         check=False,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+
+
+LONG_TITLE = "Explain how the borrow checker decides how long a reference may live in Rust code"
+
+
+def test_a_long_chat_title_is_shortened_not_widening_the_window(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, window: MainWindow
+) -> None:
+    async def scenario() -> None:
+        chat = await window.workspace.new_chat("phi4-mini:latest", title=LONG_TITLE)
+        window.pane.open_chat(chat.id)
+        await until(lambda: window.pane.title.text() == LONG_TITLE)
+        minimum = window.minimumSizeHint().expandedTo(window.minimumSize())
+        assert minimum.width() <= NARROW[0], minimum
+        window.resize(*NARROW)
+        await until(lambda: window.width() == NARROW[0])
+        await asyncio.sleep(0.2)
+        QApplication.processEvents()
+        assert window.width() == NARROW[0]
+        title = window.pane.title
+        assert title.width() < title.fontMetrics().horizontalAdvance(LONG_TITLE)
+        title.repaint()  # painting decides the tooltip: the whole title when it is shortened
+        assert title.toolTip() == LONG_TITLE and title.accessibleName() == LONG_TITLE
+        assert whole(window) == []
+
+    drive(qt_loop, scenario())
