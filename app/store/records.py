@@ -78,7 +78,7 @@ class SentPart:
     tokens: int = 0
 
     def location(self) -> str:
-        """"whole", or "page 212 (part 141 of 300)", "Setup › Linux (part 3 of 9)"."""
+        """Where it is: "whole", "page 212 (part 141 of 300)", "Setup › Linux (part 3 of 9)"."""
         if self.seq is None:
             return "whole"
         where = ""
