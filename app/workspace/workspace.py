@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
@@ -55,6 +55,15 @@ from app.workspace.turns import RunningTurn, TurnEvents, TurnKind, start_turn
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+def _submit[R](executor: ThreadPoolExecutor, call: Callable[[], R]) -> Future[R]:
+    """`executor.submit`, with one sentence (a PhiDeskError, which front ends expect) for work
+    asked of a workspace that has closed, e.g. by a window task finishing during shutdown."""
+    try:
+        return executor.submit(call)
+    except RuntimeError:
+        raise PhiDeskError("PhiDesk is closing; the database is closed") from None
 
 
 class Workspace(TransferOps, EngineOps, DocumentOps, CompareOps, TitleOps):
@@ -174,11 +183,11 @@ class Workspace(TransferOps, EngineOps, DocumentOps, CompareOps, TitleOps):
         """Run a database read on the reader thread."""
         # wrap_future rather than run_in_executor: under qasync a task may take a step while
         # Qt processes events outside the running loop (start-up, a modal dialog, shutdown).
-        return await asyncio.wrap_future(self._reader.submit(call))
+        return await asyncio.wrap_future(_submit(self._reader, call))
 
     async def write(self, call: Callable[[], T]) -> T:
         """Run a database write (or any call that must keep its order) on the writer thread."""
-        return await asyncio.wrap_future(self._writer.submit(call))
+        return await asyncio.wrap_future(_submit(self._writer, call))
 
     # --- chats --------------------------------------------------------------------------
 

@@ -87,3 +87,21 @@ def test_versions_through_the_workspace(tmp_path: Path, ollama_double: OllamaDou
             assert final.status == "complete"
 
     asyncio.run(go())
+
+
+def test_work_asked_of_a_closed_workspace_is_one_sentence(
+    tmp_path: Path, ollama_double: OllamaDouble
+) -> None:
+    """A window task that finishes during shutdown gets the sentence front ends catch, not
+    the executor's RuntimeError."""
+    paths = Paths.resolve(tmp_path / "data").ensure()
+
+    async def go() -> None:
+        async with opened(paths, ollama_double) as workspace:
+            chat = await workspace.new_chat("phi4-mini")
+        with pytest.raises(PhiDeskError, match="closing"):
+            await workspace.messages(chat.id)
+        with pytest.raises(PhiDeskError, match="closing"):
+            await workspace.rename(chat.id, "late")
+
+    asyncio.run(go())
