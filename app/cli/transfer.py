@@ -6,11 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from app.chat.transfer.comparison import is_comparison
 from app.cli.command import Command
 from app.cli.text import safe
 from app.cli.workspace import run_with_workspace
 from app.config import AppContext
 from app.errors import PhiDeskError, UsageError
+from app.store.comparisons import Comparison
 from app.workspace import Workspace
 
 
@@ -35,6 +37,12 @@ def _add_export_arguments(parser: argparse.ArgumentParser) -> None:
         help="the chats to export (phidesk chats lists them)",
     )
     parser.add_argument("--all", action="store_true", help="export every chat not in the trash")
+    parser.add_argument(
+        "--comparison",
+        metavar="ID",
+        type=_chat_id,
+        help="export this comparison (phidesk comparisons lists them) as one Markdown file",
+    )
     parser.add_argument(
         "-o",
         "--output",
@@ -61,7 +69,28 @@ def _add_export_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _run_export_comparison(ctx: AppContext, args: argparse.Namespace) -> int:
+    if args.all or args.chat_ids:
+        raise UsageError("give --comparison ID alone, without chat ids or --all")
+
+    async def export(workspace: Workspace) -> Path | None:
+        if args.output is not None:
+            return await workspace.export_comparison(args.comparison, Path(args.output))
+        text = await workspace.comparison_markdown(args.comparison)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text.encode("utf-8"))
+        sys.stdout.buffer.flush()
+        return None
+
+    written = run_with_workspace(ctx, export, readonly=True)
+    if written is not None:
+        print(safe(written))
+    return 0
+
+
 def _run_export(ctx: AppContext, args: argparse.Namespace) -> int:
+    if args.comparison is not None:
+        return _run_export_comparison(ctx, args)
     if args.all and args.chat_ids:
         raise UsageError("give chat ids or --all, not both")
     if not args.all and not args.chat_ids:
@@ -116,8 +145,33 @@ def _add_import_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _is_comparison_file(path: Path) -> bool:
+    if path.suffix.lower() != ".md":
+        return False
+    try:
+        with path.open("rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return False  # the import says why
+    return is_comparison(head.decode("utf-8", "replace"))
+
+
 def _run_import(ctx: AppContext, args: argparse.Namespace) -> int:
     files = [Path(name) for name in args.files]
+    comparisons = [f for f in files if _is_comparison_file(f)]
+    if comparisons:
+        if len(comparisons) < len(files):
+            raise UsageError("import comparison exports on their own, not with chats")
+
+        async def add(workspace: Workspace) -> list[Comparison]:
+            return [await workspace.import_comparison(f) for f in comparisons]
+
+        for comparison in run_with_workspace(ctx, add):
+            print(
+                f"comparison {comparison.id}\t{len(comparison.targets)} targets\t"
+                f"{safe(comparison.title)}"
+            )
+        return 0
     chats = run_with_workspace(ctx, lambda workspace: workspace.import_files(files))
     for chat in chats:
         print(f"{chat.id}\t{chat.message_count} msgs\t{safe(chat.title)}")

@@ -11,6 +11,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from app.chat.transfer import Imported, export_chat_markdown, import_files
+from app.chat.transfer.comparison import (
+    comparison_to_markdown,
+    import_comparison_file,
+    write_text_export,
+)
 from app.chat.transfer.files import (
     Rendered,
     check_export_target,
@@ -18,6 +23,7 @@ from app.chat.transfer.files import (
     write_export,
 )
 from app.store import Chat, Database
+from app.store.comparisons import Comparison
 from app.workspace.changes import ChatChange
 
 EXPORT_BATCH = 20
@@ -107,6 +113,23 @@ class TransferOps:
                 all_branches=all_branches,
             )
         )
+
+    async def export_comparison(self, comparison_id: int, path: Path) -> Path:
+        """Write a comparison as one Markdown file (whole or not at all). Raises `NotFound`."""
+        moment = datetime.now(UTC)
+        text = await self.read(
+            lambda: comparison_to_markdown(self.db, comparison_id, exported_at=moment)
+        )
+        return await self.read(lambda: write_text_export(text, path))
+
+    async def comparison_markdown(self, comparison_id: int) -> str:
+        """A comparison as the Markdown `export_comparison` writes."""
+        return await self.read(lambda: comparison_to_markdown(self.db, comparison_id))
+
+    async def import_comparison(self, path: Path) -> Comparison:
+        """Import a comparison export with its chats, all or nothing (or return the comparison
+        imported from it before)."""
+        return await self.write(lambda: import_comparison_file(self.db, path))
 
     async def import_files(self, files: Iterable[Path]) -> Imported:
         """Import exports all-or-nothing; chats imported before are skipped (`.skipped`)."""
