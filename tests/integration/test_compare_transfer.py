@@ -14,7 +14,7 @@ import pytest
 
 from app.backend.client import OllamaClient
 from app.chat.compare_figures import CompareSettings, Target
-from app.chat.transfer import DamagedExport
+from app.chat.transfer import DamagedExport, TransferError
 from app.config import Paths
 from app.store import Database
 from app.workspace import Workspace
@@ -184,3 +184,25 @@ def test_phidesk_export_comparison_writes_the_file_and_import_reads_it_back(
     added = phidesk(tmp_path / "other", ollama_double, "import", str(out))
     assert added.returncode == 0, added.stderr
     assert added.stdout.decode().startswith("comparison 1\t2 targets\t")
+
+
+def test_a_comparison_file_among_chat_imports_says_what_it_is(
+    tmp_path: Path, first: Paths, second: Paths, ollama_double: OllamaDouble
+) -> None:
+    comparison_id = run_comparison(first, ollama_double)
+    exported = tmp_path / "compare.md"
+
+    async def export(ws: Workspace) -> Path:
+        return await ws.export_comparison(comparison_id, exported)
+
+    in_workspace(first, ollama_double, export)
+
+    async def as_chats(ws: Workspace) -> None:
+        await ws.import_files([exported])
+
+    with pytest.raises(TransferError) as caught:
+        in_workspace(second, ollama_double, as_chats)
+    assert str(caught.value) == (
+        f"{exported} is a comparison export, which is imported on its own "
+        "(phidesk import FILE), not with chats"
+    )
