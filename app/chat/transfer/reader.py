@@ -238,6 +238,11 @@ def parse_markdown(text: str, *, source: str = "the text") -> ParsedExport:
         text = text.replace("\r\n", "\n")
     lines = _Lines(text, source)
     facts = _front_matter(lines)
+    if facts.get("comparison") is True:
+        raise TransferError(
+            f"{source} is a comparison export, which is imported on its own "
+            "(phidesk import FILE), not with chats"
+        )
     what = "front matter"
 
     def field(key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
