@@ -28,6 +28,13 @@ def _chat_id(text: str) -> int:
     return value
 
 
+def _comparison_id(text: str) -> int:
+    try:
+        return _chat_id(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("chat id", "comparison id")) from None
+
+
 def _add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "chat_ids",
@@ -40,8 +47,8 @@ def _add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--comparison",
         metavar="ID",
-        type=_chat_id,
-        help="export this comparison (phidesk comparisons lists them) as one Markdown file",
+        type=_comparison_id,
+        help="export this comparison, with its figures and every answer, as one Markdown file",
     )
     parser.add_argument(
         "-o",
