@@ -63,6 +63,8 @@ The package, one concern a module:
     sources   the bytes an import reads, within bounds (sizes, ratios, zip bombs)
     files     .md files, folders and .zip archives on disk (export_chats, import_files); every
               file written whole or not at all
+    comparison a comparison as one file: the figures table and each target's chat
+              (comparison_to_markdown, import_comparison; see docs/export-format.md)
 """
 
 from app.chat.transfer.errors import DamagedExport, NotAnExport, TransferError

@@ -40,6 +40,7 @@ from app.chat.transfer.lines import _damaged, _get, _json, _Lines, _meta
 from app.chat.transfer.markers import MARKER_KEY, META_PREFIX, META_SUFFIX, TREE_FORMAT_VERSION
 from app.chat.transfer.reader import ParsedExport, parse_markdown
 from app.chat.transfer.scalars import flow
+from app.chat.transfer.sources import MAX_FILE_BYTES
 from app.chat.transfer.writer import UNTITLED, chat_to_markdown, stored_attachments
 from app.store import Database
 from app.store.comparisons import Comparison, ComparisonTarget
@@ -345,9 +346,15 @@ def write_text_export(text: str, path: Path) -> Path:
 def import_comparison_file(db: Database, path: Path) -> Comparison:
     """`import_comparison` of the file at `path`."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise TransferError(f"cannot read {path} ({exc.strerror or exc})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise TransferError(
+            f"{path} is too large to import (over {MAX_FILE_BYTES // 2**20} MiB); nothing was "
+            "imported"
+        )
     return import_comparison(db, decode(data, str(path)), source=str(path))
 
 
