@@ -280,60 +280,85 @@ class ComparisonQueries(ChatQueries, SearchQueries):
         creation time), or None. A comparison whose targets already point to exactly these
         chats (imported before) is returned as it is."""
         with self._writing() as session:
-            chat_ids: list[int | None] = []
-            for _, origin in targets:
-                found = None
-                if origin is not None:
-                    found = session.scalar(
-                        sa.select(ChatRow.id)
-                        .where(
-                            ChatRow.origin_id == origin[0],
-                            ChatRow.origin_created_at == origin[1],
-                            ChatRow.import_batch.is_(None),
-                        )
-                        .order_by(ChatRow.id)
-                        .limit(1)
-                    )
-                    if found is None:
-                        raise NotFound(f"the imported chat {origin[0]} of a comparison is missing")
-                chat_ids.append(found)
-            known = [c for c in chat_ids if c is not None]
-            if known:
-                before = session.scalars(
-                    sa.select(ComparisonTargetRow.comparison_id).where(
-                        ComparisonTargetRow.chat_id.in_(known)
-                    )
-                ).all()
-                for comparison_id in set(before):
-                    old = session.get(ComparisonRow, comparison_id)
-                    if old is not None and before.count(comparison_id) == len(known):
-                        return _comparison(session, old)
-            row = ComparisonRow(
+            return self.imported_comparison_in(
+                session,
                 title=title,
                 prompt=prompt,
                 system_prompt=system_prompt,
-                options=dict(options),
+                options=options,
                 created_at=created_at,
                 updated_at=updated_at,
+                targets=targets,
             )
-            session.add(row)
-            session.flush()
-            for (target, _origin), chat_id in zip(targets, chat_ids, strict=True):
-                session.add(
-                    ComparisonTargetRow(
-                        comparison_id=row.id,
-                        position=target.position,
-                        chat_id=chat_id,
-                        model=target.model,
-                        engine=target.engine,
-                        status=target.status,
-                        error=target.error,
-                        fit_warning=target.fit_warning,
-                        figures=dict(target.figures),
+
+    def imported_comparison_in(
+        self,
+        session: Session,
+        *,
+        title: str,
+        prompt: str,
+        system_prompt: str,
+        options: Mapping[str, Any],
+        created_at: datetime,
+        updated_at: datetime,
+        targets: Sequence[tuple[ComparisonTarget, tuple[int, datetime] | None]],
+    ) -> Comparison:
+        """`add_imported_comparison` inside a transaction already open: the last one of the
+        import of its chats (`import_chats(on_commit=…)`), so both land together or neither."""
+        chat_ids: list[int | None] = []
+        for _, origin in targets:
+            found = None
+            if origin is not None:
+                found = session.scalar(
+                    sa.select(ChatRow.id)
+                    .where(
+                        ChatRow.origin_id == origin[0],
+                        ChatRow.origin_created_at == origin[1],
+                        ChatRow.import_batch.is_(None),
                     )
+                    .order_by(ChatRow.id)
+                    .limit(1)
                 )
-            session.flush()
-            return _comparison(session, row)
+                if found is None:
+                    raise NotFound(f"the imported chat {origin[0]} of a comparison is missing")
+            chat_ids.append(found)
+        known = [c for c in chat_ids if c is not None]
+        if known:
+            before = session.scalars(
+                sa.select(ComparisonTargetRow.comparison_id).where(
+                    ComparisonTargetRow.chat_id.in_(known)
+                )
+            ).all()
+            for comparison_id in set(before):
+                old = session.get(ComparisonRow, comparison_id)
+                if old is not None and before.count(comparison_id) == len(known):
+                    return _comparison(session, old)
+        row = ComparisonRow(
+            title=title,
+            prompt=prompt,
+            system_prompt=system_prompt,
+            options=dict(options),
+            created_at=created_at,
+            updated_at=updated_at,
+        )
+        session.add(row)
+        session.flush()
+        for (target, _origin), chat_id in zip(targets, chat_ids, strict=True):
+            session.add(
+                ComparisonTargetRow(
+                    comparison_id=row.id,
+                    position=target.position,
+                    chat_id=chat_id,
+                    model=target.model,
+                    engine=target.engine,
+                    status=target.status,
+                    error=target.error,
+                    fit_warning=target.fit_warning,
+                    figures=dict(target.figures),
+                )
+            )
+        session.flush()
+        return _comparison(session, row)
 
     def search_comparisons(self, query: str, *, limit: int = 50) -> list[Comparison]:
         """Comparisons whose title or prompt holds every word of `query`, or one of whose

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from itertools import batched, islice
@@ -156,7 +156,13 @@ def _message_values(chat_id: int, message: Message) -> dict[str, Any]:
 class ImportQueries(ChatQueries):
     """The import part of `Database`."""
 
-    def import_chats(self, items: Iterable[ImportItem], *, batch_size: int = 50) -> ImportResult:
+    def import_chats(
+        self,
+        items: Iterable[ImportItem],
+        *,
+        batch_size: int = 50,
+        on_commit: Callable[[Session], None] | None = None,
+    ) -> ImportResult:
         """Add chats with their messages as they were, all or nothing, each chat only once.
 
         `items` is consumed lazily, `batch_size` chats at a time, never while a write lock is
@@ -202,6 +208,8 @@ class ImportQueries(ChatQueries):
                     .where(ChatRow.import_batch == batch)
                     .values(import_batch=None)
                 )
+                if on_commit is not None:  # what belongs with these chats, in the same commit
+                    on_commit(session)
         except BaseException as exc:
             stager.abandon(exc)
             try:

@@ -220,3 +220,25 @@ def test_import_of_messages_without_parents_makes_one_path(db: Database) -> None
     copy = db.import_chats([(replace(chat, active_leaf_id=None), flat)]).added[0]
     assert copy.message_count == 6
     assert _contents(db, copy.id) == _contents(db, chat_id)
+
+
+def test_what_an_import_adds_in_its_last_commit_lands_with_the_chats_or_not_at_all(
+    db: Database,
+) -> None:
+    """`import_chats(on_commit=…)` (a comparison's rows with its chats): a failure there leaves
+    none of the chats; success commits both together."""
+    chat_id, _ids = _three_turns(db)
+    chat = db.get_chat(chat_id)
+    before = len(db.list_chats())
+
+    def refuse(_session: object) -> None:
+        raise ValueError("the comparison could not be stored")
+
+    with pytest.raises(ValueError, match="could not be stored"):
+        db.import_chats([(chat, db.all_messages(chat_id))], on_commit=refuse)
+    assert len(db.list_chats()) == before
+
+    stored: list[object] = []
+    result = db.import_chats([(chat, db.all_messages(chat_id))], on_commit=stored.append)
+    assert len(stored) == 1  # called once, with the session of the last commit
+    assert len(result.added) == 1 and len(db.list_chats()) == before + 1

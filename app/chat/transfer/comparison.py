@@ -32,6 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from sqlalchemy.orm import Session
+
 from app import __version__
 from app.chat.compare_figures import Figures, marks
 from app.chat.transfer.errors import NotAnExport, TransferError
@@ -308,25 +310,29 @@ def import_comparison(db: Database, text: str, *, source: str = "the text") -> C
     items = [
         (p.chat, p.messages_to_import(), p.files_to_import()) for p in parsed.chats if p is not None
     ]
-    result = db.import_chats(items)
     origins: list[tuple[int, datetime] | None] = [
         None if p is None else (p.chat.id, p.chat.created_at) for p in parsed.chats
     ]
     c = parsed.comparison
-    try:
-        return db.add_imported_comparison(
-            title=c.title,
-            prompt=c.prompt,
-            system_prompt=c.system_prompt,
-            options=c.options,
-            created_at=c.created_at,
-            updated_at=c.updated_at,
-            targets=list(zip(c.targets, origins, strict=True)),
+    added: list[Comparison] = []
+
+    def add(session: Session) -> None:
+        # In the import's last transaction: the comparison and its chats land together.
+        added.append(
+            db.imported_comparison_in(
+                session,
+                title=c.title,
+                prompt=c.prompt,
+                system_prompt=c.system_prompt,
+                options=c.options,
+                created_at=c.created_at,
+                updated_at=c.updated_at,
+                targets=list(zip(c.targets, origins, strict=True)),
+            )
         )
-    except BaseException:
-        for chat in result.added:
-            db.delete_chat_permanently(chat.id)
-        raise
+
+    db.import_chats(items, on_commit=add)
+    return added[0]
 
 
 def write_text_export(text: str, path: Path) -> Path:
