@@ -153,7 +153,9 @@ def _add_import_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _is_comparison_file(path: Path) -> bool:
-    if path.suffix.lower() != ".md":
+    # Only a regular file can be read twice: a pipe's data would be gone after the sniff (and
+    # the import would wait for a writer that has left); such input is read as chats.
+    if path.suffix.lower() != ".md" or not path.is_file():
         return False
     try:
         with path.open("rb") as file:
