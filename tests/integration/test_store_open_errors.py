@@ -85,13 +85,13 @@ FULL = textwrap.dedent(
         engine.dispose()
     before = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
     if how == "tmpfs":
-        with open(path.with_name("filler"), "wb") as filler:
-            try:
+        try:  # around the close too: it flushes what the full disk refused, and fails again
+            with open(path.with_name("filler"), "wb") as filler:
                 while True:
                     filler.write(b"\\0" * 4096)
                     filler.flush()
-            except OSError:
-                pass
+        except OSError:
+            pass
     else:
         resource.setrlimit(resource.RLIMIT_FSIZE, (1024, resource.RLIM_INFINITY))
     try:
