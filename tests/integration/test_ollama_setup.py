@@ -202,9 +202,11 @@ def test_cancel_keeps_the_part_and_the_next_install_resumes_with_a_range_request
     install(managed, releases, progress=seen.append)
     assert releases.downloads_of(LINUX_TGZ) == [None, f"bytes={kept}-"]
     assert seen[0].completed == kept  # progress starts where the part ended
-    # The second request sent only what was missing (the first may have sent a little more
-    # than was written before the cancel took effect).
-    assert releases.sent_bytes - sent_before <= len(archive) - kept + 64 * 1024
+    # The second request sent only what was missing: far less than the whole archive. The
+    # count may include what the first, cancelled response was still pushing into the socket's
+    # buffers after the cancel (measured 64 KiB + 173 bytes once), hence the slack.
+    assert releases.sent_bytes - sent_before <= len(archive) - kept + 512 * 1024
+    assert len(archive) - kept + 512 * 1024 < len(archive)  # so a full download would fail
     assert managed.current() is not None and not part.exists()
 
 
