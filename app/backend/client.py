@@ -22,7 +22,6 @@ body is never read whole into memory.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
@@ -31,6 +30,7 @@ from typing import Any, TypeVar
 import httpx
 import ollama
 
+from app.backend.engines.watch import watched
 from app.backend.errors import OllamaError, StreamInterrupted
 from app.backend.events import (
     ChatEvent,
@@ -207,48 +207,26 @@ class OllamaClient:
         of `stall_timeout` when that is shorter, so one always comes before giving up); after
         `stall_timeout` seconds without one, `StreamInterrupted` ending with `kept`."""
 
-        async def next_item() -> T:
-            return await anext(source)
+        def give_up(seconds: float) -> StreamInterrupted:
+            log.info("nothing from %s for %g s: giving up", self.host, seconds)
+            return StreamInterrupted(
+                f"the Ollama server at {self.host} sent nothing for {seconds:g} s, so "
+                f"PhiDesk stopped waiting; {kept}"
+            )
 
-        loop = asyncio.get_running_loop()
-        give_up = self.stall_timeout
-        every = min(self.stall_seconds, give_up / 2)
-        pending: asyncio.Task[T] | None = None
-        waiting_since = note_at = 0.0
+        # Closed with this generator: that cancels the pending read, which closes the HTTP
+        # response inside the ollama generator.
+        stream = watched(
+            source,
+            stall_seconds=self.stall_seconds,
+            stall_timeout=self.stall_timeout,
+            give_up=give_up,
+        )
         try:
-            while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(next_item())
-                    waiting_since, note_at = loop.time(), every
-                quiet = min(note_at, give_up)
-                timeout = max(0.0, waiting_since + quiet - loop.time())
-                done, _ = await asyncio.wait({pending}, timeout=timeout)
-                if not done and quiet >= give_up:
-                    log.info("nothing from %s for %g s: giving up", self.host, give_up)
-                    raise StreamInterrupted(
-                        f"the Ollama server at {self.host} sent nothing for {give_up:g} s, so "
-                        f"PhiDesk stopped waiting; {kept}"
-                    )
-                if not done:
-                    log.info("no chunk from %s for %g s", self.host, quiet)
-                    yield StreamStalled(quiet)
-                    note_at += every
-                    continue
-                finished, pending = pending, None
-                try:
-                    item = finished.result()
-                except StopAsyncIteration:
-                    return
+            async for item in stream:
                 yield item
         finally:
-            if pending is not None:
-                pending.cancel()  # closes the HTTP response inside the ollama generator
-                await asyncio.wait({pending})
-                if not pending.cancelled() and pending.exception() is not None:
-                    log.debug("stream ended with %r while closing", pending.exception())
-            aclose = getattr(source, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await stream.aclose()
 
     async def chat(
         self,
