@@ -145,8 +145,11 @@ class X11Hotkey(HotkeyBackend):
             try:
                 grab = X11Grab(self.display_name)
             except Exception as exc:  # Xlib raises its own DisplayError family and OSError
-                log.info("no X display for the global shortcut: %s", exc)
                 failure = str(exc) or type(exc).__name__
+                # Log the sentence, not the exception: a log record keeps its arguments (a test's
+                # log capture holds them until the next test), and the exception's traceback
+                # holds those unclosed sockets alive past the collection below.
+                log.info("no X display for the global shortcut: %s", failure)
             gc.collect()
         if failure:
             where = self.display_name or os.environ.get("DISPLAY", "")
