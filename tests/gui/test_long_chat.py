@@ -1,15 +1,21 @@
 """A long chat in the real main window (QtWebEngine, the Ollama double over a real socket): it
-opens at its end, and scrolling up loads older pages until the very first message is there."""
+opens at its end, its newest screen first and the rest of its first page right after, and
+scrolling up loads older pages until the very first message is there; the Markdown of what it
+shows is rendered off the GUI thread."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterator
 
 import pytest
 from pytestqt.qtbot import QtBot
 
+import app.gui.turn_view
+from app.gui import history_pager
+from app.gui.chat_pane import HISTORY_SHOWN
 from app.gui.main_window import MainWindow
 from app.store import Database
 from tests.gui.test_chat_window import close, js, make_window
@@ -85,3 +91,75 @@ def test_a_long_chat_opens_at_its_end_and_scrolling_up_reaches_its_first_message
         assert shown == ids  # every message, in order, once
 
     drive(qt_loop, scenario(), 120)
+
+
+# What the page held right after the first insertion of a chat's messages (a MutationObserver
+# callback runs before any later call reaches the page).
+FIRST_INSERTED = """(() => {
+  window.firstInserted = null;
+  const transcript = document.getElementById('transcript');
+  new MutationObserver((records, observer) => {
+    const ids = Array.from(transcript.querySelectorAll(':scope > article'), a => +a.dataset.id);
+    if (ids.length) {
+      window.firstInserted = ids;
+      observer.disconnect();
+    }
+  }).observe(transcript, {childList: true});
+})()"""
+
+
+def test_a_long_chat_shows_its_newest_screen_first_then_the_rest_of_its_first_page(
+    qt_loop: asyncio.AbstractEventLoop, win: tuple[MainWindow, Database]
+) -> None:
+    window, db = win
+    chat_id, ids = seed(db)
+
+    async def scenario() -> None:
+        await js(window, FIRST_INSERTED)
+        window.refresh_chats()
+        window.pane.open_chat(chat_id)
+        newest = ids[-HISTORY_SHOWN:]
+        for _ in range(400):
+            if json.loads(await js(window, IDS)) == newest:
+                break
+            await asyncio.sleep(0.05)
+        assert json.loads(await js(window, IDS)) == newest  # the whole first page, in order
+        first: list[int] = json.loads(await js(window, "JSON.stringify(window.firstInserted)"))
+        assert 0 < len(first) <= history_pager.FIRST_SCREEN_MESSAGES
+        assert first == ids[-len(first) :]  # the end of the chat, nothing older
+        place = json.loads(await js(window, PLACE.format(id=ids[-1])))
+        assert place["bottom"] > 0 and place["top"] < place["height"]  # still at the end
+
+    drive(qt_loop, scenario(), 120)
+
+
+def test_opening_a_long_chat_and_paging_up_render_markdown_off_the_gui_thread(
+    qt_loop: asyncio.AbstractEventLoop,
+    win: tuple[MainWindow, Database],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    window, db = win
+    chat_id = seed(db)[0]
+    threads: list[int] = []
+    real = app.gui.turn_view.render_markdown
+
+    def noting(text: str) -> str:
+        threads.append(threading.get_ident())
+        return real(text)
+
+    monkeypatch.setattr(app.gui.turn_view, "render_markdown", noting)
+
+    async def scenario() -> None:
+        window.refresh_chats()
+        window.pane.open_chat(chat_id)
+        await until(lambda: window.pane.view.message_count >= HISTORY_SHOWN)
+        for _ in range(100):  # two older pages
+            if window.pane.view.message_count >= 3 * HISTORY_SHOWN:
+                break
+            await js(window, "document.scrollingElement.scrollTop = 0")
+            await asyncio.sleep(0.1)
+        assert window.pane.view.message_count >= 3 * HISTORY_SHOWN
+
+    drive(qt_loop, scenario(), 120)
+    assert len(threads) >= 3 * HISTORY_SHOWN
+    assert threading.main_thread().ident not in threads
