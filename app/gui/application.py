@@ -9,11 +9,12 @@ import signal
 import sys
 import tempfile
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import PySide6
 from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 from PySide6.QtGui import QIcon
+from PySide6.QtWebEngineCore import QWebEnginePage
 from PySide6.QtWidgets import QApplication
 
 from app import __version__
@@ -43,18 +44,27 @@ def check_qt() -> None:
         )
 
 
-def prepare_environment(*, offscreen: bool) -> None:
-    """Set what Qt and Chromium read from the environment before QApplication exists."""
+def chromium_environment(environ: Mapping[str, str], *, offscreen: bool) -> dict[str, str]:
+    """The variables Qt and Chromium read at start, as PhiDesk sets them over `environ` (the
+    bench starts its baseline web view with the same)."""
+    wanted: dict[str, str] = {}
     if offscreen:
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "").split()
-    if os.environ.get("QT_QPA_PLATFORM") == "offscreen" and "--disable-gpu" not in flags:
+        wanted["QT_QPA_PLATFORM"] = "offscreen"
+    platform = wanted.get("QT_QPA_PLATFORM", environ.get("QT_QPA_PLATFORM", ""))
+    flags = environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "").split()
+    if platform == "offscreen" and "--disable-gpu" not in flags:
         flags.append("--disable-gpu")
-    os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = " ".join(flags)
+    wanted["QTWEBENGINE_CHROMIUM_FLAGS"] = " ".join(flags)
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         # Chromium refuses to run its sandbox as root ("Running as root without --no-sandbox
         # is not supported").
-        os.environ["QTWEBENGINE_DISABLE_SANDBOX"] = "1"
+        wanted["QTWEBENGINE_DISABLE_SANDBOX"] = "1"
+    return wanted
+
+
+def prepare_environment(*, offscreen: bool) -> None:
+    """Set what Qt and Chromium read from the environment before QApplication exists."""
+    os.environ.update(chromium_environment(os.environ, offscreen=offscreen))
 
 
 def _application(argv: Sequence[str]) -> QApplication:
@@ -169,6 +179,67 @@ async def _wait_katex(window: object) -> bool:
     return False
 
 
+USABLE = "window usable"
+"""Logged once the window is usable (what bench/startup_memory.py waits for)."""
+
+
+async def log_when_usable(window: object, page_ready: asyncio.Event) -> None:
+    """Log `USABLE` once the window is shown with its chat list filled, the transcript page is
+    ready and, when the last chat was reopened, its newest messages are in the page."""
+    from app.gui.main_window import MainWindow
+
+    assert isinstance(window, MainWindow)
+    wanted = window.workspace.prefs.window.last_chat
+    pane = window.pane
+
+    def shown() -> bool:
+        if not (page_ready.is_set() and window.isVisible() and window.sidebar.list.count()):
+            return False
+        return wanted is None or (pane.current_chat == wanted and pane.view.message_count > 0)
+
+    while True:
+        await _polled(shown)
+        if wanted is None or pane.current_chat != wanted:
+            log.info("%s: chat list on screen, no chat reopened", USABLE)
+            return
+        count = await _run_js(
+            pane.view.page(), "document.querySelectorAll('article.message').length"
+        )
+        if isinstance(count, int | float) and count > 0:
+            log.info("%s: chat list and the last chat on screen (%d messages)", USABLE, count)
+            return
+
+
+async def _polled(predicate: Callable[[], bool], every_ms: int = 5) -> None:
+    """Return once `predicate()` holds, checked every `every_ms` on the Qt loop."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    timer = QTimer()
+    timer.setInterval(every_ms)
+
+    def check() -> None:
+        if not done.done() and predicate():
+            done.set_result(None)
+
+    timer.timeout.connect(check)
+    timer.start()
+    try:
+        check()
+        await done
+    finally:
+        timer.stop()
+
+
+async def _run_js(page: QWebEnginePage, script: str) -> object:
+    result: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+
+    def done(value: object) -> None:
+        if not result.done():
+            result.set_result(value)
+
+    page.runJavaScript(script, 0, done)
+    return await result
+
+
 async def _main(
     ctx: AppContext,
     app: QApplication,
@@ -211,7 +282,9 @@ async def _main(
                 _handle_request(window, message)
 
         instance.requested.connect(on_request)
-    window.pane.view.page_ready.connect(lambda: log.info("window usable: transcript ready"))
+    page_ready = asyncio.Event()
+    window.pane.view.page_ready.connect(page_ready.set)
+    usable = asyncio.ensure_future(log_when_usable(window, page_ready))
     if run_self_test or not access.start_minimised:
         window.show()
     if quick:
@@ -249,6 +322,7 @@ async def _main(
         await closed
         return 0
     finally:
+        usable.cancel()
         monitor.close()
         await access.aclose()
         await window.aclose()
