@@ -74,6 +74,9 @@ WORDS = st.sampled_from(
         "`",
         "*",
         "[",
+        "]",
+        "![",
+        "](u)",
         "_",
         "~~s~~",
         "|",
@@ -238,6 +241,12 @@ REVISIONS = {
     "paragraph becomes a table": "a " * 50 + "| b\n--|--\n1 | 2\n",
     "paragraph with open emphasis": "*open " + "word " * 200 + "close* and **x " * 3 + "\n",
     "list marker changes": "- a\n- b\n* c\n* d\n1. e\n",
+    "paragraph with a lasting bracket closed late": "see [not " + "word " * 200 + "] (u) end\n",
+    "paragraph with a lasting bracket made a link": "see [not " + "word " * 200 + "](http://x)\n",
+    "paragraph with a lasting image bracket": "a ![not " + "word " * 200 + "](http://x) b\n",
+    "paragraph with nested lasting brackets": "a [b [c " + "word " * 200 + "] d " * 2 + "\n",
+    "paragraph with a bracket and a code span": "a [b " + "word " * 200 + "`]` c ]\n",
+    "paragraph with a bracket and a later link": "a [b " + "word " * 200 + "[l](u) c](v)\n",
 }
 
 
@@ -264,6 +273,9 @@ def long_shapes() -> dict[str, str]:
         ),
         "code": "```python\n" + "".join(f"x{n} = {n}  # <tag> & more\n" for n in range(800)),
         "paragraph": " ".join(f"Word{n} **bold{n}** and `c{n}` with $y_{n}$." for n in range(800)),
+        "paragraph with lasting brackets": " ".join(
+            f"Word{n} **bold{n}** see [not{n} and [a](u)." for n in range(250)
+        ),
     }
 
 
