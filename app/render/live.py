@@ -36,7 +36,13 @@ from markdown_it.rules_block.table import MAX_AUTOCOMPLETED_CELLS, escapedSplit
 from markdown_it.token import Token
 
 from app.render.markdown import FENCE_CLOSED, LOOSE_ITEM, MAX_INLINE_CHARS
-from app.render.paragraph import PLACEHOLDER, boundary, closed_piece
+from app.render.paragraph import (
+    OPEN_BRACKET,
+    PLACEHOLDER,
+    boundary,
+    closed_piece,
+    closes_bracket,
+)
 
 # Blocks whose start is only known once a later line is complete (their closing line).
 LOOKAHEAD_BLOCKS = frozenset({"math_block", "math_block_label", "amsmath"})
@@ -125,6 +131,7 @@ class LiveBlock:
     chars: int = 0
     markers: int = 0
     waited: int = 0  # length of the last piece found still open: try again at twice that
+    open_bracket: bool = False  # a committed piece leaves a `[` open (see app.render.paragraph)
 
     @property
     def prefix_lines(self) -> int:
@@ -230,6 +237,8 @@ class LiveBlock:
         chars = self.chars + len(content) - len(PLACEHOLDER)
         if chars > MAX_INLINE_CHARS and (self.markers + _markers(content)) * 4 > chars:
             return None
+        if self.open_bracket and closes_bracket(self.md, content, env):
+            return None
         html = self.render(tokens[:3], env)
         start = html.index(">") + 1
         return html[:start] + self.html + html[start + len(PLACEHOLDER) :], 3
@@ -265,6 +274,7 @@ class LiveBlock:
             self.waited = cut - start
             return
         self.waited = 0
+        self.open_bracket = self.open_bracket or bool((inline.meta or {}).get(OPEN_BRACKET))
         html = self.render(inline.children or [], env)
         self.parts.append(html)
         self.html += html

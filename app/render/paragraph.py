@@ -8,6 +8,15 @@ math opener waiting for its closer. Then later text cannot change how `a` render
 delimiter run already has its neighbours, and a shortcut reference in it (`[label] `) changes
 only through a late definition, which the stream tracks by label.
 
+A `[` left as text in `a` is the one opener committed anyway (a stray `[` is common, and a
+paragraph after one would otherwise never commit): it stays text unless a later `]` ends a link
+label that starts at it. markdown-it looks for that `]` by scanning on from the `[`, one
+level deeper at each `[` that is text, skipping code spans, links and math; what `a` holds
+after its innermost open `[` is balanced, so the scan reaches `b` one level deep at least, and
+the `[` can matter only if `b`, scanned the same way from one level deep, reaches level zero.
+`closes_bracket()` runs exactly that scan on `PLACEHOLDER + b` each frame; when it finds such a
+`]` the live block is rendered again in full.
+
 `closed_piece()` parses a candidate piece with markdown-it's own inline parser and says whether
 it is closed; the live block (`app.render.live`) then keeps the piece's HTML and parses only
 `PLACEHOLDER + the rest of the paragraph` each frame. The placeholder is a neutral word and a
@@ -21,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.helpers import parseLinkLabel
 from markdown_it.rules_core import StateCore
 from markdown_it.rules_core.text_join import text_join
 from markdown_it.rules_inline import StateInline
@@ -29,6 +39,7 @@ from markdown_it.token import Token
 PLACEHOLDER = "x "
 MIN_PIECE = 48  # characters: shorter pieces are not worth a separate parse
 _TITLE_OPENERS = "\"'("
+OPEN_BRACKET = "phidesk_open_bracket"  # meta key on a committed piece that leaves a `[` open
 
 
 def _brackets_open(text: str) -> bool:
@@ -72,7 +83,8 @@ def _math_open(text: str) -> bool:
 
 def closed_piece(md: MarkdownIt, text: str) -> Token | None:
     """An `inline` token for `text` (its children parsed and joined as a paragraph's are), or
-    None when something in `text` is still open and may be closed by what follows."""
+    None when something in `text` is still open and may be closed by what follows. A `[` left
+    open is allowed (see the module docstring): the token's `meta` then holds `OPEN_BRACKET`."""
     if _math_open(text):
         return None
     env: dict[str, Any] = {"references": {}}
@@ -84,13 +96,25 @@ def closed_piece(md: MarkdownIt, text: str) -> Token | None:
     if any(d.open and d.end < 0 for d in state.delimiters):
         return None
     plain = "".join(t.content for t in children if t.type in ("text", "text_special"))
-    if "`" in plain or "][" in plain or _brackets_open(plain):
+    if "`" in plain or "][" in plain:
         return None
     if _link_open(plain) or _dollar_open(children):
         return None
     token = Token("inline", "", 0, content=text, children=children)
+    if _brackets_open(plain):
+        token.meta = {OPEN_BRACKET: True}
     text_join(StateCore(text, md, env, [token]))
     return token
+
+
+def closes_bracket(md: MarkdownIt, content: str, env: dict[str, Any]) -> bool:
+    """Whether `content` (`PLACEHOLDER` + the rest of a paragraph) holds a `]` that would end
+    a link label opened by a `[` in the committed pieces before it."""
+    if "]" not in content:
+        return False
+    state = StateInline(content, md, env, [])
+    # The scan starts right after the placeholder, one level deep, as from an open `[`.
+    return parseLinkLabel(state, len(PLACEHOLDER) - 1) >= 0
 
 
 def boundary(source: str, start: int) -> int:
@@ -103,4 +127,11 @@ def boundary(source: str, start: int) -> int:
     return space + 1
 
 
-__all__ = ["MIN_PIECE", "PLACEHOLDER", "boundary", "closed_piece"]
+__all__ = [
+    "MIN_PIECE",
+    "OPEN_BRACKET",
+    "PLACEHOLDER",
+    "boundary",
+    "closed_piece",
+    "closes_bracket",
+]
