@@ -38,10 +38,8 @@ from app.backend.events import ContentDelta, Done, StreamStalled, ThinkingDelta
 from app.backend.models import ModelInfo
 from app.backend.names import validate_model_name
 from app.chat.context import (
-    BudgetMessage,
     ContextBudget,
     ContextPlan,
-    calibrate,
     dropped_more_than_planned,
     effective_limit,
 )
@@ -52,6 +50,7 @@ from app.chat.documents.turn import (
     leaves_machine,
     to_new_attachment,
 )
+from app.chat.path_cache import PathCache, chars_per_token
 from app.errors import PhiDeskError
 from app.store import Chat, ContextUsage, Database, Message, Provenance, Status
 
@@ -160,6 +159,8 @@ class ChatSession:
         self._model_info: dict[tuple[str, str], ModelInfo | None] = {}
         self._loaded_context: dict[str, int | None] = {}
         self._sent_num_ctx: dict[str, int] = {}
+        self.paths = PathCache()
+        """The chat's active path as of the last turn (see `app.chat.path_cache`)."""
 
     @property
     def client(self) -> OllamaClient:
@@ -281,16 +282,7 @@ class ChatSession:
 
     def _measured_chars_per_token(self, chat: Chat, history: Sequence[Message]) -> float | None:
         """Characters per token of this chat, from the newest answer Ollama counted."""
-        for index in range(len(history) - 1, -1, -1):
-            answer = history[index]
-            if answer.role != "assistant" or answer.stats is None:
-                continue
-            excluded = set(answer.provenance.excluded_message_ids if answer.provenance else ())
-            sent = [m for m in history[:index] if m.id not in excluded and _sendable(m)]
-            chars = sum(len(m.content) for m in sent) + len(chat.system_prompt)
-            count = len(sent) + (1 if chat.system_prompt else 0)
-            return calibrate(chars, answer.stats.prompt_eval_count, count)
-        return None
+        return chars_per_token(self.paths.calibration(history), chat.system_prompt)
 
     def plan(
         self,
@@ -301,9 +293,7 @@ class ChatSession:
         documents: DocumentPool | None = None,
     ) -> ContextPlan:
         budget = self.budget(chat, info, history)
-        candidates = [
-            BudgetMessage(id=m.id, role=m.role, text=m.content) for m in history if _sendable(m)
-        ]
+        candidates = self.paths.candidates(history)
         built = documents.offer(budget.estimate_text) if documents is not None else None
         offer = built.offer if built is not None else None
         return budget.plan(chat.system_prompt or None, candidates, draft, offer)
@@ -315,10 +305,32 @@ class ChatSession:
         context meter, whose "documents" share is `document_tokens`)."""
         chat = await self._io(self.chat)
         info = await self.model_info(chat.model) if chat.model else None
-        history = await self._io(lambda: self.db.messages(self.chat_id))
+        history = await self.active_path(chat)
         question = draft if draft is not None else _last_question(history)
-        documents = await self._gather([m.id for m in history], question, attachments)
+        documents = await self._gather(
+            self.paths.with_files(m.id for m in history), question, attachments
+        )
         return self.plan(chat, info, history, draft, documents)
+
+    async def active_path(self, chat: Chat | None = None) -> list[Message]:
+        """The chat's active path, first message first: the cached one while the chat's row
+        (`chat`, read now if not given) still describes it, else read (and cached)."""
+        if chat is None:
+            chat = await self._io(self.chat)
+        cached = self.paths.path(chat)
+        if cached is not None:
+            return cached
+
+        def read() -> tuple[Chat, list[Message], list[int]]:
+            now = self.db.get_chat(self.chat_id)
+            messages = self.db.messages(self.chat_id)
+            attached = self.db.attachments([m.id for m in messages])
+            return now, messages, [i for i, files in attached.items() if files]
+
+        # The chat is read again with its path: both as of one moment of the writer's queue.
+        now, messages, with_files = await self._io(read)
+        self.paths.load(now, messages, with_files)
+        return messages
 
     async def _gather(
         self, message_ids: Sequence[int], question: str, pending: Sequence[Extracted] = ()
@@ -403,7 +415,8 @@ class ChatSession:
         server is asked anything (`on_stored` hears of it), with its `attachments` (all of them
         or, with the message, none); a refusal after that removes it."""
         chat = await self._checked_chat()
-        history = await self._io(lambda: self.db.messages(self.chat_id))
+        history = await self.active_path(chat)
+        attached = self.paths.with_files(m.id for m in history)
         # Too long for the chat's own window: refused before anything is written.
         self._fitting(chat, self.cached_model_info(chat.model), history, text)
         titled = chat.message_count == 0 and chat.title in ("", "New chat")
@@ -423,11 +436,13 @@ class ChatSession:
             return stored
 
         user = await self._store(store, on_stored)
+        self.paths.extend(user, files=bool(files))
         try:
             info = await self._info(chat)
-            documents = await self._gather([*(m.id for m in history), user.id], text)
+            documents = await self._gather([*attached, *([user.id] if files else [])], text)
             plan = self._fitting(chat, info, history, text, documents)
         except TurnRefused:
+            self.paths.forget()
             if on_stored is not None:
                 on_stored(None)
             await self._unstore(user.id, chat.title if titled else None)
@@ -467,7 +482,7 @@ class ChatSession:
         last answer of the version on show), beside the old one, which stays. When the chat
         ends with an unanswered question, that question is answered."""
         if answer_id is None:
-            history = await self._io(lambda: self.db.messages(self.chat_id))
+            history = await self.active_path()
             last = next(
                 (i for i in range(len(history) - 1, -1, -1) if history[i].role == "user"), None
             )
@@ -602,8 +617,10 @@ class ChatSession:
                         self.chat_id, "assistant", "", status="streaming", parent_id=user_id
                     )
                 )
+                self.paths.extend(answer)
         except BaseException:
             self.state = TurnState.IDLE
+            self.paths.forget()
             raise
         self._sent_num_ctx[chat.model] = num_ctx
         content: list[str] = [continuing.content] if continuing else []
@@ -694,6 +711,7 @@ class ChatSession:
                 )
             )
             self.state = TurnState.DONE if status == "complete" else TurnState.FAILED
+            self.paths.settle(history[:-1] if continuing else history, final)
         finally:
             if held is not None:
                 await held.release()
@@ -704,7 +722,7 @@ class ChatSession:
                 # save still queued there, and a locked database does not freeze the loop).
                 ended: Status = "complete" if done is not None else "stopped"
                 try:
-                    await self._finish_shielded(
+                    kept = await self._finish_shielded(
                         answer.id,
                         ended,
                         content,
@@ -722,6 +740,9 @@ class ChatSession:
                     )
                 except PhiDeskError as exc:
                     log.warning("could not save the end of answer %s: %s", answer.id, exc)
+                    self.paths.forget()
+                else:
+                    self.paths.settle(history[:-1] if continuing else history, kept)
                 self.state = TurnState.STOPPED
         yield TurnFinished(self.state, final, error)
 
@@ -833,12 +854,3 @@ class ReasoningClock:
             return self._before
         ended = self._ended if self._ended is not None else self._clock()
         return (self._before or 0.0) + max(ended - self._began, 0.0)
-
-
-def _sendable(message: Message) -> bool:
-    """Messages that are part of the conversation: the user's, and answers that have text."""
-    if message.role == "system":
-        return False
-    if message.role == "assistant":
-        return bool(message.content) and message.status != "streaming"
-    return True

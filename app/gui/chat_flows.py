@@ -16,7 +16,10 @@ from PySide6.QtWidgets import QScrollArea, QWidget
 from app.backend.catalog import Catalog
 from app.errors import PhiDeskError
 from app.gui.model_names import catalog_entry, friendly_name
-from app.workspace import Level, NoticeAction, Scope
+from app.gui.turn_view import user_item
+from app.store import Message
+from app.workspace import Level, NoticeAction, RunningTurn, Scope, TurnKind
+from app.workspace.turns import TurnListener
 
 if TYPE_CHECKING:
     from app.gui.chat_pane import ChatPane
@@ -103,6 +106,17 @@ class ChatFlows(QObject):
         composer = self.pane.composer
         composer.set_draft(prompt)
         composer.edit.setFocus()
+
+    def follow(self, turn: RunningTurn, listener: TurnListener) -> None:
+        """`listener` hears the turn's events; its question is shown as soon as it is stored."""
+        turn.listen(listener)
+        turn.stored_listeners.append(lambda message: self.question_stored(turn, message))
+
+    def question_stored(self, turn: RunningTurn, message: Message) -> None:
+        """The question is committed: on screen now, before the server is asked (TurnStarted
+        shows it again; the view leaves a message it already shows as it is)."""
+        if turn.kind is TurnKind.SEND and self.pane.presenter.turn is turn:
+            self.pane.view.append_message(user_item(message.id, turn.text))
 
     def refused(self, chat_id: int | None, reason: str) -> None:
         """A turn was refused: say why; a missing model gets *Pull model* instead."""

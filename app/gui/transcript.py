@@ -456,6 +456,8 @@ class TranscriptView(QWebEngineView):
     def append_message(self, message: TranscriptMessage | Sequence[object]) -> None:
         """Add a message at the end (or replace the one with the same id)."""
         item = _message_json(message)
+        if item["role"] == "user" and self._shown and self._shown[-1] == item:
+            return  # already the last message, exactly so (a question shown once stored)
         for index, shown in enumerate(self._shown):
             if shown["id"] == item["id"]:
                 self._shown[index] = item

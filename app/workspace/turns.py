@@ -66,6 +66,9 @@ class RunningTurn:
     refused: TurnRefusedEvent | None = None
     task: asyncio.Task[None] | None = None
     listeners: list[TurnListener] = field(default_factory=list)
+    stored_listeners: list[Callable[[Message], None]] = field(default_factory=list)
+    """Told of the user's message once it is committed, before the server is asked anything
+    (a view shows it then rather than at `TurnStarted`)."""
     _running: bool = field(default=False, init=False, repr=False)
     _stop_requested: bool = field(default=False, init=False, repr=False)
 
@@ -91,6 +94,13 @@ class RunningTurn:
     def stored(self, message: Message | None) -> None:
         """The session stored the user's message (None: a refusal removed it again)."""
         self.user_message_id = message.id if message is not None else None
+        if message is None:
+            return
+        for listener in list(self.stored_listeners):
+            try:
+                listener(message)
+            except Exception:
+                log.exception("a listener of the stored question failed")
 
     @property
     def given_back(self) -> str:

@@ -233,6 +233,11 @@ class Workspace(TransferOps, EngineOps, DocumentOps, CompareOps, TitleOps):
         return await self.read(lambda: self.db.list_chats(kind=kind, deleted=deleted, limit=limit))
 
     async def messages(self, chat_id: int) -> list[Message]:
+        """The active path: the session's cached copy while the chat's row describes it."""
+        if (session := self._sessions.get(chat_id)) is not None:
+            chat = await self.read(lambda: self.db.get_chat(chat_id))
+            if (cached := session.paths.path(chat)) is not None:
+                return list(cached)
         return await self.read(lambda: self.db.messages(chat_id))
 
     async def latest_messages(
