@@ -369,7 +369,17 @@ def xvfb() -> Iterator[str]:
         pytest.fail("Xvfb is not installed; run scripts/test, which installs the test packages")
     read, write = os.pipe()
     server = subprocess.Popen(
-        [binary, "-displayfd", str(write), "-screen", "0", "320x240x24", "-nolisten", "tcp"],
+        [
+            binary,
+            "-displayfd",
+            str(write),
+            "-screen",
+            "0",
+            "320x240x24",
+            "-nolisten",
+            "tcp",
+            "-noreset",
+        ],
         pass_fds=(write,),
         stderr=subprocess.DEVNULL,
     )
