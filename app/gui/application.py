@@ -10,12 +10,13 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import PySide6
-from PySide6.QtCore import QCoreApplication, QEvent, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWebEngineCore import QWebEnginePage
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from app import __version__
 from app.backend.hosts import HostProfiles
@@ -26,6 +27,10 @@ from app.instance import instance_name, send_to_running
 from app.resources import resources_dir
 from app.workspace import Workspace
 from app.workspace.notices import install_exception_hooks
+
+if TYPE_CHECKING:
+    from app.gui.main_window import MainWindow
+    from app.gui.tray import QuickAccess
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +257,6 @@ async def _main(
     from app.gui.main_window import MainWindow
     from app.gui.ollama_setup import ollama_server, stop_on_quit
     from app.gui.single_instance import InstanceServer
-    from app.gui.tray import QuickAccess
 
     hosts = HostProfiles(ctx.paths, local_url=ctx.host)
     workspace = Workspace.open(ctx.paths, hosts.client_for_url(ctx.host))
@@ -270,28 +274,37 @@ async def _main(
     monitor = ConnectionMonitor(workspace.connection, managed)
     monitor.start_on_demand = choice.managed
     window = MainWindow(ctx, workspace, monitor, hosts)
-    access = QuickAccess(window, workspace)
-    window.add_quick_access(access.quick.show_prompt, access.open_settings, access.settings_panel)
+    later = Later(window, workspace)
     instance: InstanceServer | None = None
     if not run_self_test:
         instance = InstanceServer(instance_name(ctx.paths))
         instance.listen()
 
         def on_request(message: dict[str, object]) -> None:
-            if not access.handle_request(message):  # {"action": "quick"} opens the prompt
+            # {"action": "quick"} opens the prompt
+            if not later.quick_access().handle_request(message):
                 _handle_request(window, message)
 
         instance.requested.connect(on_request)
     page_ready = asyncio.Event()
     window.pane.view.page_ready.connect(page_ready.set)
     usable = asyncio.ensure_future(log_when_usable(window, page_ready))
-    if run_self_test or not access.start_minimised:
+    if run_self_test or not later.start_minimised():
         window.show()
+        log.info("window shown")
     if quick:
-        access.quick.show_prompt()
-    monitor.check_now()
-    if not run_self_test:
-        window.ollama.updates.start()
+        later.quick_access().quick.show_prompt()
+
+    def after_first_paint() -> None:
+        # Nothing here is needed to draw the window: the quick prompt (its web view waits until
+        # it is opened), the tray and the global shortcut, the first call to Ollama (the model
+        # list follows it), the check for Ollama updates.
+        later.quick_access()
+        monitor.check_now()
+        if not run_self_test:
+            window.ollama.updates.start()
+
+    first_paint = FirstPaint(window, after_first_paint)
     try:
         if run_self_test:
             try:
@@ -323,8 +336,9 @@ async def _main(
         return 0
     finally:
         usable.cancel()
+        first_paint.cancel()
         monitor.close()
-        await access.aclose()
+        await later.aclose()
         await window.aclose()
         if instance is not None:
             instance.close()
@@ -336,6 +350,71 @@ async def _main(
         # interpreter exit complain and can crash.
         window.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+class FirstPaint(QObject):
+    """Calls `callback` once, on the event loop right after `window` first painted (at once
+    when the window is hidden: started minimised to the tray)."""
+
+    def __init__(self, window: QWidget, callback: Callable[[], None]) -> None:
+        super().__init__(window)
+        self._window = window
+        self._callback: Callable[[], None] | None = callback
+        if window.isVisible():
+            window.installEventFilter(self)
+        else:
+            QTimer.singleShot(0, self, self._run)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._window and event.type() in (
+            QEvent.Type.Paint,
+            QEvent.Type.UpdateRequest,
+        ):
+            self._window.removeEventFilter(self)
+            QTimer.singleShot(0, self, self._run)
+        return False
+
+    def _run(self) -> None:
+        callback, self._callback = self._callback, None
+        if callback is not None:
+            callback()
+
+    def cancel(self) -> None:
+        self._callback = None
+        self._window.removeEventFilter(self)
+
+
+class Later:
+    """What the window does not need for its first paint, made on first use: the quick prompt
+    with the tray and the global shortcut (`QuickAccess`)."""
+
+    def __init__(self, window: MainWindow, workspace: Workspace) -> None:
+        self._window = window
+        self._workspace = workspace
+        self._access: QuickAccess | None = None
+
+    def start_minimised(self) -> bool:
+        """Leave the window hidden at start (only where a tray can bring it back)."""
+        from app.gui.tray import tray_available
+
+        return self._workspace.prefs.quick.start_minimised and tray_available()
+
+    def quick_access(self) -> QuickAccess:
+        if self._access is None:
+            from app.gui.tray import QuickAccess
+
+            access = QuickAccess(self._window, self._workspace)
+            self._window.add_quick_access(
+                access.quick.show_prompt, access.open_settings, access.settings_panel
+            )
+            tray = "shown" if access.tray.available else "none on this desktop"
+            log.info("quick access ready (tray: %s)", tray)
+            self._access = access
+        return self._access
+
+    async def aclose(self) -> None:
+        if self._access is not None:
+            await self._access.aclose()
 
 
 def _handle_request(window: object, message: dict[str, object]) -> None:

@@ -72,6 +72,9 @@ class QuickPrompt(QWidget):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent, Qt.WindowType.Window | Qt.WindowType.WindowStaysOnTopHint)
+        self._view: TranscriptView | None = None
+        """Made when the prompt is first shown: a web view costs a Chromium renderer."""
+        self._presenter: TurnPresenter | None = None
         self.workspace = workspace
         self.catalog = catalog
         self.notices = Notices()
@@ -106,25 +109,15 @@ class QuickPrompt(QWidget):
         self.notice_area = NoticeArea()
         self.notice_area.setObjectName("QuickNotice")
         self.notice_area.connect_to(self.notices)
-        self.view = TranscriptView()
-        self.view.setObjectName("QuickTranscript")
-        self.view.setVisible(False)
-        self.view.set_theme(current_scheme())
-        self.view.page().contentsSizeChanged.connect(self._grow)
-        self.presenter = TurnPresenter(self.view, workspace, self)
-        self.presenter.started.connect(self._turn_started)
-        self.presenter.ended.connect(self._turn_ended)
-
         top = QHBoxLayout()
         top.addWidget(self.picker, 1)
         top.addWidget(self.stop_button)
         top.addWidget(self.continue_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(10, 10, 10, 10)
-        layout.addWidget(self.input)
-        layout.addLayout(top)
-        layout.addWidget(self.notice_area)
-        layout.addWidget(self.view, 1)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(10, 10, 10, 10)
+        self._layout.addWidget(self.input)
+        self._layout.addLayout(top)
+        self._layout.addWidget(self.notice_area)
 
         self.input.returnPressed.connect(self._submit)
         self.continue_button.clicked.connect(self.continue_in_main)
@@ -134,6 +127,33 @@ class QuickPrompt(QWidget):
         escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         escape.activated.connect(self.hide_prompt)
         self._compact()
+
+    # --- the transcript, made on first use -------------------------------------------------
+
+    @property
+    def view(self) -> TranscriptView:
+        """The answer's transcript (a web view), made the first time it is needed."""
+        if self._view is None:
+            view = TranscriptView()
+            view.setObjectName("QuickTranscript")
+            view.setVisible(False)
+            view.set_theme(current_scheme())
+            view.page().contentsSizeChanged.connect(self._grow)
+            self._layout.addWidget(view, 1)
+            self._view = view
+            presenter = TurnPresenter(view, self.workspace, self)
+            presenter.started.connect(self._turn_started)
+            presenter.ended.connect(self._turn_ended)
+            self._presenter = presenter
+        return self._view
+
+    @property
+    def presenter(self) -> TurnPresenter:
+        """Shows the running turn in `view` (made with it)."""
+        if self._presenter is None:
+            _ = self.view
+        assert self._presenter is not None
+        return self._presenter
 
     # --- size and theme -------------------------------------------------------------------
 
@@ -148,7 +168,7 @@ class QuickPrompt(QWidget):
     def _grow(self, size: QSizeF) -> None:
         """Grow (never shrink while a chat is on screen) to the answer's height, within
         GROWS_TO of the screen; past that the transcript scrolls."""
-        if not self.view.isVisible():
+        if self._view is None or not self._view.isVisible():
             return
         chrome = self.height() - self.view.height()
         screen = self.screen().availableGeometry().height()
@@ -158,8 +178,11 @@ class QuickPrompt(QWidget):
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
-            self.view.set_theme(current_scheme())  # the theme the main window applied
+        if self._view is not None and event.type() in (
+            QEvent.Type.PaletteChange,
+            QEvent.Type.ApplicationPaletteChange,
+        ):
+            self._view.set_theme(current_scheme())  # the theme the main window applied
 
     # --- showing --------------------------------------------------------------------------
 
@@ -379,7 +402,8 @@ class QuickPrompt(QWidget):
             if turn.task is not None:
                 await asyncio.gather(turn.task, return_exceptions=True)
         await self._tasks.cancel_and_wait()
-        await self.presenter.aclose()
+        if self._presenter is not None:
+            await self._presenter.aclose()
 
 
 def show_chat_in(window: Any, chat_id: int) -> None:

@@ -13,11 +13,11 @@ from pytestqt.qtbot import QtBot
 from app.backend.client import OllamaClient
 from app.backend.connection import Connection
 from app.config import AppContext, Paths
+from app.gui.application import Later
 from app.gui.connection import ConnectionMonitor
 from app.gui.main_window import MainWindow
 from app.gui.quick_prompt import QUICK_KIND, QuickPrompt
 from app.gui.transcript import TranscriptView
-from app.gui.tray import QuickAccess
 from app.store import Database
 from app.workspace import Workspace
 from tests.ollama_double.server import OllamaDouble
@@ -97,7 +97,9 @@ def test_quick_access_leaves_the_web_view_until_the_menu_opens_the_prompt(
     qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, desk: Desk
 ) -> None:
     window, workspace, _db = desk
-    access = QuickAccess(window, workspace)
+    later = Later(window, workspace)  # what the application makes after the first paint
+    access = later.quick_access()
+    assert later.quick_access() is access
     try:
         assert views_in(access.quick) == []
         assert window.findChildren(TranscriptView) == [window.pane.view]
