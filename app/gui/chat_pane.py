@@ -22,7 +22,7 @@ from app.gui.chat_settings import ChatSettingsDialog, open_chat_settings
 from app.gui.composer import Composer
 from app.gui.context_banner import ContextBanner, show_context
 from app.gui.elided_label import ElidedLabel
-from app.gui.history_pager import HistoryPager
+from app.gui.history_pager import HistoryPager, first_screen, render_items
 from app.gui.message_actions import UNDO_DELETE, MessageActions
 from app.gui.models_picker import ModelPicker
 from app.gui.tasks import Tasks
@@ -159,9 +159,12 @@ class ChatPane(QWidget):
     async def _load_chat(self, chat_id: int, opening: int) -> None:
         try:
             chat = await self.workspace.chat(chat_id)
+            hit = chat_id in self.history_shown  # a search hit: all back to it in one go
             wanted = self.history_shown.pop(chat_id, HISTORY_SHOWN)  # more for a search hit
             messages = await self.workspace.latest_messages(chat_id, limit=wanted)
             versions = await self.workspace.versions(chat_id)
+            split = 0 if hit else first_screen(messages)  # the newest screen first
+            items = await render_items(messages[split:], versions)  # off the GUI thread
         except PhiDeskError as exc:
             if opening == self._opening:
                 self._tell(str(exc))
@@ -175,8 +178,8 @@ class ChatPane(QWidget):
         continued = turn is not None and turn.kind is TurnKind.CONTINUE  # stays in place
         live_id = turn.answer_id if turn is not None and not continued else None
         self.presenter.versions = versions
-        self.view.set_messages(transcript_items(messages, versions, leave_out=live_id))
-        self.pager.opened(chat_id, len(messages), wanted)
+        self.view.set_messages([item for item in items if item.id != str(live_id)])
+        self.pager.opened(chat_id, len(messages), wanted, rest=messages[:split])
         if turn is not None:
             self.presenter.attach(turn)
         self.composer.set_streaming(turn is not None)
@@ -257,7 +260,7 @@ class ChatPane(QWidget):
             self._tasks.start(self.message_actions.regenerate(answer_id), name="regenerate")
 
     def follow(self, turn: RunningTurn) -> None:
-        turn.listen(self._turn_event)
+        self.flows.follow(turn, self._turn_event)
         if turn.chat_id == self.current_chat:
             self.presenter.attach(turn)
             self.composer.set_streaming(True)

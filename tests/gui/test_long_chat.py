@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import pytest
 from pytestqt.qtbot import QtBot
 
-import app.gui.turn_view
-from app.gui import history_pager
+from app.gui import history_pager, turn_view
 from app.gui.chat_pane import HISTORY_SHOWN
 from app.gui.main_window import MainWindow
+from app.render import render_markdown
 from app.store import Database
 from tests.gui.test_chat_window import close, js, make_window
 from tests.ollama_double.server import OllamaDouble
@@ -141,13 +141,12 @@ def test_opening_a_long_chat_and_paging_up_render_markdown_off_the_gui_thread(
     window, db = win
     chat_id = seed(db)[0]
     threads: list[int] = []
-    real = app.gui.turn_view.render_markdown
 
     def noting(text: str) -> str:
         threads.append(threading.get_ident())
-        return real(text)
+        return render_markdown(text)
 
-    monkeypatch.setattr(app.gui.turn_view, "render_markdown", noting)
+    monkeypatch.setattr(turn_view, "render_markdown", noting)
 
     async def scenario() -> None:
         window.refresh_chats()
