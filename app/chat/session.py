@@ -161,6 +161,9 @@ class ChatSession:
         self._sent_num_ctx: dict[str, int] = {}
         self.paths = PathCache()
         """The chat's active path as of the last turn (see `app.chat.path_cache`)."""
+        self._seen: Chat | None = None
+        """The chat's row as the last turn left it: the next send checks against it and stores
+        its rows in the same call that sees the row unchanged (else it reads the row first)."""
 
     @property
     def client(self) -> OllamaClient:
@@ -348,9 +351,11 @@ class ChatSession:
     async def _checked_chat(self) -> Chat:
         """What can be checked without the server: nothing streams in this chat, a model is
         set, and its name is one Ollama would accept."""
+        return self._check(await self._io(self.chat))
+
+    def _check(self, chat: Chat) -> Chat:
         if self.state is TurnState.STREAMING:
             raise TurnRefused("an answer is still streaming in this chat; stop it first")
-        chat = await self._io(self.chat)
         if not chat.model:
             raise TurnRefused("this chat has no model yet; choose one first (see phidesk models)")
         engine = self.engine_for(chat)
@@ -414,16 +419,24 @@ class ChatSession:
         """Send a new user message and stream the answer. The message is committed before the
         server is asked anything (`on_stored` hears of it), with its `attachments` (all of them
         or, with the message, none); a refusal after that removes it."""
-        chat = await self._checked_chat()
+        files = [to_new_attachment(f) for f in attachments]
+        seen, self._seen = self._seen, None
+        quick = seen is not None and self.paths.path(seen) is not None
+        chat = self._check(seen) if seen is not None and quick else await self._checked_chat()
         history = await self.active_path(chat)
         attached = self.paths.with_files(m.id for m in history)
         # Too long for the chat's own window: refused before anything is written.
         self._fitting(chat, self.cached_model_info(chat.model), history, text)
         titled = chat.message_count == 0 and chat.title in ("", "New chat")
+        # The model's details known already: nothing can refuse the turn once it is stored,
+        # so its answer row is written with the question (one call to the writer).
+        known = (self.engine_for(chat).name, chat.model) in self._model_info
+        info = await self._info(chat) if known else None
+        answers: list[Message] = []
 
-        files = [to_new_attachment(f) for f in attachments]
-
-        def store() -> Message:
+        def store() -> Message | None:
+            if quick and self.db.get_chat(self.chat_id) != chat:
+                return None  # changed since the last turn: checked again below
             stored = self.db.add_message(self.chat_id, "user", text)
             if files:
                 try:
@@ -433,10 +446,18 @@ class ChatSession:
                     raise
             if titled:
                 self.db.update_chat(self.chat_id, title=title_from(text))
+            if known and not files:
+                answers.append(self._answer_row(stored.id))
             return stored
 
         user = await self._store(store, on_stored)
+        if user is None:
+            async for event in self.send(text, attachments=attachments, on_stored=on_stored):
+                yield event
+            return
         self.paths.extend(user, files=bool(files))
+        for answer in answers:
+            self.paths.extend(answer)
         try:
             info = await self._info(chat)
             documents = await self._gather([*attached, *([user.id] if files else [])], text)
@@ -445,24 +466,31 @@ class ChatSession:
             self.paths.forget()
             if on_stored is not None:
                 on_stored(None)
+            for answer in answers:
+                await self._unstore(answer.id, None)
             await self._unstore(user.id, chat.title if titled else None)
             raise
         async for event in self._turn(
-            chat, info, [*history, user], user.id, plan, documents=documents
+            chat, info, [*history, user], user.id, plan, documents=documents, written=answers
         ):
             yield event
 
-    async def _store(self, call: Callable[[], Message], on_stored: Stored | None) -> Message:
+    def _answer_row(self, question_id: int) -> Message:
+        return self.db.add_message(
+            self.chat_id, "assistant", "", status="streaming", parent_id=question_id
+        )
+
+    async def _store[M: Message | None](self, call: Callable[[], M], on_stored: Stored | None) -> M:
         """Commit the user's message and tell `on_stored`, also when the task is cancelled
         while the write runs (it is then committed all the same, so the caller must know)."""
         storing = asyncio.ensure_future(self._io(call))
         try:
             user = await asyncio.shield(storing)
         except asyncio.CancelledError:
-            if not storing.cancelled() and on_stored is not None:
-                on_stored(await storing)
+            if not storing.cancelled() and on_stored is not None and (done := await storing):
+                on_stored(done)
             raise
-        if on_stored is not None:
+        if on_stored is not None and user is not None:
             on_stored(user)
         return user
 
@@ -593,9 +621,11 @@ class ChatSession:
         *,
         continuing: Message | None = None,
         documents: DocumentPool | None = None,
+        written: Sequence[Message] = (),
     ) -> AsyncIterator[SessionEvent]:
         """Stream one answer to `user_id`: a new message under it (a new version if it has
-        answers already), or, `continuing`, more text for that cut-off answer."""
+        answers already; the one `written` with the question, if any), or, `continuing`,
+        more text for that cut-off answer."""
         engine = self.engine_for(chat)
         num_ctx = self.requested_num_ctx(chat, info)
         options = engine.turn_options(chat.model, self._options(chat))
@@ -611,12 +641,10 @@ class ChatSession:
                 await self._io(
                     partial(self.db.update_streaming, answer.id, answer.content, answer.thinking)
                 )
+            elif written:
+                answer = written[0]
             else:
-                answer = await self._io(
-                    lambda: self.db.add_message(
-                        self.chat_id, "assistant", "", status="streaming", parent_id=user_id
-                    )
-                )
+                answer = await self._io(partial(self._answer_row, user_id))
                 self.paths.extend(answer)
         except BaseException:
             self.state = TurnState.IDLE
@@ -691,8 +719,8 @@ class ChatSession:
                 self._loaded_context[chat.model] = facts.effective_num_ctx
             held = None
             await client.release()
-            final = await self._io(
-                lambda: self._finish(
+            finished, seen = await self._io(
+                lambda: self._finish_and_read(
                     answer.id,
                     status,
                     content,
@@ -710,8 +738,10 @@ class ChatSession:
                     thinking_seconds=reasoned.seconds(),
                 )
             )
+            final = finished
             self.state = TurnState.DONE if status == "complete" else TurnState.FAILED
             self.paths.settle(history[:-1] if continuing else history, final)
+            self._seen = seen
         finally:
             if held is not None:
                 await held.release()
@@ -745,6 +775,10 @@ class ChatSession:
                     self.paths.settle(history[:-1] if continuing else history, kept)
                 self.state = TurnState.STOPPED
         yield TurnFinished(self.state, final, error)
+
+    def _finish_and_read(self, *args: Any, **kwargs: Any) -> tuple[Message, Chat]:
+        """`_finish`, then the chat's row as the turn leaves it (for the next send)."""
+        return self._finish(*args, **kwargs), self.db.get_chat(self.chat_id)
 
     async def _finish_shielded(self, *args: Any, **kwargs: Any) -> Message:
         """`_finish` on the blocking runner, completed even if this task is cancelled again."""
