@@ -39,17 +39,19 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from gui_stall import Result, Ticks, summarise, until  # noqa: E402
+from gui_stall import Result, Ticks, describe, summarise, until  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QEvent, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.backend.client import OllamaClient  # noqa: E402
 from app.config import AppContext, Paths  # noqa: E402
+from app.gui.chat_pane import HISTORY_SHOWN  # noqa: E402
 from app.gui.connection import ConnectionMonitor  # noqa: E402
 from app.gui.main_window import MainWindow  # noqa: E402
 from app.gui.tasks import new_qt_loop, run_on_qt_loop  # noqa: E402
@@ -159,6 +161,15 @@ class Bench:
         self.chats = chats
         self.ticks = Ticks(sample=where)
         self.where: list[str] = []
+        self.sent_at = 0.0
+        view = window.pane.view
+        set_messages = view.set_messages
+
+        def noting(messages: Any) -> None:  # when the window hands the page a chat
+            self.sent_at = time.time()
+            set_messages(messages)
+
+        view.set_messages = noting  # type: ignore[method-assign]
 
     def click_row(self, chat_id: int) -> float:
         """Click the chat's sidebar row as a user would; returns the wall clock just before."""
@@ -174,21 +185,22 @@ class Bench:
 
     async def show(self, name: str) -> None:
         """Open a chat and let it settle (not measured)."""
-        chat_id = self.chats[name][0]
+        chat_id, ids = self.chats[name]
         self.click_row(chat_id)
-        await until(lambda: self.window.pane.current_chat == chat_id, 30)
-        await self.settled(chat_id)
+        await self.settled(ids)
 
-    async def settled(self, chat_id: int) -> None:
+    async def settled(self, ids: list[int]) -> None:
+        """Until the view shows the chat (at least its newest messages, the rest of its first
+        page too), then half a second more for the page's own work."""
         view = self.window.pane.view
-        await until(
-            lambda: (
-                self.window.pane.current_chat == chat_id
-                and view.message_count > 0
-                and view.fully_sent
-            ),
-            30,
-        )
+        mine = {str(i) for i in ids}
+        page = ids[-min(len(ids), HISTORY_SHOWN)]
+
+        def shown() -> bool:
+            first = view.first_message_id
+            return first in mine and int(first or 0) <= page and view.fully_sent
+
+        await until(shown, 30)
         await asyncio.sleep(0.5)
 
     def record(self, result: Result) -> None:
@@ -196,27 +208,39 @@ class Bench:
         if not self.ticks.sample or not result.worst:
             return
         stall = result.worst[0]
+        self.where.append(f"{result.name}: {describe(stall)}")
+        if stall.native:
+            self.where.append(f"  GUI thread's system calls meanwhile: {stall.native}")
         for sample in stall.samples[:2]:
             lines = "\n".join("    " + line.replace("\n", "\n    ") for line in sample.gui_stack)
-            self.where.append(f"{result.name}, {stall.ms:.0f} ms stall:\n{lines}")
+            self.where.append(f"  GUI thread:\n{lines}")
+            if sample.others:
+                self.where.append("  other threads running: " + "; ".join(sample.others))
 
-    async def open_once(self, name: str) -> tuple[float, float, float]:
-        """Click `name`'s row: (ms to its last message visible, longest stall, net)."""
+    async def open_once(self, name: str) -> tuple[float, float, float, float]:
+        """Click `name`'s row: (ms to its last message visible, ms to the window handing the
+        page its messages, longest stall, net)."""
         chat_id, ids = self.chats[name]
         await self.show("parking")
         await js(self.window, WATCH % json.dumps(str(ids[-1])))
         self.ticks.start()
         try:
             clicked = self.click_row(chat_id)
-            await self.settled(chat_id)
+            await self.settled(ids)
         finally:
             self.ticks.stop()
-        seen = float(await js(self.window, SEEN) or 0)
-        if not seen:
+        seen = 0.0
+        for _ in range(200):
+            seen = float(await js(self.window, SEEN) or 0)
+            if seen:
+                break
+            await asyncio.sleep(0.05)
+        else:
             raise RuntimeError(f"the last message of '{name}' never became visible")
         result = summarise(f"open {name}", self.ticks)
         self.record(result)
-        return seen - clicked * 1000, result.longest_ms, result.longest_net_ms
+        sent = (self.sent_at - clicked) * 1000
+        return seen - clicked * 1000, sent, result.longest_ms, result.longest_net_ms
 
     async def scroll_up(self, name: str) -> tuple[float, float, float, int]:
         """From the end of `name`, scroll to the top until its first message is there:
@@ -308,7 +332,7 @@ async def run(args: argparse.Namespace, work: Path) -> int:
     double = OllamaDouble().start()
     window = await open_window(folder, double)
     bench = Bench(window, chats, args.where)
-    opens: dict[int, list[tuple[float, float, float]]] = {s: [] for s in sizes}
+    opens: dict[int, list[tuple[float, float, float, float]]] = {s: [] for s in sizes}
     scrolls: dict[int, tuple[float, float, float, int]] = {}
     try:
         for size in sizes:  # warm-up: first-time costs (KaTeX, fonts, code paths)
@@ -327,7 +351,7 @@ async def run(args: argparse.Namespace, work: Path) -> int:
     print(how_run())
     print(f"click a sidebar row -> the chat's last message visible; median of {args.runs}")
     header = (
-        f"{'messages':>8} {'median':>8} {'min':>7} {'max':>7} {'/150 ms':>8} "
+        f"{'messages':>8} {'median':>8} {'min':>7} {'max':>7} {'/150 ms':>8} {'to page':>8} "
         f"{'open: max stall':>15} {'net':>7} {'/16 ms':>7}"
     )
     print(header)
@@ -335,18 +359,23 @@ async def run(args: argparse.Namespace, work: Path) -> int:
     medians: dict[int, float] = {}
     ok = True
     for size in sizes:
-        times = [t for t, _, _ in opens[size]]
-        stall = max(s for _, s, _ in opens[size])
-        net = max(n for _, _, n in opens[size])
+        times = [t for t, _, _, _ in opens[size]]
+        sent = statistics.median(s for _, s, _, _ in opens[size])
+        stall = max(s for _, _, s, _ in opens[size])
+        net = max(n for _, _, _, n in opens[size])
         medians[size] = statistics.median(times)
         print(
             f"{size:>8,} {medians[size]:>6.0f}ms {min(times):>5.0f}ms {max(times):>5.0f}ms "
-            f"{medians[size] / VISIBLE_BUDGET_MS:>7.2f}x {stall:>13.1f}ms {net:>5.1f}ms "
-            f"{stall / STALL_BUDGET_MS:>6.2f}x"
+            f"{medians[size] / VISIBLE_BUDGET_MS:>7.2f}x {sent:>6.0f}ms {stall:>13.1f}ms "
+            f"{net:>5.1f}ms {stall / STALL_BUDGET_MS:>6.2f}x"
         )
         ok = ok and stall <= STALL_BUDGET_MS
         if size >= 1000:
             ok = ok and medians[size] <= VISIBLE_BUDGET_MS
+    print(
+        "  to page: click -> the window hands the page the chat's messages (median; reads and "
+        "rendering); the rest of 'median' is the page's"
+    )
     smallest = min(sizes)
     for size in sizes:
         if size == smallest:
