@@ -12,7 +12,7 @@ the transcript page ready and the last chat's newest messages are in the page. T
 usable when its empty page has loaded. Memory is read after `--idle` seconds: RSS and PSS summed
 over the process and its QtWebEngine (Chromium) processes.
 
-    .venv/bin/python bench/startup_memory.py [--runs 5] [--idle 3] [--compare-flags "--flag ..."]
+    .venv/bin/python bench/startup_memory.py [--runs 5] [--idle 3] [--compare-flags="--flag ..."]
 
 `--compare-flags` adds a fourth row: PhiDesk (20 messages) with those Chromium switches added, to
 measure a switch against the same round's PhiDesk without it. Exit 1 when a budget is missed.
