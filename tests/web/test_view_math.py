@@ -118,3 +118,113 @@ def test_a_changed_formula_is_typeset_again_and_the_rest_kept(
     run(qtbot, view, "return phidesk.endStream('a', null);")
     body = js(qtbot, view, "document.querySelector('article[data-id=\"a\"] .body').innerText")
     assert body.startswith("Let ") and "then" in body
+
+
+# The page's copy of the answer with what it added taken away (KaTeX output, copy buttons,
+# its classes and attributes): to compare with the HTML app.render wrote.
+NORMALISE = """
+const strip = (root) => {
+  for (const b of root.querySelectorAll('button.copy-code')) b.remove();
+  for (const el of root.querySelectorAll('.math')) {
+    if (el.dataset.tex !== undefined) el.textContent = el.dataset.tex;
+    el.classList.remove('typeset', 'raw', 'fits');
+    el.removeAttribute('data-tex');
+    el.removeAttribute('title');
+  }
+  for (const el of root.querySelectorAll('pre')) el.classList.remove('decorated');
+  return root.innerHTML;
+};
+const shown = (body) => {
+  const copy = body.cloneNode(true);
+  const blocks = copy.querySelector(':scope > .blocks');
+  const live = copy.querySelector(':scope > .live');
+  if (!blocks) return strip(copy);
+  return Array.from(blocks.children, (b) => strip(b)).join('') + strip(live);
+};
+const fresh = (html) => {
+  const t = document.createElement('template');
+  t.innerHTML = html;
+  const box = document.createElement('div');
+  box.appendChild(t.content);
+  return strip(box);
+};
+"""
+
+
+def same_as_full_render(qtbot: QtBot, view: TranscriptView, html: str) -> bool:
+    script = (
+        NORMALISE
+        + "const body = document.querySelector('article[data-id=\"a\"] .body');"
+        + f" return shown(body) === fresh({json.dumps(html)});"
+    )
+    return bool(run(qtbot, view, script))
+
+
+def test_every_patch_shows_exactly_the_render_of_the_text_so_far(
+    qtbot: QtBot, view: TranscriptView
+) -> None:
+    # Changes at the end, in the middle (a link closing over earlier text and math, emphasis
+    # closing), a formula cut by a chunk, a second paragraph and a list after it.
+    text = (
+        "Let $a^2$ be [the square of $a$ here](https://example.org) and *so on $b_1$ "
+        "until* the end $c^{3}$ of it, with `code $x$` and **bold $d$** then \\(e+f\\). "
+        + " ".join(f"term ${t}$ and" for t in ("g", "h_2", "i^3", "j+k"))
+        + "\n\nA second paragraph with $m$.\n\n- one $n$\n- two [link](https://x.org) $o$\n"
+    )
+    for size in (7, 13, 40):
+        start_answer(qtbot, view)
+        renderer = StreamRenderer()
+        for i in range(0, len(text), size):
+            run(qtbot, view, patch_script(renderer.feed(text[i : i + size])) + " return 0;")
+            assert same_as_full_render(qtbot, view, renderer.html()), (size, i)
+        qtbot.waitUntil(all_typeset(qtbot, view), timeout=LOAD_MS)
+        assert same_as_full_render(qtbot, view, render_markdown(text))
+        expected = ["a^2", "a", "b_1", "c^{3}", "d", "e+f", "g", "h_2", "i^3", "j+k", "m", "n", "o"]
+        assert shown_tex(qtbot, view) == expected
+
+
+def test_a_patch_that_only_appends_leaves_the_earlier_nodes_alone(
+    qtbot: QtBot, view: TranscriptView
+) -> None:
+    text, tex = formulas(60)
+    start_answer(qtbot, view)
+    renderer = StreamRenderer()
+    run(qtbot, view, patch_script(renderer.feed(text)) + " return 0;")
+    qtbot.waitUntil(all_typeset(qtbot, view), timeout=LOAD_MS)
+    run(
+        qtbot,
+        view,
+        "window.earlier = Array.from(document.querySelector('.live p').childNodes);"
+        " window.earlier.forEach((n, i) => (n.seen = i)); return 0;",
+    )
+    run(qtbot, view, patch_script(renderer.feed(" more $z^2$ words")) + " return 0;")
+    qtbot.waitUntil(all_typeset(qtbot, view), timeout=LOAD_MS)
+    # Every node before the last text node is the same node, still typeset; the text the
+    # patch went on from is the only one changed, and the new formula is typeset.
+    kept = run(
+        qtbot,
+        view,
+        "const now = Array.from(document.querySelector('.live p').childNodes);"
+        " return window.earlier.slice(0, -1).every((n, i) => now[i] === n && n.seen === i);",
+    )
+    assert kept is True
+    assert shown_tex(qtbot, view) == [*tex, "z^2"]
+    assert same_as_full_render(qtbot, view, renderer.html())
+
+
+def test_inline_math_streaming_is_laid_out_apart_until_the_answer_ends(
+    qtbot: QtBot, view: TranscriptView
+) -> None:
+    text, _ = formulas(5)
+    start_answer(qtbot, view)
+    renderer = StreamRenderer()
+    run(qtbot, view, patch_script(renderer.feed(text)) + " return 0;")
+    qtbot.waitUntil(all_typeset(qtbot, view), timeout=LOAD_MS)
+    display = (
+        "Array.from(document.querySelectorAll('article[data-id=\"a\"] .math'),"
+        " (e) => getComputedStyle(e).display)"
+    )
+    assert set(js(qtbot, view, display)) == {"inline-block"}
+    run(qtbot, view, "return phidesk.endStream('a', null);")
+    # The finished answer flows as usual: a formula may break across lines again.
+    assert set(js(qtbot, view, display)) == {"inline"}
