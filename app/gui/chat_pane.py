@@ -22,7 +22,7 @@ from app.gui.chat_settings import ChatSettingsDialog, open_chat_settings
 from app.gui.composer import Composer
 from app.gui.context_banner import ContextBanner, show_context
 from app.gui.elided_label import ElidedLabel
-from app.gui.history_pager import HistoryPager, first_screen, render_items
+from app.gui.history_pager import HistoryPager, first_screen, read_history, render_items
 from app.gui.message_actions import UNDO_DELETE, MessageActions
 from app.gui.models_picker import ModelPicker
 from app.gui.tasks import Tasks
@@ -158,11 +158,9 @@ class ChatPane(QWidget):
 
     async def _load_chat(self, chat_id: int, opening: int) -> None:
         try:
-            chat = await self.workspace.chat(chat_id)
             hit = chat_id in self.history_shown  # a search hit: all back to it in one go
             wanted = self.history_shown.pop(chat_id, HISTORY_SHOWN)  # more for a search hit
-            messages = await self.workspace.latest_messages(chat_id, limit=wanted)
-            versions = await self.workspace.versions(chat_id)
+            chat, messages, versions = await read_history(self.workspace, chat_id, wanted)
             split = 0 if hit else first_screen(messages)  # the newest screen first
             items = await render_items(messages[split:], versions)  # off the GUI thread
         except PhiDeskError as exc:

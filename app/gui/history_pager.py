@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -22,23 +23,41 @@ from PySide6.QtCore import QObject, Slot
 from app.errors import PhiDeskError
 from app.gui.tasks import Tasks
 from app.gui.transcript import TranscriptMessage
-from app.gui.turn_view import transcript_items
-from app.store import Message
+from app.gui.turn_view import transcript_item
+from app.store import Chat, Message
 from app.store.records import Versions
 
 if TYPE_CHECKING:
     from app.gui.chat_pane import ChatPane
+    from app.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 PAGE = 60  # messages per older page
 FIRST_SCREEN_MESSAGES = 12  # the most a chat shows before the rest of its first page
-FIRST_SCREEN_CHARS = 6000  # ...and fewer when the newest ones already hold this much text
+FIRST_SCREEN_CHARS = 3000  # ...and fewer when the newest ones already hold this much text
+YIELD_SECONDS = 0.0005
+"""The render thread lets go of the GIL this long after each message: a waiting GUI thread
+takes it at once, instead of after the interpreter's 5 ms switch interval (often much more on
+a busy machine, when the render thread is preempted while holding it)."""
 
 
 @cache
 def _render_thread() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(1, thread_name_prefix="history-render")
+
+
+async def read_history(
+    workspace: Workspace, chat_id: int, limit: int
+) -> tuple[Chat, list[Message], dict[int, Versions]]:
+    """What opening a chat reads: the chat, its newest `limit` messages on show and their
+    versions, read side by side on the workspace's reader threads."""
+    chat, messages, versions = await asyncio.gather(
+        workspace.chat(chat_id),
+        workspace.latest_messages(chat_id, limit=limit),
+        workspace.versions(chat_id),
+    )
+    return chat, messages, versions
 
 
 async def render_items(
@@ -50,8 +69,16 @@ async def render_items(
     if not shown:
         return []
     versions = dict(versions)  # a copy the GUI thread may not change meanwhile
-    job = _render_thread().submit(transcript_items, shown, versions)
+    job = _render_thread().submit(_render, shown, versions)
     return await asyncio.wrap_future(job)
+
+
+def _render(messages: list[Message], versions: dict[int, Versions]) -> list[TranscriptMessage]:
+    items = []
+    for message in messages:
+        items.append(transcript_item(message, versions.get(message.id)))
+        time.sleep(YIELD_SECONDS)
+    return items
 
 
 def first_screen(messages: Sequence[Message]) -> int:
