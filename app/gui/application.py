@@ -354,7 +354,10 @@ async def _main(
 
 class FirstPaint(QObject):
     """Calls `callback` once, on the event loop right after `window` first painted (at once
-    when the window is hidden: started minimised to the tray)."""
+    when the window is hidden: started minimised to the tray). A window that is shown but not
+    painted (minimised by the window manager) gets it after `LATEST_MS` all the same."""
+
+    LATEST_MS = 1000
 
     def __init__(self, window: QWidget, callback: Callable[[], None]) -> None:
         super().__init__(window)
@@ -362,6 +365,7 @@ class FirstPaint(QObject):
         self._callback: Callable[[], None] | None = callback
         if window.isVisible():
             window.installEventFilter(self)
+            QTimer.singleShot(self.LATEST_MS, self, self._run)
         else:
             QTimer.singleShot(0, self, self._run)
 
@@ -375,6 +379,7 @@ class FirstPaint(QObject):
         return False
 
     def _run(self) -> None:
+        self._window.removeEventFilter(self)
         callback, self._callback = self._callback, None
         if callback is not None:
             callback()

@@ -1,5 +1,6 @@
 """What the first paint does not need is not made at start: the quick prompt has no web view (no
-Chromium renderer) until it is first opened, and then it answers as before."""
+Chromium renderer) until it is first opened, and then it answers as before; the work put off
+until the window has painted runs once, after that paint."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from PySide6.QtGui import QPaintEvent
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from app.backend.client import OllamaClient
 from app.backend.connection import Connection
 from app.config import AppContext, Paths
-from app.gui.application import Later
+from app.gui.application import FirstPaint, Later
 from app.gui.connection import ConnectionMonitor
 from app.gui.main_window import MainWindow
 from app.gui.quick_prompt import QUICK_KIND, QuickPrompt
@@ -111,3 +114,41 @@ def test_quick_access_leaves_the_web_view_until_the_menu_opens_the_prompt(
         drive(qt_loop, access.aclose())
         access.quick.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+class Painted(QWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.paints = 0
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        self.paints += 1
+        super().paintEvent(event)
+
+
+def test_first_paint_runs_its_work_once_after_the_window_has_painted(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop
+) -> None:
+    window = Painted()
+    qtbot.addWidget(window)
+    seen: list[int] = []
+    window.show()
+    FirstPaint(window, lambda: seen.append(window.paints))
+    assert seen == []  # not inside show(): the paint comes first
+    drive(qt_loop, until(lambda: seen))
+    assert seen[0] >= 1
+    window.update()
+    drive(qt_loop, until(lambda: window.paints > seen[0]))
+    assert len(seen) == 1
+
+
+def test_first_paint_of_a_hidden_window_runs_its_work_from_the_event_loop(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop
+) -> None:
+    window = Painted()  # started minimised to the tray: never shown
+    qtbot.addWidget(window)
+    seen: list[int] = []
+    FirstPaint(window, lambda: seen.append(window.paints))
+    assert seen == []
+    drive(qt_loop, until(lambda: seen))
+    assert seen == [0]
