@@ -125,7 +125,8 @@ def tables(draw: st.DrawFn) -> str:
     delim = draw(st.sampled_from(["--|--\n", "|:-|-:|\n", "--|:-:|--\n", "-|\n"]))
     rows = draw(st.lists(st.lists(LINE, min_size=0, max_size=3).map(" | ".join), max_size=8))
     tail = draw(st.sampled_from(["", "\npara\n", "# h\n", "> q\n", "    code\n", "- li\n"]))
-    return head + delim + "".join(row + "\n" for row in rows) + tail
+    lead = draw(st.sampled_from(["", "| ", "|"]))  # rows that start with a pipe are built directly
+    return head + delim + "".join(lead + row + "\n" for row in rows) + tail
 
 
 @st.composite
@@ -344,3 +345,101 @@ FENCE_EDGES = {
 def test_unparsed_code_frames_give_the_full_render(text: str) -> None:
     stream_checked(text, list(range(1, len(text))))
     stream_checked(text, list(range(3, len(text), 3)))
+
+
+@pytest.mark.parametrize("marker", ["- ", "7. ", "> "])
+def test_a_frame_right_after_a_part_is_committed_parses_only_the_line_being_written(
+    marker: str,
+) -> None:
+    """Each line arrives as its start (marker and words: a full parse, which commits the part
+    before it) and then more words with no line break: inline-only, also right after a commit."""
+    chunks = ["intro words\n"]
+    for n in range(40):
+        mark = f"{n + 7}. " if marker == "7. " else marker
+        chunks += [f"\n{mark}line {n} with **bold**", f" and `code` words {n}"]
+        if marker == "> " and n % 4 == 3:
+            chunks.append("\n>")
+    text = "".join(chunks)
+    bounds = list(itertools.accumulate(len(chunk) for chunk in chunks))[:-1]
+    renderer = stream_checked(text, bounds)
+    assert renderer.inline_frames >= 38, f"{renderer.inline_frames} inline-only frames"
+
+
+@pytest.mark.parametrize("marker", ["- ", "1. ", "+ "])
+def test_the_next_list_item_starts_without_a_block_parse(marker: str) -> None:
+    """Each frame ends the line being written and starts the next item with its marker and a
+    word: only that new line is parsed, and every frame equals a full render."""
+    chunks = [f"{marker}first item words"]
+    for n in range(40):
+        mark = f"{n + 2}. " if marker == "1. " else marker
+        chunks.append(f" and `code` {n}\n{mark}item {n} with **bold**")
+    text = "".join(chunks) + "\n"
+    bounds = list(itertools.accumulate(len(chunk) for chunk in chunks))
+    renderer = stream_checked(text, bounds)
+    assert renderer.inline_frames >= 38, f"{renderer.inline_frames} frames without a block parse"
+
+
+def test_a_list_item_whose_marker_arrives_alone_needs_one_block_parse() -> None:
+    """A frame that ends right after a new item's marker is parsed in full; the frame after it,
+    which brings the item's first words, is not."""
+    chunks = ["- first item words"]
+    for n in range(40):
+        chunks += [f" and `code` {n}\n-", f" item {n} with **bold**"]
+    text = "".join(chunks) + "\n"
+    bounds = list(itertools.accumulate(len(chunk) for chunk in chunks))
+    renderer = stream_checked(text, bounds)
+    assert renderer.inline_frames >= 38, f"{renderer.inline_frames} frames without a block parse"
+
+
+NEXT_LINE_EDGES = {
+    "hard break before a quoted line": "> first line  \n> second line\\\n> third *em\n> more* x\n",
+    "quote with a list then a line": "> - item one\n> more words\n> - item two\n> and lazy\n",
+    "quote with a nested quote": "> outer words\n> > inner words\n> back words\n> again\n",
+    "quote with a tab": "> words\there\n>\tTabbed line\n> next line\n",
+    "quote with trailing spaces only": "> words   \n> next\n>    \n> after blank\n",
+    "list items with two spaces": "- one words\n-  two words\n- three\n  cont words\n- four\n",
+    "list marker changes": "- one words\n+ two words\n+ three\n* four\n",
+    "ordered list with parentheses": "1) one words\n2) two\n3. three\n4) four\n",
+    "ordered list from a later number": "7. seven words\n8. eight\n9. nine\n10. ten\n",
+    "list then a heading and a quote": "- item words\n# Heading\n- next item\n> q words\n> more\n",
+    "list item with a nested list": "- item\n  - nested words\n- back words\n- more\n",
+    "list with a late definition": "- see [r] words\n- and [r] here\n- more\n\n[r]: /u\n",
+    "list with a task item": "- item words\n- [ ] task\n- x done\n",
+    "loose list": "- one words\n\n- two words\n- three words\n",
+}
+
+
+@pytest.mark.parametrize("text", NEXT_LINE_EDGES.values(), ids=NEXT_LINE_EDGES.keys())
+def test_frames_that_start_a_line_give_the_full_render(text: str) -> None:
+    """Chunks of several sizes, so that many frames end a line and start the next one with
+    its marker and a word (the frames that parse only the new line)."""
+    for size in range(5, 14):
+        stream_checked(text, list(range(size, len(text), size)))
+
+
+TABLE_EDGES = {
+    "escaped pipes and code": "| a | b |\n|--|:-:|\n| x \\| y | `c|d` |\n"
+    + "| **e** | f\\\\|g |\n| h |\n",
+    "more and fewer cells": "| a | b |\n|--|--|\n| 1 | 2 | 3 | 4 |\n| 5 |\n|\n| | |\n| z\n",
+    "late definition after the table": "| a | b |\n|--|--|\n| [r] | x |\n| y | [r] |\n\n[r]: /u\n",
+    "table ended by a paragraph": "| a | b |\n|--|--|\n| 1 | 2 |\n| 3 | 4 |\nafter words\n",
+    "table ended by an indented pipe": "| a | b |\n|--|--|\n| 1 | 2 |\n | 3 | 4 |\n    | 5 |\n",
+    "table ended by a blank line": "| a | b |\n|--|--|\n| 1 | 2 |\n\n| 3 | 4 |\n",
+    "math and emphasis in cells": "| a | b |\n|-:|:-|\n| $x|y$ | *e |\n| f* | $$ |\n"
+    + "| \\( | \\) |\n",
+}
+
+
+@pytest.mark.parametrize("text", TABLE_EDGES.values(), ids=TABLE_EDGES.keys())
+def test_table_rows_built_without_a_parse_give_the_full_render(text: str) -> None:
+    stream_checked(text, list(range(1, len(text))))
+    for size in range(2, 9):
+        stream_checked(text, list(range(size, len(text), size)))
+
+
+def test_most_frames_of_a_long_table_parse_only_its_new_rows() -> None:
+    text = "| n | square | note |\n|--:|--:|:--|\n" + "".join(
+        f"| {n} | {n * n} | *ok* `v` |\n" for n in range(80)
+    )
+    renderer = stream_checked(text, list(range(3, len(text), 3)))
+    assert renderer.inline_frames > len(text) // 3 * 3 // 4
