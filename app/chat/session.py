@@ -426,7 +426,7 @@ class ChatSession:
         history = await self.active_path(chat)
         attached = self.paths.with_files(m.id for m in history)
         # Too long for the chat's own window: refused before anything is written.
-        self._fitting(chat, self.cached_model_info(chat.model), history, text)
+        plan = self._fitting(chat, self.cached_model_info(chat.model), history, text)
         titled = chat.message_count == 0 and chat.title in ("", "New chat")
         # The model's details known already: nothing can refuse the turn once it is stored,
         # so its answer row is written with the question (one call to the writer).
@@ -461,7 +461,8 @@ class ChatSession:
         try:
             info = await self._info(chat)
             documents = await self._gather([*attached, *([user.id] if files else [])], text)
-            plan = self._fitting(chat, info, history, text, documents)
+            if documents is not None or not known:  # else the plan made before storing holds
+                plan = self._fitting(chat, info, history, text, documents)
         except TurnRefused:
             self.paths.forget()
             if on_stored is not None:

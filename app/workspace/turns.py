@@ -176,8 +176,22 @@ def start_turn(
     ended: Callable[[RunningTurn], None],
 ) -> RunningTurn:
     """A turn and its task on the running loop: `touched()` once the user's message is stored
-    and once the answer starts (the chat's messages changed), `ended(turn)` when it is over."""
+    and once the answer starts (the chat's messages changed), `ended(turn)` when it is over.
+    The answer's start is told once the request is out (at the answer's next event, or 100 ms
+    later): what listens to the chat's changes (the chat list, the chips) works after it."""
     turn = RunningTurn(chat_id, kind, text)
+    pending = 0
+
+    def announce() -> None:
+        nonlocal pending
+        while pending:
+            pending -= 1
+            touched()
+
+    def soon() -> None:
+        nonlocal pending
+        pending += 1
+        asyncio.get_running_loop().call_later(0.1, announce)
 
     def stored(message: Message | None) -> None:
         turn.stored(message)
@@ -185,7 +199,9 @@ def start_turn(
 
     def started(_turn: RunningTurn, event: TurnEvent) -> None:
         if isinstance(event, TurnStarted):
-            touched()
+            soon()
+        else:
+            announce()
 
     turn.listen(started)
     # ensure_future, not get_running_loop().create_task: under qasync a menu action (Ctrl+R)
