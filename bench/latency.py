@@ -88,8 +88,17 @@ OBSERVER = """
       }
     }
   }).observe(transcript, {childList: true, subtree: true, characterData: true});
+  const base = document.createElement("div");
+  base.id = "bench-base";
+  base.hidden = true;
+  document.body.appendChild(base);
+  new MutationObserver(() => { bench.marks[base.textContent] = now(); })
+    .observe(base, {childList: true, subtree: true, characterData: true});
 })();
 """
+FLOORS = {"own message": "view floor", "request": "wire floor", "first token": "view floor"}
+"""The same-run baseline of each measure: a bare script setting a text in the page (GUI thread
+to DOM), and a bare `OllamaClient.chat` to the double (call to the handler)."""
 
 
 class Stamps:
@@ -194,15 +203,36 @@ async def open_window(folder: Path, url: str) -> MainWindow:
     return window
 
 
+async def floors(window: MainWindow, client: OllamaClient, key: str) -> tuple[float, float]:
+    """(view floor, wire floor) in ms, measured now."""
+    requests_before = len(STAMPS.requests)
+    start = time.time()
+    async for _event in client.chat(MODEL, [{"role": "user", "content": key}], num_ctx=4096):
+        pass
+    wire = (STAMPS.requests[requests_before] - start) * 1000
+    start = time.time()
+    await js(window, f"document.getElementById('bench-base').textContent = {json.dumps(key)}; 1")
+    await asyncio.sleep(0.05)
+    marks = json.loads(await js(window, "JSON.stringify(window.__bench.marks)"))
+    return marks[key] - start * 1000, wire
+
+
 async def measure_chat(
-    window: MainWindow, double: OllamaDouble, chat_id: int, sends: int, warmup: int
+    window: MainWindow,
+    double: OllamaDouble,
+    client: OllamaClient,
+    chat_id: int,
+    sends: int,
+    warmup: int,
 ) -> dict[str, list[float]]:
     pane = window.pane
     window.open_chat(chat_id)
     await until(lambda: pane.title.text().startswith("Sums"))
     await asyncio.sleep(0.5)
     await js(window, OBSERVER)
-    found: dict[str, list[float]] = {"own message": [], "request": [], "first token": []}
+    found: dict[str, list[float]] = {
+        "own message": [], "request": [], "first token": [], "view floor": [], "wire floor": [],
+    }  # fmt: skip
     for n in range(warmup + sends):
         key = f"q{chat_id}x{n}z"
         first = f"Zebra{chat_id}x{n}"
@@ -220,8 +250,11 @@ async def measure_chat(
         await asyncio.sleep(0.3)
         marks = await js(window, "JSON.stringify(window.__bench.marks)")
         stamps = json.loads(marks)
+        view, wire = await floors(window, client, f"base{chat_id}x{n}")
         if n < warmup:
             continue
+        found["view floor"].append(view)
+        found["wire floor"].append(wire)
         if key not in stamps or first not in stamps:
             raise SystemExit(f"send {n} in chat {chat_id}: the page never showed {stamps}")
         found["own message"].append(stamps[key] - enter * 1000)
@@ -245,11 +278,15 @@ async def run(args: argparse.Namespace, work: Path) -> int:
     ids = prepare(work / "phidesk.sqlite3", sizes)
     double = TimedDouble().start()
     window = await open_window(work, double.url)
+    client = OllamaClient(double.url)
     results: dict[int, dict[str, list[float]]] = {}
     try:
         for size, chat_id in zip(sizes, ids, strict=True):
-            results[size] = await measure_chat(window, double, chat_id, args.sends, args.warmup)
+            results[size] = await measure_chat(
+                window, double, client, chat_id, args.sends, args.warmup
+            )
     finally:
+        await client.aclose()
         window.close()
         await window.aclose()
         await window.workspace.aclose()
@@ -262,17 +299,22 @@ async def run(args: argparse.Namespace, work: Path) -> int:
         f"chat after {args.warmup} warm-up; each chat grows by 2 messages per send"
     )
     print(f"{'measure':<13} {'messages':>8} {'median ms':>10} {'p90 ms':>8} {'budget':>7} "
-          f"{'median/budget':>14}")  # fmt: skip
+          f"{'median/budget':>14} {'floor ms':>9} {'median-floor':>13}")  # fmt: skip
     over = False
     for name, budget in BUDGETS_MS.items():
         for size in sizes:
             values = results[size][name]
             median = statistics.median(values)
+            floor = statistics.median(results[size][FLOORS[name]])
             over = over or median > budget
             print(
                 f"{name:<13} {size:>8} {median:>10.1f} {p90(values):>8.1f} {budget:>7.0f} "
-                f"{median / budget:>14.2f}"
+                f"{median / budget:>14.2f} {floor:>9.1f} {median - floor:>13.1f}"
             )
+    print(
+        "floor: the same-run median of a bare page script setting a text (view floor: own "
+        "message, first token) or of a bare OllamaClient.chat to the double (wire floor: request)"
+    )
     for name in BUDGETS_MS:
         short = statistics.median(results[args.short][name])
         long = statistics.median(results[args.long][name])
