@@ -21,7 +21,7 @@ KaTeX's cache does not flatter the figures). For each chat, after a warm-up open
   the GUI thread waited for a CPU inside it (Linux schedstat): what is left on an idle machine.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/open_chat.py [--runs 5] [--sizes 20,1000,2000]
-    xvfb-run -a .venv/bin/python bench/open_chat.py        # a real X server instead
+    QT_QPA_PLATFORM=xcb xvfb-run -a .venv/bin/python bench/open_chat.py   # under Xvfb
 
 Exit 1 when a budget is missed.
 """
