@@ -19,6 +19,7 @@ from app.gui.main_window import MainWindow
 from app.render import render_markdown
 from app.store import Database
 from tests.gui.test_chat_window import close, js, make_window
+from tests.gui.test_search_hits import HIT, searched
 from tests.ollama_double.server import OllamaDouble
 from tests.qt_async import drive, until
 
@@ -50,11 +51,11 @@ def win(
     close(qt_loop, window, client, db)
 
 
-def seed(db: Database) -> tuple[int, list[int]]:
+def seed(db: Database, special: dict[int, str] | None = None) -> tuple[int, list[int]]:
     chat = db.create_chat(title="A thousand messages", model="phi4-mini:latest")
     ids = []
     for i in range(MESSAGES):
-        text = f"Message {i}: $x_{{{i}}}$ and some words"
+        text = (special or {}).get(i, f"Message {i}: $x_{{{i}}}$ and some words")
         ids.append(db.add_message(chat.id, "user" if i % 2 == 0 else "assistant", text).id)
     return chat.id, ids
 
@@ -162,3 +163,36 @@ def test_opening_a_long_chat_and_paging_up_render_markdown_off_the_gui_thread(
     drive(qt_loop, scenario(), 120)
     assert len(threads) >= 3 * HISTORY_SHOWN
     assert threading.main_thread().ident not in threads
+
+
+def test_a_search_hit_in_the_first_page_but_above_its_first_screen_is_scrolled_to(
+    qt_loop: asyncio.AbstractEventLoop, win: tuple[MainWindow, Database]
+) -> None:
+    window, db = win
+    index = MESSAGES - HISTORY_SHOWN + 10  # in the newest page, well above its newest screen
+    chat_id, ids = seed(db, {index: "the zebra crossing question"})
+    found: dict[str, object] = {}
+
+    async def in_view() -> bool:
+        text = await js(window, HIT.format(id=ids[index]))
+        if not text:
+            return False
+        found.update(json.loads(text))
+        top, bottom, height = found["top"], found["bottom"], found["height"]
+        assert isinstance(top, float | int) and isinstance(bottom, float | int)
+        assert isinstance(height, float | int)
+        return bool(found["hit"]) and bottom > 0 and top < height
+
+    async def scenario() -> None:
+        window.refresh_chats()
+        await searched(window, "zebra", 1)
+        window.sidebar.list.setCurrentRow(0)
+        await until(lambda: window.pane.current_chat == chat_id)
+        for _ in range(200):
+            if await in_view():
+                break
+            await asyncio.sleep(0.03)
+        assert found.get("hit") is True, found
+        assert await in_view(), found
+
+    drive(qt_loop, scenario(), 120)
