@@ -15,7 +15,7 @@ budget sees them, and the characters per token measured on the newest answer Oll
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -100,6 +100,16 @@ class PathCache:
         if self._key is None or self._key != PathKey.of(chat):
             return None
         return self._messages
+
+    async def current(self, read: Callable[[], Awaitable[Chat]]) -> list[Message] | None:
+        """A copy of the cached path if the chat's row, read now by `read()`, describes it.
+        Read twice at most: a row read just before this session's last write is older than
+        the cache, and the next read is not."""
+        for _ in range(2):
+            path = self.path(await read())
+            if path is not None:
+                return list(path)
+        return None
 
     def through(self, chat: Chat, message_id: int) -> list[Message] | None:
         """The cached path up to and including `message_id`, if it is on it."""

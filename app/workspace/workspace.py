@@ -234,10 +234,9 @@ class Workspace(TransferOps, EngineOps, DocumentOps, CompareOps, TitleOps):
 
     async def messages(self, chat_id: int) -> list[Message]:
         """The active path: the session's cached copy while the chat's row describes it."""
-        if (session := self._sessions.get(chat_id)) is not None:
-            chat = await self.read(lambda: self.db.get_chat(chat_id))
-            if (cached := session.paths.path(chat)) is not None:
-                return list(cached)
+        row = partial(self.read, partial(self.db.get_chat, chat_id))
+        if (session := self._sessions.get(chat_id)) and (found := await session.paths.current(row)):
+            return found
         return await self.read(lambda: self.db.messages(chat_id))
 
     async def latest_messages(
