@@ -124,6 +124,7 @@ def test_a_changed_formula_is_typeset_again_and_the_rest_kept(
 # its classes and attributes): to compare with the HTML app.render wrote.
 NORMALISE = """
 const strip = (root) => {
+  for (const run of root.querySelectorAll('.run')) run.replaceWith(...run.childNodes);
   for (const b of root.querySelectorAll('button.copy-code')) b.remove();
   for (const el of root.querySelectorAll('.math')) {
     if (el.dataset.tex !== undefined) el.textContent = el.dataset.tex;
@@ -228,3 +229,45 @@ def test_inline_math_streaming_is_laid_out_apart_until_the_answer_ends(
     run(qtbot, view, "return phidesk.endStream('a', null);")
     # The finished answer flows as usual: a formula may break across lines again.
     assert set(js(qtbot, view, display)) == {"inline"}
+
+
+def test_a_long_live_paragraph_is_laid_out_in_runs_until_the_answer_ends(
+    qtbot: QtBot, view: TranscriptView
+) -> None:
+    text, tex = formulas(1200)
+    start_answer(qtbot, view)
+    renderer = StreamRenderer()
+    before = state(qtbot, view)["renders"]
+    for i in range(0, len(text), 320):
+        view.page().runJavaScript(patch_script(renderer.feed(text[i : i + 320])), 0)
+    qtbot.waitUntil(all_typeset(qtbot, view), timeout=4 * LOAD_MS)
+    runs = "document.querySelectorAll('article[data-id=\"a\"] .live p > .run').length"
+    assert js(qtbot, view, runs) > 0
+    assert same_as_full_render(qtbot, view, renderer.html())
+    run(qtbot, view, "return phidesk.endStream('a', null);")
+    assert js(qtbot, view, runs) == 0
+    # Without its runs the paragraph is the full render's, each formula typeset once.
+    plain = js(qtbot, view, "document.querySelector('.live p').children.length")
+    assert plain == len(tex)
+    assert same_as_full_render(qtbot, view, render_markdown(text))
+    assert shown_tex(qtbot, view) == tex
+    assert state(qtbot, view)["renders"] - before == len(tex)
+
+
+def test_a_patch_that_changes_text_inside_a_run_is_shown_exactly(
+    qtbot: QtBot, view: TranscriptView
+) -> None:
+    # Patches written by hand: the second one changes the paragraph near its start, where the
+    # first patch's children were already put into runs.
+    words = [f"w{i} <em>e{i}</em>" for i in range(1000)]
+    first = "<p>" + " ".join(words) + "</p>\n"
+    words[3] = "changed <strong>here</strong>"
+    second = "<p>" + " ".join(words) + " and more</p>\n"
+    start_answer(qtbot, view)
+    for tail in (first, second):
+        run(qtbot, view, f"return phidesk.patch('a', 0, [], [], {json.dumps(tail)});")
+        assert same_as_full_render(qtbot, view, tail)
+        if tail is first:
+            assert js(qtbot, view, "document.querySelectorAll('.live .run').length") > 0
+    run(qtbot, view, "return phidesk.endStream('a', null);")
+    assert same_as_full_render(qtbot, view, second)
