@@ -35,7 +35,13 @@
   const timers = new Map(); // message id -> {started: ms since epoch, el}
   let outOfContext = new Set(); // ids marked "not in context"; kept for messages built later
   // Page-side cost of live patches, KaTeX runs, and the longest deferred typesetting slice.
-  const stats = { patches: 0, patchMs: 0, maxPatchMs: 0, renders: 0, maxSliceMs: 0, slow: [] };
+  // Also each patch's time, and the page's tasks over 50 ms (parsing a patch's script, layout).
+  const stats = { patches: 0, patchMs: 0, maxPatchMs: 0, renders: 0, maxSliceMs: 0, slow: [], times: [], longTasks: [] };
+  if (typeof PerformanceObserver === "function" && PerformanceObserver.supportedEntryTypes.includes("longtask")) {
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) stats.longTasks.push(Math.round(entry.duration));
+    }).observe({ entryTypes: ["longtask"] });
+  }
 
   function send(method, ...args) {
     if (bridge) {
@@ -173,9 +179,7 @@
     return true;
   }
 
-  function morph(oldParent, freshParent, added) {
-    let old = oldParent.firstChild;
-    let fresh = freshParent.firstChild;
+  function morph(oldParent, freshParent, added, old = oldParent.firstChild, fresh = freshParent.firstChild) {
     while (fresh) {
       const next = fresh.nextSibling;
       if (old && sameNode(old, fresh)) {
@@ -210,6 +214,154 @@
     morph(el, aside.content, added);
     for (const node of added) decorate(node, false);
     drain();
+  }
+
+  // The live block comes whole in every patch (one paragraph can hold thousands of formulas),
+  // but mostly only its end changed. The page keeps the HTML it shows and, for the block's first
+  // element, where each of its children starts in that HTML. A patch finds the last child whose
+  // source is still the same, parses only the HTML from there on and lays it over the children
+  // from that one: the page's work follows what changed, not the length of the block.
+  const SPLIT = new Set(["p", "ul", "ol", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6"]);
+  const VOID = new Set(["area", "br", "col", "embed", "hr", "img", "input", "source", "wbr"]);
+
+  function tagName(html, at) {
+    let end = at + 1;
+    while (end < html.length && /[A-Za-z0-9]/.test(html[end])) end += 1;
+    return html.slice(at + 1, end).toLowerCase();
+  }
+
+  // Where the children of an element start in `html`, from `from` (inside the element, at the
+  // start of a child) to its closing tag; null if the HTML is not what app.render writes.
+  function childStarts(html, from) {
+    const starts = [];
+    let depth = 1;
+    let i = from;
+    while (i < html.length) {
+      if (html.charCodeAt(i) !== 60) {
+        if (depth === 1) starts.push(i);
+        i = html.indexOf("<", i);
+        if (i < 0) return null;
+        continue;
+      }
+      const close = html.indexOf(">", i);
+      if (close < 0) return null;
+      if (html.charCodeAt(i + 1) === 47) {
+        depth -= 1;
+        if (depth === 0) return starts;
+      } else {
+        const name = tagName(html, i);
+        if (!name) return null; // a comment or a stray "<": not from app.render
+        if (depth === 1) starts.push(i);
+        if (!VOID.has(name) && html.charCodeAt(close - 1) !== 47) depth += 1;
+      }
+      i = close + 1;
+    }
+    return null;
+  }
+
+  // Pair the offsets with the element's children from `node` on; false if they do not match.
+  function markChildren(marks, starts, node) {
+    for (const off of starts) {
+      if (!node) return false;
+      marks.push({ off, node });
+      node = node.nextSibling;
+    }
+    return node === null;
+  }
+
+  function samePrefix(a, b, length) {
+    return a.length >= length && b.length >= length && b.startsWith(a.slice(0, length));
+  }
+
+  // A long live paragraph is also cut, for layout only, into runs of RUN children that no
+  // patch reaches any more (<span class="run">, laid out apart: see chat.css), so a frame lays
+  // out the runs as they were and only the last children of the paragraph again. A patch that
+  // does reach into a run takes it away first; endStream takes them all away.
+  const RUN = 400;
+
+  function unwrapRuns(live, from) {
+    const runs = live.runs || [];
+    while (runs.length && runs[runs.length - 1].end > from) {
+      const run = runs.pop().el;
+      run.replaceWith(...run.childNodes);
+    }
+  }
+
+  function wrapRuns(live, top, marks) {
+    const runs = live.runs || (live.runs = []);
+    let done = runs.length ? runs[runs.length - 1].end : 0;
+    while (marks.length - done > 2 * RUN) {
+      const el = document.createElement("span");
+      el.className = "run";
+      top.insertBefore(el, marks[done].node);
+      for (let i = done; i < done + RUN; i++) el.appendChild(marks[i].node);
+      done += RUN;
+      runs.push({ el, end: done });
+    }
+  }
+
+  function updateLiveWhole(live, html) {
+    unwrapRuns(live, 0);
+    updateHtml(live, html);
+    const open = html.charCodeAt(0) === 60 ? html.indexOf(">") + 1 : 0;
+    const first = live.firstChild;
+    if (open && first && first.nodeType === 1 && SPLIT.has(first.tagName.toLowerCase())) {
+      const starts = childStarts(html, open);
+      const fresh = [];
+      if (starts && starts.length && markChildren(fresh, starts, first.firstChild)) {
+        live.marks = fresh;
+        wrapRuns(live, first, fresh);
+      }
+    }
+  }
+
+  function updateLive(live, html) {
+    const shown = live.shownHtml;
+    const marks = live.marks;
+    live.shownHtml = html;
+    live.marks = null;
+    const top = live.firstChild;
+    let keep = -1; // the last child of `top` whose source (and all before it) is unchanged
+    if (shown !== undefined && marks && marks.length && top && top.nodeType === 1) {
+      let lo = 0;
+      let hi = marks.length - 1;
+      if (samePrefix(shown, html, marks[hi].off)) keep = hi;
+      else {
+        while (lo <= hi) {
+          const mid = (lo + hi) >> 1;
+          if (samePrefix(shown, html, marks[mid].off)) {
+            keep = mid;
+            lo = mid + 1;
+          } else hi = mid - 1;
+        }
+      }
+    }
+    const starts = keep < 0 ? null : childStarts(html, marks[keep].off);
+    if (!starts) {
+      updateLiveWhole(live, html);
+      return;
+    }
+    const from = marks[keep].off;
+    const open = html.indexOf(">") + 1;
+    const aside = document.createElement("template");
+    aside.innerHTML = html.slice(0, open) + html.slice(from);
+    const freshTop = aside.content.firstChild;
+    if (!freshTop || freshTop.nodeName !== top.nodeName) {
+      updateLiveWhole(live, html);
+      return;
+    }
+    unwrapRuns(live, keep); // the children from `keep` on are top's own again
+    const before = marks[keep].node.previousSibling;
+    const added = [];
+    morph(top, freshTop, added, marks[keep].node);
+    morph(live, aside.content, added, top.nextSibling, freshTop.nextSibling);
+    for (const node of added) decorate(node, false);
+    drain();
+    const kept = marks.slice(0, keep);
+    if (markChildren(kept, starts, before ? before.nextSibling : top.firstChild)) {
+      live.marks = kept;
+      wrapRuns(live, top, kept);
+    }
   }
 
   // -- code --------------------------------------------------------------------------------
@@ -701,7 +853,10 @@
       if (!article) return false;
       article.classList.add("streaming");
       article.setAttribute("aria-busy", "true"); // read once it is complete, not token by token
-      streamParts(article);
+      const { live } = streamParts(article);
+      unwrapRuns(live, 0);
+      live.shownHtml = undefined; // the first patch lays the whole live block over what is shown
+      live.marks = null;
       return true;
     },
     patch(id, firstIndex, appended, revised, tail) {
@@ -723,7 +878,7 @@
         blocks.appendChild(el);
         setHtml(el, html);
       }
-      updateHtml(live, tail);
+      updateLive(live, tail);
       if (follow) toBottomNextFrame();
       else showPill();
       const spent = performance.now() - started;
@@ -731,6 +886,7 @@
       stats.patches += 1;
       stats.patchMs += spent;
       stats.maxPatchMs = Math.max(stats.maxPatchMs, spent);
+      stats.times.push(spent);
       return true;
     },
     endStream(id, finalHtml) {
@@ -738,6 +894,12 @@
       if (!article) return false;
       article.classList.remove("streaming");
       article.removeAttribute("aria-busy");
+      const live = article.querySelector(".body > .live");
+      if (live) {
+        unwrapRuns(live, 0); // the answer's DOM is the full render's again
+        live.shownHtml = undefined;
+        live.marks = null;
+      }
       if (finalHtml !== null) setHtml(article.querySelector(".body"), finalHtml);
       hidePillIfNoNews();
       return true;
@@ -785,7 +947,7 @@
       }
     },
     resetStats() {
-      Object.assign(stats, { patches: 0, patchMs: 0, maxPatchMs: 0, maxSliceMs: 0, slow: [] });
+      Object.assign(stats, { patches: 0, patchMs: 0, maxPatchMs: 0, maxSliceMs: 0, slow: [], times: [], longTasks: [] });
     },
     state() {
       return {
@@ -801,6 +963,8 @@
         renders: stats.renders,
         maxSliceMs: stats.maxSliceMs,
         slow: stats.slow,
+        times: stats.times,
+        longTasks: stats.longTasks,
       };
     },
   };
