@@ -6,10 +6,16 @@ question; the answer streams through a StreamRenderer: `--chunks` 40-character p
 frame, one `take()` and one patch per frame (as the view does at 60 frames/s, only faster than
 500 tokens/s so the run takes seconds, not minutes; every patch still carries the whole live
 paragraph). The page measures each patch with performance.now() around its application (DOM
-update and the typesetting slice it does at once), and the longest deferred typesetting slice.
-Baseline, same run: the same paragraph with the dollar signs left out (no math at all).
+update and the typesetting slice it does at once): worst, mean and p95; the longest deferred
+typesetting slice; and, through a PerformanceObserver, the page's tasks over 50 ms while the
+answer streams (running a patch's script, the frame that lays out and paints what it changed,
+typesetting, garbage collection). Baseline, same run: the same paragraph with the dollar signs
+left out (no math at all). Prints how it was run (offscreen or Xvfb, Chromium sandbox on or off).
 
     .venv/bin/python bench/view_math.py [--formulas 10000] [--chunks 8]
+
+QtWebEngine as root needs QTWEBENGINE_DISABLE_SANDBOX=1; under `xvfb-run` set
+QT_QPA_PLATFORM=xcb (the default here is offscreen).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -78,10 +85,15 @@ def stream(view: TranscriptView, text: str, chunks_per_frame: int, mid: str) -> 
             break
         wait(100)
     patches = s["patches"] - before["patches"]
+    times = s["times"] or [0.0]
+    long_tasks = s["longTasks"]
     return {
         "patches": patches,
         "mean": (s["patchMs"] - before["patchMs"]) / max(1, patches),
+        "p95": statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0],
         "worst": s["maxPatchMs"],
+        "long": len(long_tasks),
+        "longest": max(long_tasks, default=0),
         "slice": s["maxSliceMs"],
         "renders": s["renders"] - before["renders"],
         "typeset": s["typeset"] - before["typeset"],
@@ -122,7 +134,9 @@ def main() -> int:
         r = results[name]
         print(
             f"{name:>20}: {len(text):,} characters, {r['patches']:.0f} patches;"
-            f" page time per patch mean {r['mean']:.2f} ms, worst {r['worst']:.1f} ms;"
+            f" page time per patch mean {r['mean']:.2f} ms, p95 {r['p95']:.1f} ms,"
+            f" worst {r['worst']:.1f} ms;"
+            f" page tasks over 50 ms {r['long']:.0f} (longest {r['longest']:.0f} ms);"
             f" longest deferred typesetting slice {r['slice']:.1f} ms;"
             f" KaTeX runs {r['renders']:.0f} for {r['typeset']:.0f} formulas;"
             f" all typeset {r['settled']:.1f} s after the end;"
@@ -132,8 +146,9 @@ def main() -> int:
     base = results["baseline (no math)"]["worst"]
     print(
         f"worst patch {worst:.1f} ms = {worst / BUDGET_MS:.2f}x the {BUDGET_MS:.0f} ms budget"
-        f" (baseline without math {base:.1f} ms)"
+        f" (baseline without math {base:.1f} ms, ratio {worst / max(base, 0.1):.1f}x)"
     )
+    print(f"machine load average at the end: {os.getloadavg()[0]:.1f}")
     view.close()
     del view
     app.processEvents()
