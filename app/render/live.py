@@ -43,61 +43,13 @@ from app.render.paragraph import (
     closed_piece,
     closes_bracket,
 )
+from app.render.parts import LOOKAHEAD_BLOCKS, blank, closing, last_final, line_offset, set_tight
 
-# Blocks whose start is only known once a later line is complete (their closing line).
-LOOKAHEAD_BLOCKS = frozenset({"math_block", "math_block_label", "amsmath"})
 _QUOTE_LINE = re.compile(r" {0,3}>")
 _LISTS = ("bullet_list_open", "ordered_list_open")
 TASK_LIST = "contains-task-list"
 
 Labeller = Callable[[list[Token]], frozenset[str]]
-
-
-def line_offset(text: str, line: int) -> int:
-    offset = 0
-    for _ in range(line):
-        offset = text.index("\n", offset) + 1
-    return offset
-
-
-def last_final(
-    tokens: list[Token], indices: list[int], complete_lines: int, limit: int
-) -> int | None:
-    """The last position in `indices` (never the first) whose token starts a part such that
-    everything before it is final, or None."""
-    best: int | None = None
-    for position, index in enumerate(indices):
-        if position == 0:
-            continue
-        token = tokens[index]
-        assert token.map is not None
-        start, end = token.map
-        if start >= complete_lines or start > limit:
-            break
-        if token.type == "table_open" and start + 1 >= complete_lines:
-            break
-        if token.type in LOOKAHEAD_BLOCKS and end >= complete_lines:
-            break
-        best = position
-    return best
-
-
-def closing(tokens: list[Token], index: int) -> int:
-    level = tokens[index].level
-    for n in range(index + 1, len(tokens)):
-        if tokens[n].level == level and tokens[n].nesting == -1:
-            return n
-    return len(tokens) - 1
-
-
-def _blank(line: str) -> bool:
-    return not line.strip(" \t")
-
-
-def _set_tight(tokens: list[Token], level: int, tight: bool) -> None:
-    for token in tokens:
-        if token.level == level and token.type in ("paragraph_open", "paragraph_close"):
-            token.hidden = tight
 
 
 @dataclass
@@ -121,9 +73,11 @@ class LiveBlock:
     loose: bool = False  # some finished item is loose
     rendered_tight: bool = True
     tasks: bool = False  # some finished item is a task item
+    opened: tuple[Any, str] | None = None  # the list's class and its opening tag's HTML
     # tables
     head_html: str = ""
     columns: int = 0
+    aligns: list[dict[str, Any]] = field(default_factory=list)  # each column's th attributes
     autocompleted: int = 0
     # fences
     pre: tuple[str, str] = ("", "")
@@ -167,7 +121,7 @@ class LiveBlock:
             self.html += piece
             self.offset += done
             self.lines += rest.count("\n", 0, done)
-        return self.pre[0] + self.html + escapeHtml(rest[done:]) + self.pre[1]
+        return "".join((self.pre[0], self.html, escapeHtml(rest[done:]), self.pre[1]))
 
     def render(self, tokens: list[Token], env: dict[str, Any]) -> str:
         html: str = self.md.renderer.render(tokens, self.md.options, env)
@@ -199,7 +153,7 @@ class LiveBlock:
                 return None
             if not self.parts:
                 return self.render(tokens[:1], env), 1
-            return self.pre[0] + self.html + escapeHtml(first.content) + self.pre[1], 1
+            return "".join((self.pre[0], self.html, escapeHtml(first.content), self.pre[1])), 1
         end = closing(tokens, 0)
         if self.kind == "list":
             if first.markup != self.opener.markup:
@@ -209,7 +163,7 @@ class LiveBlock:
             return self.render(tokens[: end + 1], env), end + 1
         if self.kind == "quote":
             inner = self.render(tokens[1:end], env)
-            return self.head_html + self.html + inner + "</blockquote>\n", end + 1
+            return "".join((self.head_html, self.html, inner, "</blockquote>\n")), end + 1
         rows = _rows(tokens, end)
         if (
             self.autocompleted
@@ -217,7 +171,8 @@ class LiveBlock:
         ):
             return None
         body = self.render(tokens[rows[0] : end - 1], env) if rows else ""
-        return self.head_html + "<tbody>\n" + self.html + body + "</tbody>\n</table>\n", end + 1
+        parts = (self.head_html, "<tbody>\n", self.html, body, "</tbody>\n</table>\n")
+        return "".join(parts), end + 1
 
     def _compose_paragraph(
         self, tokens: list[Token], env: dict[str, Any]
@@ -296,10 +251,10 @@ class LiveBlock:
 
     def _compose_list(self, tokens: list[Token], end: int, env: dict[str, Any]) -> str:
         tight = self._tight(tokens, end)
-        _set_tight(tokens[1:end], 2, tight)
+        set_tight(tokens[1:end], 2, tight)
         if self.items and tight != self.rendered_tight:
             for item in self.items:
-                _set_tight(item, 2, tight)
+                set_tight(item, 2, tight)
             self.parts = [self.render(item, env) for item in self.items]
             self.html = "".join(self.parts)
             self.rendered_tight = tight
@@ -307,16 +262,21 @@ class LiveBlock:
         if not self.items:
             return self.render(tokens[: end + 1], env)
         # A task item anywhere marks the list (mdit-py-plugins' tasklists).
-        opener = copy.copy(self.opener)
-        opener.attrs = {k: v for k, v in self.opener.attrs.items() if k != "class"}
         marked = tokens[0].attrGet("class") or (TASK_LIST if self.tasks else None)
-        if marked is not None:
-            opener.attrSet("class", marked)
-        return (
-            self.render([opener], env)
-            + self.html
-            + self.render(tokens[1:end], env)
-            + self.render(tokens[end : end + 1], env)
+        if self.opened is None or self.opened[0] != marked:
+            opener = copy.copy(self.opener)
+            opener.attrs = {k: v for k, v in self.opener.attrs.items() if k != "class"}
+            if marked is not None:
+                opener.attrSet("class", marked)
+            self.opened = (marked, self.render([opener], env))
+        # One join: the finished items' HTML is long and copied once per frame.
+        return "".join(
+            (
+                self.opened[1],
+                self.html,
+                self.render(tokens[1:end], env),
+                self.render(tokens[end : end + 1], env),
+            )
         )
 
     def _item_loose(self, item: Token, last: bool) -> bool:
@@ -333,7 +293,7 @@ class LiveBlock:
         text = self._source
         begin = line_offset(text, line)
         stop = text.find("\n", begin)
-        return _blank(text[begin : stop if stop >= 0 else len(text)])
+        return blank(text[begin : stop if stop >= 0 else len(text)])
 
     # -- committing ----------------------------------------------------------------------
     def advance(
@@ -345,11 +305,13 @@ class LiveBlock:
         labels: Labeller,
         key: Callable[[Any], tuple[str, str]],
         limit: int,
+        started: bool = False,
     ) -> None:
         """Commit the parts of the block that are final, given `tokens`, a parse of `source`
-        (= `source()`) already passed through `compose()` when anything was committed."""
+        (= `source()`) already passed through `compose()` when anything was committed.
+        `started`: the line being written is known to start a part (see `app.render.items`)."""
         self._source = source
-        complete_lines = source.count("\n")
+        complete_lines = source.count("\n") + started
         if self.kind == "fence":
             self._advance_fence(source, tokens, complete_lines)
             return
@@ -409,7 +371,8 @@ class LiveBlock:
             return
         head_end = next(n for n in range(len(tokens)) if tokens[n].type == "thead_close")
         self.head_html = self.render(tokens[: head_end + 1], {})
-        self.columns = sum(1 for t in tokens[:head_end] if t.type == "th_open")
+        self.aligns = [dict(t.attrs) for t in tokens[:head_end] if t.type == "th_open"]
+        self.columns = len(self.aligns)
 
     def _count_autocompleted(self, source: str, rows: list[Token]) -> None:
         for token in rows:
@@ -432,7 +395,7 @@ class LiveBlock:
             item = tokens[a:b]
             if self._item_loose(tokens[a], last=False):
                 self.loose = True
-            _set_tight(item, 2, tight)
+            set_tight(item, 2, tight)
             self.items.append(item)
             self.tasks = self.tasks or item[0].attrGet("class") == "task-list-item"
             piece = self.render(item, env)

@@ -1,0 +1,58 @@
+"""Where the parts of a block end: helpers shared by the stream and its live block."""
+
+from __future__ import annotations
+
+from markdown_it.token import Token
+
+# Blocks whose start is only known once a later line is complete (their closing line).
+LOOKAHEAD_BLOCKS = frozenset({"math_block", "math_block_label", "amsmath"})
+
+
+def line_offset(text: str, line: int) -> int:
+    offset = 0
+    for _ in range(line):
+        offset = text.index("\n", offset) + 1
+    return offset
+
+
+def last_final(
+    tokens: list[Token], indices: list[int], complete_lines: int, limit: int
+) -> int | None:
+    """The last position in `indices` (never the first) whose token starts a part such that
+    everything before it is final, or None."""
+    best: int | None = None
+    for position, index in enumerate(indices):
+        if position == 0:
+            continue
+        token = tokens[index]
+        assert token.map is not None
+        start, end = token.map
+        if start >= complete_lines or start > limit:
+            break
+        if token.type == "table_open" and start + 1 >= complete_lines:
+            break
+        if token.type in LOOKAHEAD_BLOCKS and end >= complete_lines:
+            break
+        best = position
+    return best
+
+
+def closing(tokens: list[Token], index: int) -> int:
+    level = tokens[index].level
+    for n in range(index + 1, len(tokens)):
+        if tokens[n].level == level and tokens[n].nesting == -1:
+            return n
+    return len(tokens) - 1
+
+
+def blank(line: str) -> bool:
+    return not line.strip(" \t")
+
+
+def set_tight(tokens: list[Token], level: int, tight: bool) -> None:
+    for token in tokens:
+        if token.level == level and token.type in ("paragraph_open", "paragraph_close"):
+            token.hidden = tight
+
+
+__all__ = ["LOOKAHEAD_BLOCKS", "blank", "closing", "last_final", "line_offset", "set_tight"]
