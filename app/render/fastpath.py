@@ -18,6 +18,11 @@ inline content. A line is settled when:
 
 Then the frame re-runs only markdown-it's inline parser on the paragraph's content, which is
 exactly what a full parse would give it (`content` is the paragraph's lines, stripped).
+
+When the parse that made the frame also committed the first parts of a list or block quote,
+`rebased()` turns it into the parse of what is left (the container's opener, then the tokens
+from the first live part on, their lines renumbered): markdown-it reads those parts from the
+same lines either way, which is what lets the stream commit them (see `app.render.live`).
 """
 
 from __future__ import annotations
@@ -105,6 +110,27 @@ def settled_frame(
     )
 
 
+def rebased(tokens: list[Token], lines: int) -> list[Token] | None:
+    """`tokens`, a parse of a list or block quote, as a parse of its source without its first
+    `lines` lines (the committed parts), or None when no part starts at that line."""
+    start = next(
+        (n for n in range(1, len(tokens)) if tokens[n].level == 1 and _starts(tokens[n], lines)),
+        None,
+    )
+    bounds = tokens[0].map
+    if start is None or bounds is None:
+        return None
+    opener = tokens[0].copy(map=[0, bounds[1] - lines])
+    for token in tokens[start:]:
+        if token.map is not None:
+            token.map = [token.map[0] - lines, token.map[1] - lines]
+    return [opener, *tokens[start:]]
+
+
+def _starts(token: Token, line: int) -> bool:
+    return token.map is not None and token.map[0] == line
+
+
 def _line_start(text: str, line: int) -> int:
     offset = 0
     for _ in range(line):
@@ -112,4 +138,4 @@ def _line_start(text: str, line: int) -> int:
     return offset
 
 
-__all__ = ["InlineFrame", "settled_frame"]
+__all__ = ["InlineFrame", "rebased", "settled_frame"]

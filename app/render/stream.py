@@ -21,6 +21,12 @@ becomes final is rendered from those same tokens, so each committed character is
 once over the whole stream. A view that calls `take()` at most 60 times a second therefore does
 work proportional to the live block per frame, never to the whole answer. `feed()` is
 `push()` + `take()`.
+
+Most frames parse less than the live part (each path checks that it applies, else the next
+is tried): an unclosed fence's new lines are escaped (`LiveBlock.fence_frame`); a table's new
+rows are built from its fixed columns (`app.render.rows`); a frame that adds no line break to
+a settled paragraph line re-runs only the inline parser (`app.render.fastpath`), and so does
+one that starts a list's next item or continues a quote's paragraph (`app.render.items`).
 """
 
 from __future__ import annotations
@@ -33,11 +39,13 @@ from typing import Any
 from markdown_it.common.utils import normalizeReference
 from markdown_it.token import Token
 
-from app.render.fastpath import InlineFrame, settled_frame
+from app.render.fastpath import InlineFrame, rebased, settled_frame
+from app.render.items import next_item, next_quote_line
 from app.render.live import LiveBlock, last_final, open_live
 from app.render.live import line_offset as _line_offset
 from app.render.markdown import new_env, normalize, render_markdown, shared_markdown
 from app.render.math import UNCLOSED_MATH_KEY
+from app.render.rows import table_frame
 
 _BRACKETED = re.compile(r"\[((?:[^\[\]\\]|\\.){0,999})\]", re.DOTALL)
 
@@ -90,6 +98,7 @@ class StreamRenderer:
         self._references: dict[str, Any] = {}  # definitions in the committed chunks
         self._effective: dict[str, tuple[str, str]] = {}  # definitions in all text so far
         self._tail = ""
+        self._arrived: list[str] = []  # pushed text not yet added to `_tail`
         self._tail_html = ""
         self._dirty = False
         self._drop_newline = False  # the previous chunk ended with "\r"
@@ -98,6 +107,10 @@ class StreamRenderer:
         self._final: str | None = None
         self._live: LiveBlock | None = None  # the finished part of the live block
         self._frame: InlineFrame | None = None  # the last parse, when its last line is settled
+        # The last such frame, kept through full parses that commit nothing, with the number of
+        # committed chunks then: a frame whose last line is not settled (a new item's marker
+        # alone) may still be followed by one that `next_item` can start from it.
+        self._spare: tuple[InlineFrame, int] | None = None
         self.live_size = 0  # characters the last refresh parsed (the live part)
         self.revision_frames = 0  # refreshes that rendered finished text again
         self.inline_frames = 0  # refreshes that parsed only the line being written
@@ -112,9 +125,11 @@ class StreamRenderer:
         if self._drop_newline and delta.startswith("\n"):
             delta = delta[1:]
         self._drop_newline = delta.endswith("\r")
-        delta = normalize(delta)
+        if not delta.isascii() or "\r" in delta or "\0" in delta:
+            delta = normalize(delta)  # (plain ASCII text is left as it is by normalize)
         if delta:
-            self._tail += delta
+            # Appending to the tail copies it whole, so pushes are joined once per refresh.
+            self._arrived.append(delta)
             self._dirty = True
 
     def feed(self, delta: str) -> StreamUpdate:
@@ -147,6 +162,7 @@ class StreamRenderer:
 
     def text(self) -> str:
         """The (normalized) text so far."""
+        self._gather()
         return "".join(self._sources) + self._tail
 
     def finish(self) -> str:
@@ -156,16 +172,31 @@ class StreamRenderer:
         return self._final
 
     # -- work ----------------------------------------------------------------------------
+    def _gather(self) -> None:
+        if self._arrived:
+            self._tail += "".join(self._arrived)
+            self._arrived.clear()
+
     def _refresh(self) -> None:
         if not self._dirty:
             return
         self._dirty = False
+        self._gather()
         if self._live is not None:
             fence = self._live.fence_frame(self._tail)
             if fence is not None:
                 self._tail_html = fence
                 self.live_size = len(self._tail) - self._live.offset
                 self._frame = None
+                return
+        if self._live is not None and self._live.kind == "table":
+            env = new_env({**self._live.references, **self._references})
+            table = table_frame(self._md, self._live, self._tail, env, _labels, _reference_key)
+            if table is not None:
+                self._tail_html = table
+                self.live_size = len(self._tail) - self._live.offset
+                self._frame = None
+                self.inline_frames += 1
                 return
         if self._refresh_inline():
             return
@@ -206,8 +237,28 @@ class StreamRenderer:
     def _settled(self, source: str, tokens: list[Token], env: dict[str, Any]) -> InlineFrame | None:
         """The parse of `source` kept for inline-only frames, if the next source extends it."""
         live = self._live
-        if (source if live is None else live.source(self._tail)) != source:
-            return None  # the live block committed part of it
+        spare, self._spare = self._spare, None
+        current = source if live is None else live.source(self._tail)
+        frame = self._settled_parse(current, source, tokens, env)
+        if frame is None and spare is not None and spare[1] == len(self._sources):
+            kept = spare[0]
+            if kept.owner == self._owner() and current.startswith(kept.source):
+                return kept
+        return frame
+
+    def _settled_parse(
+        self, current: str, source: str, tokens: list[Token], env: dict[str, Any]
+    ) -> InlineFrame | None:
+        live = self._live
+        if current != source:
+            # The live block committed part of it: keep what is left, when that is a suffix.
+            if live is None or live.kind not in ("list", "quote") or not source.endswith(current):
+                return None
+            lines = source.count("\n", 0, len(source) - len(current))
+            rest = rebased(tokens, lines)
+            if rest is None:
+                return None
+            source, tokens = current, rest
         return settled_frame(source, tokens, env, self._owner())
 
     def _refresh_inline(self) -> bool:
@@ -216,10 +267,11 @@ class StreamRenderer:
         frame, self._frame = self._frame, None
         if frame is None or frame.owner != self._owner():
             return False
+        self._spare = (frame, len(self._sources))
         live = self._live
         source = self._tail if live is None else live.source(self._tail)
         if not frame.extend(self._md, source):
-            return False
+            return live is not None and self._refresh_next_item(live, frame, source)
         tokens, env = frame.tokens, frame.env
         render = self._md.renderer.render
         if live is None:
@@ -236,6 +288,45 @@ class StreamRenderer:
         self.inline_frames += 1
         if frame.owner == self._owner():
             self._frame = frame
+        return True
+
+    def _refresh_next_item(self, live: LiveBlock, frame: InlineFrame, source: str) -> bool:
+        """Start a list's next item by parsing its first line alone (see `app.render.items`),
+        committing the item before it; False when a full parse is needed."""
+        if live.kind == "quote":
+            return self._refresh_quote_line(live, frame, source)
+        if live.kind != "list":
+            return False
+        tokens = next_item(self._md, frame, source)
+        if tokens is None:
+            return False
+        env = frame.env
+        known = set(live.references) | set(self._references)
+        revisions = live.revisions
+        composed = live.compose(source, tokens, env, _reference_key)
+        if composed is None:
+            return False
+        self.revision_frames += live.revisions - revisions
+        self._tail_html = composed[0]
+        live.advance(source, tokens, env, known, _labels, _reference_key, _limit(env), True)
+        self._frame = self._settled(source, tokens, env)
+        self.live_size = len(source) - source.rfind("\n") - 1
+        self.inline_frames += 1
+        return True
+
+    def _refresh_quote_line(self, live: LiveBlock, frame: InlineFrame, source: str) -> bool:
+        """Continue a quote's last paragraph on a new quoted line (see `app.render.items`)."""
+        after = next_quote_line(self._md, frame, source)
+        if after is None:
+            return False
+        self._spare = None  # its tokens now describe `source`
+        composed = live.compose(source, after.tokens, after.env, _reference_key)
+        if composed is None:
+            return False
+        self._tail_html = composed[0]
+        self._frame = after
+        self.live_size = len(after.tokens[after.index].content)
+        self.inline_frames += 1
         return True
 
     def _refresh_live(self, live: LiveBlock) -> bool:
