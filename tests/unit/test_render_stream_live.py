@@ -406,6 +406,8 @@ NEXT_LINE_EDGES = {
     "list with a late definition": "- see [r] words\n- and [r] here\n- more\n\n[r]: /u\n",
     "list with a task item": "- item words\n- [ ] task\n- x done\n",
     "loose list": "- one words\n\n- two words\n- three words\n",
+    "quote paragraphs": "> a words\n>\n> b words\n>  \n> c words\n>\n>\n> d\n> - li\n>\n> e x\n",
+    "quote paragraph after a list": "> - li words\n> lazy words\n>\n> Para words\n>\n> more\n",
 }
 
 
@@ -443,3 +445,15 @@ def test_most_frames_of_a_long_table_parse_only_its_new_rows() -> None:
     )
     renderer = stream_checked(text, list(range(3, len(text), 3)))
     assert renderer.inline_frames > len(text) // 3 * 3 // 4
+
+
+def test_a_new_paragraph_in_a_quote_starts_without_a_block_parse() -> None:
+    """Each frame ends a quoted line and brings a quoted blank line and the start of the next
+    paragraph: only the new line is parsed, and the paragraph before it is committed."""
+    chunks = ["> first paragraph words"]
+    for n in range(40):
+        chunks.append(f" and `code` {n}\n>\n> Paragraph {n} with **bold**")
+    text = "".join(chunks) + "\n"
+    bounds = list(itertools.accumulate(len(chunk) for chunk in chunks))
+    renderer = stream_checked(text, bounds)
+    assert renderer.inline_frames >= 38, f"{renderer.inline_frames} frames without a block parse"
