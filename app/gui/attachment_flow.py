@@ -52,6 +52,8 @@ class DocumentsFlow(QObject):
         self.file_dialog: QFileDialog | None = None
         self._tasks = Tasks()
         self._chips_wanted = False
+        self._row: Chat | None = None
+        """The chat's row as the meter last read it (for the consent question)."""
         inside = pane.composer.box.layout()
         if isinstance(inside, QBoxLayout):  # inside the composer's box, above the text
             inside.insertWidget(0, self.bar)
@@ -155,11 +157,12 @@ class DocumentsFlow(QObject):
     async def agreed(self, chat_id: int, files: Sequence[Extracted] = ()) -> bool:
         """True when documents may go with the next turn of `chat_id`: none would, the engine
         is on this computer, the user agreed before in this chat, or agrees now."""
-        if not await self.workspace.needs_document_consent(chat_id):
+        known = self._known_row(chat_id)
+        if not await self.workspace.needs_document_consent(chat_id, known):
             return True
         if not files and not await self.path_has_documents(chat_id):
             return True
-        chat = await self.workspace.chat(chat_id)
+        chat = known or await self.workspace.chat(chat_id)
         try:
             where = f"{chat.engine} ({self.workspace.engine_profile(chat.engine).url})"
         except PhiDeskError:
@@ -169,10 +172,16 @@ class DocumentsFlow(QObject):
         self.workspace.consent_to_documents(chat_id)
         return True
 
+    def _known_row(self, chat_id: int) -> Chat | None:
+        """The row the meter read of the chat on show, while its engine is still the one the
+        picker shows (the only part of it asking needs); None: read it."""
+        row = self._row
+        if row is None or row.id != chat_id or chat_id != self.pane.current_chat:
+            return None
+        return row if row.engine == self.pane.picker.current_engine() else None
+
     async def path_has_documents(self, chat_id: int) -> bool:
-        messages = await self.workspace.messages(chat_id)
-        found = await self.workspace.attachments([m.id for m in messages if m.role == "user"])
-        return any(found.values())
+        return bool(await self.workspace.attached_questions(chat_id))
 
     # --- chips on the questions -----------------------------------------------------------
 
@@ -200,19 +209,11 @@ class DocumentsFlow(QObject):
         chat_id = self.pane.current_chat
         if chat_id is None:
             return
-        try:
-            messages = await self.workspace.messages(chat_id)
-            questions = [m.id for m in messages if m.role == "user"]
-            attached = await self.workspace.attachments(questions)
-            payload: dict[str, list[dict[str, str]]] = {}
-            for index, message in enumerate(messages):
-                if not attached.get(message.id):
-                    continue
-                answer = _answer_after(messages, index)
-                chips = await self.workspace.attachment_chips(message.id, answer)
-                payload[str(message.id)] = chip_payload(chips)
+        try:  # only the questions that carry files are asked about (not every one)
+            chips = await self.workspace.path_chips(chat_id)
         except PhiDeskError:
             return
+        payload = {str(question): chip_payload(found) for question, found in chips.items()}
         if chat_id == self.pane.current_chat:
             self.pane.view.set_attachments(payload)
 
@@ -235,11 +236,14 @@ class DocumentsFlow(QObject):
 
     async def show_share(self, chat: Chat, history: Sequence[Message]) -> ContextPlan | None:
         """When the chat's path or the draft has documents: the plan with their share, shown
-        in the meter and the out-of-context marks (None: no documents, nothing changed)."""
+        in the meter and the out-of-context marks (None: no documents, nothing changed).
+        `history` is the chat's path as its session keeps it (`active_path`), which knows
+        which of its messages carry files."""
+        self._row = chat
         files = list(self.bar.files)
         if not files:
-            found = await self.workspace.attachments([m.id for m in history if m.role == "user"])
-            if not any(found.values()):
+            paths = self.workspace.session(chat.id).paths
+            if not paths.with_files(m.id for m in history if m.role == "user"):
                 return None
         draft = self.pane.composer.draft()
         try:
@@ -258,12 +262,6 @@ class DocumentsFlow(QObject):
     def shutdown(self) -> None:
         self._unsubscribe()
         self._tasks.cancel_all()
-
-
-def _answer_after(messages: Sequence[Message], index: int) -> int | None:
-    """The answer shown after the question at `index` (None: not answered yet)."""
-    following = messages[index + 1] if index + 1 < len(messages) else None
-    return following.id if following is not None and following.role == "assistant" else None
 
 
 def _refusal(text: str, paths: Sequence[Path]) -> str:

@@ -190,6 +190,7 @@ class ChatPane(QWidget):
         await session.model_info(model)
         await session.refresh_loaded(model)
         if chat_id == self.current_chat:
+            self._context_timer.stop()  # now, and once: the pending update would repeat it
             self.update_context()
 
     @Slot(int)
@@ -422,9 +423,10 @@ class ChatPane(QWidget):
         self._tasks.start(self._update_context(self.current_chat), name="context")
 
     async def _update_context(self, chat_id: int) -> None:
+        session = self.workspace.session(chat_id)  # its path planned as it keeps it (no copy)
         try:
             chat = await self.workspace.chat(chat_id)
-            history = await self.workspace.messages(chat_id)
+            history = session.paths.path(chat) or await session.active_path()
         except PhiDeskError:
             return
         if chat_id != self.current_chat:
@@ -432,7 +434,7 @@ class ChatPane(QWidget):
         info = self._model_info(chat)
         self._plan = show_context(
             self,
-            self.workspace.session(chat.id),
+            session,
             chat,
             info,
             history,

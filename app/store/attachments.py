@@ -21,6 +21,7 @@ from app.store.errors import NotFound
 from app.store.models import (
     AttachmentChunkRow,
     AttachmentFileRow,
+    ChatRow,
     MessageAttachmentRow,
     MessageRow,
     ProvenanceRow,
@@ -29,7 +30,7 @@ from app.store.models import (
 from app.store.records import Attachment, SentDocuments
 from app.store.sent import documents_json
 from app.store.transactions import Transactions
-from app.store.tree import live_row
+from app.store.tree import _PATH, live_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,16 @@ _FACTS = (
     .where(AttachmentChunkRow.file_id == AttachmentFileRow.id)
     .scalar_subquery(),
 )
+
+
+_ATTACHED_ON_PATH = sa.text(
+    _PATH + " SELECT p.id, (SELECT c.id FROM path AS c JOIN messages AS a ON a.id = c.id"
+    " WHERE c.parent_id = p.id AND a.role = 'assistant') FROM path AS p"
+    " JOIN messages AS m ON m.id = p.id WHERE m.role = 'user' AND EXISTS"
+    " (SELECT 1 FROM message_attachments AS f WHERE f.message_id = p.id) ORDER BY p.depth DESC"
+)
+"""The questions on the path ending at :leaf that carry attachments, first first, each with
+the answer after it on the path (NULL: none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +310,17 @@ class AttachmentQueries(Transactions):
             attachment = _to_attachment(tuple(values))
             result[attachment.message_id].append(attachment)
         return result
+
+    def attached_on_path(self, chat_id: int) -> list[tuple[int, int | None]]:
+        """The questions on the chat's active path that carry attachments, first first, each
+        with the answer shown after it (None: not answered yet), in one statement whatever
+        the path's length."""
+        with self._reading() as session:
+            chat = session.get(ChatRow, chat_id)
+            if chat is None or chat.active_leaf_id is None:
+                return []
+            rows = session.execute(_ATTACHED_ON_PATH, {"leaf": chat.active_leaf_id}).all()
+        return [(int(q), None if a is None else int(a)) for q, a in rows]
 
     def attachment_pool(self, message_ids: Sequence[int]) -> list[PooledAttachment]:
         """The attachments of these messages with their text and parts, in the messages'

@@ -7,6 +7,7 @@ says and which parts an answer's question carried.
         ws.consent_to_documents(chat_id)               # …after the user agreed
     turn = ws.send_with_attachments(chat_id, text, files)
     chips = await ws.attachment_chips(question_id, answer_id)   # "whole" / "7 of 42 parts (…)"
+    chips = await ws.path_chips(chat_id)               # {question id: chips} on the active path
     sent = await ws.sent_parts(answer_id)              # SentDocuments: parts, pages, headings
     text = await ws.attachment_part(attachment_id, seq)   # open one part (seq None: all)
     name, data = await ws.attachment_data(attachment_id)  # open the original file
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -29,7 +31,7 @@ from app.chat.documents.prompt import chip_text
 from app.chat.documents.turn import DocumentGatherer
 from app.chat.session import ChatSession, SessionEvent, Stored
 from app.errors import PhiDeskError
-from app.store import Chat, Database
+from app.store import Chat, Database, Message
 from app.store.records import Attachment, SentDocuments
 from app.workspace.settings import Preferences
 from app.workspace.turns import RunningTurn, TurnEvents, TurnKind
@@ -54,6 +56,7 @@ class DocumentOps:
 
     db: Database
     connection: Connection
+    _sessions: dict[int, ChatSession]
 
     async def read(self, call: Callable[[], T]) -> T:
         raise NotImplementedError
@@ -130,12 +133,14 @@ class DocumentOps:
             self._document_consent = found
         return found
 
-    async def needs_document_consent(self, chat_id: int) -> bool:
+    async def needs_document_consent(self, chat_id: int, chat: Chat | None = None) -> bool:
         """True when this chat's engine is hosted or remote (documents would leave this
-        computer) and the user has not agreed yet for this chat in this run."""
+        computer) and the user has not agreed yet for this chat in this run. `chat`: the
+        chat's row as the caller knows it to be now (else it is read)."""
         if chat_id in self._consented():
             return False
-        chat = await self.chat(chat_id)
+        if chat is None or chat.id != chat_id:
+            chat = await self.chat(chat_id)
         return self.session(chat_id).documents_leave_machine(chat)
 
     def consent_to_documents(self, chat_id: int) -> None:
@@ -167,14 +172,43 @@ class DocumentOps:
         """The chips of a question's attachments: what of each went to `answer_id`."""
         listed = (await self.attachments([question_id]))[question_id]
         sent = await self.sent_parts(answer_id) if answer_id is not None else None
-        chips = []
-        for attachment in listed:
-            if sent is None:
-                chips.append(AttachmentChip(attachment, ""))
-                continue
-            parts = [p for p in sent.parts if p.sha256 == attachment.sha256]
-            chips.append(AttachmentChip(attachment, chip_text(parts, attachment.parts)))
-        return chips
+        return _chips(listed, sent)
+
+    async def attached_questions(self, chat_id: int) -> list[tuple[int, int | None]]:
+        """The questions on the chat's active path that carry attachments, first first, each
+        with the answer shown after it (None: not answered yet). From the path the chat's
+        session keeps while the chat's row still describes it (no message read), else in one
+        statement; never a statement listing every question of the path."""
+        session = self._sessions.get(chat_id)
+        if session is not None:
+            path = await session.paths.current(partial(self.chat, chat_id))
+            if path is not None:
+                attached = set(session.paths.with_files(m.id for m in path))
+                return [
+                    (m.id, _answer_after(path, index))
+                    for index, m in enumerate(path)
+                    if m.id in attached and m.role == "user"
+                ]
+        return await self.read(lambda: self.db.attached_on_path(chat_id))
+
+    async def path_chips(self, chat_id: int) -> dict[int, list[AttachmentChip]]:
+        """The chips of every question on the chat's active path that carries attachments,
+        in the path's order (see `attached_questions`)."""
+        questions = await self.attached_questions(chat_id)
+        if not questions:
+            return {}
+
+        def read() -> tuple[dict[int, list[Attachment]], dict[int, SentDocuments | None]]:
+            listed = self.db.attachments([q for q, _ in questions])
+            sent: dict[int, SentDocuments | None] = {}
+            for _, answer in questions:
+                if answer is not None:
+                    provenance = self.db.get_message(answer).provenance
+                    sent[answer] = provenance.documents if provenance else None
+            return listed, sent
+
+        listed, sent = await self.read(read)
+        return {q: _chips(listed[q], sent.get(a) if a is not None else None) for q, a in questions}
 
     async def attachment_part(self, attachment_id: int, seq: int | None) -> str:
         """The text of one part of an attachment (seq None: all its text)."""
@@ -183,3 +217,22 @@ class DocumentOps:
     async def attachment_data(self, attachment_id: int) -> tuple[str, bytes]:
         """The attachment's name and original bytes (to open it)."""
         return await self.read(lambda: self.db.attachment_data(attachment_id))
+
+
+def _chips(listed: Sequence[Attachment], sent: SentDocuments | None) -> list[AttachmentChip]:
+    """The chips of a question's attachments, given the parts its answer was sent (None: not
+    answered yet)."""
+    chips = []
+    for attachment in listed:
+        if sent is None:
+            chips.append(AttachmentChip(attachment, ""))
+            continue
+        parts = [p for p in sent.parts if p.sha256 == attachment.sha256]
+        chips.append(AttachmentChip(attachment, chip_text(parts, attachment.parts)))
+    return chips
+
+
+def _answer_after(path: Sequence[Message], index: int) -> int | None:
+    """The answer shown after the question at `index` (None: not answered yet)."""
+    following = path[index + 1] if index + 1 < len(path) else None
+    return following.id if following is not None and following.role == "assistant" else None

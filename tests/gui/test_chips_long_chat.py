@@ -68,8 +68,8 @@ def seed(db: Database, notes: Path) -> tuple[int, list[int]]:
     chat = db.create_chat(title="A thousand messages", model="phi4-mini:latest")
     ids = []
     for i in range(MESSAGES):
-        role = "user" if i % 2 == 0 else "assistant"
-        ids.append(db.add_message(chat.id, role, f"Message {i}: some words").id)
+        text = f"Message {i}: some words"
+        ids.append(db.add_message(chat.id, "assistant" if i % 2 else "user", text).id)
     notes.write_text("# Notes\n\nThe code word is pelican.\n", encoding="utf-8")
     db.attach(ids[ATTACHED], [to_new_attachment(extract(notes))])
     return chat.id, ids
@@ -133,7 +133,7 @@ def test_opening_a_long_chat_finds_its_one_chip_without_listing_every_question(
         assert await opened(chat_id) == [ids[ATTACHED]]
         # Opened again: nothing lists the path's questions, and a few statements at most.
         assert counter.wide() == []
-        assert len(counter.seen) <= 8, [s for s, _ in counter.seen]
+        assert len(counter.seen) <= 4, [s for s, _ in counter.seen]
 
     try:
         drive(qt_loop, scenario())
