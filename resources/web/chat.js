@@ -184,7 +184,11 @@
       const next = fresh.nextSibling;
       if (old && sameNode(old, fresh)) {
         if (old.nodeType !== 1) {
-          if (old.data !== fresh.data) old.data = fresh.data;
+          // Text that only grew is appended to: the page keeps the shaping of what was there.
+          const was = old.data;
+          const now = fresh.data;
+          if (now.length > was.length && now.startsWith(was)) old.appendData(now.slice(was.length));
+          else if (was !== now) old.data = now;
         } else if (!old.classList.contains("math") && old.tagName !== "PRE") {
           morph(old, fresh, added);
         }
