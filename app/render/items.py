@@ -13,7 +13,8 @@ The item before it is final and can be committed at once.
 Likewise in a block quote, a line of `>`, one space and a letter continues the paragraph the
 quote ends with (a letter rules out every block start and underline), so the frame appends the
 line to that paragraph's content, as markdown-it does (the previous line's trailing spaces
-kept), and runs the inline parser on it.
+kept), and runs the inline parser on it; after a quoted blank line (`>` and spaces) such a
+line starts a new paragraph in the quote, and the quote's blocks before it are final.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from app.render.fastpath import InlineFrame
 from app.render.markdown import MAX_INLINE_CHARS
 
 _QUOTED = re.compile(r"> (?=[^\W\d_])")
+_BLANK_THEN_QUOTED = re.compile(r"> *\n> (?=[^\W\d_])")
 _START = re.compile(r"(?:([-+*])|[0-9]{1,9}([.)])) (?=[^\W\d_])")
 
 
@@ -137,4 +139,44 @@ def next_quote_line(md: MarkdownIt, frame: InlineFrame, source: str) -> InlineFr
     return after
 
 
-__all__ = ["next_item", "next_quote_line"]
+def next_quote_child(md: MarkdownIt, frame: InlineFrame, source: str) -> list[Token] | None:
+    """A parse of `source` (the frame's source, the rest of its line, a quoted blank line and
+    a quoted line of `>`, one space and a letter: a new paragraph in the quote) built from
+    `frame`, which is brought up to the first line break; or None when it is not that."""
+    old = frame.source
+    if not source.startswith(old) or source.count("\n", len(old)) != 2:
+        return None
+    tokens = frame.tokens
+    index = frame.index
+    bounds = tokens[0].map
+    if (
+        tokens[0].type != "blockquote_open"
+        or bounds is None
+        or tokens[index].level != 2
+        or len(tokens) != index + 3
+        or not _one_block(tokens)
+    ):
+        return None
+    cut = source.index("\n", len(old))
+    if _BLANK_THEN_QUOTED.match(source, cut + 1) is None:
+        return None
+    content = mdTrim(source[source.rindex("\n") + 3 :])
+    if len(content) > MAX_INLINE_CHARS or not frame.extend(md, source[:cut]):
+        return None
+    row = source.count("\n")
+    children: list[Token] = []
+    md.inline.parse(content, md, frame.env, children)
+    inline = Token("inline", "", 0, map=[row, row + 1], level=2, content=content, block=True)
+    inline.children = children
+    text_join(StateCore(content, md, frame.env, [inline]))
+    return [
+        tokens[0].copy(map=[bounds[0], row + 1]),
+        *tokens[1:-1],
+        Token("paragraph_open", "p", 1, map=[row, row + 1], level=1, block=True),
+        inline,
+        Token("paragraph_close", "p", -1, level=1, block=True),
+        tokens[-1],
+    ]
+
+
+__all__ = ["next_item", "next_quote_child", "next_quote_line"]

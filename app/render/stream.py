@@ -40,7 +40,7 @@ from markdown_it.common.utils import normalizeReference
 from markdown_it.token import Token
 
 from app.render.fastpath import InlineFrame, rebased, settled_frame
-from app.render.items import next_item, next_quote_line
+from app.render.items import next_item, next_quote_child, next_quote_line
 from app.render.live import LiveBlock, last_final, open_live
 from app.render.live import line_offset as _line_offset
 from app.render.markdown import new_env, normalize, render_markdown, shared_markdown
@@ -291,13 +291,17 @@ class StreamRenderer:
         return True
 
     def _refresh_next_item(self, live: LiveBlock, frame: InlineFrame, source: str) -> bool:
-        """Start a list's next item by parsing its first line alone (see `app.render.items`),
-        committing the item before it; False when a full parse is needed."""
+        """Start a list's next item or a quote's next paragraph, or continue a quote's
+        paragraph, by parsing the new line alone (see `app.render.items`), committing the
+        parts before it; False when a full parse is needed."""
         if live.kind == "quote":
-            return self._refresh_quote_line(live, frame, source)
-        if live.kind != "list":
+            if self._refresh_quote_line(live, frame, source):
+                return True
+            tokens = next_quote_child(self._md, frame, source)
+        elif live.kind == "list":
+            tokens = next_item(self._md, frame, source)
+        else:
             return False
-        tokens = next_item(self._md, frame, source)
         if tokens is None:
             return False
         env = frame.env
