@@ -69,7 +69,9 @@ class LiveBlock:
     revisions: int = 0
     _source: str = ""
     # lists
-    items: list[list[Token]] = field(default_factory=list)
+    # each finished item's HTML in a tight list and in a loose one (kept as text, not tokens:
+    # thousands of tokens kept alive made the garbage collector's full passes long)
+    items: list[tuple[str, str]] = field(default_factory=list)
     loose: bool = False  # some finished item is loose
     rendered_tight: bool = True
     tasks: bool = False  # some finished item is a task item
@@ -253,9 +255,7 @@ class LiveBlock:
         tight = self._tight(tokens, end)
         set_tight(tokens[1:end], 2, tight)
         if self.items and tight != self.rendered_tight:
-            for item in self.items:
-                set_tight(item, 2, tight)
-            self.parts = [self.render(item, env) for item in self.items]
+            self.parts = [item[0] if tight else item[1] for item in self.items]
             self.html = "".join(self.parts)
             self.rendered_tight = tight
             self.revisions += 1
@@ -395,10 +395,15 @@ class LiveBlock:
             item = tokens[a:b]
             if self._item_loose(tokens[a], last=False):
                 self.loose = True
-            set_tight(item, 2, tight)
-            self.items.append(item)
             self.tasks = self.tasks or item[0].attrGet("class") == "task-list-item"
-            piece = self.render(item, env)
+            set_tight(item, 2, False)
+            loose = self.render(item, env)
+            if self.loose:  # a list once loose stays loose
+                self.items.append(("", loose))
+            else:
+                set_tight(item, 2, True)
+                self.items.append((self.render(item, env), loose))
+            piece = self.items[-1][0] if tight else loose
             self.parts.append(piece)
             self.html += piece
         self.rendered_tight = tight
