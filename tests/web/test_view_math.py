@@ -243,6 +243,9 @@ def test_a_long_live_paragraph_is_laid_out_in_runs_until_the_answer_ends(
     qtbot.waitUntil(all_typeset(qtbot, view), timeout=4 * LOAD_MS)
     runs = "document.querySelectorAll('article[data-id=\"a\"] .live p > .run').length"
     assert js(qtbot, view, runs) > 0
+    # A run out of sight is not rendered while the answer streams (it keeps its last size).
+    skipped = "getComputedStyle(document.querySelector('.live .run')).contentVisibility"
+    assert js(qtbot, view, skipped) == "auto"
     assert same_as_full_render(qtbot, view, renderer.html())
     run(qtbot, view, "return phidesk.endStream('a', null);")
     assert js(qtbot, view, runs) == 0
