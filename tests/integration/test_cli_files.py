@@ -280,3 +280,29 @@ def test_a_reader_that_stops_early_ends_the_listing_quietly(tmp_path: Path) -> N
         process.stderr.close()
         assert error == b"", error
         assert status == 141, status  # what a shell reports for a writer ended by SIGPIPE
+
+
+CRASH_LOG_AT_EXIT = """
+import atexit, sys
+from pathlib import Path
+held = []
+atexit.register(lambda: print("closed" if held[0].closed else "open"))  # runs after PhiDesk's
+import app.diagnostics as diagnostics
+assert diagnostics.enable_crash_log(Path(sys.argv[1])) is None
+held.append(diagnostics._crash_file)
+"""
+
+
+def test_the_crash_log_is_closed_at_exit(tmp_path: Path) -> None:
+    # The crash log is held open for the whole process (faulthandler writes into it); left open
+    # at exit it was reported as an unclosed file whenever the collector found it.
+    crash_log = tmp_path / "crash.log"
+    result = subprocess.run(
+        [sys.executable, "-c", CRASH_LOG_AT_EXIT, str(crash_log)],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert crash_log.exists()
+    assert result.stdout.decode().split() == ["closed"]
