@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import faulthandler
 import logging
@@ -83,6 +84,16 @@ def setup_logging(
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root.addHandler(handler)
     return None
+
+
+def _close_crash_log() -> None:
+    """At exit: stop writing tracebacks into the crash log, then close it (no unclosed file)."""
+    if _crash_file is not None and not _crash_file.closed:
+        faulthandler.disable()
+        _crash_file.close()
+
+
+atexit.register(_close_crash_log)
 
 
 def enable_crash_log(crash_log: Path) -> str | None:
