@@ -204,10 +204,44 @@ def long_paragraphs(draw: st.DrawFn) -> str:
     return first + " ".join(words) + last
 
 
+MATH_LINES = st.sampled_from(
+    [
+        "x &= 1 \\\\",
+        "a^2 + b^2 words",
+        "= c",
+        "\\frac{a}{b} + y",
+        "$y$ and $$",
+        "z \\]",
+        "\\end{align}",
+        "\\end{equation} words",
+        "w $$",
+        "- item",
+        "# head",
+        "`code` *em",
+        "",
+    ]
+)
+
+
+@st.composite
+def display_math(draw: st.DrawFn) -> str:
+    """Display math, often unclosed while it streams (a paragraph until its closer arrives),
+    its lines sometimes closing it, sometimes starting other blocks."""
+    lead = draw(st.sampled_from(["", "Text words\n", "Text words\n\n", "- li\n\n"]))
+    opener = draw(
+        st.sampled_from(
+            ["$$", "$$ x words", "\\[", "\\[ a", "\\begin{align}", "\\begin{equation*}", "$$x"]
+        )
+    )
+    body = draw(st.lists(MATH_LINES, max_size=6))
+    last = draw(st.sampled_from(["", "\n", "\n$$\n", "\n\\]\n", "\n\\end{align}\n", "\n\nafter\n"]))
+    return lead + "\n".join([opener, *body]) + last
+
+
 @pytest.mark.parametrize(
     "shape",
-    [lists, tables, quotes, fences, paragraphs, long_paragraphs],
-    ids=["list", "table", "quote", "fence", "paragraph", "long paragraph"],
+    [lists, tables, quotes, fences, paragraphs, long_paragraphs, display_math],
+    ids=["list", "table", "quote", "fence", "paragraph", "long paragraph", "display math"],
 )
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
@@ -221,7 +255,10 @@ def test_any_chunking_of_a_block_gives_the_full_render(shape: object, data: st.D
 @given(data=st.data())
 def test_any_chunking_of_blocks_in_sequence_gives_the_full_render(data: st.DataObject) -> None:
     parts = data.draw(
-        st.lists(st.one_of(lists(), tables(), quotes(), fences(), paragraphs()), max_size=4)
+        st.lists(
+            st.one_of(lists(), tables(), quotes(), fences(), paragraphs(), display_math()),
+            max_size=4,
+        )
     )
     text = "\n".join(parts)
     stream_checked(text, cuts(data, text, 100))
@@ -313,6 +350,16 @@ INLINE_EDGES = {
     "bracket math": "words\n\\[ a words \\]\n",
     "emphasis across frames": "- the value **doubles when *x* grows** and `y\n",
     "quote lazy line": "> quoted words\nlazy words\n> more\n",
+    "open dollar math closes at a line's end": "$$\nx words here\nmore words $$\nafter\n",
+    "open dollar math closes on its own line": "words\n$$\na + b words\n$$\n",
+    "open bracket math closes at a line's end": "\\[\nx + y words \\]\nafter\n",
+    "open environment closes": "\\begin{align}\nx &= 1 words \\\\\ny \\end{align}\n",
+    "open environment, a lone closer line": "\\begin{equation}\na words\n\\end{equation}\n",
+    "open math, a line starting with a backslash": "$$\n\\frac{a}{b} words\n\\alpha $$\n",
+    "open math, a line that could start a block": "$$\nx words\n- li words\n# h words\n",
+    "open math in a list item": "- $$\n  x words\n  y words $$\n",
+    "open math in a quote": "> $$\n> x words\n> y words $$\n",
+    "open math then inline math": "$$\nx words $y$ and $z\nmore $$\n",
 }
 
 
@@ -322,6 +369,18 @@ def test_inline_only_frames_give_the_full_render(text: str) -> None:
     wherever its block role is settled, and every frame still equals a full render."""
     stream_checked(text, list(range(1, len(text))))
     stream_checked(text, list(range(2, len(text), 2)))
+
+
+@pytest.mark.parametrize(
+    "opener", ["$$", "\\[", "\\begin{align}"], ids=["dollars", "brackets", "environment"]
+)
+def test_most_frames_of_open_display_math_parse_only_the_line_being_written(opener: str) -> None:
+    """Until its closer arrives, display math is a paragraph: a frame that only lengthens its
+    last line parses that line's inline content alone."""
+    body = "".join(f"x_{n} words and more words {n} \\\\\n" for n in range(20))
+    text = f"Intro words\n\n{opener}\n{body}"
+    renderer = stream_checked(text, list(range(3, len(text), 3)))
+    assert renderer.inline_frames > len(text) // 3 // 2
 
 
 def test_most_frames_of_a_long_list_parse_only_the_line_being_written() -> None:
