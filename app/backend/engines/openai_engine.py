@@ -21,10 +21,7 @@ import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import openai
-from openai.types.chat import ChatCompletionChunk
+from typing import TYPE_CHECKING, Any
 
 from app.backend.catalog import Catalog, default_catalog
 from app.backend.engines.base import EngineKind, KeepAlive, TurnFacts
@@ -43,6 +40,10 @@ from app.backend.events import (
 )
 from app.backend.models import ModelInfo
 from app.backend.think import ThinkSplitter
+
+if TYPE_CHECKING:
+    import openai
+    from openai.types.chat import ChatCompletionChunk
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,8 @@ class OpenAIEngine:
 
         async def no_bearer(request: Any) -> None:
             request.headers.pop("Authorization", None)
+
+        import openai  # loaded only when an OpenAI-compatible engine is used
 
         self._http = openai.DefaultAsyncHttpxClient(
             verify=_tls(config),
@@ -197,6 +200,8 @@ class OpenAIEngine:
                     timeout=self.config.call_timeout,
                 )
                 if response.status_code >= 400:
+                    import openai  # loaded by __init__ already
+
                     raise openai.APIStatusError(
                         response.text[:200], response=response, body=_json_or_none(response)
                     )

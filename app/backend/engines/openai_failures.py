@@ -6,9 +6,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from app.backend.engines.errors import (
     ContextTooLong,
@@ -26,6 +24,9 @@ from app.backend.errors import (
     StreamInterrupted,
     Unauthorized,
 )
+
+if TYPE_CHECKING:
+    import openai
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ def translate(
     """The typed error for `exc`, or None for exceptions that are not the server's doing."""
     if isinstance(exc, OllamaError):
         return exc
+    import openai  # only the OpenAI-compatible engine needs it
+
     if isinstance(exc, openai.APIStatusError):
         return _status_error(exc, engine=engine, host=host, model=model, auth_note=auth_note)
     if isinstance(exc, openai.APITimeoutError):
