@@ -5,7 +5,7 @@ on a real SQLite file, and both rows exist when the turn starts."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ class MessageCommits:
 @pytest.fixture
 def commits() -> Iterator[MessageCommits]:
     counter = MessageCommits()
-    hooks = [
+    hooks: list[tuple[str, Callable[..., Any]]] = [
         ("before_cursor_execute", counter.statement),
         ("commit", counter.commit),
         ("rollback", counter.rollback),
