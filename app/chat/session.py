@@ -437,17 +437,19 @@ class ChatSession:
         def store() -> Message | None:
             if quick and self.db.get_chat(self.chat_id) != chat:
                 return None  # changed since the last turn: checked again below
+            title = title_from(text) if titled else None
+            if not files:  # question, title and answer row: one transaction
+                stored, answer = self.db.add_turn(self.chat_id, text, title=title, answer=known)
+                answers.extend([answer] if answer is not None else [])
+                return stored
             stored = self.db.add_message(self.chat_id, "user", text)
-            if files:
-                try:
-                    self.db.attach(stored.id, files)
-                except BaseException:
-                    self.db.discard_message(stored.id)
-                    raise
-            if titled:
-                self.db.update_chat(self.chat_id, title=title_from(text))
-            if known and not files:
-                answers.append(self._answer_row(stored.id))
+            try:
+                self.db.attach(stored.id, files)
+            except BaseException:
+                self.db.discard_message(stored.id)
+                raise
+            if title is not None:
+                self.db.update_chat(self.chat_id, title=title)
             return stored
 
         user = await self._store(store, on_stored)

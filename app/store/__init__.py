@@ -54,6 +54,8 @@ updated_at, stats: ChatStats | None (app.values), provenance: Provenance | None,
     add_message(chat_id, role, content, thinking=, status=, error=, parent_id=)   committed on
         return, and made the active leaf; by default it follows the active leaf, `parent_id`
         (None: a first message) makes it a new version beside that parent's other children
+    add_turn(chat_id, question, title=None, answer=True)   the question after the active leaf,
+        the chat's title and the answer's streaming row: one transaction (a send's one commit)
     update_streaming(message_id, content, thinking)    one UPDATE, fine every ~0.5 s
     finish_message(message_id, status=, content=, thinking=, error=, stats=, provenance=,
                    context_limit=)   also sets the chat's context meter from the stats

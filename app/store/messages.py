@@ -85,24 +85,55 @@ class MessageQueries(Transactions):
                 parent = parent_id
                 if parent is not None and live_row(session, parent).chat_id != chat_id:
                     raise NotFound(f"message {parent} is not in chat {chat_id}")
-            now = utcnow()
-            row = MessageRow(
-                chat_id=chat_id,
-                parent_id=parent,
-                role=role,
-                content=content,
-                thinking=thinking,
-                status=status,
-                error=error,
-                created_at=now,
-                updated_at=now,
-                stream_owner=self._stream_owner(status),
+            return self._append(session, chat, parent, role, content, thinking, status, error)
+
+    def add_turn(
+        self, chat_id: int, question: str, *, title: str | None = None, answer: bool = True
+    ) -> tuple[Message, Message | None]:
+        """The user's `question` after the active leaf, the chat's new `title` if given, and
+        (with `answer`) the answer's streaming row under the question: one transaction, committed
+        when this returns (a send's one writer round trip before its request goes out)."""
+        with self._writing() as session:
+            chat = chat_row(session, chat_id)
+            user = self._append(
+                session, chat, chat.active_leaf_id, "user", question, "", "complete", None
             )
-            session.add(row)
-            chat.updated_at = now
-            session.flush()
-            extend_active_path(session, chat, parent, row.id)
-            return to_message(row)
+            if title is not None:
+                chat.title = title
+            if not answer:
+                return user, None
+            reply = self._append(session, chat, user.id, "assistant", "", "", "streaming", None)
+            return user, reply
+
+    def _append(
+        self,
+        session: Session,
+        chat: ChatRow,
+        parent: int | None,
+        role: Role,
+        content: str,
+        thinking: str,
+        status: Status,
+        error: str | None,
+    ) -> Message:
+        now = utcnow()
+        row = MessageRow(
+            chat_id=chat.id,
+            parent_id=parent,
+            role=role,
+            content=content,
+            thinking=thinking,
+            status=status,
+            error=error,
+            created_at=now,
+            updated_at=now,
+            stream_owner=self._stream_owner(status),
+        )
+        session.add(row)
+        chat.updated_at = now
+        session.flush()
+        extend_active_path(session, chat, parent, row.id)
+        return to_message(row)
 
     def update_streaming(self, message_id: int, content: str, thinking: str = "") -> None:
         """Save the answer so far (one UPDATE; meant to be called every ~0.5 s while streaming);
