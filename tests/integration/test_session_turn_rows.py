@@ -90,3 +90,40 @@ def test_question_title_and_answer_row_are_one_transaction(
         db.close()
     # Before each request: one COMMIT, holding both the question and the answer's row.
     assert at_start == [[2], [2]]
+
+
+async def requested(double: OllamaDouble, path: str) -> None:
+    """Wait until the double has received a request to `path` (it may still be answering)."""
+    for _ in range(1000):
+        if double.requests_to(path):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no request to {path} arrived")
+
+
+def test_the_request_is_in_flight_while_the_turn_start_is_handled(
+    ollama_double: OllamaDouble, tmp_path: Path
+) -> None:
+    """Whoever handles `TurnStarted` (the window showing the live answer) works while the
+    request is already on its way: it reaches the server before the next event is asked for."""
+    db = Database.open(tmp_path / "phidesk.sqlite3")
+    chat = db.create_chat(model="phi4-mini")
+
+    async def go() -> None:
+        async with OllamaClient(ollama_double.url) as client:
+            session = ChatSession(db, client, chat.id)
+            ollama_double.script_reply("hi")
+            async for event in session.send("hello"):
+                if isinstance(event, TurnStarted):
+                    await requested(ollama_double, "/api/chat")
+                    (body,) = [r.body for r in ollama_double.requests_to("/api/chat")]
+                    assert body["messages"][-1]["content"] == "hello"
+                    question = db.get_message(event.user_message_id)
+                    assert question.content == "hello"  # committed before it was sent
+                elif isinstance(event, TurnFinished):
+                    assert event.state is TurnState.DONE
+
+    try:
+        asyncio.run(go())
+    finally:
+        db.close()
