@@ -6,15 +6,17 @@ inline content. A line is settled when:
 
 - it is the last line of a paragraph that ends the source (everything after the paragraph's
   `inline` token closes containers);
-- it holds a letter, and nothing before its first letter is `$`, `\\` or `[`: every block rule
-  decides from a line's start (list and quote markers, fences, headings, thematic breaks,
-  indentation), and a line with a letter is never a setext underline, a table delimiter row or
-  a thematic break; display math (`$$`, `\\[`, `\\begin{`) and reference definitions are left
-  to the full parse;
+- it holds a letter, and nothing before its first letter is `[`: every block rule decides from
+  a line's start (list and quote markers, fences, headings, thematic breaks, indentation), and a
+  line with a letter is never a setext underline, a table delimiter row or a thematic break;
+  reference definitions are left to the full parse;
+- it holds no display-math closer (`$$`, `\\]`, `\\end`), checked again on every extension: a
+  display equation (`$$`, `\\[`, `\\begin{…}`) ends only on a line that holds its closer, so
+  while the line being written holds none, every opener in the source, on that line or above
+  it, still has none, and one not closed yet stays a paragraph's text, as the parse found it;
 - the paragraph does not start with `[` (it may still become a reference definition, and a
   task item's content has lost its `[ ]`) and no
-  `]:` appears since the blank line before it (a definition's title may still swallow it);
-- no display-math opener in the source is waiting for its closer.
+  `]:` appears since the blank line before it (a definition's title may still swallow it).
 
 Then the frame re-runs only markdown-it's inline parser on the paragraph's content, which is
 exactly what a full parse would give it (`content` is the paragraph's lines, stripped).
@@ -37,9 +39,9 @@ from markdown_it.rules_core.text_join import text_join
 from markdown_it.token import Token
 
 from app.render.markdown import MAX_INLINE_CHARS
-from app.render.math import UNCLOSED_MATH_KEY
 
-_HELD = "$\\["
+_HELD = "["
+_CLOSERS = ("$$", "\\]", "\\end")
 
 
 @dataclass
@@ -60,6 +62,8 @@ class InlineFrame:
         old = self.source
         if len(source) < len(old) or "\n" in source[len(old) :] or not source.startswith(old):
             return False
+        if _closes_math(source, source.rfind("\n") + 1):
+            return False
         content = (self.content + source[self.keep :]).rstrip(MD_TRIM_CHARS)
         if len(content) > MAX_INLINE_CHARS:
             return False
@@ -78,7 +82,7 @@ def settled_frame(
 ) -> InlineFrame | None:
     """An InlineFrame for this parse of `source`, or None when its last line is not settled
     (see the module docstring)."""
-    if not source or source.endswith("\n") or env.get(UNCLOSED_MATH_KEY):
+    if not source or source.endswith("\n"):
         return None
     index = len(tokens) - 1
     while index >= 0 and tokens[index].nesting == -1:
@@ -98,6 +102,8 @@ def settled_frame(
     ):
         return None
     start = source.rfind("\n") + 1
+    if _closes_math(source, start):
+        return None
     letter = next((n for n in range(start, len(source)) if source[n].isalpha()), -1)
     if letter < 0 or any(char in _HELD for char in source[start:letter]):
         return None
@@ -129,6 +135,11 @@ def rebased(tokens: list[Token], lines: int) -> list[Token] | None:
 
 def _starts(token: Token, line: int) -> bool:
     return token.map is not None and token.map[0] == line
+
+
+def _closes_math(source: str, start: int) -> bool:
+    """Whether the line of `source` starting at `start` holds a display-math closer."""
+    return any(source.find(closer, start) >= 0 for closer in _CLOSERS)
 
 
 def _line_start(text: str, line: int) -> int:

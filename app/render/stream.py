@@ -294,6 +294,8 @@ class StreamRenderer:
         """Start a list's next item or a quote's next paragraph, or continue a quote's
         paragraph, by parsing the new line alone (see `app.render.items`), committing the
         parts before it; False when a full parse is needed."""
+        if frame.env.get(UNCLOSED_MATH_KEY):
+            return False  # the new line may close display math opened above it
         if live.kind == "quote":
             if self._refresh_quote_line(live, frame, source):
                 return True
