@@ -187,6 +187,51 @@ def test_an_unclosed_line_that_may_become_a_list_item_is_not_committed_early() -
     assert "<p>a</p>" in renderer.html()  # loose list: the first item got its paragraph
 
 
+BLANK_LINE_ENDS = {
+    "paragraph": ("Some words here.\n\n", "<p>Some words here.</p>\n"),
+    "heading": ("# Title\n\n", "<h1>Title</h1>\n"),
+    "closed fence": ("```py\nx = 1\n```\n\n", "<pre"),
+    "display math": ("$$\nx^2\n$$\n\n", '<div class="math display">x^2</div>\n'),
+    "environment": ("\\begin{align}\nx &= 1\n\\end{align}\n\n", '<div class="math display">'),
+}
+
+
+@pytest.mark.parametrize(("text", "block"), BLANK_LINE_ENDS.values(), ids=BLANK_LINE_ENDS.keys())
+def test_a_block_ended_by_a_blank_line_is_committed_before_the_next_line_is_complete(
+    text: str, block: str
+) -> None:
+    """After a blank line no later text can change a paragraph, a heading, a closed fence or
+    closed display math: the block is committed while the next block's first line is written,
+    so later frames do not parse it again."""
+    renderer = StreamRenderer()
+    update = renderer.feed(text + "Next wo")
+    assert len(update.appended) == 1 and update.appended[0].startswith(block)
+    assert renderer.html() == render_markdown(text + "Next wo")
+    for more in ("rds", " $$", "\n", "===\n"):
+        renderer.feed(more)
+        assert renderer.html() == render_markdown(renderer.text())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- item\n\n",
+        "> quoted\n\n",
+        "    code\n\n",
+        "a | b\n--|--\n1 | 2\n\n",
+        "$$\nx\n\n",
+        "[ref]: /url\n\n",
+    ],
+)
+def test_blocks_that_later_lines_can_still_change_stay_live_after_a_blank_line(text: str) -> None:
+    for rest in ("  more", "    more", "> more", "more"):
+        whole = text + rest + "\n"
+        renderer = StreamRenderer()
+        for n in range(1, len(whole) + 1):
+            renderer.feed(whole[n - 1 : n])
+            assert renderer.html() == render_markdown(whole[:n]), whole[:n]
+
+
 def test_carriage_return_split_from_its_newline() -> None:
     renderer = StreamRenderer()
     for part in ["a\r", "\nb\r", "\r", "\n"]:
