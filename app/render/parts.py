@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from markdown_it.token import Token
 
+from app.render.markdown import FENCE_CLOSED
+
 # Blocks whose start is only known once a later line is complete (their closing line).
 LOOKAHEAD_BLOCKS = frozenset({"math_block", "math_block_label", "amsmath"})
 
@@ -37,6 +39,31 @@ def last_final(
     return best
 
 
+# Top-level blocks that no later text can change once a blank line follows them (lists, quotes,
+# indented code and tables can still take lines after a blank line; reference definitions are
+# not blocks, and the stream revises the blocks that use them).
+_ENDED_BY_BLANK = frozenset(
+    {"paragraph_open", "heading_open", "hr", "fence", "math_block", "math_block_label", "amsmath"}
+)
+
+
+def ended_by_blank(
+    tokens: list[Token], index: int, source: str, complete_lines: int, limit: int
+) -> int | None:
+    """The line after the block starting at `tokens[index]` when that line is a complete blank
+    line and the block is one no later text can change (a fence only when closed), else None."""
+    token = tokens[index]
+    if token.type not in _ENDED_BY_BLANK or token.map is None:
+        return None
+    if token.type == "fence" and not (token.meta or {}).get(FENCE_CLOSED):
+        return None
+    end = token.map[1] + (token.type == "amsmath")  # its map ends on its closing line
+    if end >= complete_lines or end > limit:
+        return None
+    begin = line_offset(source, end)
+    return end if blank(source[begin : source.index("\n", begin)]) else None
+
+
 def closing(tokens: list[Token], index: int) -> int:
     level = tokens[index].level
     for n in range(index + 1, len(tokens)):
@@ -55,4 +82,12 @@ def set_tight(tokens: list[Token], level: int, tight: bool) -> None:
             token.hidden = tight
 
 
-__all__ = ["LOOKAHEAD_BLOCKS", "blank", "closing", "last_final", "line_offset", "set_tight"]
+__all__ = [
+    "LOOKAHEAD_BLOCKS",
+    "blank",
+    "closing",
+    "ended_by_blank",
+    "last_final",
+    "line_offset",
+    "set_tight",
+]

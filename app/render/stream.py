@@ -45,6 +45,7 @@ from app.render.live import LiveBlock, last_final, open_live
 from app.render.live import line_offset as _line_offset
 from app.render.markdown import new_env, normalize, render_markdown, shared_markdown
 from app.render.math import UNCLOSED_MATH_KEY
+from app.render.parts import closing, ended_by_blank
 from app.render.rows import table_frame
 
 _BRACKETED = re.compile(r"\[((?:[^\[\]\\]|\\.){0,999})\]", re.DOTALL)
@@ -399,13 +400,23 @@ class StreamRenderer:
         Blocks before a top-level block that starts on a complete line are final, unless a
         display-math opener among them may still be closed. A table whose delimiter row, or a
         display equation whose closing line, is still being written does not count as started.
+        A paragraph, heading, closed fence or display equation followed by a complete blank
+        line is final too (see `ended_by_blank`): the next block need not have started.
         """
         starts = [
             index
             for index, token in enumerate(tokens)
             if token.level == 0 and token.nesting >= 0 and token.map is not None
         ]
-        chosen = last_final(tokens, starts, tail.count("\n"), _limit(env))
+        complete_lines = tail.count("\n")
+        limit = _limit(env)
+        chosen = last_final(tokens, starts, complete_lines, limit)
+        # Everything before the block at `chosen` is final; the block itself too, if ended.
+        index = starts[0 if chosen is None else chosen] if starts else -1
+        end = None if index < 0 else ended_by_blank(tokens, index, tail, complete_lines, limit)
+        if end is not None:
+            after = index + 1 if tokens[index].nesting == 0 else closing(tokens, index) + 1
+            return after, end
         if chosen is None:
             return None
         start = tokens[starts[chosen]].map
