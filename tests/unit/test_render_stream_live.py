@@ -383,6 +383,42 @@ def test_most_frames_of_open_display_math_parse_only_the_line_being_written(open
     assert renderer.inline_frames > len(text) // 3 // 2
 
 
+MULTILINE_EDGES = {
+    "emphasis across lines in a quote": "> a *b words\n> c* d words\n> e words\n",
+    "strong across three lines": "para **x words\nmore *y* words\nz** words\nend\n",
+    "code span across lines": "> `a words\n> b` c words\n> d words\n",
+    "link across lines": "> [a words\n> b](/u) c words\n> d\n",
+    "reference across lines": "> [a\n> b] c words\n> d words\n\n[a b]: /u\n",
+    "inline math across lines": "> $a words\n> b$ c words\n> d words\n",
+    "bracket math across lines": "> \\(a words\n> b\\) c words\n> d\n",
+    "hard breaks": "> x words  \n> y words\\\n> z words\n",
+    "dollar amounts": "> costs $5 words\n> and $6 words\n> more\n",
+    "autolink opener": "> a <http://x words\n> b> c\n> d\n",
+    "lines with leading spaces": ">   a words\n>    b words\n>  c words\n",
+}
+
+
+@pytest.mark.parametrize("text", MULTILINE_EDGES.values(), ids=MULTILINE_EDGES.keys())
+def test_a_paragraph_read_line_by_line_gives_the_full_render(text: str) -> None:
+    stream_checked(text, list(range(1, len(text))))
+    stream_checked(text, list(range(3, len(text), 3)))
+
+
+def test_frames_of_a_long_quote_parse_about_one_line() -> None:
+    """The finished lines of the quote's last paragraph are not parsed again each frame."""
+    text = "".join(
+        f"> Line {n} of the quote, with **bold** text and $y$\n" + (">\n" if n % 5 == 4 else "")
+        for n in range(60)
+    )
+    renderer = StreamRenderer()
+    parsed = []
+    for pos in range(3, len(text), 3):
+        renderer.feed(text[pos - 3 : pos])
+        parsed.append(renderer.live_size)
+    assert renderer.html() == render_markdown(renderer.text())
+    assert sum(parsed) / len(parsed) < 60, f"{sum(parsed) / len(parsed):.0f} characters a frame"
+
+
 def test_most_frames_of_a_long_list_parse_only_the_line_being_written() -> None:
     text = "".join(f"- item {n} with **bold** and `code` words\n" for n in range(60))
     renderer = stream_checked(text, list(range(3, len(text), 3)))
