@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
@@ -669,7 +669,6 @@ class ChatSession:
         client = engine.acquire()
         held: EngineTurn | None = client
         try:
-            yield TurnStarted(self.chat_id, user_id, answer.id, plan)
             stream = client.chat(
                 chat.model,
                 messages,
@@ -679,8 +678,13 @@ class ChatSession:
                 think=think,
                 starts_in_thinking=bool(info and info.template_opens_think),
             )
+            # The request leaves now; whoever hears TurnStarted works while it is in flight.
+            first = asyncio.ensure_future(anext(stream, None))
+            events = _started(first, stream)
             try:
-                async for event in stream:
+                await asyncio.sleep(0)  # its first step runs before TurnStarted is heard
+                yield TurnStarted(self.chat_id, user_id, answer.id, plan)
+                async for event in events:
                     if isinstance(event, Done):
                         done = event  # the stream ends right after it; let it end by itself
                         continue
@@ -713,6 +717,8 @@ class ChatSession:
             finally:
                 # Close the HTTP stream here, on this loop, rather than leaving a suspended
                 # generator to the garbage collector.
+                await events.aclose()
+                await _settled(first)
                 await stream.aclose()
             if done is None and error is None:
                 status = "interrupted"
@@ -862,6 +868,24 @@ class ChatSession:
         if estimated and self.db.get_chat(self.chat_id).active_leaf_id == answer_id:
             self.db.update_chat(self.chat_id, context=ContextUsage(None, plan.limit))
         return message
+
+
+async def _started[T](
+    first: Awaitable[T | None], stream: AsyncIterator[T]
+) -> AsyncGenerator[T, None]:
+    """The events of `stream` whose first one `first` is already fetching."""
+    event = await first
+    while event is not None:
+        yield event
+        event = await anext(stream, None)
+
+
+async def _settled(task: asyncio.Future[Any]) -> None:
+    """`task` ended (cancelled if still running), its outcome retrieved."""
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()
 
 
 def _last_question(history: Sequence[Message]) -> str:
