@@ -19,7 +19,13 @@ inline content. A line is settled when:
   `]:` appears since the blank line before it (a definition's title may still swallow it).
 
 Then the frame re-runs only markdown-it's inline parser on the paragraph's content, which is
-exactly what a full parse would give it (`content` is the paragraph's lines, stripped).
+exactly what a full parse would give it (`content` is the paragraph's lines, stripped). Of a
+paragraph of several lines it parses only what follows the last finished line that leaves
+nothing open: `inline(a + b) == inline(a) + inline(b)` when `a` ends with a line break, `b`
+starts with a non-space character other than `$`, and `a` is closed
+(`app.render.paragraph.closed_piece`; the line break reads the same as the space that argument
+is made for) and holds no `[` (so no link label or reference can join it to `b`); the finished
+lines' tokens are kept.
 
 When the parse that made the frame also committed the first parts of a list or block quote,
 `rebased()` turns it into the parse of what is left (the container's opener, then the tokens
@@ -39,6 +45,7 @@ from markdown_it.rules_core.text_join import text_join
 from markdown_it.token import Token
 
 from app.render.markdown import MAX_INLINE_CHARS
+from app.render.paragraph import closed_piece
 
 _HELD = "["
 _CLOSERS = ("$$", "\\]", "\\end")
@@ -55,6 +62,9 @@ class InlineFrame:
     content: str  # its content when parsed
     keep: int  # where `content` ends in `source` (before its trailing whitespace)
     owner: tuple[int, int, str]  # the live block's identity, offset and prefix, or zeros
+    done: int = 0  # characters of `content` whose tokens are kept in `done_children`
+    done_children: tuple[Token, ...] = ()
+    tried: int = 0  # a line break after which the lines before were found still open
 
     def extend(self, md: MarkdownIt, source: str) -> bool:
         """Update the paragraph for `source` (= the parsed source plus text with no line
@@ -68,13 +78,34 @@ class InlineFrame:
         if len(content) > MAX_INLINE_CHARS:
             return False
         token = self.tokens[self.index]
+        self._keep_lines(md, content)
+        rest = content[self.done :]
         children: list[Token] = []
-        md.inline.parse(content, md, self.env, children)
+        md.inline.parse(rest, md, self.env, children)
+        holder = Token("inline", "", 0, children=children)
+        text_join(StateCore(rest, md, self.env, [holder]))
         token.content = content
-        token.children = children
-        text_join(StateCore(content, md, self.env, [token]))
+        token.children = [*self.done_children, *(holder.children or [])]
+        self.content = content
         self.source = source
+        self.keep = len(source.rstrip(MD_TRIM_CHARS))
         return True
+
+    def _keep_lines(self, md: MarkdownIt, content: str) -> None:
+        """Keep the tokens of the finished lines before the last one, when they may be (see
+        the module docstring)."""
+        line = content.rfind("\n") + 1
+        # A `$` where a parse starts is read against the text's last character (dollarmath
+        # looks one character back, which wraps to the end), so no piece starts with one.
+        if line <= max(self.done, self.tried) or content[line] in " \t$" or content[0] == "$":
+            return
+        piece = content[self.done : line]
+        inline = None if "[" in piece else closed_piece(md, piece)
+        if inline is None:
+            self.tried = line
+            return
+        self.done_children = (*self.done_children, *(inline.children or []))
+        self.done = line
 
 
 def settled_frame(

@@ -134,7 +134,18 @@ def next_quote_line(md: MarkdownIt, frame: InlineFrame, source: str) -> InlineFr
     for token in (tokens[0], tokens[index - 1], tokens[index]):
         assert token.map is not None
         token.map = [token.map[0], token.map[1] + 1]
-    after = InlineFrame(source, tokens, frame.env, index, content, keep, frame.owner)
+    after = InlineFrame(
+        source,
+        tokens,
+        frame.env,
+        index,
+        content,
+        keep,
+        frame.owner,
+        frame.done,
+        frame.done_children,
+        frame.tried,
+    )
     after.extend(md, source)
     return after
 

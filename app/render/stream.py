@@ -285,7 +285,7 @@ class StreamRenderer:
             self._tail_html = block_html + render(tokens[after:], self._md.options, env)
             if live.kind == "paragraph":
                 live.advance(source, tokens, env, set(), _labels, _reference_key, _limit(env))
-        self.live_size = len(tokens[frame.index].content)
+        self.live_size = len(tokens[frame.index].content) - frame.done
         self.inline_frames += 1
         if frame.owner == self._owner():
             self._frame = frame
@@ -332,7 +332,7 @@ class StreamRenderer:
             return False
         self._tail_html = composed[0]
         self._frame = after
-        self.live_size = len(after.tokens[after.index].content)
+        self.live_size = len(after.tokens[after.index].content) - after.done
         self.inline_frames += 1
         return True
 
