@@ -335,6 +335,21 @@ def test_only_the_live_part_of_a_long_block_is_parsed_again(name: str) -> None:
     assert largest_live < 600, f"{name}: {largest_live} characters re-parsed in one frame"
 
 
+@pytest.mark.parametrize("name", ["bulleted list", "table", "quote", "code"])
+def test_a_long_block_after_a_paragraph_and_blank_lines_is_parsed_live(name: str) -> None:
+    """A paragraph ended by blank lines is committed with them, so the next block starts the
+    tail and is parsed part by part like a first block."""
+    text = "Intro words here.\n\n\n" + long_shapes()[name]
+    renderer = StreamRenderer()
+    largest_live = 0
+    for pos in range(24, len(text) + 24, 24):
+        renderer.feed(text[pos - 24 : pos])
+        if pos > len(text) // 2:
+            largest_live = max(largest_live, renderer.live_size)
+    assert renderer.html() == render_markdown(text)
+    assert largest_live < 600, f"{name}: {largest_live} characters re-parsed in one frame"
+
+
 INLINE_EDGES = {
     "line turns into a setext heading": "- a\n\npara words here\nmore words\n===\n",
     "setext dash under a paragraph line": "text line one\nsecond line\n---\nafter\n",
