@@ -50,8 +50,10 @@ _ENDED_BY_BLANK = frozenset(
 def ended_by_blank(
     tokens: list[Token], index: int, source: str, complete_lines: int, limit: int
 ) -> int | None:
-    """The line after the block starting at `tokens[index]` when that line is a complete blank
-    line and the block is one no later text can change (a fence only when closed), else None."""
+    """The first line after the complete blank lines that follow the block starting at
+    `tokens[index]`, when there is one such line and the block is one no later text can change
+    (a fence only when closed), else None. (The next part then starts on its own line 0, where
+    the stream's live block looks for it.)"""
     token = tokens[index]
     if token.type not in _ENDED_BY_BLANK or token.map is None:
         return None
@@ -61,7 +63,13 @@ def ended_by_blank(
     if end >= complete_lines or end > limit:
         return None
     begin = line_offset(source, end)
-    return end if blank(source[begin : source.index("\n", begin)]) else None
+    line = end
+    while line < complete_lines:
+        stop = source.index("\n", begin)
+        if not blank(source[begin:stop]):
+            break
+        line, begin = line + 1, stop + 1
+    return line if line > end else None
 
 
 def closing(tokens: list[Token], index: int) -> int:
