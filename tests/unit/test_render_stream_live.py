@@ -282,6 +282,8 @@ REVISIONS = {
     "list marker changes": "- a\n- b\n* c\n* d\n1. e\n",
     "paragraph with a lasting bracket closed late": "see [not " + "word " * 200 + "] (u) end\n",
     "paragraph with a lasting bracket made a link": "see [not " + "word " * 200 + "](http://x)\n",
+    # dollarmath reads the character before a `$` at a paragraph's start as its last one
+    "paragraph starting with math, ending with a digit": "$x$ " + "word " * 30 + "more 5",
     "paragraph with a lasting image bracket": "a ![not " + "word " * 200 + "](http://x) b\n",
     "paragraph with nested lasting brackets": "a [b [c " + "word " * 200 + "] d " * 2 + "\n",
     "paragraph with a bracket and a code span": "a [b " + "word " * 200 + "`]` c ]\n",
