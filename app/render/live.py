@@ -223,6 +223,10 @@ class LiveBlock:
             piece = piece.lstrip(" \t")
             if piece.startswith("["):  # maybe a reference definition still being written
                 return
+            if piece.startswith("$"):
+                # dollarmath reads the character before a `$` at the start of a paragraph as
+                # the paragraph's last one, which later text changes
+                return
         if "|" in piece:  # a table header's cells are counted over the whole line
             return
         inline = closed_piece(self.md, piece)
