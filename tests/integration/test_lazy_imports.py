@@ -1,9 +1,11 @@
 """Start-up loads only what the first window needs: `openai` only when an OpenAI-compatible
-engine is used, `alembic` only when a database needs migrating. Each check runs in a fresh
-interpreter, so what it reports is what a real start imports."""
+engine is used, `alembic` only when a database needs migrating, `ollama` and `httpx` only when
+the first call to a backend is made. Each check runs in a fresh interpreter, so what it reports
+is what a real start imports."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -18,10 +20,11 @@ from tests.integration.test_store_migrations import build_at
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run(code: str, *args: str) -> str:
+def _run(code: str, *args: str, env: dict[str, str] | None = None) -> str:
     done = subprocess.run(
         [sys.executable, "-c", code, *args],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -56,6 +59,41 @@ def test_importing_the_engine_modules_does_not_import_openai() -> None:
         "print('openai' in sys.modules)\n"
     )
     assert _run(code) == "False"
+
+
+_NETWORK = (
+    "import sys\n"
+    "import {module}\n"
+    "print(sorted(name for name in ('ollama', 'httpx') if name in sys.modules))\n"
+)
+
+
+def test_importing_the_workspace_does_not_import_ollama_or_httpx() -> None:
+    assert _run(_NETWORK.format(module="app.workspace")) == "[]"
+
+
+def test_importing_the_gui_start_does_not_import_ollama_or_httpx() -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    code = _NETWORK.format(module="app.gui.application")
+    assert _run(code, env=env) == "[]"
+    assert _run(_NETWORK.format(module="app.gui.main_window"), env=env) == "[]"
+
+
+def test_a_client_still_loads_them_for_its_first_call() -> None:
+    code = (
+        "import asyncio, sys\n"
+        "from app.backend.client import OllamaClient\n"
+        "from app.backend.errors import ServerUnreachable\n"
+        "async def main() -> None:\n"
+        "    async with OllamaClient('http://127.0.0.1:9', connect_timeout=2) as client:\n"
+        "        try:\n"
+        "            await client.list_models()\n"
+        "        except ServerUnreachable:\n"
+        "            print('unreachable')\n"
+        "asyncio.run(main())\n"
+        "print(sorted(name for name in ('ollama', 'httpx') if name in sys.modules))\n"
+    )
+    assert _run(code).splitlines() == ["unreachable", "['httpx', 'ollama']"]
 
 
 def test_an_up_to_date_database_opens_without_alembic(tmp_path: Path) -> None:
