@@ -15,9 +15,12 @@ Two things the official client lacks are done with httpx on the same base URL an
 `/api/version`, and the full `/api/show` body (its typed `ShowResponse` drops `system`); and
 `/api/delete`, whose 200 the official client takes for success whatever the body is.
 
-Every answer passes `failures.answer_guard` first, which refuses what Ollama never sends (a
+Every answer passes `guard.answer_guard` first, which refuses what Ollama never sends (a
 web page, a huge body) as it arrives: a captive portal is never taken for Ollama, and a hostile
 body is never read whole into memory.
+
+`ollama` and `httpx` are imported when a client is built, not with this module: the window
+shows before the first call to Ollama, and importing them costs a large part of the start.
 """
 
 from __future__ import annotations
@@ -25,10 +28,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, TypeVar
-
-import httpx
-import ollama
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.backend.engines.watch import watched
 from app.backend.errors import OllamaError, StreamInterrupted
@@ -45,7 +45,6 @@ from app.backend.events import (
 from app.backend.failures import (
     MAX_ANSWER_BYTES,
     UnlikeOllama,
-    answer_guard,
     looks_like_web_page,
     not_ollama,
     translate,
@@ -54,6 +53,10 @@ from app.backend.models import InstalledModel, LoadedModel, ModelInfo
 from app.backend.names import validate_model_name
 from app.backend.progress import PullProgressTracker
 from app.backend.think import ThinkSplitter
+
+if TYPE_CHECKING:
+    import httpx
+    import ollama
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +120,11 @@ class OllamaClient:
         """Seconds of silence after which a stream is given up (the user's preference; the
         workspace keeps it current)."""
         self.auth_note = auth_note
+        import httpx
+        import ollama
+
+        from app.backend.guard import answer_guard
+
         headers = {"Accept-Encoding": "identity"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -181,6 +189,9 @@ class OllamaClient:
         self, method: str, path: str, body: Mapping[str, Any] | None = None
     ) -> httpx.Response:
         """A plain request; a status of 400 or more raises the typed error."""
+        import httpx
+        import ollama
+
         model = str(body.get("model")) if body else None
         try:
             response = await self._http.request(method, path, json=body)
@@ -404,6 +415,8 @@ class OllamaClient:
 
     async def ping(self) -> bool:
         """True if something answers like Ollama at the host; never raises for network trouble."""
+        import httpx
+
         try:
             response = await self._http.get("/")
         except (httpx.HTTPError, UnlikeOllama):

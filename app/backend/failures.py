@@ -4,9 +4,12 @@ Each resulting error carries one sentence a user can act on. Raw server text is 
 line and shortened before it goes into a sentence; the full detail goes to the log. A web page
 is never quoted: something that answers with one is not Ollama, and the sentence says so.
 
-`answer_guard` refuses, as they arrive, answers Ollama never gives (a web page, an encoding
-that was not asked for, a line longer than `MAX_LINE_BYTES`, a plain answer longer than
-`MAX_ANSWER_BYTES`), so a hostile body is never read whole into memory.
+`app.backend.guard.answer_guard` refuses, as they arrive, answers Ollama never gives (a web
+page, an encoding that was not asked for, a line longer than `MAX_LINE_BYTES`, a plain answer
+longer than `MAX_ANSWER_BYTES`), so a hostile body is never read whole into memory.
+
+`ollama`, `httpx` and `pydantic` are imported by the functions that need them, not here: the
+client is imported at start, before the first window, and these load with its first call.
 """
 
 from __future__ import annotations
@@ -14,11 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-
-import httpx
-import ollama
-import pydantic
+from typing import TYPE_CHECKING
 
 from app.backend.errors import (
     InvalidModelName,
@@ -34,6 +33,10 @@ from app.backend.errors import (
     TagNotFound,
     Unauthorized,
 )
+
+if TYPE_CHECKING:
+    import httpx
+    import ollama
 
 log = logging.getLogger(__name__)
 
@@ -65,64 +68,6 @@ class UnlikeOllama(Exception):
         self.what = what
 
 
-class _BoundedStream(httpx.AsyncByteStream):
-    """The body of one answer, refused as soon as it breaks a limit: memory stays bounded."""
-
-    def __init__(self, inner: httpx.AsyncByteStream, *, max_total: int | None) -> None:
-        self._inner = inner
-        self._max_total = max_total
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        total = 0
-        since_newline = 0
-        async for chunk in self._inner:
-            total += len(chunk)
-            if self._max_total is not None and total > self._max_total:
-                raise UnlikeOllama(f"sent more than {self._max_total // 2**20} MB at once")
-            newline = chunk.rfind(b"\n")
-            since_newline = len(chunk) - newline - 1 if newline >= 0 else since_newline + len(chunk)
-            if since_newline > MAX_LINE_BYTES:
-                raise UnlikeOllama(
-                    f"sent more than {MAX_LINE_BYTES // 2**20} MB without a line break"
-                )
-            yield chunk
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-ResponseHook = Callable[[httpx.Response], Awaitable[None]]
-
-
-def answer_guard(*, max_total: int | None) -> dict[str, list[ResponseHook]]:
-    """httpx `event_hooks` that refuse, when its head arrives, an answer that cannot be
-    Ollama's, and bound how much of any other answer is read (`max_total` bytes, and never a
-    line longer than `MAX_LINE_BYTES`). Hooks, not a transport, so proxies are guarded too."""
-
-    async def check(response: httpx.Response) -> None:
-        problem = _unlike_ollama(response)
-        if problem is not None:
-            raise UnlikeOllama(problem)  # httpx closes the response
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = _BoundedStream(response.stream, max_total=max_total)
-
-    return {"response": [check]}
-
-
-def _unlike_ollama(response: httpx.Response) -> str | None:
-    """Why the answer's head shows it is not Ollama's, or None. A redirect is followed and a
-    401/403 is about the token, whatever their bodies; Ollama never sends HTML, and is asked
-    for no compression (a server that compresses anyway could not be bounded)."""
-    status = response.status_code
-    if (300 <= status < 400 and "location" in response.headers) or status in (401, 403):
-        return None
-    if "html" in response.headers.get("content-type", "").lower():
-        return "sent a web page" if status == 200 else f"answered {status} with a web page"
-    if response.headers.get("content-encoding", "identity").lower() not in ("identity", ""):
-        return "sent a compressed answer it was not asked for"
-    return None
-
-
 def looks_like_web_page(text: str) -> bool:
     """Ollama answers JSON or plain text; markup comes from something in front of it."""
     return text.lstrip()[:1] == "<"
@@ -130,6 +75,8 @@ def looks_like_web_page(text: str) -> bool:
 
 def origin(url: httpx.URL | str) -> str:
     """`scheme://host:port` of a URL, the port always given, as `normalize_host` writes it."""
+    import httpx
+
     parsed = httpx.URL(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
@@ -198,6 +145,10 @@ def translate(
     """
     if isinstance(exc, OllamaError):
         return exc
+    import httpx
+    import ollama
+    import pydantic
+
     if isinstance(exc, ollama.ResponseError):
         return _from_response_error(
             exc, host=host, model=model, pulling=pulling, auth_note=auth_note
@@ -253,6 +204,8 @@ def _redirected_to(exc: BaseException, host: str) -> str | None:
     """The origin a failed connection went to, if a redirect took it away from `host`. (The
     ollama library turns httpx's ConnectError into a ConnectionError; the original is its
     context.)"""
+    import httpx
+
     for candidate in (exc, exc.__cause__, exc.__context__):
         if isinstance(candidate, httpx.RequestError):
             try:

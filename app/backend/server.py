@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
 from app.backend.hosts import is_loopback
 from app.config import DEFAULT_HOST
 from app.errors import PhiDeskError
@@ -142,6 +140,8 @@ class ServerSettings:
 
 async def answers(host: str, wait: float = 2.0) -> bool:
     """True if an Ollama server answers at `host` right now."""
+    import httpx  # here, not at start: the window shows before the first call
+
     try:
         async with httpx.AsyncClient(base_url=host, timeout=wait) as http:
             response = await http.get("/")

@@ -16,8 +16,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from app.backend.events import PullProgress
 from app.backend.ollama_setup.errors import (
@@ -30,6 +29,9 @@ from app.backend.ollama_setup.errors import (
 from app.backend.ollama_setup.net import host_of, http_client, status_error, transport_error
 from app.backend.ollama_setup.releases import Asset
 from app.backend.progress import PullProgressTracker
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +128,8 @@ def _fetch(
     progress: ProgressCallback | None,
     cancel: threading.Event | None,
 ) -> None:
+    import httpx
+
     what = f"the Ollama archive {asset.name}"
     have = part.stat().st_size if part.is_file() else 0
     if asset.size is not None and have > asset.size:

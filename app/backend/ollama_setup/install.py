@@ -22,8 +22,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from app.backend.client import parse_version
 from app.backend.hardware import GpuVendor, probe_gpus
 from app.backend.ollama_setup.download import ProgressCallback, download
@@ -186,6 +184,8 @@ def _check_answers(
     previous: InstalledCopy | None,
 ) -> None:
     """Start the new copy on a free port, ask `/api/version`, stop it; `DidNotAnswer` if not."""
+    import httpx
+
     url = _free_loopback_url()
     server = ManagedServer(
         ServerSettings(host=url, models_dir=managed.models), log_dir=log_dir, binary=copy.binary

@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 import time
 import urllib.request
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import httpx
 
 from app import __version__
 from app.backend.ollama_setup.errors import (
@@ -23,6 +22,9 @@ from app.backend.ollama_setup.errors import (
     SetupError,
 )
 
+if TYPE_CHECKING:
+    import httpx
+
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 15.0
@@ -32,6 +34,8 @@ USER_AGENT = f"PhiDesk/{__version__}"
 
 def http_client(*, read_timeout: float = READ_TIMEOUT) -> httpx.Client:
     """A client that follows redirects (GitHub's downloads move to a CDN) and honours proxies."""
+    import httpx
+
     return httpx.Client(
         follow_redirects=True,
         timeout=httpx.Timeout(read_timeout, connect=CONNECT_TIMEOUT),
@@ -55,6 +59,8 @@ def proxy_for(url: str) -> str | None:
 
 def transport_error(exc: httpx.HTTPError, url: str, what: str) -> SetupError:
     """A failure below HTTP (no connection, a proxy, a timeout) as one sentence."""
+    import httpx
+
     log.info("%s from %s failed: %r", what, url, exc)
     host = host_of(url)
     proxy = proxy_for(url)

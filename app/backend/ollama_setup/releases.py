@@ -21,8 +21,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from app.backend.client import parse_version
 from app.backend.ollama_setup.errors import (
@@ -31,6 +30,9 @@ from app.backend.ollama_setup.errors import (
     UnknownArchitecture,
 )
 from app.backend.ollama_setup.net import host_of, http_client, status_error, transport_error
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,8 @@ def parse_release(document: object) -> Release:
 
 def fetch_latest(url: str | None = None, *, client: httpx.Client | None = None) -> Release:
     """Ask the releases API for the latest release. Raises a `SetupError` with one sentence."""
+    import httpx
+
     url = url or releases_url()
     what = "the latest Ollama release"
     own = client is None
@@ -236,6 +240,8 @@ def parse_checksums(text: str) -> dict[str, str]:
 
 def expected_sha256(release: Release, asset: Asset, *, client: httpx.Client | None = None) -> str:
     """The SHA-256 the release publishes for `asset`: its `digest`, else `sha256sum.txt`."""
+    import httpx
+
     if asset.digest:
         return asset.digest
     listing = release.asset(CHECKSUMS_ASSET)

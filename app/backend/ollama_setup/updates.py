@@ -16,14 +16,16 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from app.backend.catalog import Catalog, default_catalog
 from app.backend.client import MIN_OLLAMA_VERSION, parse_version
 from app.backend.ollama_setup.errors import SetupError
 from app.backend.ollama_setup.layout import ManagedOllama, read_json, write_json_atomically
 from app.backend.ollama_setup.releases import fetch_latest
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
