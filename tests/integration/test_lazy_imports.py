@@ -79,6 +79,17 @@ def test_importing_the_gui_start_does_not_import_ollama_or_httpx() -> None:
     assert _run(_NETWORK.format(module="app.gui.main_window"), env=env) == "[]"
 
 
+def test_building_a_client_does_not_import_ollama_or_httpx() -> None:
+    # The window's start builds the client before it shows; the first call comes after.
+    code = (
+        "import sys\n"
+        "from app.backend.client import OllamaClient\n"
+        "client = OllamaClient('http://127.0.0.1:9', token='secret')\n"
+        "print(sorted(name for name in ('ollama', 'httpx') if name in sys.modules))\n"
+    )
+    assert _run(code) == "[]"
+
+
 def test_a_client_still_loads_them_for_its_first_call() -> None:
     code = (
         "import asyncio, sys\n"
