@@ -19,8 +19,9 @@ Every answer passes `guard.answer_guard` first, which refuses what Ollama never 
 web page, a huge body) as it arrives: a captive portal is never taken for Ollama, and a hostile
 body is never read whole into memory.
 
-`ollama` and `httpx` are imported when a client is built, not with this module: the window
-shows before the first call to Ollama, and importing them costs a large part of the start.
+`ollama` and `httpx` are imported, and the HTTP clients built, on the first call, not with
+this module or the `OllamaClient`: the window builds one and shows before its first call to
+Ollama, and importing them costs a large part of the start.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.backend.engines.watch import watched
@@ -75,6 +77,15 @@ field (0.9.0). Older servers mostly work, but the meter and reasoning display ma
 KeepAlive = float | str | None
 
 
+@dataclass(frozen=True)
+class _Transports:
+    stream: ollama.AsyncClient
+    """Streams: no read timeout, no bound on the whole answer."""
+    calls: ollama.AsyncClient
+    http: httpx.AsyncClient
+    """What the official client lacks: `/api/version`, the full `/api/show`, `/api/delete`."""
+
+
 def parse_version(text: str) -> tuple[int, ...]:
     """`"0.33.0-rc2"` → `(0, 33, 0)`; unparseable parts stop the tuple."""
     numbers: list[int] = []
@@ -120,45 +131,72 @@ class OllamaClient:
         """Seconds of silence after which a stream is given up (the user's preference; the
         workspace keeps it current)."""
         self.auth_note = auth_note
+        self._headers = {"Accept-Encoding": "identity"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._connect_timeout = connect_timeout
+        self._call_timeout = call_timeout
+        self._transports: _Transports | None = None
+
+    def __repr__(self) -> str:  # never shows the token
+        return f"OllamaClient({self.host!r})"
+
+    def _open(self) -> _Transports:
+        """The HTTP clients, built (and `ollama` and `httpx` imported) on the first call."""
+        if self._transports is not None:
+            return self._transports
         import httpx
         import ollama
 
         from app.backend.guard import answer_guard
 
-        headers = {"Accept-Encoding": "identity"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
+        headers = self._headers
+        connect_timeout, call_timeout = self._connect_timeout, self._call_timeout
         stream_timeout = httpx.Timeout(
             connect=connect_timeout, read=None, write=call_timeout, pool=call_timeout
         )
         call = httpx.Timeout(call_timeout, connect=connect_timeout)
-        self._stream = ollama.AsyncClient(
-            self.host,
-            timeout=stream_timeout,
-            headers=headers,
-            event_hooks=answer_guard(max_total=None),
+        self._transports = _Transports(
+            stream=ollama.AsyncClient(
+                self.host,
+                timeout=stream_timeout,
+                headers=headers,
+                event_hooks=answer_guard(max_total=None),
+            ),
+            calls=ollama.AsyncClient(
+                self.host,
+                timeout=call,
+                headers=headers,
+                event_hooks=answer_guard(max_total=MAX_ANSWER_BYTES),
+            ),
+            http=httpx.AsyncClient(
+                base_url=self.host,
+                timeout=call,
+                headers={"Accept": "application/json", **headers},
+                follow_redirects=True,
+                event_hooks=answer_guard(max_total=MAX_ANSWER_BYTES),
+            ),
         )
-        self._calls = ollama.AsyncClient(
-            self.host,
-            timeout=call,
-            headers=headers,
-            event_hooks=answer_guard(max_total=MAX_ANSWER_BYTES),
-        )
-        self._http = httpx.AsyncClient(
-            base_url=self.host,
-            timeout=call,
-            headers={"Accept": "application/json", **headers},
-            follow_redirects=True,
-            event_hooks=answer_guard(max_total=MAX_ANSWER_BYTES),
-        )
+        return self._transports
 
-    def __repr__(self) -> str:  # never shows the token
-        return f"OllamaClient({self.host!r})"
+    @property
+    def _stream(self) -> ollama.AsyncClient:
+        return self._open().stream
+
+    @property
+    def _calls(self) -> ollama.AsyncClient:
+        return self._open().calls
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        return self._open().http
 
     async def aclose(self) -> None:
-        await self._stream.close()  # type: ignore[no-untyped-call]
-        await self._calls.close()  # type: ignore[no-untyped-call]
-        await self._http.aclose()
+        if self._transports is None:  # never called: nothing was opened
+            return
+        await self._transports.stream.close()  # type: ignore[no-untyped-call]
+        await self._transports.calls.close()  # type: ignore[no-untyped-call]
+        await self._transports.http.aclose()
 
     async def __aenter__(self) -> OllamaClient:
         return self
