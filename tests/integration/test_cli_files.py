@@ -306,3 +306,16 @@ def test_the_crash_log_is_closed_at_exit(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert crash_log.exists()
     assert result.stdout.decode().split() == ["closed"]
+
+
+def test_an_unparseable_ollama_host_variable_is_ignored_when_host_says_otherwise(
+    tmp_path: Path,
+) -> None:
+    # The ollama library reads OLLAMA_HOST when it is first imported, which now happens at the
+    # first call to the server; a value it cannot parse must not turn into an unexpected error.
+    result = phidesk("models", data=tmp_path / "data", env={"OLLAMA_HOST": "http://[::1"})
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("phidesk: error: ") and "unexpected" not in lines[0]
+    assert UNREACHABLE in lines[0]

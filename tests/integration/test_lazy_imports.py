@@ -79,6 +79,12 @@ def test_importing_the_gui_start_does_not_import_ollama_or_httpx() -> None:
     assert _run(_NETWORK.format(module="app.gui.main_window"), env=env) == "[]"
 
 
+def test_the_entry_point_does_not_import_ollama_or_httpx() -> None:
+    # `python -m app` reads its arguments with the command line's parser before the window.
+    assert _run(_NETWORK.format(module="app.main")) == "[]"
+    assert _run(_NETWORK.format(module="app.cli")) == "[]"
+
+
 def test_building_a_client_does_not_import_ollama_or_httpx() -> None:
     # The window's start builds the client before it shows; the first call comes after.
     code = (
