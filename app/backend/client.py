@@ -53,6 +53,7 @@ from app.backend.failures import (
 )
 from app.backend.models import InstalledModel, LoadedModel, ModelInfo
 from app.backend.names import validate_model_name
+from app.backend.ollama_lib import load_ollama
 from app.backend.progress import PullProgressTracker
 from app.backend.think import ThinkSplitter
 
@@ -145,6 +146,7 @@ class OllamaClient:
         """The HTTP clients, built (and `ollama` and `httpx` imported) on the first call."""
         if self._transports is not None:
             return self._transports
+        load_ollama()
         import httpx
         import ollama
 
@@ -227,6 +229,7 @@ class OllamaClient:
         self, method: str, path: str, body: Mapping[str, Any] | None = None
     ) -> httpx.Response:
         """A plain request; a status of 400 or more raises the typed error."""
+        load_ollama()
         import httpx
         import ollama
 

@@ -33,6 +33,7 @@ from app.backend.errors import (
     TagNotFound,
     Unauthorized,
 )
+from app.backend.ollama_lib import load_ollama
 
 if TYPE_CHECKING:
     import httpx
@@ -145,6 +146,7 @@ def translate(
     """
     if isinstance(exc, OllamaError):
         return exc
+    load_ollama()
     import httpx
     import ollama
     import pydantic

@@ -14,8 +14,6 @@ import json
 import sys
 from typing import Any
 
-import httpx
-
 from app.backend.events import PullProgress
 from app.backend.ollama_setup import (
     InstallResult,
@@ -56,6 +54,8 @@ def _running(host: str) -> bool:
 
 def _loaded_models(host: str) -> int | None:
     """How many models the server at `host` has loaded, or None when it does not say."""
+    import httpx  # here, not at the top: every start of PhiDesk imports this module
+
     try:
         response = httpx.get(f"{host}/api/ps", timeout=5.0)
         models = response.json().get("models")
