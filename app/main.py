@@ -43,8 +43,10 @@ def _open_window(ctx: AppContext, request: GuiRequest) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Imported here: importing the command line imports the ollama library, which reads
-    # OLLAMA_HOST as it loads; app.cli reports a bad value as a usage error instead.
+    # Imported here, with an OLLAMA_HOST PhiDesk cannot use hidden: should anything the command
+    # line imports load the ollama library (which reads the variable as it loads), app.cli
+    # still reports a bad value as a usage error. The backend itself loads that library at its
+    # first call, through app.backend.ollama_lib, which hides the variable the same way.
     with unusable_ollama_host_hidden():
         from app import cli
     return cli.main(argv, open_window=_open_window)
