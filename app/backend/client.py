@@ -138,6 +138,7 @@ class OllamaClient:
         self._connect_timeout = connect_timeout
         self._call_timeout = call_timeout
         self._transports: _Transports | None = None
+        self._closed = False
 
     def __repr__(self) -> str:  # never shows the token
         return f"OllamaClient({self.host!r})"
@@ -146,6 +147,8 @@ class OllamaClient:
         """The HTTP clients, built (and `ollama` and `httpx` imported) on the first call."""
         if self._transports is not None:
             return self._transports
+        if self._closed:  # as httpx says of a closed client: a closed client stays closed
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
         load_ollama()
         import httpx
         import ollama
@@ -194,6 +197,7 @@ class OllamaClient:
         return self._open().http
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._transports is None:  # never called: nothing was opened
             return
         await self._transports.stream.close()  # type: ignore[no-untyped-call]
