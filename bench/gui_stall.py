@@ -42,11 +42,12 @@ import threading
 import time
 import traceback
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -671,6 +672,26 @@ async def run(args: argparse.Namespace, work: Path) -> int:
     return 0 if all(not r.over for r in results) else 1
 
 
+def run_in_window(
+    run: Callable[[argparse.Namespace, Path], Coroutine[Any, Any, int]],
+    args: argparse.Namespace,
+    name: str,
+) -> int:
+    """Run a bench's `run(args, work)` on a Qt application's asyncio loop, with a scratch folder
+    for its data (removed after) and PHIDESK_DATA_DIR pointing inside it."""
+    app = QApplication(sys.argv[:1])
+    loop = new_qt_loop(app)
+    asyncio.set_event_loop(loop)
+    work = Path(tempfile.mkdtemp(prefix=f"phidesk-{name}-"))
+    os.environ["PHIDESK_DATA_DIR"] = str(work / "unused")
+    try:
+        code = run_on_qt_loop(loop, run(args, work))
+    finally:
+        loop.close()
+        shutil.rmtree(work, ignore_errors=True)
+    return code
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chats", type=int, default=1000, help="chats to export (scenario 2)")
@@ -679,17 +700,7 @@ def main() -> int:
         "--where", action="store_true", help="sample the GUI thread's stack during long gaps"
     )
     args = parser.parse_args()
-    app = QApplication(sys.argv[:1])
-    loop = new_qt_loop(app)
-    asyncio.set_event_loop(loop)
-    work = Path(tempfile.mkdtemp(prefix="phidesk-gui-stall-"))
-    os.environ["PHIDESK_DATA_DIR"] = str(work / "unused")
-    try:
-        code: int = run_on_qt_loop(loop, run(args, work))
-    finally:
-        loop.close()
-        shutil.rmtree(work, ignore_errors=True)
-    return code
+    return run_in_window(run, args, "gui-stall")
 
 
 if __name__ == "__main__":

@@ -29,10 +29,8 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -48,15 +46,14 @@ from app.gui.application import prepare_environment  # noqa: E402
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 prepare_environment(offscreen=os.environ["QT_QPA_PLATFORM"] == "offscreen")
 
+from gui_stall import run_in_window  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QEvent, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.backend.client import OllamaClient  # noqa: E402
 from app.config import AppContext, Paths  # noqa: E402
 from app.gui.connection import ConnectionMonitor  # noqa: E402
 from app.gui.main_window import MainWindow  # noqa: E402
-from app.gui.tasks import new_qt_loop, run_on_qt_loop  # noqa: E402
 from app.store import Database, Provenance  # noqa: E402
 from app.values import ChatStats  # noqa: E402
 from app.workspace import Workspace  # noqa: E402
@@ -330,17 +327,7 @@ def main() -> int:
     parser.add_argument("--short", type=int, default=20)
     parser.add_argument("--long", type=int, default=1000)
     args = parser.parse_args()
-    app = QApplication(sys.argv[:1])
-    loop = new_qt_loop(app)
-    asyncio.set_event_loop(loop)
-    work = Path(tempfile.mkdtemp(prefix="phidesk-latency-"))
-    os.environ["PHIDESK_DATA_DIR"] = str(work / "unused")
-    try:
-        code: int = run_on_qt_loop(loop, run(args, work))
-    finally:
-        loop.close()
-        shutil.rmtree(work, ignore_errors=True)
-    return code
+    return run_in_window(run, args, "latency")
 
 
 if __name__ == "__main__":

@@ -32,10 +32,8 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,17 +42,15 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from gui_stall import Result, Ticks, describe, summarise, until  # noqa: E402
+from gui_stall import Result, Ticks, describe, run_in_window, summarise, until  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QEvent, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.backend.client import OllamaClient  # noqa: E402
 from app.config import AppContext, Paths  # noqa: E402
 from app.gui.chat_pane import HISTORY_SHOWN  # noqa: E402
 from app.gui.connection import ConnectionMonitor  # noqa: E402
 from app.gui.main_window import MainWindow  # noqa: E402
-from app.gui.tasks import new_qt_loop, run_on_qt_loop  # noqa: E402
 from app.store import Chat, ChatSettings, ContextUsage, Database, Message, Provenance  # noqa: E402
 from app.workspace import Workspace  # noqa: E402
 from tests.ollama_double.server import OllamaDouble  # noqa: E402
@@ -417,17 +413,7 @@ def main() -> int:
         "--where", action="store_true", help="print the GUI thread's stack in the longest stalls"
     )
     args = parser.parse_args()
-    app = QApplication(sys.argv[:1])
-    loop = new_qt_loop(app)
-    asyncio.set_event_loop(loop)
-    work = Path(tempfile.mkdtemp(prefix="phidesk-open-chat-"))
-    os.environ["PHIDESK_DATA_DIR"] = str(work / "unused")
-    try:
-        code: int = run_on_qt_loop(loop, run(args, work))
-    finally:
-        loop.close()
-        shutil.rmtree(work, ignore_errors=True)
-    return code
+    return run_in_window(run, args, "open-chat")
 
 
 if __name__ == "__main__":
