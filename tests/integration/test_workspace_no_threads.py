@@ -1,6 +1,7 @@
 """Closing a workspace in a process that can start no more threads (its address space is at
 its limit, as after an import that ran out of memory): the writes queued before are finished,
-the database is closed, and closing raises nothing. A real child process, a real SQLite file;
+the database is closed, and closing raises nothing; work asked of a thread that cannot start
+is refused with a sentence that says so. A real child process, a real SQLite file;
 threads are made impossible by a stack size larger than the address space left."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ CHILD = textwrap.dedent(
     import asyncio, resource, sys, threading, time
     from app.backend.client import OllamaClient
     from app.config import Paths
+    from app.errors import PhiDeskError
     from app.workspace import Workspace
 
     def vm_size() -> int:
@@ -42,6 +44,10 @@ CHILD = textwrap.dedent(
         def slow_rename() -> None:
             time.sleep(0.3)
             workspace.db.update_chat(chat.id, title="Renamed while closing")
+        try:
+            await workspace.read(lambda: 1)  # the reader's thread was never started
+        except PhiDeskError as exc:
+            print(exc)
         queued = asyncio.ensure_future(workspace.write(slow_rename))
         await asyncio.sleep(0)
         await workspace.aclose()
@@ -64,7 +70,11 @@ def test_closing_without_threads_finishes_queued_writes(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.split() == ["threads", "refused", "closed"], done.stdout
+    assert done.stdout.splitlines() == [
+        "threads refused",
+        "PhiDesk could not start a worker thread; the system is out of memory or threads",
+        "closed",
+    ], done.stdout
     database = Paths.resolve(data).database
     with closing(sqlite3.connect(database)) as db:
         titles = [row[0] for row in db.execute("SELECT title FROM chats")]
