@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
@@ -59,11 +60,40 @@ T = TypeVar("T")
 
 def _submit[R](executor: ThreadPoolExecutor, call: Callable[[], R]) -> Future[R]:
     """`executor.submit`, with one sentence (a PhiDeskError, which front ends expect) for work
-    asked of a workspace that has closed, e.g. by a window task finishing during shutdown."""
+    asked of a workspace that has closed, e.g. by a window task finishing during shutdown, or
+    of a pool whose thread cannot be started."""
     try:
         return executor.submit(call)
+    except RuntimeError as exc:
+        if "shutdown" in str(exc):  # "cannot schedule new futures after shutdown"
+            raise PhiDeskError("PhiDesk is closing; the database is closed") from None
+        # "can't start new thread": the pool had no thread yet and none could be started.
+        raise PhiDeskError(
+            "PhiDesk could not start a worker thread; the system is out of memory or threads"
+        ) from exc
+
+
+async def _shut_down(pool: ThreadPoolExecutor) -> None:
+    """Let `pool` finish its queued calls and end, waited for on a thread of its own so that the
+    loop goes on; in this thread when no thread can be started (a process at its memory limit,
+    e.g. after an import that ran out of memory), since what is queued must still be saved."""
+    finished: Future[None] = Future()
+
+    def shut() -> None:
+        try:
+            pool.shutdown(wait=True)
+        except BaseException as exc:  # handed to the awaiting task
+            finished.set_exception(exc)
+        else:
+            finished.set_result(None)
+
+    try:
+        threading.Thread(target=shut, name="phidesk-close", daemon=True).start()
     except RuntimeError:
-        raise PhiDeskError("PhiDesk is closing; the database is closed") from None
+        log.warning("no thread could be started to close the workers; closing them here")
+        pool.shutdown(wait=True)
+        return
+    await asyncio.wrap_future(finished)
 
 
 class Workspace(TransferOps, EngineOps, DocumentOps, CompareOps, TitleOps):
@@ -488,9 +518,8 @@ class Workspace(TransferOps, EngineOps, DocumentOps, CompareOps, TitleOps):
         await self.cancel_titles()
         await self.stop_comparisons()
         await self.stop_all()
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self._writer.shutdown, True)
-        await loop.run_in_executor(None, self._reader.shutdown, True)
+        await _shut_down(self._writer)
+        await _shut_down(self._reader)
         self.db.close()
         await self.close_engines()
         await self.connection.aclose()
