@@ -274,3 +274,32 @@ def test_a_patch_that_changes_text_inside_a_run_is_shown_exactly(
             assert js(qtbot, view, "document.querySelectorAll('.live .run').length") > 0
     run(qtbot, view, "return phidesk.endStream('a', null);")
     assert same_as_full_render(qtbot, view, second)
+
+
+def test_closing_a_run_moves_only_the_children_after_it(qtbot: QtBot, view: TranscriptView) -> None:
+    # A run of the long live paragraph is closed by moving the few newest children into the
+    # next run, never by moving hundreds of children that were already shown (each move lays
+    # the node and its KaTeX out again).
+    text, tex = formulas(1200)
+    start_answer(qtbot, view)
+    renderer = StreamRenderer()
+    run(
+        qtbot,
+        view,
+        "window.removed = 0; new MutationObserver((records) => { for (const r of records)"
+        " window.removed += r.removedNodes.length; }).observe(document.querySelector("
+        "'article[data-id=\"a\"] .body'), { childList: true, subtree: true }); return 0;",
+    )
+    most = 0
+    for i in range(0, len(text), 320):
+        run(qtbot, view, patch_script(renderer.feed(text[i : i + 320])) + " return 0;")
+        most = max(
+            most, run(qtbot, view, "const n = window.removed; window.removed = 0; return n;")
+        )
+    assert js(qtbot, view, "document.querySelectorAll('.live .run').length") >= 2
+    assert most < 100
+    assert same_as_full_render(qtbot, view, renderer.html())
+    qtbot.waitUntil(all_typeset(qtbot, view), timeout=4 * LOAD_MS)
+    run(qtbot, view, "return phidesk.endStream('a', null);")
+    assert same_as_full_render(qtbot, view, render_markdown(text))
+    assert shown_tex(qtbot, view) == tex
