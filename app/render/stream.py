@@ -208,6 +208,7 @@ class StreamRenderer:
             self.revision_frames += bool(self._live.parts)
             self._live = None
         tail = self._tail
+        known = set(self._references)
         env = new_env(self._references)
         tokens = self._md.parse(tail, env)
         self.live_size = len(tail)
@@ -218,9 +219,7 @@ class StreamRenderer:
             self._tail_html = render(tokens, self._md.options, env)
             self._live = open_live(self._md, tokens)
             if self._live is not None:
-                self._live.advance(
-                    tail, tokens, env, set(references), _labels, _reference_key, _limit(env)
-                )
+                self._live.advance(tail, tokens, env, known, _labels, _reference_key, _limit(env))
             self._frame = self._settled(tail, tokens, env)
         else:
             index, line = cut
