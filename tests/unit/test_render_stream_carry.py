@@ -3,6 +3,8 @@ gives exactly the full render at every point."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from tests.unit.test_render_stream_live import stream_checked
@@ -23,3 +25,21 @@ def test_a_definition_in_a_committed_part_of_the_live_block_stays_known(text: st
     for first in range(len(text) // 2, len(text)):
         for size in (1, 3, 7):
             stream_checked(text, list(range(first, len(text), size)))
+
+
+@pytest.mark.parametrize(
+    "between",
+    ["\n\n", "\n\n## Heading {n}\n\n", "\n\n---\n\n", "\n\n$$\nx_{n} = 1\n$$\n\n"],
+    ids=["paragraphs", "a heading", "a rule", "display math"],
+)
+def test_the_frame_after_a_commit_parses_only_the_line_being_written(between: str) -> None:
+    """A frame that ends a paragraph, adds blank lines (and finished blocks) and starts the
+    next paragraph parses in full and commits what is final; the next frame, which only
+    lengthens the new paragraph, reuses that parse and runs the inline parser alone."""
+    chunks = ["First words"]
+    for n in range(40):
+        chunks += [f" and `code` {n}" + between.format(n=n) + f"Para {n} with", " **bold** x"]
+    text = "".join(chunks) + "\n"
+    bounds = list(itertools.accumulate(len(chunk) for chunk in chunks))
+    renderer = stream_checked(text, bounds)
+    assert renderer.inline_frames >= 39, f"{renderer.inline_frames} frames without a block parse"
