@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QScrollArea, QWidget
 from app.backend.catalog import Catalog
 from app.errors import PhiDeskError
 from app.gui.model_names import catalog_entry, friendly_name
-from app.gui.turn_view import user_item
+from app.gui.turn_view import TYPED, user_item
 from app.store import Message
 from app.workspace import Level, NoticeAction, RunningTurn, Scope, TurnKind
 from app.workspace.turns import TurnListener
@@ -112,11 +112,22 @@ class ChatFlows(QObject):
         turn.listen(listener)
         turn.stored_listeners.append(lambda message: self.question_stored(turn, message))
 
+    def sending(self, text: str, editing: int | None) -> None:
+        """Enter: a new question in the chat on show is on screen at once, before it is stored
+        (as `TYPED`; it takes its id when its answer's request is out); the edit note and the
+        context banner go."""
+        if editing is None and self.pane.current_chat is not None:
+            self.pane.view.append_message(user_item(TYPED, text))
+        self.pane.edit_note.hide()
+        self.pane.banner.hide()
+
     def question_stored(self, turn: RunningTurn, message: Message) -> None:
-        """The question is committed: on screen now, before the server is asked (TurnStarted
-        shows it again; the view leaves a message it already shows as it is)."""
-        if turn.kind is TurnKind.SEND and self.pane.presenter.turn is turn:
-            self.pane.view.append_message(user_item(message.id, turn.text))
+        """The question is committed: on screen now if it is not yet (a new chat's first), before
+        the server is asked. One shown at Enter is left as it is until the request is out."""
+        view = self.pane.view
+        ours = turn.kind is TurnKind.SEND and self.pane.presenter.turn is turn
+        if ours and not view.shows(TYPED):
+            view.append_message(user_item(message.id, turn.text))
 
     def refused(self, chat_id: int | None, reason: str) -> None:
         """A turn was refused: say why; a missing model gets *Pull model* instead."""

@@ -27,7 +27,7 @@ from app.gui.message_actions import UNDO_DELETE, MessageActions
 from app.gui.models_picker import ModelPicker
 from app.gui.tasks import Tasks
 from app.gui.transcript import TranscriptView
-from app.gui.turn_view import TurnPresenter, transcript_items
+from app.gui.turn_view import TYPED, TurnPresenter, transcript_items
 from app.store import Chat
 from app.workspace import (
     Level,
@@ -221,10 +221,8 @@ class ChatPane(QWidget):
         if not model and self.current_chat is None:
             self._tell("Choose a model first (or pull one with the model manager).")
             return
-        editing = self.editing
-        self.editing = None
-        self.edit_note.hide()
-        self.banner.hide()
+        editing, self.editing = self.editing, None
+        self.flows.sending(text, editing)  # a question in the chat on show: on screen now
         self.composer.set_draft("")  # taken now; given back if the turn is refused
         self.composer.set_streaming(True)
         files = self.documents.take() if editing is None else []  # an edit keeps its files
@@ -299,6 +297,8 @@ class ChatPane(QWidget):
 
     def _give_back(self, chat_id: int | None, text: str) -> None:
         """A refused turn: put the user's text back where it was typed, unless they moved on."""
+        if chat_id == self.current_chat:
+            self.view.remove_message(TYPED)  # shown at Enter, not stored (or removed again)
         if text and chat_id == self.current_chat and not self.composer.draft():
             self.composer.set_draft(text)
 
