@@ -228,6 +228,7 @@ class StreamRenderer:
             self._commit(tail[:offset], render(head, self._md.options, env), head, env, line, {})
             self._tail = tail[offset:]
             self._tail_html = render(tokens[index:], self._md.options, env)
+            self._carry(tokens[index:], env, line)
         self._revise(references)
 
     def _owner(self) -> tuple[int, int, str]:
@@ -366,8 +367,37 @@ class StreamRenderer:
             self._tail = tail[offset:]
             self._tail_html = render(tokens[index:], self._md.options, env)
             self._live = None
+            self._carry(tokens[index:], env, line)
         self._revise(references)
         return True
+
+    def _carry(self, rest: list[Token], env: dict[str, Any], line: int) -> None:
+        """After a commit at `line`, take `rest` (the parse's tokens from that line on) as the
+        parse of the new tail, as if it had been parsed alone: the commit is made where that
+        gives the same tokens. Their lines, the tail's own definitions and the open display
+        math are renumbered; the live block and the inline frame are then found as after a
+        full parse, so the next frame need not parse the new tail again."""
+        for token in rest:
+            if token.map is not None:
+                token.map = [token.map[0] - line, token.map[1] - line]
+        references = dict(self._references)
+        for label, value in env["references"].items():
+            ref_map = value.get("map") if isinstance(value, dict) else None
+            if label not in references and ref_map:
+                references[label] = {**value, "map": [ref_map[0] - line, ref_map[1] - line]}
+        carried = new_env(references)
+        unclosed = [n - line for n in env.get(UNCLOSED_MATH_KEY, []) if n >= line]
+        if unclosed:
+            carried[UNCLOSED_MATH_KEY] = unclosed
+        tail = self._tail
+        if self._cut(tail, rest, carried) is not None:
+            return  # a full parse would commit again: leave it to the next frame
+        known = set(self._references)
+        limit = _limit(carried)
+        self._live = open_live(self._md, rest)
+        if self._live is not None:
+            self._live.advance(tail, rest, carried, known, _labels, _reference_key, limit)
+        self._frame = self._settled(tail, rest, carried)
 
     def _commit(
         self,
