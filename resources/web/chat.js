@@ -35,12 +35,22 @@
   const timers = new Map(); // message id -> {started: ms since epoch, el}
   let outOfContext = new Set(); // ids marked "not in context"; kept for messages built later
   // Page-side cost of live patches, KaTeX runs, and the longest deferred typesetting slice.
-  // Also each patch's time, and the page's tasks over 50 ms (parsing a patch's script, layout).
-  const stats = { patches: 0, patchMs: 0, maxPatchMs: 0, renders: 0, maxSliceMs: 0, slow: [], times: [], longTasks: [] };
+  // Also each patch's time, and the page's tasks and frames over 50 ms (a patch's script, layout).
+  const stats = { patches: 0, patchMs: 0, maxPatchMs: 0, renders: 0, maxSliceMs: 0, slow: [], times: [], longTasks: [], longFrames: [] };
   if (typeof PerformanceObserver === "function" && PerformanceObserver.supportedEntryTypes.includes("longtask")) {
     new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) stats.longTasks.push(Math.round(entry.duration));
     }).observe({ entryTypes: ["longtask"] });
+  }
+  // Frames over 50 ms (the task that ran and the rendering after it): how long, and how much of
+  // it went to style and layout.
+  if (typeof PerformanceObserver === "function" && PerformanceObserver.supportedEntryTypes.includes("long-animation-frame")) {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        const layout = e.styleAndLayoutStart ? e.startTime + e.duration - e.styleAndLayoutStart : 0;
+        stats.longFrames.push([Math.round(e.duration), Math.round(layout)]);
+      }
+    }).observe({ type: "long-animation-frame" });
   }
 
   function send(method, ...args) {
@@ -277,35 +287,60 @@
     return a.length >= length && b.length >= length && b.startsWith(a.slice(0, length));
   }
 
-  // A long live paragraph is also cut, for layout only, into runs of RUN children that no
-  // patch reaches any more (<span class="run">, laid out apart: see chat.css), so a frame lays
-  // out the runs as they were and only the last children of the paragraph again. A patch that
-  // does reach into a run takes it away first; endStream takes them all away.
+  // A long live paragraph is also cut, for layout only, into runs (<span class="run">, laid
+  // out apart: see chat.css), so a frame lays out the runs as they were and only the last one
+  // again. The paragraph's first RUN children stay its own; when the last part holds more than
+  // RUN + SLACK children, those past its first RUN move into a new run after it. Only the
+  // newest children move (a move lays the node and its KaTeX out again), never the hundreds
+  // already shown, and the last SLACK children, which the next patch may still change, stay in
+  // the part that is open. A patch that reaches back into an earlier part first empties the
+  // runs after it into that part; beginStream and endStream take them all away.
   const RUN = 400;
+  const SLACK = 40;
 
-  function unwrapRuns(live, from) {
+  // The part holding child `index`: the last run starting at or before it, or -1 (the
+  // paragraph's own first children).
+  function partOf(runs, index) {
+    let j = runs.length - 1;
+    while (j >= 0 && runs[j].start > index) j -= 1;
+    return j;
+  }
+
+  // Make the children from `index` on children of one parent, the last part.
+  function openFrom(live, top, index) {
     const runs = live.runs || [];
-    while (runs.length && runs[runs.length - 1].end > from) {
-      const run = runs.pop().el;
-      run.replaceWith(...run.childNodes);
+    const j = partOf(runs, index);
+    if (j === runs.length - 1) return;
+    for (const { el } of runs.splice(j + 1)) {
+      if (j < 0) el.replaceWith(...el.childNodes);
+      else {
+        const into = runs[j].el;
+        while (el.firstChild) into.appendChild(el.firstChild);
+        el.remove();
+      }
     }
+  }
+
+  function unwrapRuns(live) {
+    for (const { el } of (live.runs || []).splice(0)) el.replaceWith(...el.childNodes);
   }
 
   function wrapRuns(live, top, marks) {
     const runs = live.runs || (live.runs = []);
-    let done = runs.length ? runs[runs.length - 1].end : 0;
-    while (marks.length - done > 2 * RUN) {
+    let start = runs.length ? runs[runs.length - 1].start : 0;
+    while (marks.length - start > RUN + SLACK) {
+      start += RUN;
       const el = document.createElement("span");
       el.className = "run";
-      top.insertBefore(el, marks[done].node);
-      for (let i = done; i < done + RUN; i++) el.appendChild(marks[i].node);
-      done += RUN;
-      runs.push({ el, end: done });
+      const end = marks.length - start > RUN + SLACK ? start + RUN : marks.length;
+      for (let i = start; i < end; i++) el.appendChild(marks[i].node);
+      top.appendChild(el);
+      runs.push({ el, start });
     }
   }
 
   function updateLiveWhole(live, html) {
-    unwrapRuns(live, 0);
+    unwrapRuns(live);
     updateHtml(live, html);
     const open = html.charCodeAt(0) === 60 ? html.indexOf(">") + 1 : 0;
     const first = live.firstChild;
@@ -354,15 +389,20 @@
       updateLiveWhole(live, html);
       return;
     }
-    unwrapRuns(live, keep); // the children from `keep` on are top's own again
+    openFrom(live, top, keep); // the children from `keep` on share one parent, the last part
+    const parent = marks[keep].node.parentNode;
     const before = marks[keep].node.previousSibling;
     const added = [];
-    morph(top, freshTop, added, marks[keep].node);
+    morph(parent, freshTop, added, marks[keep].node);
     morph(live, aside.content, added, top.nextSibling, freshTop.nextSibling);
     for (const node of added) decorate(node, false);
     drain();
+    const runs = live.runs || [];
+    if (parent !== top && !parent.firstChild) {
+      runs.pop().el.remove(); // the patch took every child of the last run away
+    }
     const kept = marks.slice(0, keep);
-    if (markChildren(kept, starts, before ? before.nextSibling : top.firstChild)) {
+    if (markChildren(kept, starts, before ? before.nextSibling : parent.firstChild)) {
       live.marks = kept;
       wrapRuns(live, top, kept);
     }
@@ -858,7 +898,7 @@
       article.classList.add("streaming");
       article.setAttribute("aria-busy", "true"); // read once it is complete, not token by token
       const { live } = streamParts(article);
-      unwrapRuns(live, 0);
+      unwrapRuns(live);
       live.shownHtml = undefined; // the first patch lays the whole live block over what is shown
       live.marks = null;
       return true;
@@ -900,7 +940,7 @@
       article.removeAttribute("aria-busy");
       const live = article.querySelector(".body > .live");
       if (live) {
-        unwrapRuns(live, 0); // the answer's DOM is the full render's again
+        unwrapRuns(live); // the answer's DOM is the full render's again
         live.shownHtml = undefined;
         live.marks = null;
       }
@@ -951,7 +991,7 @@
       }
     },
     resetStats() {
-      Object.assign(stats, { patches: 0, patchMs: 0, maxPatchMs: 0, maxSliceMs: 0, slow: [], times: [], longTasks: [] });
+      Object.assign(stats, { patches: 0, patchMs: 0, maxPatchMs: 0, maxSliceMs: 0, slow: [], times: [], longTasks: [], longFrames: [] });
     },
     state() {
       return {
@@ -969,6 +1009,7 @@
         slow: stats.slow,
         times: stats.times,
         longTasks: stats.longTasks,
+        longFrames: stats.longFrames,
       };
     },
   };

@@ -266,14 +266,18 @@ def test_a_patch_that_changes_text_inside_a_run_is_shown_exactly(
     first = "<p>" + " ".join(words) + "</p>\n"
     words[3] = "changed <strong>here</strong>"
     second = "<p>" + " ".join(words) + " and more</p>\n"
+    # And one that changes a child in a later run, with a run after it.
+    words[700] = "again <code>x</code>"
+    third = "<p>" + " ".join(words) + " and more</p>\n"
     start_answer(qtbot, view)
-    for tail in (first, second):
+    for tail in (first, second, third):
         run(qtbot, view, f"return phidesk.patch('a', 0, [], [], {json.dumps(tail)});")
         assert same_as_full_render(qtbot, view, tail)
         if tail is first:
             assert js(qtbot, view, "document.querySelectorAll('.live .run').length") > 0
+    assert js(qtbot, view, "document.querySelectorAll('.live .run').length") > 0
     run(qtbot, view, "return phidesk.endStream('a', null);")
-    assert same_as_full_render(qtbot, view, second)
+    assert same_as_full_render(qtbot, view, third)
 
 
 def test_closing_a_run_moves_only_the_children_after_it(qtbot: QtBot, view: TranscriptView) -> None:
