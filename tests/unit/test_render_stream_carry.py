@@ -43,3 +43,31 @@ def test_the_frame_after_a_commit_parses_only_the_line_being_written(between: st
     bounds = list(itertools.accumulate(len(chunk) for chunk in chunks))
     renderer = stream_checked(text, bounds)
     assert renderer.inline_frames >= 39, f"{renderer.inline_frames} frames without a block parse"
+
+
+PENDING_LINES = {
+    "quote, a line break": ("> ", "\n", "> Line {n} with"),
+    "quote, a marker": ("> ", "\n>", " Line {n} with"),
+    "quote, a marker and a space": ("> ", "\n> ", "Line {n} with"),
+    "quote, a quoted blank line": ("> ", "\n>\n", "> Para {n} with"),
+    "quote, a quoted blank line and a marker": ("> ", "\n>  \n> ", "Para {n} with"),
+    "list, a line break": ("- ", "\n", "- item {n} with"),
+    "numbered list, a line break": ("1. ", "\n", "{n}. step {n} with"),
+}
+
+
+@pytest.mark.parametrize("parts", PENDING_LINES.values(), ids=PENDING_LINES.keys())
+def test_a_frame_that_ends_before_the_next_line_has_words_needs_no_block_parse(
+    parts: tuple[str, str, str],
+) -> None:
+    """A frame that completes the line being written and adds only a line break (in a block
+    quote also a quoted blank line, a `>` and spaces) renders as the completed line alone;
+    the frame that brings the next line's first words then starts it without a block parse."""
+    first, pending, start = parts
+    chunks = [f"{first}first words"]
+    for n in range(40):
+        chunks += [f" and `code` {n}{pending}", start.format(n=n + 2), " **bold** words"]
+    text = "".join(chunks) + "\n"
+    bounds = list(itertools.accumulate(len(chunk) for chunk in chunks))
+    renderer = stream_checked(text, bounds)
+    assert renderer.inline_frames >= 118, f"{renderer.inline_frames} frames without a block parse"
