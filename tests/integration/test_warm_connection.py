@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +74,34 @@ def test_sends_in_a_chat_reuse_the_connection_of_the_last_answer(
     asyncio.run(go())
     assert len(chat_connections) == 3
     assert len(set(chat_connections)) == 1, chat_connections
+
+
+def test_a_stream_tells_once_its_request_is_written_before_its_first_event(
+    ollama_double: OllamaDouble,
+) -> None:
+    from app.backend.ollama_lib import REQUEST_SENT
+
+    async def go() -> None:
+        async with OllamaClient(ollama_double.url) as client:
+            for n in range(2):  # a new connection, then the warm one
+                ollama_double.script_reply(f"answer {n}", chunk_size=3)
+                heard: list[str] = []
+                token = REQUEST_SENT.set(partial(heard.append, "sent"))
+                try:
+                    async for event in client.chat(
+                        "phi4-mini", [{"role": "user", "content": f"q{n}"}], num_ctx=4096
+                    ):
+                        heard.append(type(event).__name__)
+                finally:
+                    REQUEST_SENT.reset(token)
+                assert heard[0] == "sent" and heard.count("sent") == 1, heard
+                assert heard[-1] == "Done"
+            # Other calls, and streams nobody listens to, tell nothing.
+            assert await client.show("phi4-mini") is not None
+            ollama_double.script_reply("unheard", chunk_size=3)
+            async for _event in client.chat(
+                "phi4-mini", [{"role": "user", "content": "q"}], num_ctx=4096
+            ):
+                pass
+
+    asyncio.run(go())
