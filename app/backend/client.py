@@ -54,7 +54,7 @@ from app.backend.failures import (
 )
 from app.backend.models import InstalledModel, LoadedModel, ModelInfo
 from app.backend.names import validate_model_name
-from app.backend.ollama_lib import load_ollama
+from app.backend.ollama_lib import load_ollama, tell_sent
 from app.backend.progress import PullProgressTracker
 from app.backend.think import ThinkSplitter
 
@@ -168,7 +168,7 @@ class OllamaClient:
                 self.host,
                 timeout=stream_timeout,
                 headers=headers,
-                event_hooks=answer_guard(max_total=None),
+                event_hooks={**answer_guard(max_total=None), "request": [tell_sent]},
             ),
             calls=ollama.AsyncClient(
                 self.host,
