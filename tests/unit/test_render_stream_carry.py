@@ -71,3 +71,23 @@ def test_a_frame_that_ends_before_the_next_line_has_words_needs_no_block_parse(
     bounds = list(itertools.accumulate(len(chunk) for chunk in chunks))
     renderer = stream_checked(text, bounds)
     assert renderer.inline_frames >= 118, f"{renderer.inline_frames} frames without a block parse"
+
+
+QUOTED_MATH_CLOSED_LATE = {
+    "dollars around a list item": "> $$\n> - item\n> $$",
+    "dollars closed at a line's end": "> $$\n> x\n> - item\n> y $$\n",
+    "brackets": "> \\[\n> - item\n> \\]",
+    "an environment": "> \\begin{align}\n> - item\n> \\end{align}",
+    "dollars around a heading": "> $$\n> # head\n> $$",
+    "dollars in a list item": "- $$\n  - item\n  $$",
+}
+
+
+@pytest.mark.parametrize(
+    "text", QUOTED_MATH_CLOSED_LATE.values(), ids=QUOTED_MATH_CLOSED_LATE.keys()
+)
+def test_display_math_whose_next_line_is_a_bare_marker_is_still_open(text: str) -> None:
+    """In a quote, a line of `>` alone looks blank, which would end an open equation; while
+    that line is still being written it may yet close it, so nothing before it is final."""
+    for size in (1, 2, 3):
+        stream_checked(text, list(range(size, len(text), size)))
