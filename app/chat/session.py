@@ -489,7 +489,9 @@ class ChatSession:
     async def _store[M: Message | None](self, call: Callable[[], M], on_stored: Stored | None) -> M:
         """Commit the user's message and tell `on_stored`, also when the task is cancelled
         while the write runs (it is then committed all the same, so the caller must know)."""
-        storing = asyncio.ensure_future(self._io(call))
+        # Started eagerly: the write is handed to the writer now, not at the loop's next turn
+        # (after whatever else the loop and the window do then).
+        storing = asyncio.Task(self._io(call), loop=asyncio.get_running_loop(), eager_start=True)
         try:
             user = await asyncio.shield(storing)
         except asyncio.CancelledError:
