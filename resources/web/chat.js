@@ -36,7 +36,7 @@
   let outOfContext = new Set(); // ids marked "not in context"; kept for messages built later
   // Page-side cost of live patches, KaTeX runs, and the longest deferred typesetting slice.
   // Also each patch's time, and the page's tasks and frames over 50 ms (a patch's script, layout).
-  const stats = { patches: 0, patchMs: 0, maxPatchMs: 0, renders: 0, maxSliceMs: 0, slow: [], times: [], longTasks: [], longFrames: [] };
+  const stats = { patches: 0, patchMs: 0, maxPatchMs: 0, renders: 0, maxSliceMs: 0, slow: [], times: [], longTasks: [], longFrames: [], endMs: 0, endFrame: -1 };
   if (typeof PerformanceObserver === "function" && PerformanceObserver.supportedEntryTypes.includes("longtask")) {
     new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) stats.longTasks.push(Math.round(entry.duration));
@@ -294,7 +294,8 @@
   // newest children move (a move lays the node and its KaTeX out again), never the hundreds
   // already shown, and the last SLACK children, which the next patch may still change, stay in
   // the part that is open. A patch that reaches back into an earlier part first empties the
-  // runs after it into that part; beginStream and endStream take them all away.
+  // runs after it into that part. The runs stay when the answer ends; beginStream (the answer
+  // going on) takes them away.
   const RUN = 400;
   const SLACK = 40;
 
@@ -936,16 +937,20 @@
     endStream(id, finalHtml) {
       const article = byId(id);
       if (!article) return false;
+      const started = performance.now();
       article.classList.remove("streaming");
       article.removeAttribute("aria-busy");
       const live = article.querySelector(".body > .live");
       if (live) {
-        unwrapRuns(live); // the answer's DOM is the full render's again
+        // A long paragraph keeps its runs: taking thousands of children out of them, and laying
+        // the paragraph out again as one, blocked the page for seconds. They hold no content.
         live.shownHtml = undefined;
         live.marks = null;
       }
       if (finalHtml !== null) setHtml(article.querySelector(".body"), finalHtml);
       hidePillIfNoNews();
+      stats.endMs = performance.now() - started;
+      stats.endFrame = stats.longFrames.length; // frames from here on came after the end
       return true;
     },
     setThinking(id, html, running, seconds) {
@@ -991,7 +996,7 @@
       }
     },
     resetStats() {
-      Object.assign(stats, { patches: 0, patchMs: 0, maxPatchMs: 0, maxSliceMs: 0, slow: [], times: [], longTasks: [], longFrames: [] });
+      Object.assign(stats, { patches: 0, patchMs: 0, maxPatchMs: 0, maxSliceMs: 0, slow: [], times: [], longTasks: [], longFrames: [], endMs: 0, endFrame: -1 });
     },
     state() {
       return {
@@ -1010,6 +1015,8 @@
         times: stats.times,
         longTasks: stats.longTasks,
         longFrames: stats.longFrames,
+        endMs: stats.endMs,
+        endFrame: stats.endFrame,
       };
     },
   };
