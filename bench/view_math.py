@@ -9,8 +9,11 @@ paragraph). The page measures each patch with performance.now() around its appli
 update and the typesetting slice it does at once): worst, mean and p95; the longest deferred
 typesetting slice; and, through a PerformanceObserver, the page's tasks over 50 ms while the
 answer streams (running a patch's script, the frame that lays out and paints what it changed,
-typesetting, garbage collection). Baseline, same run: the same paragraph with the dollar signs
-left out (no math at all). Prints how it was run (offscreen or Xvfb, Chromium sandbox on or off).
+typesetting, garbage collection); through another, its frames over 50 ms (a task and the
+rendering after it) with their style-and-layout time, apart for the end of the stream (endStream
+and the layout of the finished paragraph). Baseline, same run: the same paragraph with the
+dollar signs left out (no math at all). Prints how it was run (offscreen or Xvfb, Chromium
+sandbox on or off).
 
     .venv/bin/python bench/view_math.py [--formulas 10000] [--chunks 8]
 
@@ -84,9 +87,15 @@ def stream(view: TranscriptView, text: str, chunks_per_frame: int, mid: str) -> 
         if s["typeset"] + s["raw"] >= s["math"] or time.monotonic() - started > 120:
             break
         wait(100)
+    wait(300)  # the page reports a frame after it ends
+    s = evaluate(view, "phidesk.state()")
+    assert isinstance(s, dict)
     patches = s["patches"] - before["patches"]
     times = s["times"] or [0.0]
     long_tasks = s["longTasks"]
+    cut = s["endFrame"] if s["endFrame"] >= 0 else len(s["longFrames"])
+    during = max(s["longFrames"][:cut], default=[0, 0])
+    after = max(s["longFrames"][cut:], default=[0, 0])
     return {
         "patches": patches,
         "mean": (s["patchMs"] - before["patchMs"]) / max(1, patches),
@@ -99,6 +108,12 @@ def stream(view: TranscriptView, text: str, chunks_per_frame: int, mid: str) -> 
         "typeset": s["typeset"] - before["typeset"],
         "settled": time.monotonic() - started,
         "over": len(s["slow"]),
+        "frames": cut,
+        "frame": during[0],
+        "frameLayout": during[1],
+        "end": s["endMs"],
+        "endFrame": after[0],
+        "endLayout": after[1],
     }
 
 
@@ -141,6 +156,12 @@ def main() -> int:
             f" KaTeX runs {r['renders']:.0f} for {r['typeset']:.0f} formulas;"
             f" all typeset {r['settled']:.1f} s after the end;"
             f" {r['over']} patches over {BUDGET_MS:.0f} ms"
+        )
+        print(
+            f"{'':>20}  frames over 50 ms while streaming {r['frames']:.0f} (longest"
+            f" {r['frame']:.0f} ms, of it style and layout {r['frameLayout']:.0f} ms);"
+            f" end of stream: endStream {r['end']:.1f} ms, longest frame after it"
+            f" {r['endFrame']:.0f} ms (style and layout {r['endLayout']:.0f} ms)"
         )
     worst = results["inline math"]["worst"]
     base = results["baseline (no math)"]["worst"]
