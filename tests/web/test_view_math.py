@@ -213,9 +213,11 @@ def test_a_patch_that_only_appends_leaves_the_earlier_nodes_alone(
     assert same_as_full_render(qtbot, view, renderer.html())
 
 
-def test_inline_math_streaming_is_laid_out_apart_until_the_answer_ends(
+def test_inline_math_flows_with_its_text_while_the_answer_streams(
     qtbot: QtBot, view: TranscriptView
 ) -> None:
+    # A formula may break across lines (after a relation or an operator, as KaTeX allows) while
+    # the answer streams too, and the end of the stream changes nothing in its layout.
     text, _ = formulas(5)
     start_answer(qtbot, view)
     renderer = StreamRenderer()
@@ -225,9 +227,8 @@ def test_inline_math_streaming_is_laid_out_apart_until_the_answer_ends(
         "Array.from(document.querySelectorAll('article[data-id=\"a\"] .math'),"
         " (e) => getComputedStyle(e).display)"
     )
-    assert set(js(qtbot, view, display)) == {"inline-block"}
+    assert set(js(qtbot, view, display)) == {"inline"}
     run(qtbot, view, "return phidesk.endStream('a', null);")
-    # The finished answer flows as usual: a formula may break across lines again.
     assert set(js(qtbot, view, display)) == {"inline"}
 
 
