@@ -15,6 +15,13 @@ quote ends with (a letter rules out every block start and underline), so the fra
 line to that paragraph's content, as markdown-it does (the previous line's trailing spaces
 kept), and runs the inline parser on it; after a quoted blank line (`>` and spaces) such a
 line starts a new paragraph in the quote, and the quote's blocks before it are final.
+
+Before the next line has a letter, a frame that only completes the line being written and adds
+a line break (in a quote whose last child is that paragraph, also a quoted blank line and a
+last line of `>` and spaces) renders as the completed line alone: a document's last line break
+is optional, and a quoted blank line at the end of a quote ends its paragraph and adds nothing.
+Such a frame keeps its inline frame at the completed line (`completed_line`), so the frame that
+brings the next line's words can still start it as above.
 """
 
 from __future__ import annotations
@@ -30,9 +37,12 @@ from markdown_it.token import Token
 
 from app.render.fastpath import InlineFrame
 from app.render.markdown import MAX_INLINE_CHARS
+from app.render.math import UNCLOSED_MATH_KEY
 
 _QUOTED = re.compile(r"> (?=[^\W\d_])")
 _BLANK_THEN_QUOTED = re.compile(r"> *\n> (?=[^\W\d_])")
+_PENDING = re.compile(r"\n\Z")
+_PENDING_QUOTED = re.compile(r"\n(?:> *\n)?(?:> *)?\Z")
 _START = re.compile(r"(?:([-+*])|[0-9]{1,9}([.)])) (?=[^\W\d_])")
 
 
@@ -102,6 +112,22 @@ def _item(
         Token("paragraph_close", "p", -1, level=2, block=True, hidden=True),
         Token("list_item_close", "li", -1, level=1, markup=markup, block=True),
     ]
+
+
+def completed_line(frame: InlineFrame, source: str) -> str:
+    """The part of `source` (the frame's source and new text) up to the line break after
+    which only what renders as nothing is written (see the module docstring), or `source`."""
+    cut = source.find("\n", len(frame.source))
+    if cut < 0 or frame.env.get(UNCLOSED_MATH_KEY):
+        return source
+    tokens, index = frame.tokens, frame.index
+    quoted = (
+        tokens[0].type == "blockquote_open"
+        and tokens[index].level == 2
+        and len(tokens) == index + 3
+    )
+    pending = _PENDING_QUOTED if quoted else _PENDING
+    return source if pending.match(source, cut) is None else source[:cut]
 
 
 def next_quote_line(md: MarkdownIt, frame: InlineFrame, source: str) -> InlineFrame | None:
@@ -190,4 +216,4 @@ def next_quote_child(md: MarkdownIt, frame: InlineFrame, source: str) -> list[To
     ]
 
 
-__all__ = ["next_item", "next_quote_child", "next_quote_line"]
+__all__ = ["completed_line", "next_item", "next_quote_child", "next_quote_line"]

@@ -40,7 +40,7 @@ from markdown_it.common.utils import normalizeReference
 from markdown_it.token import Token
 
 from app.render.fastpath import InlineFrame, rebased, settled_frame
-from app.render.items import next_item, next_quote_child, next_quote_line
+from app.render.items import completed_line, next_item, next_quote_child, next_quote_line
 from app.render.live import LiveBlock, last_final, open_live
 from app.render.live import line_offset as _line_offset
 from app.render.markdown import new_env, normalize, render_markdown, shared_markdown
@@ -271,8 +271,10 @@ class StreamRenderer:
         self._spare = (frame, len(self._sources))
         live = self._live
         source = self._tail if live is None else live.source(self._tail)
-        if not frame.extend(self._md, source):
+        written = completed_line(frame, source)
+        if not frame.extend(self._md, written):
             return live is not None and self._refresh_next_item(live, frame, source)
+        source = written
         tokens, env = frame.tokens, frame.env
         render = self._md.renderer.render
         if live is None:
