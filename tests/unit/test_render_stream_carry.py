@@ -7,7 +7,8 @@ import itertools
 
 import pytest
 
-from tests.unit.test_render_stream_live import stream_checked
+from app.render import StreamRenderer, render_markdown
+from tests.unit.test_render_stream_live import _tokens_held, stream_checked
 
 DEFINITIONS_IN_LIVE_BLOCKS = {
     "in a list's first item": "- [r]: /u\n- see [r] here\n- more words\n- and more\n",
@@ -91,3 +92,15 @@ def test_display_math_whose_next_line_is_a_bare_marker_is_still_open(text: str) 
     that line is still being written it may yet close it, so nothing before it is final."""
     for size in (1, 2, 3):
         stream_checked(text, list(range(size, len(text), size)))
+
+
+@pytest.mark.parametrize("quote", ["> ", ""], ids=["quote", "paragraph"])
+def test_the_finished_lines_of_a_long_last_paragraph_are_kept_as_html(quote: str) -> None:
+    """Each frame renders the paragraph being written; its finished lines are rendered once
+    and kept as HTML, not as tokens to render again every frame."""
+    text = "".join(f"{quote}Line {n} of it, with **bold** text and $y$\n" for n in range(120))
+    renderer = StreamRenderer()
+    for start in range(0, len(text), 20):
+        renderer.feed(text[start : start + 20])
+        assert renderer.html() == render_markdown(renderer.text())
+    assert _tokens_held(renderer) < 100
