@@ -25,7 +25,8 @@ nothing open: `inline(a + b) == inline(a) + inline(b)` when `a` ends with a line
 starts with a non-space character other than `$`, and `a` is closed
 (`app.render.paragraph.closed_piece`; the line break reads the same as the space that argument
 is made for) and holds no `[` (so no link label or reference can join it to `b`); the finished
-lines' tokens are kept.
+lines are kept rendered, as one `KEPT_HTML` token before the last line's tokens, so a frame
+renders only the line being written.
 
 When the parse that made the frame also committed the first parts of a list or block quote,
 `rebased()` turns it into the parse of what is left (the container's opener, then the tokens
@@ -44,7 +45,7 @@ from markdown_it.rules_core import StateCore
 from markdown_it.rules_core.text_join import text_join
 from markdown_it.token import Token
 
-from app.render.markdown import MAX_INLINE_CHARS
+from app.render.markdown import KEPT_HTML, MAX_INLINE_CHARS
 from app.render.paragraph import closed_piece
 
 _HELD = "["
@@ -62,8 +63,8 @@ class InlineFrame:
     content: str  # its content when parsed
     keep: int  # where `content` ends in `source` (before its trailing whitespace)
     owner: tuple[int, int, str]  # the live block's identity, offset and prefix, or zeros
-    done: int = 0  # characters of `content` whose tokens are kept in `done_children`
-    done_children: tuple[Token, ...] = ()
+    done: int = 0  # characters of `content` already rendered, into `done_html`
+    done_html: str = ""
     tried: int = 0  # a line break after which the lines before were found still open
 
     def extend(self, md: MarkdownIt, source: str) -> bool:
@@ -85,15 +86,18 @@ class InlineFrame:
         holder = Token("inline", "", 0, children=children)
         text_join(StateCore(rest, md, self.env, [holder]))
         token.content = content
-        token.children = [*self.done_children, *(holder.children or [])]
+        token.children = holder.children or []
+        if self.done:
+            kept = Token(KEPT_HTML, "", 0, content=self.done_html)
+            token.children = [kept, *token.children]
         self.content = content
         self.source = source
         self.keep = len(source.rstrip(MD_TRIM_CHARS))
         return True
 
     def _keep_lines(self, md: MarkdownIt, content: str) -> None:
-        """Keep the tokens of the finished lines before the last one, when they may be (see
-        the module docstring)."""
+        """Keep the finished lines before the last one, rendered, when they may be (see the
+        module docstring)."""
         line = content.rfind("\n") + 1
         # A `$` where a parse starts is read against the text's last character (dollarmath
         # looks one character back, which wraps to the end), so no piece starts with one.
@@ -104,7 +108,8 @@ class InlineFrame:
         if inline is None:
             self.tried = line
             return
-        self.done_children = (*self.done_children, *(inline.children or []))
+        html: str = md.renderer.render(inline.children or [], md.options, self.env)
+        self.done_html += html
         self.done = line
 
 

@@ -169,7 +169,7 @@ def next_quote_line(md: MarkdownIt, frame: InlineFrame, source: str) -> InlineFr
         keep,
         frame.owner,
         frame.done,
-        frame.done_children,
+        frame.done_html,
         frame.tried,
     )
     after.extend(md, source)
