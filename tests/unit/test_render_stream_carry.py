@@ -104,3 +104,32 @@ def test_the_finished_lines_of_a_long_last_paragraph_are_kept_as_html(quote: str
         renderer.feed(text[start : start + 20])
         assert renderer.html() == render_markdown(renderer.text())
     assert _tokens_held(renderer) < 100
+
+
+OPENER_LINES = {
+    "one-line equation": "$$x = \\frac{a}{b} words$$\n\nafter words\n",
+    "three dollars": "$$$x words$$ y\n$$\nz\n",
+    "opener line then a closer line": "$$x = 1 words\nmore words\n$$\nafter\n",
+    "closer line after an opener": "$$\na words\n$$x words\n$$\n",
+    "equation under a paragraph line": "text words\n$$x = 1 words$$\nmore\n",
+    "indented opener": "   $$x words\n   y words $$\n",
+    "in a list item": "- item words\n  $$x = 1 words\n  more $$\n- next\n",
+    "closer in the middle": "$$x words $$ y words\n$$\n",
+}
+
+
+@pytest.mark.parametrize("text", OPENER_LINES.values(), ids=OPENER_LINES.keys())
+def test_frames_of_a_line_that_opens_display_math_give_the_full_render(text: str) -> None:
+    stream_checked(text, list(range(1, len(text))))
+    stream_checked(text, list(range(3, len(text), 3)))
+
+
+def test_most_frames_of_a_line_that_opens_display_math_parse_only_that_line() -> None:
+    """A line that starts with `$$` is text until its closing `$$`: until one is written,
+    a frame that only lengthens it re-runs the inline parser alone."""
+    text = "".join(
+        f"$$x_{n} = a + b + c + d + e + f + g + h + i + j + k$$\n\nWords {n} here.\n\n"
+        for n in range(30)
+    )
+    renderer = stream_checked(text, list(range(3, len(text), 3)))
+    assert renderer.inline_frames > len(text) // 3 * 2 // 3, f"{renderer.inline_frames} frames"
