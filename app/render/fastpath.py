@@ -10,7 +10,8 @@ inline content. A line is settled when:
   a line's start (list and quote markers, fences, headings, thematic breaks, indentation), and a
   line with a letter is never a setext underline, a table delimiter row or a thematic break;
   reference definitions are left to the full parse;
-- it holds no display-math closer (`$$`, `\\]`, `\\end`), checked again on every extension: a
+- it holds no display-math closer (`$$`, `\\]`, `\\end`; a `$$` that starts it is its opener),
+  checked again on every extension: a
   display equation (`$$`, `\\[`, `\\begin{…}`) ends only on a line that holds its closer, so
   while the line being written holds none, every opener in the source, on that line or above
   it, still has none, and one not closed yet stays a paragraph's text, as the parse found it;
@@ -174,7 +175,13 @@ def _starts(token: Token, line: int) -> bool:
 
 
 def _closes_math(source: str, start: int) -> bool:
-    """Whether the line of `source` starting at `start` holds a display-math closer."""
+    """Whether the line of `source` starting at `start` holds a display-math closer. A `$$`
+    that starts the line (after spaces) is its opener: such a line closes an equation, its
+    own or one above, only if it ends with `$$`, which then is a second `$$` on it (a line
+    with a letter after its leading `$$` is longer than the two)."""
+    first = len(source) - len(source[start:].lstrip(" \t"))
+    if source.startswith("$$", first):
+        start = first + 2
     return any(source.find(closer, start) >= 0 for closer in _CLOSERS)
 
 
