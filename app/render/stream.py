@@ -115,6 +115,7 @@ class StreamRenderer:
         self.live_size = 0  # characters the last refresh parsed (the live part)
         self.revision_frames = 0  # refreshes that rendered finished text again
         self.inline_frames = 0  # refreshes that parsed only the line being written
+        self.block_parses = 0  # block parses run (each also runs the inline parser)
 
     # -- input ---------------------------------------------------------------------------
     def push(self, delta: str) -> None:
@@ -211,6 +212,7 @@ class StreamRenderer:
         known = set(self._references)
         env = new_env(self._references)
         tokens = self._md.parse(tail, env)
+        self.block_parses += 1
         self.live_size = len(tail)
         references: dict[str, Any] = env["references"]
         cut = self._cut(tail, tokens, env)
@@ -345,6 +347,7 @@ class StreamRenderer:
         initial = {**live.references, **self._references}
         env = new_env(initial)
         tokens = self._md.parse(source, env)
+        self.block_parses += 1
         revisions = live.revisions
         composed = live.compose(source, tokens, env, _reference_key)
         if composed is None:
@@ -469,6 +472,7 @@ class StreamRenderer:
             if labels & changed:
                 env = new_env(references)
                 html = self._md.render(self._sources[index], env)
+                self.block_parses += 1
                 if html != self._blocks[index]:
                     self._blocks[index] = html
                     self._revised.add(index)
