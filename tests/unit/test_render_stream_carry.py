@@ -133,3 +133,26 @@ def test_most_frames_of_a_line_that_opens_display_math_parse_only_that_line() ->
     )
     renderer = stream_checked(text, list(range(3, len(text), 3)))
     assert renderer.inline_frames > len(text) // 3 * 2 // 3, f"{renderer.inline_frames} frames"
+
+
+BLOCKS_THAT_TURN = {
+    "display math closing": "$$\nx + y words\nmore $$\n\nafter words\n\n",
+    "a setext heading": "Title words here\n=====\n\nafter words\n\n",
+    "a table": "a | b words\n--|--\n1 | 2\n\nafter words\n\n",
+    "an environment closing": "\\begin{align}\nx &= 1 words\n\\end{align}\n\nafter\n\n",
+}
+
+
+@pytest.mark.parametrize("text", BLOCKS_THAT_TURN.values(), ids=BLOCKS_THAT_TURN.keys())
+def test_a_paragraph_that_turns_into_another_block_is_parsed_once_in_that_frame(
+    text: str,
+) -> None:
+    """When the live part of a paragraph is the whole tail, the parse that shows it is no
+    longer a paragraph is the full parse the frame needs: it is not parsed a second time."""
+    text = text * 10
+    renderer = StreamRenderer()
+    for start in range(0, len(text), 3):
+        before = renderer.block_parses
+        renderer.feed(text[start : start + 3])
+        assert renderer.html() == render_markdown(renderer.text())
+        assert renderer.block_parses - before <= 1, f"after {renderer.text()!r}"
