@@ -222,11 +222,10 @@ class ChatPane(QWidget):
             self._tell("Choose a model first (or pull one with the model manager).")
             return
         editing, self.editing = self.editing, None
-        self.flows.sending(text, editing)  # a question in the chat on show: on screen now
         self.composer.set_draft("")  # taken now; given back if the turn is refused
         self.composer.set_streaming(True)
         files = self.documents.take() if editing is None else []  # an edit keeps its files
-        self._tasks.start(self._send(text, model, editing, files), name="send")
+        self.flows.send(self._send(text, model, editing, files), text, editing)
 
     async def _send(self, text: str, model: str, editing: int | None, files: Files) -> None:
         chat_id = self.current_chat
