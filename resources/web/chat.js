@@ -155,7 +155,7 @@
     }
   }
 
-  function queueMath(el, ready) {
+  function queueMath(el, ready, into = waiting) {
     if (el.queued || el.classList.contains("typeset") || el.classList.contains("raw")) return;
     const tex = el.textContent;
     el.dataset.tex = tex;
@@ -165,7 +165,60 @@
       return;
     }
     el.queued = true;
-    waiting.push(el);
+    into.push(el);
+  }
+
+  // -- math away from the viewport ---------------------------------------------------------
+  // An opened chat or an older page brings hundreds of formulas (KaTeX takes about a
+  // millisecond each). The formulas of a message built for those wait with the message until it
+  // comes within a screen of the viewport, then join the queue above; a message nobody scrolls
+  // to costs no typesetting. What the user reads stays in place as math is typeset above it
+  // (the page's scroll anchoring).
+  const near =
+    typeof IntersectionObserver === "function" ? new IntersectionObserver(onNear, { rootMargin: "100% 0px" }) : null;
+
+  function park(article, els) {
+    if (!els.length) return;
+    if (!near) {
+      for (const el of els) waiting.push(el);
+      return;
+    }
+    article.parked = els;
+    near.observe(article);
+  }
+
+  function unpark(article) {
+    const els = article.parked;
+    if (!els) return;
+    article.parked = null;
+    near.unobserve(article);
+    for (const el of els) waiting.push(el);
+  }
+
+  function onNear(entries) {
+    let any = false;
+    for (const entry of entries) {
+      if (entry.isIntersecting) {
+        unpark(entry.target);
+        any = true;
+      }
+    }
+    if (any) drain();
+  }
+
+  // The messages at the end of the page, within a screen of the viewport, typeset at once: an
+  // opened chat's first frame shows their math, not its source.
+  function unparkNearEnd() {
+    const margin = window.innerHeight;
+    for (let a = transcript.lastElementChild; a; a = a.previousElementSibling) {
+      if (a.getBoundingClientRect().bottom < -margin) break;
+      unpark(a);
+    }
+  }
+
+  function forget(article) {
+    if (near && article.parked) near.unobserve(article);
+    article.parked = null;
   }
 
   // -- live blocks: keep what a patch did not change -----------------------------------------
@@ -411,7 +464,7 @@
   }
 
   // -- code --------------------------------------------------------------------------------
-  function decorate(root, drainNow = true) {
+  function decorate(root, drainNow = true, into = waiting) {
     const pres = root.tagName === "PRE" ? [root] : root.querySelectorAll("pre:not(.decorated)");
     for (const pre of pres) {
       if (pre.classList.contains("decorated")) continue;
@@ -425,8 +478,8 @@
       pre.insertBefore(button, pre.firstChild);
     }
     const ready = katexReady();
-    if (root.classList.contains("math")) queueMath(root, ready);
-    else for (const el of root.querySelectorAll(".math:not(.typeset):not(.raw)")) queueMath(el, ready);
+    if (root.classList.contains("math")) queueMath(root, ready, into);
+    else for (const el of root.querySelectorAll(".math:not(.typeset):not(.raw)")) queueMath(el, ready, into);
     if (drainNow) drain();
   }
 
@@ -549,7 +602,8 @@
     return group;
   }
 
-  function buildMessage(m) {
+  // `parked`: its formulas wait until it comes near the viewport (see park()).
+  function buildMessage(m, parked = false) {
     const meta = m.meta || {};
     const article = document.createElement("article");
     article.className = `message ${m.role}`;
@@ -612,7 +666,12 @@
     body.className = "body";
     body.dir = "auto";
     article.appendChild(body);
-    setHtml(body, m.html || "");
+    if (parked) {
+      const math = [];
+      body.innerHTML = m.html || "";
+      decorate(body, false, math);
+      park(article, math);
+    } else setHtml(body, m.html || "");
     if (meta.notice) article.appendChild(buildCallout(meta));
     if (m.thinking !== null && m.thinking !== undefined) {
       showThinking(article, m.thinking, false, Number(meta.thinking_seconds) || 0);
@@ -809,18 +868,21 @@
   const api = {
     setMessages(messages) {
       timers.clear();
+      if (near) near.disconnect();
       transcript.textContent = "";
       const fragment = document.createDocumentFragment();
-      for (const m of messages) fragment.appendChild(buildMessage(m));
+      for (const m of messages) fragment.appendChild(buildMessage(m, true));
       transcript.appendChild(fragment);
       toBottom();
+      unparkNearEnd();
+      drain();
       return transcript.children.length;
     },
     prependMessages(messages) {
       const s = document.scrollingElement;
       const fromBottom = s.scrollHeight - s.scrollTop;
       const fragment = document.createDocumentFragment();
-      for (const m of messages) fragment.appendChild(buildMessage(m));
+      for (const m of messages) fragment.appendChild(buildMessage(m, true));
       transcript.insertBefore(fragment, transcript.firstChild);
       s.scrollTop = s.scrollHeight - fromBottom; // keep what the user is looking at in place
       olderAsked = false;
@@ -831,7 +893,10 @@
       const follow = nearBottom();
       const old = byId(m.id);
       const article = buildMessage(m);
-      if (old) old.replaceWith(article);
+      if (old) {
+        forget(old);
+        old.replaceWith(article);
+      }
       else transcript.appendChild(article);
       // A question just sent is shown wherever the user had scrolled to; the answer follows.
       if (follow || (m.role === "user" && !old)) {
@@ -852,6 +917,7 @@
         const next = node.nextElementSibling;
         if (node === focusedArticle) hadFocus = true;
         timers.delete(node.dataset.id);
+        forget(node);
         node.remove();
         node = next;
       }
@@ -880,7 +946,10 @@
     },
     removeMessage(id) {
       const article = byId(id);
-      if (article) article.remove();
+      if (article) {
+        forget(article);
+        article.remove();
+      }
     },
     // A search hit: the message in the middle of the view, highlighted for 1.5 s.
     scrollToMessage(id) {
