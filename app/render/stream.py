@@ -108,6 +108,7 @@ class StreamRenderer:
         self._final: str | None = None
         self._live: LiveBlock | None = None  # the finished part of the live block
         self._frame: InlineFrame | None = None  # the last parse, when its last line is settled
+        self._parsed: tuple[list[Token], dict[str, Any]] | None = None  # the tail's, if parsed
         # The last such frame, kept through full parses that commit nothing, with the number of
         # committed chunks then: a frame whose last line is not settled (a new item's marker
         # alone) may still be followed by one that `next_item` can start from it.
@@ -210,9 +211,13 @@ class StreamRenderer:
             self._live = None
         tail = self._tail
         known = set(self._references)
-        env = new_env(self._references)
-        tokens = self._md.parse(tail, env)
-        self.block_parses += 1
+        parsed, self._parsed = self._parsed, None
+        if parsed is None:
+            env = new_env(self._references)
+            tokens = self._md.parse(tail, env)
+            self.block_parses += 1
+        else:
+            tokens, env = parsed
         self.live_size = len(tail)
         references: dict[str, Any] = env["references"]
         cut = self._cut(tail, tokens, env)
@@ -351,6 +356,8 @@ class StreamRenderer:
         revisions = live.revisions
         composed = live.compose(source, tokens, env, _reference_key)
         if composed is None:
+            if not live.prefix and not live.offset:
+                self._parsed = (tokens, env)  # the live part is the whole tail
             return False
         self.live_size = len(source)
         self.revision_frames += live.revisions - revisions
