@@ -256,11 +256,12 @@ class ChatPane(QWidget):
             self._tasks.start(self.message_actions.regenerate(answer_id), name="regenerate")
 
     def follow(self, turn: RunningTurn) -> None:
+        """Show `turn` and hear its events. The chat list learns of it from the workspace once
+        its question is stored (or its answer starts), not now, while the question is written."""
         self.flows.follow(turn, self._turn_event)
         if turn.chat_id == self.current_chat:
             self.presenter.attach(turn)
             self.composer.set_streaming(True)
-        self.chatsChanged.emit()
 
     def _turn_event(self, turn: RunningTurn, event: TurnEvent) -> None:
         """Events of every turn this pane started, shown or not."""
