@@ -156,3 +156,48 @@ def test_a_paragraph_that_turns_into_another_block_is_parsed_once_in_that_frame(
         renderer.feed(text[start : start + 3])
         assert renderer.html() == render_markdown(renderer.text())
         assert renderer.block_parses - before <= 1, f"after {renderer.text()!r}"
+
+
+CONTINUED_LINES = {
+    "paragraph": ("", "Line {n} with"),
+    "list item, lazy lines": ("- ", "lazy {n} with"),
+    "numbered item, lazy lines": ("1. ", "lazy {n} with"),
+}
+
+
+@pytest.mark.parametrize("parts", CONTINUED_LINES.values(), ids=CONTINUED_LINES.keys())
+def test_a_line_that_continues_a_paragraph_starts_without_a_block_parse(
+    parts: tuple[str, str],
+) -> None:
+    """A new line that starts with a letter can only continue the paragraph being written
+    (at the top level or lazily in a list item): the frame that starts it parses only it."""
+    first, start = parts
+    chunks = [f"{first}first words"]
+    for n in range(40):
+        chunks += [f" and `code` {n}\n" + start.format(n=n), " **bold** words"]
+    text = "".join(chunks) + "\n"
+    bounds = list(itertools.accumulate(len(chunk) for chunk in chunks))
+    renderer = stream_checked(text, bounds)
+    assert renderer.inline_frames >= 78, f"{renderer.inline_frames} frames without a block parse"
+
+
+PARAGRAPH_LINE_EDGES = {
+    "hard break": "para words  \nnext line\\\nthird line\n",
+    "trailing spaces": "para words   \nnext words \n",
+    "a line that closes display math": "$$\nx words\ny words $$\nz\n",
+    "setext after continued lines": "para words\nmore words\n===\n",
+    "table after a line": "a | b\nc | d\n--|--\n",
+    "emphasis across lines": "a *b words\nc* d words\ne\n",
+    "lazy line in a nested list": "- a\n  - b words\nlazy words\n- c\n",
+    "lazy line in a quote": "> a words\nlazy words\n> more\n",
+    "code span across lines": "a `b words\nc` d\n",
+    "reference after a line": "see [r] words\nmore [r]\n\n[r]: /u\n",
+    "a tab after the marker": "-\ta words\nlazy words\n",
+    "item with two paragraphs": "- a words\n\n  b words\nlazy words\n",
+}
+
+
+@pytest.mark.parametrize("text", PARAGRAPH_LINE_EDGES.values(), ids=PARAGRAPH_LINE_EDGES.keys())
+def test_frames_that_continue_a_paragraph_give_the_full_render(text: str) -> None:
+    for size in range(1, 9):
+        stream_checked(text, list(range(size, len(text), size)))
