@@ -201,3 +201,12 @@ PARAGRAPH_LINE_EDGES = {
 def test_frames_that_continue_a_paragraph_give_the_full_render(text: str) -> None:
     for size in range(1, 9):
         stream_checked(text, list(range(size, len(text), size)))
+
+
+@pytest.mark.parametrize("closer", ["$$", "\\]", "\\end"])
+def test_a_quoted_line_that_holds_a_math_closer_gives_the_full_render(closer: str) -> None:
+    """The frame that starts such a line in a quote's paragraph cannot extend the paragraph
+    by inline parsing (the closer is checked on every extension): it parses in full."""
+    text = f"> a words\n> b {closer} c words"
+    stream_checked(text, [9])
+    stream_checked(text, [9, 15])
