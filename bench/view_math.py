@@ -15,7 +15,12 @@ and the layout of the finished paragraph). Baseline, same run: the same paragrap
 dollar signs left out (no math at all). Prints how it was run (offscreen or Xvfb, Chromium
 sandbox on or off).
 
-    .venv/bin/python bench/view_math.py [--formulas 10000] [--chunks 8]
+Then older pages (`--pages`, default 3): pages of 60 older messages (questions and answers
+with inline and display math, every formula different) are added above a chat of 60 while the
+user reads its end, as the history pager does on scrolling up; per page, 4 s after it is added:
+KaTeX runs, typeset formulas against all in the page, and the page's tasks over 50 ms.
+
+    .venv/bin/python bench/view_math.py [--formulas 10000] [--chunks 8] [--pages 3]
 
 QtWebEngine as root needs QTWEBENGINE_DISABLE_SANDBOX=1; under `xvfb-run` set
 QT_QPA_PLATFORM=xcb (the default here is offscreen).
@@ -117,6 +122,40 @@ def stream(view: TranscriptView, text: str, chunks_per_frame: int, mid: str) -> 
     }
 
 
+def chat_message(n: int) -> TranscriptMessage:
+    if n % 2 == 0:
+        text = f"Question {n}: where is $f(x) = x^{{{n % 7 + 2}}} - {n}x$ smallest?"
+        return TranscriptMessage(f"m{n}", "user", render_markdown(text))
+    steps = " ".join(
+        f"Step {k}: $x_{{{n}}}^{{{k}}} + \\frac{{{n}}}{{{k + 1}}}$." for k in range(10)
+    )
+    text = f"{steps}\n\n$$\n\\int_0^{{{n}}} x^{{{n % 5 + 1}}}\\,dx = \\frac{{{n}}}{{2}}\n$$\n"
+    return TranscriptMessage(f"m{n}", "assistant", render_markdown(text))
+
+
+def older_pages(view: TranscriptView, pages: int) -> None:
+    """Add `pages` pages of 60 older messages above a chat of 60 while its end is shown."""
+    total = 60 * (pages + 1)
+    view.set_messages([chat_message(n) for n in range(total - 60, total)])
+    wait(4000)
+    for page in range(pages):
+        reset_stats(view)
+        before = evaluate(view, "phidesk.state()")
+        assert isinstance(before, dict)
+        end = total - 60 * (page + 1)
+        view.prepend_messages([chat_message(n) for n in range(end - 60, end)])
+        wait(4000)
+        s = evaluate(view, "phidesk.state()")
+        assert isinstance(s, dict)
+        added = s["math"] - before["math"]
+        print(
+            f"older page {page + 1}: {added} formulas added ({s['math']} in the page,"
+            f" {s['typeset']} typeset); KaTeX runs {s['renders'] - before['renders']};"
+            f" page tasks over 50 ms {len(s['longTasks'])}"
+            f" (longest {max(s['longTasks'], default=0)} ms)"
+        )
+
+
 def reset_stats(view: TranscriptView) -> None:
     evaluate(view, "(phidesk.resetStats(), 0)")
 
@@ -125,6 +164,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--formulas", type=int, default=10_000)
     parser.add_argument("--chunks", type=int, default=8, help="40-character pushes per frame")
+    parser.add_argument("--pages", type=int, default=3, help="older pages of 60 messages")
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     prepare_environment(offscreen=os.environ["QT_QPA_PLATFORM"] == "offscreen")
@@ -169,6 +209,8 @@ def main() -> int:
         f"worst patch {worst:.1f} ms = {worst / BUDGET_MS:.2f}x the {BUDGET_MS:.0f} ms budget"
         f" (baseline without math {base:.1f} ms, ratio {worst / max(base, 0.1):.1f}x)"
     )
+    if args.pages:
+        older_pages(view, args.pages)
     print(f"machine load average at the end: {os.getloadavg()[0]:.1f}")
     view.close()
     del view
