@@ -98,9 +98,11 @@ def stream(view: TranscriptView, text: str, chunks_per_frame: int, mid: str) -> 
     patches = s["patches"] - before["patches"]
     times = s["times"] or [0.0]
     long_tasks = s["longTasks"]
-    cut = s["endFrame"] if s["endFrame"] >= 0 else len(s["longFrames"])
-    during = max(s["longFrames"][:cut], default=[0, 0])
-    after = max(s["longFrames"][cut:], default=[0, 0])
+    frames = s.get("longFrames", [])  # an older page (before the bench's own) lacks these
+    cut = s.get("endFrame", -1)
+    cut = cut if cut >= 0 else len(frames)
+    during = max(frames[:cut], default=[0, 0])
+    after = max(frames[cut:], default=[0, 0])
     return {
         "patches": patches,
         "mean": (s["patchMs"] - before["patchMs"]) / max(1, patches),
@@ -116,7 +118,7 @@ def stream(view: TranscriptView, text: str, chunks_per_frame: int, mid: str) -> 
         "frames": cut,
         "frame": during[0],
         "frameLayout": during[1],
-        "end": s["endMs"],
+        "end": s.get("endMs", float("nan")),
         "endFrame": after[0],
         "endLayout": after[1],
     }
