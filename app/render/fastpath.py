@@ -74,7 +74,7 @@ class InlineFrame:
         old = self.source
         if len(source) < len(old) or "\n" in source[len(old) :] or not source.startswith(old):
             return False
-        if _closes_math(source, source.rfind("\n") + 1):
+        if closes_math(source, source.rfind("\n") + 1):
             return False
         content = (self.content + source[self.keep :]).rstrip(MD_TRIM_CHARS)
         if len(content) > MAX_INLINE_CHARS:
@@ -139,7 +139,7 @@ def settled_frame(
     ):
         return None
     start = source.rfind("\n") + 1
-    if _closes_math(source, start):
+    if closes_math(source, start):
         return None
     letter = next((n for n in range(start, len(source)) if source[n].isalpha()), -1)
     if letter < 0 or any(char in _HELD for char in source[start:letter]):
@@ -174,7 +174,7 @@ def _starts(token: Token, line: int) -> bool:
     return token.map is not None and token.map[0] == line
 
 
-def _closes_math(source: str, start: int) -> bool:
+def closes_math(source: str, start: int) -> bool:
     """Whether the line of `source` starting at `start` holds a display-math closer. A `$$`
     that starts the line (after spaces) is its opener: such a line closes an equation, its
     own or one above, only if it ends with `$$`, which then is a second `$$` on it (a line
@@ -192,4 +192,4 @@ def _line_start(text: str, line: int) -> int:
     return offset
 
 
-__all__ = ["InlineFrame", "rebased", "settled_frame"]
+__all__ = ["InlineFrame", "closes_math", "rebased", "settled_frame"]

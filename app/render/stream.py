@@ -40,7 +40,7 @@ from markdown_it.common.utils import normalizeReference
 from markdown_it.token import Token
 
 from app.render.fastpath import InlineFrame, rebased, settled_frame
-from app.render.items import completed_line, next_item, next_quote_child, next_quote_line
+from app.render.items import completed_line, next_item, next_line, next_quote_child
 from app.render.live import LiveBlock, last_final, open_live
 from app.render.live import line_offset as _line_offset
 from app.render.markdown import new_env, normalize, render_markdown, shared_markdown
@@ -306,9 +306,9 @@ class StreamRenderer:
         parts before it; False when a full parse is needed."""
         if frame.env.get(UNCLOSED_MATH_KEY):
             return False  # the new line may close display math opened above it
+        if self._refresh_line(live, frame, source):
+            return True
         if live.kind == "quote":
-            if self._refresh_quote_line(live, frame, source):
-                return True
             tokens = next_quote_child(self._md, frame, source)
         elif live.kind == "list":
             tokens = next_item(self._md, frame, source)
@@ -330,9 +330,9 @@ class StreamRenderer:
         self.inline_frames += 1
         return True
 
-    def _refresh_quote_line(self, live: LiveBlock, frame: InlineFrame, source: str) -> bool:
-        """Continue a quote's last paragraph on a new quoted line (see `app.render.items`)."""
-        after = next_quote_line(self._md, frame, source)
+    def _refresh_line(self, live: LiveBlock, frame: InlineFrame, source: str) -> bool:
+        """Continue the last paragraph on a new line (see `app.render.items`)."""
+        after = next_line(self._md, frame, source)
         if after is None:
             return False
         self._spare = None  # its tokens now describe `source`
