@@ -210,3 +210,21 @@ def test_a_quoted_line_that_holds_a_math_closer_gives_the_full_render(closer: st
     text = f"> a words\n> b {closer} c words"
     stream_checked(text, [9])
     stream_checked(text, [9, 15])
+
+
+LISTS_THAT_TURN_LOOSE = {
+    "task items": "".join(f"- [{' x'[n % 2]}] task {n} with `code`\n" for n in range(30)),
+    "items of two lines": "".join(f"- item {n} words\n  more {n}\n" for n in range(30)),
+    "items with a nested list": "".join(f"1. item {n}\n   - sub {n}\n" for n in range(30)),
+    "items with markup": "".join(f"* *em* {n} [a](u) $x$ <b> &amp;\n" for n in range(30)),
+}
+
+
+@pytest.mark.parametrize("text", LISTS_THAT_TURN_LOOSE.values(), ids=LISTS_THAT_TURN_LOOSE.keys())
+def test_a_long_tight_list_that_turns_loose_gives_the_full_render(text: str) -> None:
+    """The finished items' loose HTML, kept for the day the list turns loose, is exact."""
+    marker = text[: text.index(" ") + 1]
+    for ending in (f"\n{marker}last words\n", f"{marker}a\n\n  b words\n"):
+        for size in (7, 13):
+            whole = text + ending
+            stream_checked(whole, list(range(size, len(whole), size)))
