@@ -228,3 +228,18 @@ def test_a_long_tight_list_that_turns_loose_gives_the_full_render(text: str) -> 
         for size in (7, 13):
             whole = text + ending
             stream_checked(whole, list(range(size, len(whole), size)))
+
+
+@pytest.mark.parametrize("marker", ["- ", "> ", ""], ids=["list", "quote", "paragraph"])
+def test_a_long_line_is_parsed_from_its_last_closed_stretch(marker: str) -> None:
+    """The line being written is parsed from the last space after which nothing before it
+    is still open, not from its start, so a frame's inline parse stays short on a long line."""
+    words = " ".join(f"w{k} **b{k}** `c`" for k in range(12))
+    text = "".join(f"{marker}Line {n} {words}\n" for n in range(12))
+    renderer = StreamRenderer()
+    parsed = []
+    for start in range(0, len(text), 20):
+        renderer.feed(text[start : start + 20])
+        assert renderer.html() == render_markdown(renderer.text())
+        parsed.append(renderer.live_size)
+    assert sum(parsed) / len(parsed) < 60, f"{sum(parsed) / len(parsed):.0f} characters a frame"
