@@ -27,7 +27,9 @@ starts with a non-space character other than `$`, and `a` is closed
 (`app.render.paragraph.closed_piece`; the line break reads the same as the space that argument
 is made for) and holds no `[` (so no link label or reference can join it to `b`); the finished
 lines are kept rendered, as one `KEPT_HTML` token before the last line's tokens, so a frame
-renders only the line being written.
+renders only the line being written. The same holds when `a` ends with a space instead
+(the case `app.render.paragraph` is made for), so the line being written is kept up to its last
+such space too, and a frame parses only what follows it.
 
 When the parse that made the frame also committed the first parts of a list or block quote,
 `rebased()` turns it into the parse of what is left (the container's opener, then the tokens
@@ -50,6 +52,7 @@ from app.render.markdown import KEPT_HTML, MAX_INLINE_CHARS
 from app.render.paragraph import closed_piece
 
 _HELD = "["
+STRETCH = 24  # characters: a shorter stretch of the line being written is not kept apart
 _CLOSERS = ("$$", "\\]", "\\end")
 
 
@@ -97,21 +100,29 @@ class InlineFrame:
         return True
 
     def _keep_lines(self, md: MarkdownIt, content: str) -> None:
-        """Keep the finished lines before the last one, rendered, when they may be (see the
-        module docstring)."""
+        """Keep the finished lines before the last one, and then a stretch of the last line
+        up to a space, rendered, when they may be (see the module docstring). A stretch is
+        tried again only once it is twice as long as the one last found still open."""
         line = content.rfind("\n") + 1
+        self._keep(md, content, line)
+        start = max(self.done, line)
+        space = content.rfind(" ", start, len(content) - 1)
+        if space + 1 - self.done >= max(STRETCH, 2 * (self.tried - self.done)):
+            self._keep(md, content, space + 1)
+
+    def _keep(self, md: MarkdownIt, content: str, cut: int) -> None:
         # A `$` where a parse starts is read against the text's last character (dollarmath
         # looks one character back, which wraps to the end), so no piece starts with one.
-        if line <= max(self.done, self.tried) or content[line] in " \t$" or content[0] == "$":
+        if cut <= max(self.done, self.tried) or content[cut] in " \t$" or content[0] == "$":
             return
-        piece = content[self.done : line]
+        piece = content[self.done : cut]
         inline = None if "[" in piece else closed_piece(md, piece)
         if inline is None:
-            self.tried = line
+            self.tried = cut
             return
         html: str = md.renderer.render(inline.children or [], md.options, self.env)
         self.done_html += html
-        self.done = line
+        self.done = cut
 
 
 def settled_frame(
