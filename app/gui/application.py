@@ -13,8 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import PySide6
-import shiboken6
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, QUrl
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWebEngineCore import QWebEnginePage
 from PySide6.QtWidgets import QApplication, QWidget
@@ -75,16 +74,6 @@ def chromium_environment(environ: Mapping[str, str], *, offscreen: bool) -> dict
 def prepare_environment(*, offscreen: bool) -> None:
     """Set what Qt and Chromium read from the environment before QApplication exists."""
     os.environ.update(chromium_environment(os.environ, offscreen=offscreen))
-
-
-def start_renderer(app: QApplication) -> QWebEnginePage:
-    """A blank page of the transcripts' site in their shared profile, so Chromium starts the
-    renderer process (one for every web view) while the rest of the start runs in Python."""
-    from app.gui.transcript import HOST, SCHEME, shared_profile
-
-    page = QWebEnginePage(shared_profile(), app)
-    page.setHtml("", QUrl(f"{SCHEME.decode()}://{HOST}/"))
-    return page
 
 
 def _application(argv: Sequence[str]) -> QApplication:
@@ -282,7 +271,6 @@ async def _main(
     run_self_test: bool,
     host_given: bool,
     quick: bool = False,
-    renderer: QWebEnginePage | None = None,
 ) -> int:
     from app.gui.connection import ConnectionMonitor
     from app.gui.main_window import MainWindow
@@ -319,14 +307,6 @@ async def _main(
         instance.requested.connect(on_request)
     page_ready = asyncio.Event()
     window.pane.view.page_ready.connect(page_ready.set)
-    if renderer is not None:
-
-        def release_renderer() -> None:
-            # The window's transcript holds the renderer process now (one for every page).
-            window.pane.view.page_ready.disconnect(release_renderer)
-            renderer.deleteLater()
-
-        window.pane.view.page_ready.connect(release_renderer)
     usable = asyncio.ensure_future(log_when_usable(window, page_ready))
     if run_self_test or not later.start_minimised():
         window.show()
@@ -399,8 +379,6 @@ async def _main(
         # Delete the web view while the loop still runs; QtWebEngine objects released at
         # interpreter exit complain and can crash.
         window.deleteLater()
-        if renderer is not None and shiboken6.isValid(renderer):
-            renderer.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
@@ -504,7 +482,6 @@ def run_gui(
         return 0
     app = _application(argv)
     app.setQuitOnLastWindowClosed(False)
-    renderer = start_renderer(app)
     # Let Python handle Ctrl-C in a terminal: Qt's loop otherwise holds the signal back.
     keepalive = QTimer()
     keepalive.start(200)
@@ -513,15 +490,7 @@ def run_gui(
     asyncio.set_event_loop(loop)
     try:
         status: int = run_on_qt_loop(
-            loop,
-            _main(
-                ctx,
-                app,
-                run_self_test=self_test,
-                host_given=host_given,
-                quick=quick,
-                renderer=renderer,
-            ),
+            loop, _main(ctx, app, run_self_test=self_test, host_given=host_given, quick=quick)
         )
     finally:
         keepalive.stop()
