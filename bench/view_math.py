@@ -69,10 +69,49 @@ def paragraph(count: int, *, math: bool) -> str:
     return " ".join(f"term {mark}x_{{{i}}}^2 + {i}{mark} and" for i in range(count))
 
 
+# The bench's own watch in the page: the page's tasks over 50 ms with their start, and each
+# patch's start with the JS heap's size then (Chromium runs with --enable-precise-memory-info).
+# A task that carries a patch and after which the heap is 10 MB smaller than at the patch before
+# held a major garbage collection.
+WATCH = """(() => {
+  window.benchWatch = { tasks: [], patches: [] };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) benchWatch.tasks.push([e.startTime, e.duration]);
+  }).observe({ entryTypes: ["longtask"] });
+  const patchOf = phidesk.patch;
+  phidesk.patch = function (...args) {
+    const heap = performance.memory ? performance.memory.usedJSHeapSize : 0;
+    benchWatch.patches.push([performance.now(), heap]);
+    return patchOf.apply(this, args);
+  };
+  return 0;
+})()"""
+
+
+def patch_tasks(watch: dict[str, list[list[float]]]) -> tuple[int, float, int, float, float]:
+    """Tasks over 50 ms that carry a patch: how many, the longest, how many of them held a
+    major collection, the longest of those, and the JS heap (MB) at the last patch."""
+    starts = [p[0] for p in watch["patches"]]
+    heaps = [p[1] for p in watch["patches"]]
+    count = gc_count = 0
+    longest = gc_longest = 0.0
+    for start, duration in watch["tasks"]:
+        inside = [k for k, t in enumerate(starts) if start <= t <= start + duration]
+        if not inside:
+            continue
+        count += 1
+        longest = max(longest, duration)
+        k = inside[0]
+        if k > 0 and heaps[k - 1] - heaps[k] >= 10e6:
+            gc_count += 1
+            gc_longest = max(gc_longest, duration)
+    return count, longest, gc_count, gc_longest, (heaps[-1] if heaps else 0) / 1e6
+
+
 def stream(view: TranscriptView, text: str, chunks_per_frame: int, mid: str) -> dict[str, float]:
     """Stream `text` into a new answer `mid`; the page's stats of this stream only."""
     view.append_message(TranscriptMessage(mid, "assistant", ""))
-    evaluate(view, "0")
+    evaluate(view, "(benchWatch.tasks = [], benchWatch.patches = [], 0)")
     before = evaluate(view, "phidesk.state()")
     assert isinstance(before, dict)
     renderer = StreamRenderer()
@@ -98,6 +137,9 @@ def stream(view: TranscriptView, text: str, chunks_per_frame: int, mid: str) -> 
     patches = s["patches"] - before["patches"]
     times = s["times"] or [0.0]
     long_tasks = s["longTasks"]
+    watch = evaluate(view, "benchWatch")
+    assert isinstance(watch, dict)
+    carrying, carrying_ms, collecting, collecting_ms, heap = patch_tasks(watch)
     frames = s.get("longFrames", [])  # an older page (before the bench's own) lacks these
     cut = s.get("endFrame", -1)
     cut = cut if cut >= 0 else len(frames)
@@ -121,6 +163,11 @@ def stream(view: TranscriptView, text: str, chunks_per_frame: int, mid: str) -> 
         "end": s.get("endMs", float("nan")),
         "endFrame": after[0],
         "endLayout": after[1],
+        "carrying": carrying,
+        "carryingMs": carrying_ms,
+        "collecting": collecting,
+        "collectingMs": collecting_ms,
+        "heap": heap,
     }
 
 
@@ -169,6 +216,8 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=3, help="older pages of 60 messages")
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
+    os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = f"{flags} --enable-precise-memory-info".strip()
     prepare_environment(offscreen=os.environ["QT_QPA_PLATFORM"] == "offscreen")
     app = QApplication(sys.argv[:1])
     view = TranscriptView()
@@ -178,10 +227,12 @@ def main() -> int:
     while not view.loaded:
         wait(20)
     wait(300)
+    evaluate(view, WATCH)
     sandbox = "off" if os.environ.get("QTWEBENGINE_DISABLE_SANDBOX") == "1" else "on"
     print(
         f"run: QT_QPA_PLATFORM={os.environ['QT_QPA_PLATFORM']}, Chromium sandbox {sandbox};"
-        f" {args.formulas:,} formulas, {CHUNK}-character chunks, {args.chunks} per patch"
+        f" {args.formulas:,} formulas, {CHUNK}-character chunks, {args.chunks} per patch;"
+        f" Chromium flags {os.environ['QTWEBENGINE_CHROMIUM_FLAGS']}"
     )
     results = {}
     for name, math in (("baseline (no math)", False), ("inline math", True)):
@@ -204,6 +255,12 @@ def main() -> int:
             f" {r['frame']:.0f} ms, of it style and layout {r['frameLayout']:.0f} ms);"
             f" end of stream: endStream {r['end']:.1f} ms, longest frame after it"
             f" {r['endFrame']:.0f} ms (style and layout {r['endLayout']:.0f} ms)"
+        )
+        print(
+            f"{'':>20}  tasks over 50 ms that carry a patch {r['carrying']:.0f} (longest"
+            f" {r['carryingMs']:.0f} ms), of them with a major garbage collection"
+            f" {r['collecting']:.0f} (longest {r['collectingMs']:.0f} ms);"
+            f" JS heap at the last patch {r['heap']:.0f} MB"
         )
     worst = results["inline math"]["worst"]
     base = results["baseline (no math)"]["worst"]
