@@ -243,3 +243,37 @@ def test_a_long_line_is_parsed_from_its_last_closed_stretch(marker: str) -> None
         assert renderer.html() == render_markdown(renderer.text())
         parsed.append(renderer.live_size)
     assert sum(parsed) / len(parsed) < 60, f"{sum(parsed) / len(parsed):.0f} characters a frame"
+
+
+def test_plain_words_added_to_a_plain_word_are_not_parsed() -> None:
+    """Letters, digits, spaces and plain punctuation after a letter or digit cannot change how
+    anything before them reads: such a frame appends them to the last text, parsing nothing."""
+    text = " ".join(f"Word{n} **b{n}** and plain words, 12 more; ok." for n in range(60))
+    renderer = StreamRenderer()
+    parsed = []
+    for start in range(0, len(text), 4):
+        renderer.feed(text[start : start + 4])
+        assert renderer.html() == render_markdown(renderer.text())
+        parsed.append(renderer.live_size)
+    assert parsed.count(0) > len(parsed) // 3, f"{parsed.count(0)} of {len(parsed)} frames"
+
+
+PLAIN_EDGES = {
+    "underscore emphasis then a letter": "a __b__ words __c__d and __e__ f\n",
+    "dollar math then a digit": "cost $x$ words $y$5 and $z$ more\n",
+    "entity without its semicolon": "a &amp words &copy; x &am p\n",
+    "escapes": "a \\* words \\_b\\_ c and \\\\ d\n",
+    "emphasis closing intraword": "a *b*c words **d**e and f\n",
+    "strikethrough": "a ~~b~~c words ~~d~~ e\n",
+    "a code span": "a `b`c words `` d `` e\n",
+    "a link": "a [b](u)c words [d] e\n\n[d]: /x\n",
+    "autolink": "a <http://b.c>d words <e f\n",
+    "inline math brackets": "a \\(x\\)b words \\[y\\] c\n",
+    "trailing spaces": "a words   more    words\n",
+}
+
+
+@pytest.mark.parametrize("text", PLAIN_EDGES.values(), ids=PLAIN_EDGES.keys())
+def test_frames_that_append_plain_text_give_the_full_render(text: str) -> None:
+    for size in range(1, 6):
+        stream_checked(text, list(range(size, len(text), size)))
