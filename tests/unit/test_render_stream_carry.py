@@ -270,6 +270,8 @@ PLAIN_EDGES = {
     "autolink": "a <http://b.c>d words <e f\n",
     "inline math brackets": "a \\(x\\)b words \\[y\\] c\n",
     "trailing spaces": "a words   more    words\n",
+    "a paragraph that starts with dollar math": "$x$ a words 5 and more 7\n",
+    "a line that starts with dollar math": "a words\n$x$ b words 5 and 7\n",
 }
 
 
