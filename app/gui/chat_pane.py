@@ -284,8 +284,8 @@ class ChatPane(QWidget):
                     self._tasks.start(self._load_chat(turn.chat_id, self._opening), name="chat")
             self.chatsChanged.emit()
         elif isinstance(event, TurnStarted) and turn.chat_id == self.current_chat:
+            # The chat list hears of it from the workspace (after the first token or 100 ms).
             self._tasks.start(self._refresh_title(turn.chat_id), name="title")
-            self.chatsChanged.emit()
 
     async def _refresh_title(self, chat_id: int) -> None:
         try:
