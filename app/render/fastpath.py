@@ -39,6 +39,7 @@ same lines either way, which is what lets the stream commit them (see `app.rende
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,7 @@ from app.render.markdown import KEPT_HTML, MAX_INLINE_CHARS
 from app.render.paragraph import closed_piece
 
 _HELD = "["
+_PLAIN = re.compile(r"(?:[^\W_]|[ ,.:?'\"/+=%-])+")  # no `;`: it ends an entity
 STRETCH = 24  # characters: a shorter stretch of the line being written is not kept apart
 _CLOSERS = ("$$", "\\]", "\\end")
 
@@ -70,6 +72,7 @@ class InlineFrame:
     done: int = 0  # characters of `content` already rendered, into `done_html`
     done_html: str = ""
     tried: int = 0  # a line break after which the lines before were found still open
+    parsed: int = 0  # characters the last extension gave the inline parser
 
     def extend(self, md: MarkdownIt, source: str) -> bool:
         """Update the paragraph for `source` (= the parsed source plus text with no line
@@ -83,8 +86,13 @@ class InlineFrame:
         if len(content) > MAX_INLINE_CHARS:
             return False
         token = self.tokens[self.index]
+        if self._append_plain(token, content):
+            self.source = source
+            self.keep = len(source.rstrip(MD_TRIM_CHARS))
+            return True
         self._keep_lines(md, content)
         rest = content[self.done :]
+        self.parsed = len(rest)
         children: list[Token] = []
         md.inline.parse(rest, md, self.env, children)
         holder = Token("inline", "", 0, children=children)
@@ -97,6 +105,27 @@ class InlineFrame:
         self.content = content
         self.source = source
         self.keep = len(source.rstrip(MD_TRIM_CHARS))
+        return True
+
+    def _append_plain(self, token: Token, content: str) -> bool:
+        """Append the new characters to the last text token, when they are plain (letters,
+        digits, spaces, plain punctuation but `;`) and follow a letter or digit: nothing before them
+        can read differently (no delimiter run, `$` or entity is next to them, and they hold
+        no opener or closer), and the inline parser would only lengthen that text."""
+        old = token.content  # what its children were parsed from
+        children = token.children
+        # (dollarmath reads the character before a `$` that starts the parsed text as that
+        # text's last one, which the new characters change)
+        if not content.startswith(old) or not old or not children or content[self.done] == "$":
+            return False
+        added = content[len(old) :]
+        last = children[-1]
+        if added and (last.type != "text" or not old[-1].isalnum() or not _PLAIN.fullmatch(added)):
+            return False
+        last.content += added
+        token.content = content
+        self.content = content
+        self.parsed = 0
         return True
 
     def _keep_lines(self, md: MarkdownIt, content: str) -> None:

@@ -294,7 +294,7 @@ class StreamRenderer:
             self._tail_html = block_html + render(tokens[after:], self._md.options, env)
             if live.kind == "paragraph":
                 live.advance(source, tokens, env, set(), _labels, _reference_key, _limit(env))
-        self.live_size = len(tokens[frame.index].content) - frame.done
+        self.live_size = frame.parsed
         self.inline_frames += 1
         if frame.owner == self._owner():
             self._frame = frame
