@@ -279,3 +279,15 @@ PLAIN_EDGES = {
 def test_frames_that_append_plain_text_give_the_full_render(text: str) -> None:
     for size in range(1, 6):
         stream_checked(text, list(range(size, len(text), size)))
+
+
+def test_plain_words_added_after_plain_punctuation_are_not_parsed() -> None:
+    """Plain punctuation before the new characters is as inert as a letter."""
+    text = " ".join(f"Step {n}, then: a/b, 50% more. Yes? x-y **b{n}** ok." for n in range(60))
+    renderer = StreamRenderer()
+    parsed = []
+    for start in range(0, len(text), 4):
+        renderer.feed(text[start : start + 4])
+        assert renderer.html() == render_markdown(renderer.text())
+        parsed.append(renderer.live_size)
+    assert parsed.count(0) > len(parsed) * 2 // 3, f"{parsed.count(0)} of {len(parsed)} frames"
