@@ -109,7 +109,7 @@ class InlineFrame:
 
     def _append_plain(self, token: Token, content: str) -> bool:
         """Append the new characters to the last text token, when they are plain (letters,
-        digits, spaces, plain punctuation but `;`) and follow a letter or digit: nothing before them
+        digits, spaces, plain punctuation but `;`) and follow such a character: nothing before them
         can read differently (no delimiter run, `$` or entity is next to them, and they hold
         no opener or closer), and the inline parser would only lengthen that text."""
         old = token.content  # what its children were parsed from
@@ -120,7 +120,8 @@ class InlineFrame:
             return False
         added = content[len(old) :]
         last = children[-1]
-        if added and (last.type != "text" or not old[-1].isalnum() or not _PLAIN.fullmatch(added)):
+        plain = _PLAIN.fullmatch(old[-1]) and _PLAIN.fullmatch(added)
+        if added and (last.type != "text" or not plain):
             return False
         last.content += added
         token.content = content
