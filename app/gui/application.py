@@ -219,8 +219,7 @@ async def log_when_usable(window: object, page_ready: asyncio.Event) -> None:
             return
 
 
-USABLE_LATEST_S = 3.0
-"""How long the first call to Ollama waits for the window to become usable at most."""
+USABLE_LATEST_S = 3.0  # the longest the first call to Ollama waits for the window to be usable
 
 
 async def _after(task: asyncio.Future[None], seconds: float, callback: Callable[[], None]) -> None:
@@ -315,9 +314,8 @@ async def _main(
         later.quick_access().quick.show_prompt()
 
     def once_usable() -> None:
-        # The first call to Ollama (the model list follows it) and the check for Ollama
-        # updates: the chats are readable without them, and the first call loads the client's
-        # libraries on this thread, which would hold back the transcript page still loading.
+        # The first call to Ollama (the model list follows it; it loads the client's libraries
+        # on this thread) and the update check: the chats are readable without them.
         monitor.check_now()
         if not run_self_test:
             window.ollama.updates.start()
