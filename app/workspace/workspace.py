@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
@@ -49,6 +48,7 @@ from app.workspace.external import ExternalChanges
 from app.workspace.notices import Notices
 from app.workspace.settings import ModelDefaults, Preferences, SettingsStore
 from app.workspace.summary import summarise_into_new_chat
+from app.workspace.threads import shut_down, submit
 from app.workspace.titles import TitleOps
 from app.workspace.transfer import TransferOps
 from app.workspace.turns import RunningTurn, TurnEvents, TurnKind, start_turn
@@ -56,44 +56,6 @@ from app.workspace.turns import RunningTurn, TurnEvents, TurnKind, start_turn
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-def _submit[R](executor: ThreadPoolExecutor, call: Callable[[], R]) -> Future[R]:
-    """`executor.submit`, with one sentence (a PhiDeskError, which front ends expect) for work
-    asked of a workspace that has closed, e.g. by a window task finishing during shutdown, or
-    of a pool whose thread cannot be started."""
-    try:
-        return executor.submit(call)
-    except RuntimeError as exc:
-        if "shutdown" in str(exc):  # "cannot schedule new futures after shutdown"
-            raise PhiDeskError("PhiDesk is closing; the database is closed") from None
-        # "can't start new thread": the pool had no thread yet and none could be started.
-        raise PhiDeskError(
-            "PhiDesk could not start a worker thread; the system is out of memory or threads"
-        ) from exc
-
-
-async def _shut_down(pool: ThreadPoolExecutor) -> None:
-    """Let `pool` finish its queued calls and end, waited for on a thread of its own so that the
-    loop goes on; in this thread when no thread can be started (a process at its memory limit,
-    e.g. after an import that ran out of memory), since what is queued must still be saved."""
-    finished: Future[None] = Future()
-
-    def shut() -> None:
-        try:
-            pool.shutdown(wait=True)
-        except BaseException as exc:  # handed to the awaiting task
-            finished.set_exception(exc)
-        else:
-            finished.set_result(None)
-
-    try:
-        threading.Thread(target=shut, name="phidesk-close", daemon=True).start()
-    except RuntimeError:
-        log.warning("no thread could be started to close the workers; closing them here")
-        pool.shutdown(wait=True)
-        return
-    await asyncio.wrap_future(finished)
 
 
 class Workspace(TransferOps, EngineOps, DocumentOps, CompareOps, TitleOps):
@@ -213,11 +175,11 @@ class Workspace(TransferOps, EngineOps, DocumentOps, CompareOps, TitleOps):
         """Run a database read on the reader thread."""
         # wrap_future rather than run_in_executor: under qasync a task may take a step while
         # Qt processes events outside the running loop (start-up, a modal dialog, shutdown).
-        return await asyncio.wrap_future(_submit(self._reader, call))
+        return await asyncio.wrap_future(submit(self._reader, call))
 
     async def write(self, call: Callable[[], T]) -> T:
         """Run a database write (or any call that must keep its order) on the writer thread."""
-        return await asyncio.wrap_future(_submit(self._writer, call))
+        return await asyncio.wrap_future(submit(self._writer, call))
 
     # --- chats --------------------------------------------------------------------------
 
@@ -518,8 +480,8 @@ class Workspace(TransferOps, EngineOps, DocumentOps, CompareOps, TitleOps):
         await self.cancel_titles()
         await self.stop_comparisons()
         await self.stop_all()
-        await _shut_down(self._writer)
-        await _shut_down(self._reader)
+        await shut_down(self._writer)
+        await shut_down(self._reader)
         self.db.close()
         await self.close_engines()
         await self.connection.aclose()
