@@ -6,7 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.chat.transfer.comparison import is_comparison
 from app.cli.command import Command
 from app.cli.text import safe
 from app.cli.workspace import run_with_workspace
@@ -14,6 +13,7 @@ from app.config import AppContext
 from app.errors import PhiDeskError, UsageError
 from app.store.comparisons import Comparison
 from app.workspace import Workspace
+from app.workspace.transfer import is_comparison_export
 
 
 def _chat_id(text: str) -> int:
@@ -152,22 +152,9 @@ def _add_import_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _is_comparison_file(path: Path) -> bool:
-    # Only a regular file can be read twice: a pipe's data would be gone after the sniff (and
-    # the import would wait for a writer that has left); such input is read as chats.
-    if path.suffix.lower() != ".md" or not path.is_file():
-        return False
-    try:
-        with path.open("rb") as file:
-            head = file.read(4096)
-    except OSError:
-        return False  # the import says why
-    return is_comparison(head.decode("utf-8", "replace"))
-
-
 def _run_import(ctx: AppContext, args: argparse.Namespace) -> int:
     files = [Path(name) for name in args.files]
-    comparisons = [f for f in files if _is_comparison_file(f)]
+    comparisons = [f for f in files if is_comparison_export(f)]
     if comparisons:
         if len(comparisons) < len(files):
             raise UsageError("import comparison exports on their own, not with chats")

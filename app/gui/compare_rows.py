@@ -84,11 +84,15 @@ def comparison_menu(
     palette: QPalette,
     comparison_id: int,
     on_open: Callable[[int], object],
+    on_export: Callable[[int], object],
     on_delete: Callable[[int], object],
 ) -> QMenu:
-    """The row menu of a comparison (filled into `menu`): Open, and Delete (with Undo)."""
+    """The row menu of a comparison (filled into `menu`): Open, Export as Markdown…, and
+    Delete (with Undo)."""
     opened = menu.addAction(icon(Icon.COMPARE, palette), "Open")
     opened.triggered.connect(lambda: on_open(comparison_id))
+    exported = menu.addAction(icon(Icon.EXPORT, palette), "Export as Markdown…")
+    exported.triggered.connect(lambda: on_export(comparison_id))
     menu.addSeparator()
     gone = menu.addAction(icon(Icon.DELETE, palette), "Delete")
     gone.triggered.connect(lambda: on_delete(comparison_id))

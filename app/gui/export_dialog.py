@@ -7,6 +7,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QCheckBox, QFileDialog, QGridLayout, QWidget
 
+from app.gui.tasks import answer_of
+
 ALL_BRANCHES_TEXT = "Include every version (branches)"
 
 
@@ -54,7 +56,7 @@ class ExportDialog(QFileDialog):
         return Path(files[0]), self.all_branches
 
 
-def ask_export_target(
+async def ask_export_target(
     parent: QWidget | None,
     caption: str,
     suggested: Path,
@@ -62,10 +64,11 @@ def ask_export_target(
     *,
     offer_branches: bool,
 ) -> tuple[Path, bool] | None:
-    """Ask where to export (and, with `offer_branches`, whether to include every version)."""
+    """Ask where to export (and, with `offer_branches`, whether to include every version);
+    the app's other tasks go on while the dialog is open."""
     dialog = ExportDialog(parent, caption, suggested, name_filter, offer_branches=offer_branches)
     try:
-        dialog.exec()
+        await answer_of(dialog)
         return dialog.chosen()
     finally:
         dialog.deleteLater()

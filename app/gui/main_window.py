@@ -39,6 +39,7 @@ from app.errors import PhiDeskError
 from app.gui.chat_flows import show_model_in_manager
 from app.gui.chat_pane import HISTORY_SHOWN, ChatPane
 from app.gui.compare_rows import interleave
+from app.gui.comparison_files import ask_and_export_comparison, import_comparisons
 from app.gui.composer import COLUMN_PX
 from app.gui.connection import ConnectionMonitor, ConnectionState
 from app.gui.dialogs import RemoteHostDialog, ShortcutsDialog
@@ -48,7 +49,7 @@ from app.gui.notice_area import NoticeArea
 from app.gui.offline_banner import OfflineBanner, OfflineFlow
 from app.gui.onboarding import OnboardingPage
 from app.gui.sidebar import ChatSidebar
-from app.gui.tasks import Tasks
+from app.gui.tasks import Tasks, answer_of
 from app.gui.theme import THEMES, accent, apply_theme
 from app.workspace import (
     ChatsChanged,
@@ -353,6 +354,7 @@ class MainWindow(QMainWindow):
         self.sidebar.exportRequested.connect(self.export_chat)
         self.sidebar.comparisonSelected.connect(self.open_comparison)
         self.sidebar.comparisonDeleteRequested.connect(self.delete_comparison)
+        self.sidebar.comparisonExportRequested.connect(self.export_comparison)
         self.sidebar.searchChanged.connect(self.search)
         self.sidebar.collapsedChanged.connect(self._sidebar_collapsed)
         self.pane.chatsChanged.connect(self._chats_dirty)
@@ -501,7 +503,13 @@ class MainWindow(QMainWindow):
 
     async def _rename(self, chat_id: int) -> None:
         chat = await self.workspace.chat(chat_id)
-        title, ok = QInputDialog.getText(self, "Rename chat", "New title:", text=chat.title)
+        prompt = QInputDialog(self)
+        prompt.setWindowTitle("Rename chat")
+        prompt.setLabelText("New title:")
+        prompt.setTextValue(chat.title)
+        ok = await answer_of(prompt) == QInputDialog.DialogCode.Accepted
+        title = prompt.textValue()
+        prompt.deleteLater()
         if ok and title.strip():
             await self.workspace.rename(chat_id, title.strip())
             if chat_id == self.pane.current_chat:
@@ -679,6 +687,11 @@ class MainWindow(QMainWindow):
         self._compare.open_comparison(comparison_id)
         QTimer.singleShot(0, self, self._reselect)
 
+    @Slot(int)
+    def export_comparison(self, comparison_id: int) -> None:
+        """A comparison's row menu: save it as one Markdown file (figures and every answer)."""
+        self._run(ask_and_export_comparison(self, comparison_id), "export comparison")
+
     @Slot()
     def _reselect(self) -> None:
         self.sidebar.list.blockSignals(True)
@@ -729,7 +742,7 @@ class MainWindow(QMainWindow):
         async def ask_and_export() -> None:
             chat = await self.workspace.chat(chat_id)
             branched = bool(await self.workspace.branch_points([chat_id]))
-            chosen = ask_export_target(
+            chosen = await ask_export_target(
                 self,
                 "Export chat",
                 Path.home() / suggested_file_name(chat),
@@ -748,7 +761,7 @@ class MainWindow(QMainWindow):
     async def _export_all(self) -> None:
         chats = await self.workspace.list_chats()
         ids = [c.id for c in chats]
-        chosen = ask_export_target(
+        chosen = await ask_export_target(
             self,
             "Export all chats",
             Path.home() / "phidesk-chats.zip",
@@ -783,7 +796,10 @@ class MainWindow(QMainWindow):
             self._run(self.import_from([Path(p) for p in paths]), "import")
 
     async def import_from(self, paths: list[Path]) -> None:
-        """Import Markdown files or zips on a worker thread, then open the last chat."""
+        """Import Markdown files or zips on a worker thread, then open the last chat
+        (comparison exports: each comparison, opened in the compare view)."""
+        if await import_comparisons(self, paths):
+            return
         self.show_message("Importing…")
         try:
             imported = await self.workspace.import_files(paths)

@@ -105,6 +105,7 @@ class ChatSidebar(QWidget):
     collapsedChanged = Signal(bool)
     comparisonSelected = Signal(int)
     comparisonDeleteRequested = Signal(int)
+    comparisonExportRequested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -345,13 +346,13 @@ class ChatSidebar(QWidget):
     def row_menu(self, item: QListWidgetItem) -> QMenu:
         """Rename, Pin/Unpin, Export and Delete for the chat of `item` (and only that chat)."""
         chat_id: int = item.data(CHAT_ID)
-        palette = self.palette()
         menu = QMenu(self)
         menu.setObjectName("ChatRowMenu")
         menu.setAccessibleName(f"Actions for {item.text()}")
         if isinstance(compared := item.data(COMPARISON_ID), int):
-            opens, deletes = self.comparisonSelected.emit, self.comparisonDeleteRequested.emit
-            return comparison_menu(menu, palette, compared, opens, deletes)
+            signals = (self.comparisonSelected, self.comparisonExportRequested,
+                       self.comparisonDeleteRequested)  # fmt: skip
+            return comparison_menu(menu, self.palette(), compared, *(s.emit for s in signals))
         pinned = bool(item.data(PINNED))
         for purpose, text, signal in (
             (Icon.RENAME, "Rename…", self.renameRequested),
@@ -363,7 +364,7 @@ class ChatSidebar(QWidget):
             if purpose is None or signal is None:
                 menu.addSeparator()
                 continue
-            action = menu.addAction(icon(purpose, palette), text)
+            action = menu.addAction(icon(purpose, self.palette()), text)
             action.triggered.connect(lambda _=False, s=signal: s.emit(chat_id))
         return menu
 

@@ -9,8 +9,29 @@ from collections.abc import Coroutine
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEventLoop
+from PySide6.QtWidgets import QDialog
 
 log = logging.getLogger(__name__)
+
+
+async def answer_of(dialog: QDialog) -> int:
+    """Show `dialog` (window-modal) and wait for its answer (a `QDialog.DialogCode` value)
+    without leaving the loop. A task must never call a dialog's exec(): its nested loop runs
+    the asyncio callbacks re-entrantly, asyncio refuses to enter any other task from inside
+    this one, and that task never wakes again (an answer streaming meanwhile would stall)."""
+    answered: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    def finished(code: int) -> None:
+        if not answered.done():
+            answered.set_result(code)
+
+    dialog.finished.connect(finished)
+    dialog.open()
+    try:
+        return await answered
+    except asyncio.CancelledError:
+        dialog.reject()
+        raise
 
 
 class Tasks:

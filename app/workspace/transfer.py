@@ -14,6 +14,7 @@ from app.chat.transfer import Imported, export_chat_markdown, import_files
 from app.chat.transfer.comparison import (
     comparison_to_markdown,
     import_comparison_file,
+    is_comparison,
     write_text_export,
 )
 from app.chat.transfer.files import (
@@ -30,6 +31,21 @@ EXPORT_BATCH = 20
 """Chats rendered per call on the reader thread during an export."""
 
 T = TypeVar("T")
+
+
+def is_comparison_export(path: Path) -> bool:
+    """Whether `path` is a comparison export (a .md file whose front matter says so), read from
+    its first 4 KiB; False for anything else, which the chat import then judges."""
+    # Only a regular file can be read twice: a pipe's data would be gone after the sniff (and
+    # the import would wait for a writer that has left); such input is read as chats.
+    if path.suffix.lower() != ".md" or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return False  # the import says why
+    return is_comparison(head.decode("utf-8", "replace"))
 
 
 class TransferOps:
