@@ -577,12 +577,6 @@ class TranscriptView(QWebEngineView):
         self._merge(update)
         self._schedule()
 
-    def show_now(self) -> None:
-        """Patch the page with what the live answer's renderer holds now, not at the next frame
-        (the answer's first token: the wait for it is over, nothing was patched yet)."""
-        if self._stream_id is not None and self._source is not None and self._source.pending:
-            self._flush()
-
     def end_stream(self, final_html: str) -> None:
         """Finish the live message with the canonical full render."""
         if self._stream_id is None:

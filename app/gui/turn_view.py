@@ -289,8 +289,6 @@ class TurnPresenter(QObject):
                 self._refresh_thinking()  # collapses: the answer has started
             if self.renderer is not None:
                 self.renderer.push(event.text)
-                if len(turn.content) == 1:
-                    self.view.show_now()  # the first token: on screen without a frame's wait
         elif isinstance(event, StreamStalled):
             self.stalled.emit(event.seconds)
         elif isinstance(event, TurnFinished):
