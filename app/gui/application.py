@@ -59,10 +59,6 @@ def chromium_environment(environ: Mapping[str, str], *, offscreen: bool) -> dict
     flags = environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "").split()
     if platform == "offscreen" and "--disable-gpu" not in flags:
         flags.append("--disable-gpu")
-    if not any(flag.startswith("--renderer-process-limit=") for flag in flags):
-        # Every transcript shares one web profile (app.gui.transcript.shared_profile), so one
-        # renderer process can serve them all: each further one costs tens of MB.
-        flags.append("--renderer-process-limit=1")
     wanted["QTWEBENGINE_CHROMIUM_FLAGS"] = " ".join(flags)
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         # Chromium refuses to run its sandbox as root ("Running as root without --no-sandbox

@@ -28,9 +28,8 @@ what is above stays in place (no flicker, no scroll jump); `announce()` tells sc
 
 Security: the page is served from the `phidesk:` scheme by `TranscriptSchemeHandler` (only
 its own files, KaTeX's dist and the Pygments styles), with a Content-Security-Policy that allows
-only the page's own scripts, no inline script and no remote loads. The profile
-(`shared_profile()`, one for every transcript) is off-the-record, and the page never
-navigates: link clicks are handed to the system browser.
+only the page's own scripts, no inline script and no remote loads. The profile is
+off-the-record, and the page never navigates: link clicks are handed to the system browser.
 The URL scheme must be registered before the QApplication exists; importing this module does
 it (`register_scheme()`).
 """
@@ -45,7 +44,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-import shiboken6
 from PySide6.QtCore import (
     QBuffer,
     QByteArray,
@@ -115,21 +113,6 @@ if QCoreApplication.instance() is None:
     register_scheme()
 
 
-_profile: list[QWebEngineProfile] = []
-
-
-def shared_profile() -> QWebEngineProfile:
-    """The web profile of every transcript's page: off the record (no storage name, nothing on
-    disk), serving `phidesk:` through `TranscriptSchemeHandler`. One profile for all pages lets
-    Chromium serve them from one renderer process. Made on first use as a child of the
-    application, so it is deleted after every page, as QtWebEngine requires."""
-    if not (_profile and shiboken6.isValid(_profile[0])):
-        profile = QWebEngineProfile(QCoreApplication.instance())
-        profile.installUrlSchemeHandler(SCHEME, TranscriptSchemeHandler(profile))
-        _profile[:] = [profile]
-    return _profile[0]
-
-
 class TranscriptMessage(NamedTuple):
     """One message as the view shows it. `meta["caption"]` is shown beside the role; see the
     module docstring for the other keys."""
@@ -170,6 +153,7 @@ class TranscriptSchemeHandler(QWebEngineUrlSchemeHandler):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._web = resources_dir() / "web"
+        self._katex = katex_dir()
         self._pygments = pygments_css().encode("utf-8")
 
     def content(self, path: str) -> tuple[bytes, bytes] | None:
@@ -184,9 +168,8 @@ class TranscriptSchemeHandler(QWebEngineUrlSchemeHandler):
                 return None
             data = bytes(resource.readAll().data())
             resource.close()
-        elif path.startswith("katex/") and (katex := katex_dir()) is not None:
-            # Looked up per request: one handler serves every page (shared_profile()).
-            target = _inside(katex, path.removeprefix("katex/"))
+        elif path.startswith("katex/") and self._katex is not None:
+            target = _inside(self._katex, path.removeprefix("katex/"))
             data = _read_file(target) if target is not None else None
         else:
             data = None
@@ -308,7 +291,11 @@ class TranscriptView(QWebEngineView):
         self.patch_count = 0  # patches sent to the page (for tests and bench)
         self.last_patch_seconds = 0.0  # GUI-thread time of the last patch
 
-        page = TranscriptPage(shared_profile(), self)
+        profile = QWebEngineProfile()  # no storage name: off the record, nothing on disk
+        self._handler = TranscriptSchemeHandler(profile)
+        profile.installUrlSchemeHandler(SCHEME, self._handler)
+        page = TranscriptPage(profile, self)
+        profile.setParent(page)  # deleted after the page, as QtWebEngine requires
         settings = page.settings()
         for attribute, on in (
             (QWebEngineSettings.WebAttribute.JavascriptEnabled, True),
