@@ -106,10 +106,7 @@ class Stamps:
         self.lock = threading.Lock()
         self.requests: list[float] = []
         self.first_tokens: list[float] = []
-        self.connections: set[tuple[str, int]] = set()
-        """The client addresses of the TCP connections the window's /api/chat requests came on."""
         self._waiting_first = False
-        self.counting = True  # off while the floors' bare client calls run
 
     def request(self) -> None:
         with self.lock:
@@ -141,8 +138,6 @@ def _timed_write(original: Callable[[Any, bytes], None]) -> Callable[[Any, bytes
     def write(handler: Any, data: bytes) -> None:
         original(handler, data)
         if getattr(handler, "api_path", "") == "/api/chat":
-            if STAMPS.counting:
-                STAMPS.connections.add(handler.client_address)
             STAMPS.line(data)
 
     return write
@@ -252,9 +247,7 @@ async def measure_chat(
         await asyncio.sleep(0.3)
         marks = await js(window, "JSON.stringify(window.__bench.marks)")
         stamps = json.loads(marks)
-        STAMPS.counting = False
         view, wire = await floors(window, client, f"base{chat_id}x{n}")
-        STAMPS.counting = True
         if n < warmup:
             continue
         found["view floor"].append(view)
@@ -323,10 +316,6 @@ async def run(args: argparse.Namespace, work: Path) -> int:
         short = statistics.median(results[args.short][name])
         long = statistics.median(results[args.long][name])
         print(f"{name}: {args.long} messages minus {args.short}: {long - short:+.1f} ms (median)")
-    print(
-        f"the window's /api/chat requests (warm-ups included) came on {len(STAMPS.connections)} "
-        "TCP connection(s) to the double"
-    )
     print("within budget (medians)" if not over else "OVER BUDGET")
     return 1 if over else 0
 

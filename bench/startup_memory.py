@@ -13,12 +13,9 @@ usable when its empty page has loaded. Memory is read after `--idle` seconds: RS
 over the process and its QtWebEngine (Chromium) processes.
 
     .venv/bin/python bench/startup_memory.py [--runs 5] [--idle 3] [--compare-flags="--flag ..."]
-        [--quick]
 
-`--compare-flags` adds a row: PhiDesk (20 messages) with those Chromium switches added, to
-measure a switch against the same round's PhiDesk without it. `--quick` adds a row: PhiDesk (20
-messages) started as `phidesk quick`, the quick prompt open beside the window (its web view
-made), for what a second web view costs. Exit 1 when a budget is missed.
+`--compare-flags` adds a fourth row: PhiDesk (20 messages) with those Chromium switches added, to
+measure a switch against the same round's PhiDesk without it. Exit 1 when a budget is missed.
 """
 
 from __future__ import annotations
@@ -47,7 +44,6 @@ LONG_CHAT_BUDGET_S = 0.3
 PSS_BUDGET_MB = 250.0
 SHORT, LONG = 20, 2000
 SHOWN = "window shown"
-QUICK_SHOWN = "quick prompt shown"
 
 
 def prepare(data: Path, messages: int) -> None:
@@ -193,16 +189,9 @@ def measure(
 
 
 def run_phidesk(
-    double: OllamaDouble,
-    template: Path,
-    env: dict[str, str],
-    idle: float,
-    shown: list[float],
-    quick: bool = False,
+    double: OllamaDouble, template: Path, env: dict[str, str], idle: float, shown: list[float]
 ) -> tuple[float, Memory]:
-    """Start to usable; the start to "window shown" (the first paint) is added to `shown`.
-    `quick`: started as `phidesk quick` (the quick prompt open too, its web view made), and
-    usable once the quick prompt is shown as well."""
+    """Start to usable; the start to "window shown" (the first paint) is added to `shown`."""
     data = Path(tempfile.mkdtemp(prefix="phidesk-bench-"))
     try:
         shutil.copytree(template, data, dirs_exist_ok=True)
@@ -213,11 +202,9 @@ def run_phidesk(
             text = log.read_text() if log.exists() else ""
             if not seen and SHOWN in text:
                 seen.append(elapsed)
-            return USABLE in text and (not quick or QUICK_SHOWN in text)
+            return USABLE in text
 
         command = [sys.executable, "-m", "app", "--data-dir", str(data), "--host", double.url]
-        if quick:
-            command.append("quick")
         result = measure(command, env, usable, idle)
         shown.extend(seen[:1])
         return result
@@ -247,9 +234,6 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--idle", type=float, default=3.0, help="seconds idle before memory")
     parser.add_argument("--compare-flags", default="", help="Chromium switches to try")
-    parser.add_argument(
-        "--quick", action="store_true", help="add a row: started with the quick prompt open"
-    )
     args = parser.parse_args()
 
     offscreen = os.environ.get("QT_QPA_PLATFORM", "offscreen") == "offscreen"
@@ -277,38 +261,16 @@ def main() -> int:
     }
     if args.compare_flags:
         rows[f"PhiDesk, {SHORT}, + flags"] = Result()
-    if args.quick:
-        rows[f"PhiDesk, {SHORT}, quick open"] = Result()
     names = list(rows)
-    shown = [rows[name].shown for name in names]
+    shown = [rows[name].shown for name in names] + [[]]
     try:
         with OllamaDouble() as double:
             runners: list[Callable[[], tuple[float, Memory]]] = [
                 lambda: run_baseline(baseline_env, args.idle),
                 lambda: run_phidesk(double, templates / str(SHORT), env, args.idle, shown[1]),
                 lambda: run_phidesk(double, templates / str(LONG), env, args.idle, shown[2]),
+                lambda: run_phidesk(double, templates / str(SHORT), tried_env, args.idle, shown[3]),
             ]
-            if args.compare_flags:
-                runners.append(
-                    lambda: run_phidesk(
-                        double,
-                        templates / str(SHORT),
-                        tried_env,
-                        args.idle,
-                        rows[f"PhiDesk, {SHORT}, + flags"].shown,
-                    )
-                )
-            if args.quick:
-                runners.append(
-                    lambda: run_phidesk(
-                        double,
-                        templates / str(SHORT),
-                        env,
-                        args.idle,
-                        rows[f"PhiDesk, {SHORT}, quick open"].shown,
-                        quick=True,
-                    )
-                )
             for round_no in range(args.runs + 1):
                 for name, runner in zip(names, runners, strict=False):
                     seconds, memory = runner()
@@ -383,15 +345,8 @@ def main() -> int:
         last = rows[name].memory[-1]
         parts = ", ".join(f"{k} {v:.0f}" for k, v in sorted(last.by_kind.items()))
         print(f"  PSS by process, {name}, last round (MB): {parts}")
-    if args.quick:
-        opened = rows[names[-1]]
-        print(
-            f"quick prompt open: PSS {opened.median_pss() - pss:+.0f} MB, RSS "
-            f"{opened.median_rss() - short.median_rss():+.0f} MB against PhiDesk without it in "
-            "the same rounds"
-        )
     if args.compare_flags:
-        tried = rows[f"PhiDesk, {SHORT}, + flags"]
+        tried = rows[names[3]]
         print(
             f"+ flags: start {tried.median_s() / start:.2f}x, "
             f"PSS {tried.median_pss() - pss:+.0f} MB ({tried.median_pss() / pss:.2f}x) "

@@ -9,18 +9,10 @@ paragraph). The page measures each patch with performance.now() around its appli
 update and the typesetting slice it does at once): worst, mean and p95; the longest deferred
 typesetting slice; and, through a PerformanceObserver, the page's tasks over 50 ms while the
 answer streams (running a patch's script, the frame that lays out and paints what it changed,
-typesetting, garbage collection); through another, its frames over 50 ms (a task and the
-rendering after it) with their style-and-layout time, apart for the end of the stream (endStream
-and the layout of the finished paragraph). Baseline, same run: the same paragraph with the
-dollar signs left out (no math at all). Prints how it was run (offscreen or Xvfb, Chromium
-sandbox on or off).
+typesetting, garbage collection). Baseline, same run: the same paragraph with the dollar signs
+left out (no math at all). Prints how it was run (offscreen or Xvfb, Chromium sandbox on or off).
 
-Then older pages (`--pages`, default 3): pages of 60 older messages (questions and answers
-with inline and display math, every formula different) are added above a chat of 60 while the
-user reads its end, as the history pager does on scrolling up; per page, 4 s after it is added:
-KaTeX runs, typeset formulas against all in the page, and the page's tasks over 50 ms.
-
-    .venv/bin/python bench/view_math.py [--formulas 10000] [--chunks 8] [--pages 3]
+    .venv/bin/python bench/view_math.py [--formulas 10000] [--chunks 8]
 
 QtWebEngine as root needs QTWEBENGINE_DISABLE_SANDBOX=1; under `xvfb-run` set
 QT_QPA_PLATFORM=xcb (the default here is offscreen).
@@ -69,49 +61,10 @@ def paragraph(count: int, *, math: bool) -> str:
     return " ".join(f"term {mark}x_{{{i}}}^2 + {i}{mark} and" for i in range(count))
 
 
-# The bench's own watch in the page: the page's tasks over 50 ms with their start, and each
-# patch's start with the JS heap's size then (Chromium runs with --enable-precise-memory-info).
-# A task that carries a patch and after which the heap is 10 MB smaller than at the patch before
-# held a major garbage collection.
-WATCH = """(() => {
-  window.benchWatch = { tasks: [], patches: [] };
-  new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) benchWatch.tasks.push([e.startTime, e.duration]);
-  }).observe({ entryTypes: ["longtask"] });
-  const patchOf = phidesk.patch;
-  phidesk.patch = function (...args) {
-    const heap = performance.memory ? performance.memory.usedJSHeapSize : 0;
-    benchWatch.patches.push([performance.now(), heap]);
-    return patchOf.apply(this, args);
-  };
-  return 0;
-})()"""
-
-
-def patch_tasks(watch: dict[str, list[list[float]]]) -> tuple[int, float, int, float, float]:
-    """Tasks over 50 ms that carry a patch: how many, the longest, how many of them held a
-    major collection, the longest of those, and the JS heap (MB) at the last patch."""
-    starts = [p[0] for p in watch["patches"]]
-    heaps = [p[1] for p in watch["patches"]]
-    count = gc_count = 0
-    longest = gc_longest = 0.0
-    for start, duration in watch["tasks"]:
-        inside = [k for k, t in enumerate(starts) if start <= t <= start + duration]
-        if not inside:
-            continue
-        count += 1
-        longest = max(longest, duration)
-        k = inside[0]
-        if k > 0 and heaps[k - 1] - heaps[k] >= 10e6:
-            gc_count += 1
-            gc_longest = max(gc_longest, duration)
-    return count, longest, gc_count, gc_longest, (heaps[-1] if heaps else 0) / 1e6
-
-
 def stream(view: TranscriptView, text: str, chunks_per_frame: int, mid: str) -> dict[str, float]:
     """Stream `text` into a new answer `mid`; the page's stats of this stream only."""
     view.append_message(TranscriptMessage(mid, "assistant", ""))
-    evaluate(view, "(benchWatch.tasks = [], benchWatch.patches = [], 0)")
+    evaluate(view, "0")
     before = evaluate(view, "phidesk.state()")
     assert isinstance(before, dict)
     renderer = StreamRenderer()
@@ -131,20 +84,9 @@ def stream(view: TranscriptView, text: str, chunks_per_frame: int, mid: str) -> 
         if s["typeset"] + s["raw"] >= s["math"] or time.monotonic() - started > 120:
             break
         wait(100)
-    wait(300)  # the page reports a frame after it ends
-    s = evaluate(view, "phidesk.state()")
-    assert isinstance(s, dict)
     patches = s["patches"] - before["patches"]
     times = s["times"] or [0.0]
     long_tasks = s["longTasks"]
-    watch = evaluate(view, "benchWatch")
-    assert isinstance(watch, dict)
-    carrying, carrying_ms, collecting, collecting_ms, heap = patch_tasks(watch)
-    frames = s.get("longFrames", [])  # an older page (before the bench's own) lacks these
-    cut = s.get("endFrame", -1)
-    cut = cut if cut >= 0 else len(frames)
-    during = max(frames[:cut], default=[0, 0])
-    after = max(frames[cut:], default=[0, 0])
     return {
         "patches": patches,
         "mean": (s["patchMs"] - before["patchMs"]) / max(1, patches),
@@ -157,52 +99,7 @@ def stream(view: TranscriptView, text: str, chunks_per_frame: int, mid: str) -> 
         "typeset": s["typeset"] - before["typeset"],
         "settled": time.monotonic() - started,
         "over": len(s["slow"]),
-        "frames": cut,
-        "frame": during[0],
-        "frameLayout": during[1],
-        "end": s.get("endMs", float("nan")),
-        "endFrame": after[0],
-        "endLayout": after[1],
-        "carrying": carrying,
-        "carryingMs": carrying_ms,
-        "collecting": collecting,
-        "collectingMs": collecting_ms,
-        "heap": heap,
     }
-
-
-def chat_message(n: int) -> TranscriptMessage:
-    if n % 2 == 0:
-        text = f"Question {n}: where is $f(x) = x^{{{n % 7 + 2}}} - {n}x$ smallest?"
-        return TranscriptMessage(f"m{n}", "user", render_markdown(text))
-    steps = " ".join(
-        f"Step {k}: $x_{{{n}}}^{{{k}}} + \\frac{{{n}}}{{{k + 1}}}$." for k in range(10)
-    )
-    text = f"{steps}\n\n$$\n\\int_0^{{{n}}} x^{{{n % 5 + 1}}}\\,dx = \\frac{{{n}}}{{2}}\n$$\n"
-    return TranscriptMessage(f"m{n}", "assistant", render_markdown(text))
-
-
-def older_pages(view: TranscriptView, pages: int) -> None:
-    """Add `pages` pages of 60 older messages above a chat of 60 while its end is shown."""
-    total = 60 * (pages + 1)
-    view.set_messages([chat_message(n) for n in range(total - 60, total)])
-    wait(4000)
-    for page in range(pages):
-        reset_stats(view)
-        before = evaluate(view, "phidesk.state()")
-        assert isinstance(before, dict)
-        end = total - 60 * (page + 1)
-        view.prepend_messages([chat_message(n) for n in range(end - 60, end)])
-        wait(4000)
-        s = evaluate(view, "phidesk.state()")
-        assert isinstance(s, dict)
-        added = s["math"] - before["math"]
-        print(
-            f"older page {page + 1}: {added} formulas added ({s['math']} in the page,"
-            f" {s['typeset']} typeset); KaTeX runs {s['renders'] - before['renders']};"
-            f" page tasks over 50 ms {len(s['longTasks'])}"
-            f" (longest {max(s['longTasks'], default=0)} ms)"
-        )
 
 
 def reset_stats(view: TranscriptView) -> None:
@@ -213,11 +110,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--formulas", type=int, default=10_000)
     parser.add_argument("--chunks", type=int, default=8, help="40-character pushes per frame")
-    parser.add_argument("--pages", type=int, default=3, help="older pages of 60 messages")
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
-    os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = f"{flags} --enable-precise-memory-info".strip()
     prepare_environment(offscreen=os.environ["QT_QPA_PLATFORM"] == "offscreen")
     app = QApplication(sys.argv[:1])
     view = TranscriptView()
@@ -227,12 +121,10 @@ def main() -> int:
     while not view.loaded:
         wait(20)
     wait(300)
-    evaluate(view, WATCH)
     sandbox = "off" if os.environ.get("QTWEBENGINE_DISABLE_SANDBOX") == "1" else "on"
     print(
         f"run: QT_QPA_PLATFORM={os.environ['QT_QPA_PLATFORM']}, Chromium sandbox {sandbox};"
-        f" {args.formulas:,} formulas, {CHUNK}-character chunks, {args.chunks} per patch;"
-        f" Chromium flags {os.environ['QTWEBENGINE_CHROMIUM_FLAGS']}"
+        f" {args.formulas:,} formulas, {CHUNK}-character chunks, {args.chunks} per patch"
     )
     results = {}
     for name, math in (("baseline (no math)", False), ("inline math", True)):
@@ -250,26 +142,12 @@ def main() -> int:
             f" all typeset {r['settled']:.1f} s after the end;"
             f" {r['over']} patches over {BUDGET_MS:.0f} ms"
         )
-        print(
-            f"{'':>20}  frames over 50 ms while streaming {r['frames']:.0f} (longest"
-            f" {r['frame']:.0f} ms, of it style and layout {r['frameLayout']:.0f} ms);"
-            f" end of stream: endStream {r['end']:.1f} ms, longest frame after it"
-            f" {r['endFrame']:.0f} ms (style and layout {r['endLayout']:.0f} ms)"
-        )
-        print(
-            f"{'':>20}  tasks over 50 ms that carry a patch {r['carrying']:.0f} (longest"
-            f" {r['carryingMs']:.0f} ms), of them with a major garbage collection"
-            f" {r['collecting']:.0f} (longest {r['collectingMs']:.0f} ms);"
-            f" JS heap at the last patch {r['heap']:.0f} MB"
-        )
     worst = results["inline math"]["worst"]
     base = results["baseline (no math)"]["worst"]
     print(
         f"worst patch {worst:.1f} ms = {worst / BUDGET_MS:.2f}x the {BUDGET_MS:.0f} ms budget"
         f" (baseline without math {base:.1f} ms, ratio {worst / max(base, 0.1):.1f}x)"
     )
-    if args.pages:
-        older_pages(view, args.pages)
     print(f"machine load average at the end: {os.getloadavg()[0]:.1f}")
     view.close()
     del view

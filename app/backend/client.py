@@ -26,7 +26,6 @@ Ollama, and importing them costs a large part of the start.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
@@ -54,7 +53,7 @@ from app.backend.failures import (
 )
 from app.backend.models import InstalledModel, LoadedModel, ModelInfo
 from app.backend.names import validate_model_name
-from app.backend.ollama_lib import load_ollama, tell_sent
+from app.backend.ollama_lib import load_ollama
 from app.backend.progress import PullProgressTracker
 from app.backend.think import ThinkSplitter
 
@@ -70,7 +69,6 @@ DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_CALL_TIMEOUT = 60.0
 DEFAULT_STALL_SECONDS = 30.0
 DEFAULT_STALL_TIMEOUT = 300.0
-END_OF_ANSWER_SECONDS = 1.0  # how long an answer's last line waits for its body's end
 
 MIN_OLLAMA_VERSION = (0, 10, 0)
 """Oldest Ollama PhiDesk supports without a warning: 0.10.0 is the first whose `/api/ps`
@@ -168,7 +166,7 @@ class OllamaClient:
                 self.host,
                 timeout=stream_timeout,
                 headers=headers,
-                event_hooks={**answer_guard(max_total=None), "request": [tell_sent]},
+                event_hooks=answer_guard(max_total=None),
             ),
             calls=ollama.AsyncClient(
                 self.host,
@@ -346,7 +344,6 @@ class OllamaClient:
                     if splitter is not None:
                         for piece in splitter.flush():
                             yield piece
-                    await _read_to_end(watched)
                     yield Done(model=part.model or model, stats=_stats(part))
                     return
             raise StreamInterrupted(
@@ -470,19 +467,6 @@ class OllamaClient:
         except (httpx.HTTPError, UnlikeOllama):
             return False
         return response.status_code == 200 and not looks_like_web_page(response.text)
-
-
-async def _read_to_end(stream: AsyncIterator[object]) -> None:
-    """Read the end of the answer's chunked body (Ollama sends it with the last line), so its
-    connection goes back to the pool warm for the next request; a response closed before its
-    end takes its connection with it. A server that goes on, or is slow to end, is not waited
-    for: the connection is then closed."""
-    try:
-        async with asyncio.timeout(END_OF_ANSWER_SECONDS):
-            async for _extra in stream:
-                return
-    except Exception as exc:  # the answer is whole: its body's end is no reason to fail it
-        log.debug("the end of an answer's body was not read: %r", exc)
 
 
 def _stats(part: ollama.ChatResponse) -> ChatStats:

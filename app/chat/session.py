@@ -37,7 +37,6 @@ from app.backend.errors import InvalidModelName, ModelNotFound, OllamaError, Str
 from app.backend.events import ContentDelta, Done, StreamStalled, ThinkingDelta
 from app.backend.models import ModelInfo
 from app.backend.names import validate_model_name
-from app.backend.ollama_lib import REQUEST_SENT
 from app.chat.context import (
     ContextBudget,
     ContextPlan,
@@ -60,8 +59,6 @@ log = logging.getLogger(__name__)
 __all__ = ["DEFAULT_NUM_CTX", "ChatSession", "TurnFinished", "TurnRefused", "TurnStarted"]
 
 EngineResolver = Callable[[str], Engine | None]
-REQUEST_OUT_SECONDS = 0.05
-"""How long TurnStarted waits at most for the answer's request to be written."""
 """The engine of a profile name, or None when no such engine exists (any longer)."""
 
 
@@ -489,9 +486,7 @@ class ChatSession:
     async def _store[M: Message | None](self, call: Callable[[], M], on_stored: Stored | None) -> M:
         """Commit the user's message and tell `on_stored`, also when the task is cancelled
         while the write runs (it is then committed all the same, so the caller must know)."""
-        # Started eagerly: the write is handed to the writer now, not at the loop's next turn
-        # (after whatever else the loop and the window do then).
-        storing = asyncio.Task(self._io(call), loop=asyncio.get_running_loop(), eager_start=True)
+        storing = asyncio.ensure_future(self._io(call))
         try:
             user = await asyncio.shield(storing)
         except asyncio.CancelledError:
@@ -683,17 +678,11 @@ class ChatSession:
                 think=think,
                 starts_in_thinking=bool(info and info.template_opens_think),
             )
-            # The request leaves now; whoever hears TurnStarted works once it is written.
-            sent = asyncio.Event()
-            token = REQUEST_SENT.set(sent.set)  # the task fetching `first` inherits it
-            try:
-                first = asyncio.ensure_future(anext(stream, None))
-            finally:
-                REQUEST_SENT.reset(token)
+            # The request leaves now; whoever hears TurnStarted works while it is in flight.
+            first = asyncio.ensure_future(anext(stream, None))
             events = _started(first, stream)
             try:
-                tells = isinstance(client, OllamaTurn)
-                await _request_out(first, sent, REQUEST_OUT_SECONDS if tells else 0.0)
+                await asyncio.sleep(0)  # its first step runs before TurnStarted is heard
                 yield TurnStarted(self.chat_id, user_id, answer.id, plan)
                 async for event in events:
                     if isinstance(event, Done):
@@ -889,16 +878,6 @@ async def _started[T](
     while event is not None:
         yield event
         event = await anext(stream, None)
-
-
-async def _request_out(first: asyncio.Future[Any], sent: asyncio.Event, seconds: float) -> None:
-    """Until the request is written (`sent`), the stream's first event or failure came, or
-    `seconds` passed (at least one step of `first` in any case)."""
-    told = asyncio.ensure_future(sent.wait())
-    try:
-        await asyncio.wait([first, told], timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        told.cancel()
 
 
 async def _settled(task: asyncio.Future[Any]) -> None:

@@ -215,20 +215,6 @@ async def log_when_usable(window: object, page_ready: asyncio.Event) -> None:
             return
 
 
-USABLE_LATEST_S = 3.0  # the longest the first call to Ollama waits for the window to be usable
-
-
-async def _after(task: asyncio.Future[None], seconds: float, callback: Callable[[], None]) -> None:
-    """Call `callback` once `task` is done, or after `seconds` if it is not done by then."""
-    try:
-        await asyncio.wait_for(asyncio.shield(task), seconds)
-    except TimeoutError:
-        log.info("the window is not usable after %g s; going on with the start", seconds)
-    except Exception:
-        log.exception("waiting for the window to become usable failed")
-    callback()
-
-
 async def _polled(predicate: Callable[[], bool], every_ms: int = 5) -> None:
     """Return once `predicate()` holds, checked every `every_ms` on the Qt loop."""
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -309,23 +295,15 @@ async def _main(
     if quick:
         later.quick_access().quick.show_prompt()
 
-    def once_usable() -> None:
-        # The first call to Ollama (the model list follows it; it loads the client's libraries
-        # on this thread) and the update check: the chats are readable without them.
+    def after_first_paint() -> None:
+        # Nothing here is needed to draw the window: the quick prompt (its web view waits until
+        # it is opened), the tray and the global shortcut, the first call to Ollama (the model
+        # list follows it), the check for Ollama updates.
+        later.quick_access()
         monitor.check_now()
         if not run_self_test:
             window.ollama.updates.start()
 
-    def after_first_paint() -> None:
-        # Nothing here is needed to draw the window: the quick prompt (its web view waits until
-        # it is opened), the tray and the global shortcut.
-        later.quick_access()
-        if window.isVisible():
-            calls.append(asyncio.ensure_future(_after(usable, USABLE_LATEST_S, once_usable)))
-        else:  # started minimised to the tray: nothing on screen to wait for
-            once_usable()
-
-    calls: list[asyncio.Future[None]] = []
     first_paint = FirstPaint(window, after_first_paint)
     try:
         if run_self_test:
@@ -358,8 +336,6 @@ async def _main(
         return 0
     finally:
         usable.cancel()
-        for call in calls:
-            call.cancel()
         first_paint.cancel()
         monitor.close()
         await later.aclose()

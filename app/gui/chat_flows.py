@@ -8,9 +8,7 @@ The chat pane owns one `ChatFlows`; the main window hears `modelsStale` and `pul
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QScrollArea, QWidget
@@ -18,7 +16,7 @@ from PySide6.QtWidgets import QScrollArea, QWidget
 from app.backend.catalog import Catalog
 from app.errors import PhiDeskError
 from app.gui.model_names import catalog_entry, friendly_name
-from app.gui.turn_view import TYPED, user_item
+from app.gui.turn_view import user_item
 from app.store import Message
 from app.workspace import Level, NoticeAction, RunningTurn, Scope, TurnKind
 from app.workspace.turns import TurnListener
@@ -114,35 +112,11 @@ class ChatFlows(QObject):
         turn.listen(listener)
         turn.stored_listeners.append(lambda message: self.question_stored(turn, message))
 
-    def send(self, sending: Coroutine[Any, Any, None], text: str, editing: int | None) -> None:
-        """Enter: `sending` starts now, up to its first wait, so the turn's task exists and its
-        first step (which hands the question to the writer) runs before the window's next work;
-        right after that step, a new question in the chat on show is on screen, before it is
-        stored (as `TYPED`; it takes its id when its answer's request is out). The edit note
-        and the context banner go."""
-        loop = asyncio.get_event_loop()
-        task = asyncio.Task(sending, loop=loop, eager_start=True)
-        self.pane._tasks.start(_owned(task), name="send")
-        if editing is None and self.pane.current_chat is not None:
-            loop.call_soon(self._show_typed, self.pane.current_chat, text, task)
-        self.pane.edit_note.hide()
-        self.pane.banner.hide()
-
-    def _show_typed(self, chat_id: int, text: str, sending: asyncio.Task[None]) -> None:
-        """Show the question just sent in `chat_id`, unless the send already ended without a
-        turn (refused: the text is back in the composer) or another chat is on show."""
-        turn = self.pane.presenter.turn
-        started = turn is not None and turn.chat_id == chat_id and turn.user_message_id is None
-        if chat_id == self.pane.current_chat and (started or not sending.done()):
-            self.pane.view.append_message(user_item(TYPED, text))
-
     def question_stored(self, turn: RunningTurn, message: Message) -> None:
-        """The question is committed: on screen now if it is not yet (a new chat's first), before
-        the server is asked. One shown at Enter is left as it is until the request is out."""
-        view = self.pane.view
-        ours = turn.kind is TurnKind.SEND and self.pane.presenter.turn is turn
-        if ours and not view.shows(TYPED):
-            view.append_message(user_item(message.id, turn.text))
+        """The question is committed: on screen now, before the server is asked (TurnStarted
+        shows it again; the view leaves a message it already shows as it is)."""
+        if turn.kind is TurnKind.SEND and self.pane.presenter.turn is turn:
+            self.pane.view.append_message(user_item(message.id, turn.text))
 
     def refused(self, chat_id: int | None, reason: str) -> None:
         """A turn was refused: say why; a missing model gets *Pull model* instead."""
@@ -182,8 +156,3 @@ class ChatFlows(QObject):
     def notice_action(self, key: str, argument: str) -> None:
         if key == PULL_MODEL:
             self.pullRequested.emit(argument)
-
-
-async def _owned(task: asyncio.Task[None]) -> None:
-    """`task`, owned as a coroutine of the pane's tasks: cancelling this cancels it."""
-    await task

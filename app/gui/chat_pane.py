@@ -27,7 +27,7 @@ from app.gui.message_actions import UNDO_DELETE, MessageActions
 from app.gui.models_picker import ModelPicker
 from app.gui.tasks import Tasks
 from app.gui.transcript import TranscriptView
-from app.gui.turn_view import TYPED, TurnPresenter, transcript_items
+from app.gui.turn_view import TurnPresenter, transcript_items
 from app.store import Chat
 from app.workspace import (
     Level,
@@ -221,11 +221,14 @@ class ChatPane(QWidget):
         if not model and self.current_chat is None:
             self._tell("Choose a model first (or pull one with the model manager).")
             return
-        editing, self.editing = self.editing, None
+        editing = self.editing
+        self.editing = None
+        self.edit_note.hide()
+        self.banner.hide()
         self.composer.set_draft("")  # taken now; given back if the turn is refused
         self.composer.set_streaming(True)
         files = self.documents.take() if editing is None else []  # an edit keeps its files
-        self.flows.send(self._send(text, model, editing, files), text, editing)
+        self._tasks.start(self._send(text, model, editing, files), name="send")
 
     async def _send(self, text: str, model: str, editing: int | None, files: Files) -> None:
         chat_id = self.current_chat
@@ -256,12 +259,11 @@ class ChatPane(QWidget):
             self._tasks.start(self.message_actions.regenerate(answer_id), name="regenerate")
 
     def follow(self, turn: RunningTurn) -> None:
-        """Show `turn` and hear its events. The chat list learns of it from the workspace once
-        its question is stored (or its answer starts), not now, while the question is written."""
         self.flows.follow(turn, self._turn_event)
         if turn.chat_id == self.current_chat:
             self.presenter.attach(turn)
             self.composer.set_streaming(True)
+        self.chatsChanged.emit()
 
     def _turn_event(self, turn: RunningTurn, event: TurnEvent) -> None:
         """Events of every turn this pane started, shown or not."""
@@ -284,8 +286,8 @@ class ChatPane(QWidget):
                     self._tasks.start(self._load_chat(turn.chat_id, self._opening), name="chat")
             self.chatsChanged.emit()
         elif isinstance(event, TurnStarted) and turn.chat_id == self.current_chat:
-            # The chat list hears of it from the workspace (after the first token or 100 ms).
             self._tasks.start(self._refresh_title(turn.chat_id), name="title")
+            self.chatsChanged.emit()
 
     async def _refresh_title(self, chat_id: int) -> None:
         try:
@@ -297,8 +299,6 @@ class ChatPane(QWidget):
 
     def _give_back(self, chat_id: int | None, text: str) -> None:
         """A refused turn: put the user's text back where it was typed, unless they moved on."""
-        if chat_id == self.current_chat:
-            self.view.remove_message(TYPED)  # shown at Enter, not stored (or removed again)
         if text and chat_id == self.current_chat and not self.composer.draft():
             self.composer.set_draft(text)
 

@@ -466,21 +466,6 @@ class TranscriptView(QWebEngineView):
             self._shown.append(item)
         self._call("appendMessage", item)
 
-    def shows(self, message_id: str) -> bool:
-        """Whether a message `message_id` is shown (or on its way to the page)."""
-        return any(shown["id"] == message_id for shown in self._shown)
-
-    def rename_message(self, old_id: str, new_id: str) -> bool:
-        """Give the message shown as `old_id` the id `new_id`, as it is (a question shown before
-        it was stored, once it is); False when no message `old_id` is shown."""
-        for index, shown in enumerate(self._shown):
-            if shown["id"] == old_id:
-                self._shown[index] = {**shown, "id": new_id}
-                keep = str(self._shown[index - 1]["id"]) if index else None
-                self._call("replaceAfter", keep, self._shown[index:], None)
-                return True
-        return False
-
     def remove_message(self, message_id: str) -> None:
         self._shown = [m for m in self._shown if m["id"] != message_id]
         self._call("removeMessage", message_id)

@@ -156,12 +156,7 @@ def transcript_items(
     return [transcript_item(m, versions.get(m.id)) for m in messages if m.id != leave_out]
 
 
-TYPED = "typed"
-"""The id a question is shown under from Enter until its answer's request has left (its own id
-then): it is on screen before it is stored."""
-
-
-def user_item(message_id: int | str, text: str) -> TranscriptMessage:
+def user_item(message_id: int, text: str) -> TranscriptMessage:
     """A just-sent message, shown from the text the user typed (no database read)."""
     return TranscriptMessage(str(message_id), "user", render_markdown(text), None, {"caption": ""})
 
@@ -268,9 +263,7 @@ class TurnPresenter(QObject):
             return
         if isinstance(event, TurnStarted):
             if turn.kind is TurnKind.SEND:
-                # The question shown at Enter takes its stored id now the request is out.
-                if not self.view.rename_message(TYPED, str(event.user_message_id)):
-                    self.view.append_message(user_item(event.user_message_id, turn.text))
+                self.view.append_message(user_item(event.user_message_id, turn.text))
                 self.show_live()
             else:
                 self._waiting_for_history = True

@@ -10,8 +10,7 @@ inline content. A line is settled when:
   a line's start (list and quote markers, fences, headings, thematic breaks, indentation), and a
   line with a letter is never a setext underline, a table delimiter row or a thematic break;
   reference definitions are left to the full parse;
-- it holds no display-math closer (`$$`, `\\]`, `\\end`; a `$$` that starts it is its opener),
-  checked again on every extension: a
+- it holds no display-math closer (`$$`, `\\]`, `\\end`), checked again on every extension: a
   display equation (`$$`, `\\[`, `\\begin{…}`) ends only on a line that holds its closer, so
   while the line being written holds none, every opener in the source, on that line or above
   it, still has none, and one not closed yet stays a paragraph's text, as the parse found it;
@@ -26,10 +25,7 @@ nothing open: `inline(a + b) == inline(a) + inline(b)` when `a` ends with a line
 starts with a non-space character other than `$`, and `a` is closed
 (`app.render.paragraph.closed_piece`; the line break reads the same as the space that argument
 is made for) and holds no `[` (so no link label or reference can join it to `b`); the finished
-lines are kept rendered, as one `KEPT_HTML` token before the last line's tokens, so a frame
-renders only the line being written. The same holds when `a` ends with a space instead
-(the case `app.render.paragraph` is made for), so the line being written is kept up to its last
-such space too, and a frame parses only what follows it.
+lines' tokens are kept.
 
 When the parse that made the frame also committed the first parts of a list or block quote,
 `rebased()` turns it into the parse of what is left (the container's opener, then the tokens
@@ -39,7 +35,6 @@ same lines either way, which is what lets the stream commit them (see `app.rende
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,12 +44,10 @@ from markdown_it.rules_core import StateCore
 from markdown_it.rules_core.text_join import text_join
 from markdown_it.token import Token
 
-from app.render.markdown import KEPT_HTML, MAX_INLINE_CHARS
+from app.render.markdown import MAX_INLINE_CHARS
 from app.render.paragraph import closed_piece
 
 _HELD = "["
-_PLAIN = re.compile(r"(?:[^\W_]|[ ,.:?'\"/+=%-])+")  # no `;`: it ends an entity
-STRETCH = 24  # characters: a shorter stretch of the line being written is not kept apart
 _CLOSERS = ("$$", "\\]", "\\end")
 
 
@@ -69,10 +62,9 @@ class InlineFrame:
     content: str  # its content when parsed
     keep: int  # where `content` ends in `source` (before its trailing whitespace)
     owner: tuple[int, int, str]  # the live block's identity, offset and prefix, or zeros
-    done: int = 0  # characters of `content` already rendered, into `done_html`
-    done_html: str = ""
+    done: int = 0  # characters of `content` whose tokens are kept in `done_children`
+    done_children: tuple[Token, ...] = ()
     tried: int = 0  # a line break after which the lines before were found still open
-    parsed: int = 0  # characters the last extension gave the inline parser
 
     def extend(self, md: MarkdownIt, source: str) -> bool:
         """Update the paragraph for `source` (= the parsed source plus text with no line
@@ -80,79 +72,40 @@ class InlineFrame:
         old = self.source
         if len(source) < len(old) or "\n" in source[len(old) :] or not source.startswith(old):
             return False
-        if closes_math(source, source.rfind("\n") + 1):
+        if _closes_math(source, source.rfind("\n") + 1):
             return False
         content = (self.content + source[self.keep :]).rstrip(MD_TRIM_CHARS)
         if len(content) > MAX_INLINE_CHARS:
             return False
         token = self.tokens[self.index]
-        if self._append_plain(token, content):
-            self.source = source
-            self.keep = len(source.rstrip(MD_TRIM_CHARS))
-            return True
         self._keep_lines(md, content)
         rest = content[self.done :]
-        self.parsed = len(rest)
         children: list[Token] = []
         md.inline.parse(rest, md, self.env, children)
         holder = Token("inline", "", 0, children=children)
         text_join(StateCore(rest, md, self.env, [holder]))
         token.content = content
-        token.children = holder.children or []
-        if self.done:
-            kept = Token(KEPT_HTML, "", 0, content=self.done_html)
-            token.children = [kept, *token.children]
+        token.children = [*self.done_children, *(holder.children or [])]
         self.content = content
         self.source = source
         self.keep = len(source.rstrip(MD_TRIM_CHARS))
         return True
 
-    def _append_plain(self, token: Token, content: str) -> bool:
-        """Append the new characters to the last text token, when they are plain (letters,
-        digits, spaces, plain punctuation but `;`) and follow such a character: nothing before them
-        can read differently (no delimiter run, `$` or entity is next to them, and they hold
-        no opener or closer), and the inline parser would only lengthen that text."""
-        old = token.content  # what its children were parsed from
-        children = token.children
-        # (dollarmath reads the character before a `$` that starts the parsed text as that
-        # text's last one, which the new characters change)
-        if not content.startswith(old) or not old or not children or content[self.done] == "$":
-            return False
-        added = content[len(old) :]
-        last = children[-1]
-        plain = _PLAIN.fullmatch(old[-1]) and _PLAIN.fullmatch(added)
-        if added and (last.type != "text" or not plain):
-            return False
-        last.content += added
-        token.content = content
-        self.content = content
-        self.parsed = 0
-        return True
-
     def _keep_lines(self, md: MarkdownIt, content: str) -> None:
-        """Keep the finished lines before the last one, and then a stretch of the last line
-        up to a space, rendered, when they may be (see the module docstring). A stretch is
-        tried again only once it is twice as long as the one last found still open."""
+        """Keep the tokens of the finished lines before the last one, when they may be (see
+        the module docstring)."""
         line = content.rfind("\n") + 1
-        self._keep(md, content, line)
-        start = max(self.done, line)
-        space = content.rfind(" ", start, len(content) - 1)
-        if space + 1 - self.done >= max(STRETCH, 2 * (self.tried - self.done)):
-            self._keep(md, content, space + 1)
-
-    def _keep(self, md: MarkdownIt, content: str, cut: int) -> None:
         # A `$` where a parse starts is read against the text's last character (dollarmath
         # looks one character back, which wraps to the end), so no piece starts with one.
-        if cut <= max(self.done, self.tried) or content[cut] in " \t$" or content[0] == "$":
+        if line <= max(self.done, self.tried) or content[line] in " \t$" or content[0] == "$":
             return
-        piece = content[self.done : cut]
+        piece = content[self.done : line]
         inline = None if "[" in piece else closed_piece(md, piece)
         if inline is None:
-            self.tried = cut
+            self.tried = line
             return
-        html: str = md.renderer.render(inline.children or [], md.options, self.env)
-        self.done_html += html
-        self.done = cut
+        self.done_children = (*self.done_children, *(inline.children or []))
+        self.done = line
 
 
 def settled_frame(
@@ -180,7 +133,7 @@ def settled_frame(
     ):
         return None
     start = source.rfind("\n") + 1
-    if closes_math(source, start):
+    if _closes_math(source, start):
         return None
     letter = next((n for n in range(start, len(source)) if source[n].isalpha()), -1)
     if letter < 0 or any(char in _HELD for char in source[start:letter]):
@@ -215,14 +168,8 @@ def _starts(token: Token, line: int) -> bool:
     return token.map is not None and token.map[0] == line
 
 
-def closes_math(source: str, start: int) -> bool:
-    """Whether the line of `source` starting at `start` holds a display-math closer. A `$$`
-    that starts the line (after spaces) is its opener: such a line closes an equation, its
-    own or one above, only if it ends with `$$`, which then is a second `$$` on it (a line
-    with a letter after its leading `$$` is longer than the two)."""
-    first = len(source) - len(source[start:].lstrip(" \t"))
-    if source.startswith("$$", first):
-        start = first + 2
+def _closes_math(source: str, start: int) -> bool:
+    """Whether the line of `source` starting at `start` holds a display-math closer."""
     return any(source.find(closer, start) >= 0 for closer in _CLOSERS)
 
 
@@ -233,4 +180,4 @@ def _line_start(text: str, line: int) -> int:
     return offset
 
 
-__all__ = ["InlineFrame", "closes_math", "rebased", "settled_frame"]
+__all__ = ["InlineFrame", "rebased", "settled_frame"]

@@ -14,16 +14,7 @@ Likewise in a block quote, a line of `>`, one space and a letter continues the p
 quote ends with (a letter rules out every block start and underline), so the frame appends the
 line to that paragraph's content, as markdown-it does (the previous line's trailing spaces
 kept), and runs the inline parser on it; after a quoted blank line (`>` and spaces) such a
-line starts a new paragraph in the quote, and the quote's blocks before it are final. At the
-top level, and lazily in a list's last item, a line that starts with a letter continues the
-paragraph being written the same way (`next_line`): a letter starts no block.
-
-Before the next line has a letter, a frame that only completes the line being written and adds
-a line break (in a quote whose last child is that paragraph, also a quoted blank line and a
-last line of `>` and spaces) renders as the completed line alone: a document's last line break
-is optional, and a quoted blank line at the end of a quote ends its paragraph and adds nothing.
-Such a frame keeps its inline frame at the completed line (`completed_line`), so the frame that
-brings the next line's words can still start it as above.
+line starts a new paragraph in the quote, and the quote's blocks before it are final.
 """
 
 from __future__ import annotations
@@ -37,27 +28,12 @@ from markdown_it.rules_core import StateCore
 from markdown_it.rules_core.text_join import text_join
 from markdown_it.token import Token
 
-from app.render.fastpath import InlineFrame, closes_math
+from app.render.fastpath import InlineFrame
 from app.render.markdown import MAX_INLINE_CHARS
-from app.render.math import UNCLOSED_MATH_KEY
 
 _QUOTED = re.compile(r"> (?=[^\W\d_])")
-_LETTER = re.compile(r"[^\W\d_]")
 _BLANK_THEN_QUOTED = re.compile(r"> *\n> (?=[^\W\d_])")
-_PENDING = re.compile(r"\n\Z")
-_PENDING_QUOTED = re.compile(r"\n(?:> *\n)?(?:> *)?\Z")
 _START = re.compile(r"(?:([-+*])|[0-9]{1,9}([.)])) (?=[^\W\d_])")
-
-
-# The first token of a parse whose last paragraph a line can continue: that paragraph's
-# inline token's level, the token closing its container, how the line starts, the characters
-# before its content.
-_CONTINUED = {
-    "blockquote_open": (2, "blockquote_close", _QUOTED, 3),
-    "paragraph_open": (1, "paragraph_close", _LETTER, 1),
-    "bullet_list_open": (3, "list_item_close", _LETTER, 1),
-    "ordered_list_open": (3, "list_item_close", _LETTER, 1),
-}
 
 
 def _one_block(tokens: list[Token]) -> bool:
@@ -128,53 +104,34 @@ def _item(
     ]
 
 
-def completed_line(frame: InlineFrame, source: str) -> str:
-    """The part of `source` (the frame's source and new text) up to the line break after
-    which only what renders as nothing is written (see the module docstring), or `source`."""
-    cut = source.find("\n", len(frame.source))
-    if cut < 0 or frame.env.get(UNCLOSED_MATH_KEY):
-        return source
-    tokens, index = frame.tokens, frame.index
-    quoted = (
-        tokens[0].type == "blockquote_open"
-        and tokens[index].level == 2
-        and len(tokens) == index + 3
-    )
-    pending = _PENDING_QUOTED if quoted else _PENDING
-    return source if pending.match(source, cut) is None else source[:cut]
-
-
-def next_line(md: MarkdownIt, frame: InlineFrame, source: str) -> InlineFrame | None:
+def next_quote_line(md: MarkdownIt, frame: InlineFrame, source: str) -> InlineFrame | None:
     """A frame for `source` (the frame's source, the rest of its line, a line break and the
-    start of a line that continues its paragraph: in a quote `>`, a space and a letter; at the
-    top level or in a list item a letter), or None when it is not that."""
+    start of a quoted line that continues its paragraph), or None when it is not that."""
     old = frame.source
     if not source.startswith(old) or source.count("\n", len(old)) != 1:
         return None
     tokens = frame.tokens
     index = frame.index
-    shape = _CONTINUED.get(tokens[0].type)
-    if shape is None:
-        return None
-    level, closer, pattern, skip = shape
     if (
-        tokens[index].level != level
-        or len(tokens) != index + 1 + level
-        or tokens[index + min(level, 2)].type != closer
+        tokens[0].type != "blockquote_open"
+        or tokens[index].level != 2
+        or len(tokens) != index + 3
+        or tokens[index + 2].type != "blockquote_close"
         or not _one_block(tokens)
     ):
         return None
     cut = source.index("\n", len(old))
-    if pattern.match(source, cut + 1) is None or closes_math(source, cut + 1):
+    if _QUOTED.match(source, cut + 1) is None:
         return None
-    content = frame.content + source[frame.keep : cut] + "\n" + source[cut + skip :]
+    content = frame.content + source[frame.keep : cut] + "\n" + source[cut + 3 :]
     keep = len(source.rstrip(MD_TRIM_CHARS))
     content = content[: len(content) - (len(source) - keep)]  # as it ends at `keep`
-    growing = [tokens[0], *tokens[index - level + 1 : index + 1]]
-    if len(content) > MAX_INLINE_CHARS or any(token.map is None for token in growing):
+    if len(content) > MAX_INLINE_CHARS or any(
+        token.map is None for token in (tokens[0], tokens[index - 1], tokens[index])
+    ):
         return None
     # From here on the frame's tokens describe `source`.
-    for token in growing:
+    for token in (tokens[0], tokens[index - 1], tokens[index]):
         assert token.map is not None
         token.map = [token.map[0], token.map[1] + 1]
     after = InlineFrame(
@@ -186,7 +143,7 @@ def next_line(md: MarkdownIt, frame: InlineFrame, source: str) -> InlineFrame | 
         keep,
         frame.owner,
         frame.done,
-        frame.done_html,
+        frame.done_children,
         frame.tried,
     )
     after.extend(md, source)
@@ -233,4 +190,4 @@ def next_quote_child(md: MarkdownIt, frame: InlineFrame, source: str) -> list[To
     ]
 
 
-__all__ = ["completed_line", "next_item", "next_line", "next_quote_child"]
+__all__ = ["next_item", "next_quote_child", "next_quote_line"]

@@ -400,17 +400,13 @@ class LiveBlock:
             if self._item_loose(tokens[a], last=False):
                 self.loose = True
             self.tasks = self.tasks or item[0].attrGet("class") == "task-list-item"
-            set_tight(item, 2, not self.loose)
-            html = self.render(item, env)
+            set_tight(item, 2, False)
+            loose = self.render(item, env)
             if self.loose:  # a list once loose stays loose
-                loose = html
                 self.items.append(("", loose))
             else:
-                loose = _loosened(item, html) or ""
-                if not loose:
-                    set_tight(item, 2, False)
-                    loose = self.render(item, env)
-                self.items.append((html, loose))
+                set_tight(item, 2, True)
+                self.items.append((self.render(item, env), loose))
             piece = self.items[-1][0] if tight else loose
             self.parts.append(piece)
             self.html += piece
@@ -438,26 +434,6 @@ class LiveBlock:
         self.parts.append(piece)
         self.html += piece
         self.offset, self.lines = offset, lines
-
-
-_ONE_PARAGRAPH = [
-    "list_item_open",
-    "paragraph_open",
-    "inline",
-    "paragraph_close",
-    "list_item_close",
-]
-_LI_CLOSE = "</li>\n"
-
-
-def _loosened(item: list[Token], tight: str) -> str | None:
-    """The loose HTML of a list item that is one paragraph, from its tight HTML (markdown-it
-    renders it `<li…>`, the paragraph's content, `</li>`; loose, the paragraph is wrapped in
-    `<p>` and lines), or None for any other item."""
-    if [token.type for token in item] != _ONE_PARAGRAPH or not tight.endswith(_LI_CLOSE):
-        return None
-    start = tight.index(">") + 1  # attribute values are escaped: the first `>` ends the tag
-    return f"{tight[:start]}\n<p>{tight[start : -len(_LI_CLOSE)]}</p>\n{_LI_CLOSE}"
 
 
 def _markers(text: str) -> int:

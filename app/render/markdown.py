@@ -30,9 +30,6 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _CLOSED = "phidesk_closed"
 FENCE_CLOSED = _CLOSED  # meta key on a fence token: True when its closing fence was found
 LOOSE_ITEM = "phidesk_loose"  # meta key on a list item whose blocks are separated by blank lines
-# An inline token type holding HTML already rendered from other tokens (the streaming renderer
-# keeps a paragraph's finished lines so); no parse makes it.
-KEPT_HTML = "phidesk_kept_html"
 
 
 def normalize(text: str) -> str:
@@ -148,16 +145,6 @@ def _render_image(
     return f'<a class="image-link" href="{src}">{label}</a>'
 
 
-def _render_kept(
-    self: RendererProtocol,
-    tokens: Sequence[Token],
-    idx: int,
-    options: OptionsDict,
-    env: EnvType,
-) -> str:
-    return tokens[idx].content
-
-
 def build_markdown() -> MarkdownIt:
     """A fresh parser with PhiDesk's configuration (tables, strikethrough, task lists, math;
     lists and quotes nested past the parser's limit shown as text)."""
@@ -171,7 +158,6 @@ def build_markdown() -> MarkdownIt:
     )
     md.add_render_rule("fence", _render_fence)
     md.add_render_rule("image", _render_image)
-    md.add_render_rule(KEPT_HTML, _render_kept)
     md.core.ruler.at("inline", _bounded_inline)
     _note_loose_items(md)
     return md

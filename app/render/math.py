@@ -61,12 +61,9 @@ def _window_end(state: StateBlock, start_line: int, end_line: int) -> int:
 
 def _note_unclosed(state: StateBlock, line: int, window_end: int) -> None:
     # The scan stopped because the text ran out (not at a blank line, a container's end or the
-    # line limit): more text may still close it. So it did when it stopped at the last line
-    # while that line is still being written (no line break after it): a line that looks blank
-    # or ends a container so far (in a quote, `>` alone) may still get the closer.
+    # line limit): more text may still close it.
     document_lines = len(state.bMarks) - 1
-    writing = document_lines - (not state.src.endswith("\n"))
-    if window_end >= writing and window_end - line <= MAX_MATH_LINES:
+    if window_end >= document_lines and window_end - line <= MAX_MATH_LINES:
         found: list[int] = state.env.setdefault(UNCLOSED_MATH_KEY, [])
         found.append(line)
 

@@ -40,7 +40,7 @@ from markdown_it.common.utils import normalizeReference
 from markdown_it.token import Token
 
 from app.render.fastpath import InlineFrame, rebased, settled_frame
-from app.render.items import completed_line, next_item, next_line, next_quote_child
+from app.render.items import next_item, next_quote_child, next_quote_line
 from app.render.live import LiveBlock, last_final, open_live
 from app.render.live import line_offset as _line_offset
 from app.render.markdown import new_env, normalize, render_markdown, shared_markdown
@@ -108,7 +108,6 @@ class StreamRenderer:
         self._final: str | None = None
         self._live: LiveBlock | None = None  # the finished part of the live block
         self._frame: InlineFrame | None = None  # the last parse, when its last line is settled
-        self._parsed: tuple[list[Token], dict[str, Any]] | None = None  # the tail's, if parsed
         # The last such frame, kept through full parses that commit nothing, with the number of
         # committed chunks then: a frame whose last line is not settled (a new item's marker
         # alone) may still be followed by one that `next_item` can start from it.
@@ -116,7 +115,6 @@ class StreamRenderer:
         self.live_size = 0  # characters the last refresh parsed (the live part)
         self.revision_frames = 0  # refreshes that rendered finished text again
         self.inline_frames = 0  # refreshes that parsed only the line being written
-        self.block_parses = 0  # block parses run (each also runs the inline parser)
 
     # -- input ---------------------------------------------------------------------------
     def push(self, delta: str) -> None:
@@ -210,14 +208,8 @@ class StreamRenderer:
             self.revision_frames += bool(self._live.parts)
             self._live = None
         tail = self._tail
-        known = set(self._references)
-        parsed, self._parsed = self._parsed, None
-        if parsed is None:
-            env = new_env(self._references)
-            tokens = self._md.parse(tail, env)
-            self.block_parses += 1
-        else:
-            tokens, env = parsed
+        env = new_env(self._references)
+        tokens = self._md.parse(tail, env)
         self.live_size = len(tail)
         references: dict[str, Any] = env["references"]
         cut = self._cut(tail, tokens, env)
@@ -226,7 +218,9 @@ class StreamRenderer:
             self._tail_html = render(tokens, self._md.options, env)
             self._live = open_live(self._md, tokens)
             if self._live is not None:
-                self._live.advance(tail, tokens, env, known, _labels, _reference_key, _limit(env))
+                self._live.advance(
+                    tail, tokens, env, set(references), _labels, _reference_key, _limit(env)
+                )
             self._frame = self._settled(tail, tokens, env)
         else:
             index, line = cut
@@ -235,7 +229,6 @@ class StreamRenderer:
             self._commit(tail[:offset], render(head, self._md.options, env), head, env, line, {})
             self._tail = tail[offset:]
             self._tail_html = render(tokens[index:], self._md.options, env)
-            self._carry(tokens[index:], env, line)
         self._revise(references)
 
     def _owner(self) -> tuple[int, int, str]:
@@ -278,10 +271,8 @@ class StreamRenderer:
         self._spare = (frame, len(self._sources))
         live = self._live
         source = self._tail if live is None else live.source(self._tail)
-        written = completed_line(frame, source)
-        if not frame.extend(self._md, written):
+        if not frame.extend(self._md, source):
             return live is not None and self._refresh_next_item(live, frame, source)
-        source = written
         tokens, env = frame.tokens, frame.env
         render = self._md.renderer.render
         if live is None:
@@ -294,7 +285,7 @@ class StreamRenderer:
             self._tail_html = block_html + render(tokens[after:], self._md.options, env)
             if live.kind == "paragraph":
                 live.advance(source, tokens, env, set(), _labels, _reference_key, _limit(env))
-        self.live_size = frame.parsed
+        self.live_size = len(tokens[frame.index].content) - frame.done
         self.inline_frames += 1
         if frame.owner == self._owner():
             self._frame = frame
@@ -306,9 +297,9 @@ class StreamRenderer:
         parts before it; False when a full parse is needed."""
         if frame.env.get(UNCLOSED_MATH_KEY):
             return False  # the new line may close display math opened above it
-        if self._refresh_line(live, frame, source):
-            return True
         if live.kind == "quote":
+            if self._refresh_quote_line(live, frame, source):
+                return True
             tokens = next_quote_child(self._md, frame, source)
         elif live.kind == "list":
             tokens = next_item(self._md, frame, source)
@@ -330,9 +321,9 @@ class StreamRenderer:
         self.inline_frames += 1
         return True
 
-    def _refresh_line(self, live: LiveBlock, frame: InlineFrame, source: str) -> bool:
-        """Continue the last paragraph on a new line (see `app.render.items`)."""
-        after = next_line(self._md, frame, source)
+    def _refresh_quote_line(self, live: LiveBlock, frame: InlineFrame, source: str) -> bool:
+        """Continue a quote's last paragraph on a new quoted line (see `app.render.items`)."""
+        after = next_quote_line(self._md, frame, source)
         if after is None:
             return False
         self._spare = None  # its tokens now describe `source`
@@ -352,12 +343,9 @@ class StreamRenderer:
         initial = {**live.references, **self._references}
         env = new_env(initial)
         tokens = self._md.parse(source, env)
-        self.block_parses += 1
         revisions = live.revisions
         composed = live.compose(source, tokens, env, _reference_key)
         if composed is None:
-            if not live.prefix and not live.offset:
-                self._parsed = (tokens, env)  # the live part is the whole tail
             return False
         self.live_size = len(source)
         self.revision_frames += live.revisions - revisions
@@ -379,37 +367,8 @@ class StreamRenderer:
             self._tail = tail[offset:]
             self._tail_html = render(tokens[index:], self._md.options, env)
             self._live = None
-            self._carry(tokens[index:], env, line)
         self._revise(references)
         return True
-
-    def _carry(self, rest: list[Token], env: dict[str, Any], line: int) -> None:
-        """After a commit at `line`, take `rest` (the parse's tokens from that line on) as the
-        parse of the new tail, as if it had been parsed alone: the commit is made where that
-        gives the same tokens. Their lines, the tail's own definitions and the open display
-        math are renumbered; the live block and the inline frame are then found as after a
-        full parse, so the next frame need not parse the new tail again."""
-        for token in rest:
-            if token.map is not None:
-                token.map = [token.map[0] - line, token.map[1] - line]
-        references = dict(self._references)
-        for label, value in env["references"].items():
-            ref_map = value.get("map") if isinstance(value, dict) else None
-            if label not in references and ref_map:
-                references[label] = {**value, "map": [ref_map[0] - line, ref_map[1] - line]}
-        carried = new_env(references)
-        unclosed = [n - line for n in env.get(UNCLOSED_MATH_KEY, []) if n >= line]
-        if unclosed:
-            carried[UNCLOSED_MATH_KEY] = unclosed
-        tail = self._tail
-        if self._cut(tail, rest, carried) is not None:
-            return  # a full parse would commit again: leave it to the next frame
-        known = set(self._references)
-        limit = _limit(carried)
-        self._live = open_live(self._md, rest)
-        if self._live is not None:
-            self._live.advance(tail, rest, carried, known, _labels, _reference_key, limit)
-        self._frame = self._settled(tail, rest, carried)
 
     def _commit(
         self,
@@ -479,7 +438,6 @@ class StreamRenderer:
             if labels & changed:
                 env = new_env(references)
                 html = self._md.render(self._sources[index], env)
-                self.block_parses += 1
                 if html != self._blocks[index]:
                     self._blocks[index] = html
                     self._revised.add(index)

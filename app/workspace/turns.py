@@ -177,9 +177,8 @@ def start_turn(
 ) -> RunningTurn:
     """A turn and its task on the running loop: `touched()` once the user's message is stored
     and once the answer starts (the chat's messages changed), `ended(turn)` when it is over.
-    The answer's start is told once the request is out (100 ms later, or when the answer ends
-    first): what listens to the chat's changes (the chat list, the chips) works after it, and
-    after the first token is on screen."""
+    The answer's start is told once the request is out (at the answer's next event, or 100 ms
+    later): what listens to the chat's changes (the chat list, the chips) works after it."""
     turn = RunningTurn(chat_id, kind, text)
     pending = 0
 
@@ -201,8 +200,8 @@ def start_turn(
     def started(_turn: RunningTurn, event: TurnEvent) -> None:
         if isinstance(event, TurnStarted):
             soon()
-        elif not isinstance(event, ContentDelta | ThinkingDelta | StreamStalled):
-            announce()  # the answer's deltas do not: the first one is on its way to the screen
+        else:
+            announce()
 
     turn.listen(started)
     # ensure_future, not get_running_loop().create_task: under qasync a menu action (Ctrl+R)

@@ -35,22 +35,12 @@
   const timers = new Map(); // message id -> {started: ms since epoch, el}
   let outOfContext = new Set(); // ids marked "not in context"; kept for messages built later
   // Page-side cost of live patches, KaTeX runs, and the longest deferred typesetting slice.
-  // Also each patch's time, and the page's tasks and frames over 50 ms (a patch's script, layout).
-  const stats = { patches: 0, patchMs: 0, maxPatchMs: 0, renders: 0, maxSliceMs: 0, slow: [], times: [], longTasks: [], longFrames: [], endMs: 0, endFrame: -1 };
+  // Also each patch's time, and the page's tasks over 50 ms (parsing a patch's script, layout).
+  const stats = { patches: 0, patchMs: 0, maxPatchMs: 0, renders: 0, maxSliceMs: 0, slow: [], times: [], longTasks: [] };
   if (typeof PerformanceObserver === "function" && PerformanceObserver.supportedEntryTypes.includes("longtask")) {
     new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) stats.longTasks.push(Math.round(entry.duration));
     }).observe({ entryTypes: ["longtask"] });
-  }
-  // Frames over 50 ms (the task that ran and the rendering after it): how long, and how much of
-  // it went to style and layout.
-  if (typeof PerformanceObserver === "function" && PerformanceObserver.supportedEntryTypes.includes("long-animation-frame")) {
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) {
-        const layout = e.styleAndLayoutStart ? e.startTime + e.duration - e.styleAndLayoutStart : 0;
-        stats.longFrames.push([Math.round(e.duration), Math.round(layout)]);
-      }
-    }).observe({ type: "long-animation-frame" });
   }
 
   function send(method, ...args) {
@@ -155,7 +145,7 @@
     }
   }
 
-  function queueMath(el, ready, into = waiting) {
+  function queueMath(el, ready) {
     if (el.queued || el.classList.contains("typeset") || el.classList.contains("raw")) return;
     const tex = el.textContent;
     el.dataset.tex = tex;
@@ -165,60 +155,7 @@
       return;
     }
     el.queued = true;
-    into.push(el);
-  }
-
-  // -- math away from the viewport ---------------------------------------------------------
-  // An opened chat or an older page brings hundreds of formulas (KaTeX takes about a
-  // millisecond each). The formulas of a message built for those wait with the message until it
-  // comes within a screen of the viewport, then join the queue above; a message nobody scrolls
-  // to costs no typesetting. What the user reads stays in place as math is typeset above it
-  // (the page's scroll anchoring).
-  const near =
-    typeof IntersectionObserver === "function" ? new IntersectionObserver(onNear, { rootMargin: "100% 0px" }) : null;
-
-  function park(article, els) {
-    if (!els.length) return;
-    if (!near) {
-      for (const el of els) waiting.push(el);
-      return;
-    }
-    article.parked = els;
-    near.observe(article);
-  }
-
-  function unpark(article) {
-    const els = article.parked;
-    if (!els) return;
-    article.parked = null;
-    near.unobserve(article);
-    for (const el of els) waiting.push(el);
-  }
-
-  function onNear(entries) {
-    let any = false;
-    for (const entry of entries) {
-      if (entry.isIntersecting) {
-        unpark(entry.target);
-        any = true;
-      }
-    }
-    if (any) drain();
-  }
-
-  // The messages at the end of the page, within a screen of the viewport, typeset at once: an
-  // opened chat's first frame shows their math, not its source.
-  function unparkNearEnd() {
-    const margin = window.innerHeight;
-    for (let a = transcript.lastElementChild; a; a = a.previousElementSibling) {
-      if (a.getBoundingClientRect().bottom < -margin) break;
-      unpark(a);
-    }
-  }
-
-  function forget(article) {
-    if (near && article.parked) near.unobserve(article);
-    article.parked = null;
+    waiting.push(el);
   }
 
   // -- live blocks: keep what a patch did not change -----------------------------------------
@@ -340,61 +277,35 @@
     return a.length >= length && b.length >= length && b.startsWith(a.slice(0, length));
   }
 
-  // A long live paragraph is also cut, for layout only, into runs (<span class="run">, laid
-  // out apart: see chat.css), so a frame lays out the runs as they were and only the last one
-  // again. The paragraph's first RUN children stay its own; when the last part holds more than
-  // RUN + SLACK children, those past its first RUN move into a new run after it. Only the
-  // newest children move (a move lays the node and its KaTeX out again), never the hundreds
-  // already shown, and the last SLACK children, which the next patch may still change, stay in
-  // the part that is open. A patch that reaches back into an earlier part first empties the
-  // runs after it into that part. The runs stay when the answer ends; beginStream (the answer
-  // going on) takes them away.
+  // A long live paragraph is also cut, for layout only, into runs of RUN children that no
+  // patch reaches any more (<span class="run">, laid out apart: see chat.css), so a frame lays
+  // out the runs as they were and only the last children of the paragraph again. A patch that
+  // does reach into a run takes it away first; endStream takes them all away.
   const RUN = 400;
-  const SLACK = 40;
 
-  // The part holding child `index`: the last run starting at or before it, or -1 (the
-  // paragraph's own first children).
-  function partOf(runs, index) {
-    let j = runs.length - 1;
-    while (j >= 0 && runs[j].start > index) j -= 1;
-    return j;
-  }
-
-  // Make the children from `index` on children of one parent, the last part.
-  function openFrom(live, top, index) {
+  function unwrapRuns(live, from) {
     const runs = live.runs || [];
-    const j = partOf(runs, index);
-    if (j === runs.length - 1) return;
-    for (const { el } of runs.splice(j + 1)) {
-      if (j < 0) el.replaceWith(...el.childNodes);
-      else {
-        const into = runs[j].el;
-        while (el.firstChild) into.appendChild(el.firstChild);
-        el.remove();
-      }
+    while (runs.length && runs[runs.length - 1].end > from) {
+      const run = runs.pop().el;
+      run.replaceWith(...run.childNodes);
     }
-  }
-
-  function unwrapRuns(live) {
-    for (const { el } of (live.runs || []).splice(0)) el.replaceWith(...el.childNodes);
   }
 
   function wrapRuns(live, top, marks) {
     const runs = live.runs || (live.runs = []);
-    let start = runs.length ? runs[runs.length - 1].start : 0;
-    while (marks.length - start > RUN + SLACK) {
-      start += RUN;
+    let done = runs.length ? runs[runs.length - 1].end : 0;
+    while (marks.length - done > 2 * RUN) {
       const el = document.createElement("span");
       el.className = "run";
-      const end = marks.length - start > RUN + SLACK ? start + RUN : marks.length;
-      for (let i = start; i < end; i++) el.appendChild(marks[i].node);
-      top.appendChild(el);
-      runs.push({ el, start });
+      top.insertBefore(el, marks[done].node);
+      for (let i = done; i < done + RUN; i++) el.appendChild(marks[i].node);
+      done += RUN;
+      runs.push({ el, end: done });
     }
   }
 
   function updateLiveWhole(live, html) {
-    unwrapRuns(live);
+    unwrapRuns(live, 0);
     updateHtml(live, html);
     const open = html.charCodeAt(0) === 60 ? html.indexOf(">") + 1 : 0;
     const first = live.firstChild;
@@ -443,28 +354,22 @@
       updateLiveWhole(live, html);
       return;
     }
-    openFrom(live, top, keep); // the children from `keep` on share one parent, the last part
-    const parent = marks[keep].node.parentNode;
+    unwrapRuns(live, keep); // the children from `keep` on are top's own again
     const before = marks[keep].node.previousSibling;
     const added = [];
-    morph(parent, freshTop, added, marks[keep].node);
+    morph(top, freshTop, added, marks[keep].node);
     morph(live, aside.content, added, top.nextSibling, freshTop.nextSibling);
     for (const node of added) decorate(node, false);
     drain();
-    const runs = live.runs || [];
-    if (parent !== top && !parent.firstChild) {
-      runs.pop().el.remove(); // the patch took every child of the last run away
-    }
-    const kept = marks; // cut in place: a copy of 20,000 marks per patch is garbage to collect
-    kept.length = keep;
-    if (markChildren(kept, starts, before ? before.nextSibling : parent.firstChild)) {
+    const kept = marks.slice(0, keep);
+    if (markChildren(kept, starts, before ? before.nextSibling : top.firstChild)) {
       live.marks = kept;
       wrapRuns(live, top, kept);
     }
   }
 
   // -- code --------------------------------------------------------------------------------
-  function decorate(root, drainNow = true, into = waiting) {
+  function decorate(root, drainNow = true) {
     const pres = root.tagName === "PRE" ? [root] : root.querySelectorAll("pre:not(.decorated)");
     for (const pre of pres) {
       if (pre.classList.contains("decorated")) continue;
@@ -478,8 +383,8 @@
       pre.insertBefore(button, pre.firstChild);
     }
     const ready = katexReady();
-    if (root.classList.contains("math")) queueMath(root, ready, into);
-    else for (const el of root.querySelectorAll(".math:not(.typeset):not(.raw)")) queueMath(el, ready, into);
+    if (root.classList.contains("math")) queueMath(root, ready);
+    else for (const el of root.querySelectorAll(".math:not(.typeset):not(.raw)")) queueMath(el, ready);
     if (drainNow) drain();
   }
 
@@ -602,8 +507,7 @@
     return group;
   }
 
-  // `parked`: its formulas wait until it comes near the viewport (see park()).
-  function buildMessage(m, parked = false) {
+  function buildMessage(m) {
     const meta = m.meta || {};
     const article = document.createElement("article");
     article.className = `message ${m.role}`;
@@ -666,12 +570,7 @@
     body.className = "body";
     body.dir = "auto";
     article.appendChild(body);
-    if (parked) {
-      const math = [];
-      body.innerHTML = m.html || "";
-      decorate(body, false, math);
-      park(article, math);
-    } else setHtml(body, m.html || "");
+    setHtml(body, m.html || "");
     if (meta.notice) article.appendChild(buildCallout(meta));
     if (m.thinking !== null && m.thinking !== undefined) {
       showThinking(article, m.thinking, false, Number(meta.thinking_seconds) || 0);
@@ -868,21 +767,18 @@
   const api = {
     setMessages(messages) {
       timers.clear();
-      if (near) near.disconnect();
       transcript.textContent = "";
       const fragment = document.createDocumentFragment();
-      for (const m of messages) fragment.appendChild(buildMessage(m, true));
+      for (const m of messages) fragment.appendChild(buildMessage(m));
       transcript.appendChild(fragment);
       toBottom();
-      unparkNearEnd();
-      drain();
       return transcript.children.length;
     },
     prependMessages(messages) {
       const s = document.scrollingElement;
       const fromBottom = s.scrollHeight - s.scrollTop;
       const fragment = document.createDocumentFragment();
-      for (const m of messages) fragment.appendChild(buildMessage(m, true));
+      for (const m of messages) fragment.appendChild(buildMessage(m));
       transcript.insertBefore(fragment, transcript.firstChild);
       s.scrollTop = s.scrollHeight - fromBottom; // keep what the user is looking at in place
       olderAsked = false;
@@ -893,10 +789,7 @@
       const follow = nearBottom();
       const old = byId(m.id);
       const article = buildMessage(m);
-      if (old) {
-        forget(old);
-        old.replaceWith(article);
-      }
+      if (old) old.replaceWith(article);
       else transcript.appendChild(article);
       // A question just sent is shown wherever the user had scrolled to; the answer follows.
       if (follow || (m.role === "user" && !old)) {
@@ -917,7 +810,6 @@
         const next = node.nextElementSibling;
         if (node === focusedArticle) hadFocus = true;
         timers.delete(node.dataset.id);
-        forget(node);
         node.remove();
         node = next;
       }
@@ -946,10 +838,7 @@
     },
     removeMessage(id) {
       const article = byId(id);
-      if (article) {
-        forget(article);
-        article.remove();
-      }
+      if (article) article.remove();
     },
     // A search hit: the message in the middle of the view, highlighted for 1.5 s.
     scrollToMessage(id) {
@@ -969,7 +858,7 @@
       article.classList.add("streaming");
       article.setAttribute("aria-busy", "true"); // read once it is complete, not token by token
       const { live } = streamParts(article);
-      unwrapRuns(live);
+      unwrapRuns(live, 0);
       live.shownHtml = undefined; // the first patch lays the whole live block over what is shown
       live.marks = null;
       return true;
@@ -1007,20 +896,16 @@
     endStream(id, finalHtml) {
       const article = byId(id);
       if (!article) return false;
-      const started = performance.now();
       article.classList.remove("streaming");
       article.removeAttribute("aria-busy");
       const live = article.querySelector(".body > .live");
       if (live) {
-        // A long paragraph keeps its runs: taking thousands of children out of them, and laying
-        // the paragraph out again as one, blocked the page for seconds. They hold no content.
+        unwrapRuns(live, 0); // the answer's DOM is the full render's again
         live.shownHtml = undefined;
         live.marks = null;
       }
       if (finalHtml !== null) setHtml(article.querySelector(".body"), finalHtml);
       hidePillIfNoNews();
-      stats.endMs = performance.now() - started;
-      stats.endFrame = stats.longFrames.length; // frames from here on came after the end
       return true;
     },
     setThinking(id, html, running, seconds) {
@@ -1066,7 +951,7 @@
       }
     },
     resetStats() {
-      Object.assign(stats, { patches: 0, patchMs: 0, maxPatchMs: 0, maxSliceMs: 0, slow: [], times: [], longTasks: [], longFrames: [], endMs: 0, endFrame: -1 });
+      Object.assign(stats, { patches: 0, patchMs: 0, maxPatchMs: 0, maxSliceMs: 0, slow: [], times: [], longTasks: [] });
     },
     state() {
       return {
@@ -1084,9 +969,6 @@
         slow: stats.slow,
         times: stats.times,
         longTasks: stats.longTasks,
-        longFrames: stats.longFrames,
-        endMs: stats.endMs,
-        endFrame: stats.endFrame,
       };
     },
   };
