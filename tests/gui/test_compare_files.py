@@ -7,24 +7,20 @@ chosen together with chats is refused with one sentence, and nothing is imported
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit, QListWidgetItem
-from pytestqt.qtbot import QtBot
+from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit
 
 from app.backend.client import OllamaClient
 from app.chat.compare_figures import CompareSettings, Target
 from app.config import Paths
 from app.gui.compare_window import CompareWindow
 from app.gui.main_window import MainWindow
-from app.gui.sidebar import ChatSidebar
-from app.gui.sidebar_rows import COMPARISON_ID
 from app.store import Database
 from app.workspace import Level, Notice, Workspace
-from tests.gui.test_chat_window import close, make_window
+from tests.gui.test_compare_sidebar import app, comparison_rows  # noqa: F401  (the window)
 from tests.ollama_double.server import OllamaDouble
 from tests.qt_async import drive, until
 
@@ -33,22 +29,6 @@ pytestmark = pytest.mark.web
 PROMPT = "Which identity did Euler find for $e^{i\\pi}$?"
 ANSWERS = ("Euler: $$e^{i\\pi} + 1 = 0$$", "It is $e^{i\\pi} = -1$.")
 MODELS = ("phi4:latest", "phi4-mini:latest")
-
-
-@pytest.fixture
-def app(
-    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, ollama_double: OllamaDouble
-) -> Iterator[tuple[MainWindow, Database]]:
-    window, db, client = make_window(qtbot, ollama_double.url)
-    window.workspace.gpus_for_comparisons = list
-
-    async def ready() -> None:
-        await until(lambda: window.monitor.state.value == "connected")
-        await until(lambda: window.pane.view.loaded)
-
-    drive(qt_loop, ready())
-    yield window, db
-    close(qt_loop, window, client, db)
 
 
 async def compare_in(workspace: Workspace, double: OllamaDouble) -> int:
@@ -60,11 +40,6 @@ async def compare_in(workspace: Workspace, double: OllamaDouble) -> int:
     results = await running.wait()
     assert [r.status for r in results] == ["complete", "complete"]
     return running.comparison.id
-
-
-def comparison_rows(sidebar: ChatSidebar) -> list[QListWidgetItem]:
-    items = [sidebar.list.item(row) for row in range(sidebar.list.count())]
-    return [i for i in items if isinstance(i.data(COMPARISON_ID), int)]
 
 
 def said(window: MainWindow) -> list[Notice]:
@@ -91,7 +66,7 @@ def answer_save_dialog(path: Path) -> None:
 
 def test_a_comparison_is_exported_from_its_row_menu_through_the_save_dialog(
     qt_loop: asyncio.AbstractEventLoop,
-    app: tuple[MainWindow, Database],
+    app: tuple[MainWindow, Database],  # noqa: F811
     ollama_double: OllamaDouble,
     tmp_path: Path,
 ) -> None:
@@ -126,7 +101,7 @@ def test_a_comparison_is_exported_from_its_row_menu_through_the_save_dialog(
 
 def test_import_adds_a_comparison_export_as_one_row_and_opens_it(
     qt_loop: asyncio.AbstractEventLoop,
-    app: tuple[MainWindow, Database],
+    app: tuple[MainWindow, Database],  # noqa: F811
     ollama_double: OllamaDouble,
     tmp_path: Path,
 ) -> None:
